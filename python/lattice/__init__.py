@@ -1,0 +1,82 @@
+"""Lattice: Byzantine-tolerant peer-to-peer replication with signed, entangled logs.
+
+Peers keep signed, hash-chained logs and entangle them; the entanglement matrix tells who
+has provably seen what. The performance-critical core is Rust (``lattice._lattice``); this
+package re-exports the public names.
+
+>>> import lattice
+>>> ident = lattice.Identity.generate()
+>>> sig = ident.sign(b"hello")
+>>> lattice.verify_batch([ident.public_key], [b"hello"], [sig])
+[True]
+"""
+
+from __future__ import annotations
+
+from lattice import errors
+from lattice._lattice import (
+    DOMAINS,
+    FORMAT_VERSION,
+    HEADER_LEN,
+    ID_LEN,
+    MAX_DEPS,
+    MAX_ENTRY_LEN,
+    MAX_PAYLOAD_LEN,
+    SIGNATURE_LEN,
+    SIGNED_HEADER_LEN,
+    ChainReport,
+    Entry,
+    Matrix,
+    __version__,
+    check_public_key,
+    hash,
+    lipmaa,
+    lipmaa_path,
+    merkle_consistency_proof,
+    merkle_inclusion_proof,
+    merkle_leaf_hash,
+    merkle_root,
+    merkle_root_from_hashes,
+    merkle_verify_consistency,
+    merkle_verify_inclusion,
+    validate_chain,
+    verify,
+    verify_batch,
+)
+from lattice.entry import Kind
+from lattice.errors import LatticeError
+from lattice.identity import Identity
+
+__all__ = [
+    "DOMAINS",
+    "FORMAT_VERSION",
+    "HEADER_LEN",
+    "ID_LEN",
+    "MAX_DEPS",
+    "MAX_ENTRY_LEN",
+    "MAX_PAYLOAD_LEN",
+    "SIGNATURE_LEN",
+    "SIGNED_HEADER_LEN",
+    "ChainReport",
+    "Entry",
+    "Identity",
+    "Kind",
+    "LatticeError",
+    "Matrix",
+    "__version__",
+    "check_public_key",
+    "errors",
+    "hash",
+    "lipmaa",
+    "lipmaa_path",
+    "merkle_consistency_proof",
+    "merkle_inclusion_proof",
+    "merkle_leaf_hash",
+    "merkle_root",
+    "merkle_root_from_hashes",
+    "merkle_verify_consistency",
+    "merkle_verify_inclusion",
+    "validate_chain",
+    "verify",
+    "verify_batch",
+]

@@ -1,0 +1,334 @@
+"""Type stubs for lattice's Rust core (``lattice._lattice``).
+
+Users import from :mod:`lattice`; this module is private. Every function takes bytes-like
+inputs (``bytes``, ``bytearray``, ``memoryview``) and releases the GIL for long work.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import final
+
+from typing_extensions import Buffer
+
+__version__: str
+
+HEADER_LEN: int
+"""Length of an encoded entry header (246)."""
+SIGNATURE_LEN: int
+"""Length of an Ed25519 signature (64)."""
+SIGNED_HEADER_LEN: int
+"""Header plus signature (310): what a fraud proof carries per version."""
+ID_LEN: int
+"""Length of an entry id, a public key, a swarm id and every hash (32)."""
+DEP_LEN: int
+"""Length of one encoded dependency item: peer, seq, id (72)."""
+MAX_DEPS: int
+"""Most dependency items one entry may carry (4096)."""
+MAX_PAYLOAD_LEN: int
+"""Largest payload one entry may carry (1 MiB)."""
+MAX_ENTRY_LEN: int
+"""Largest encoded entry."""
+FORMAT_VERSION: int
+"""The entry format version this build reads and writes (1)."""
+KIND_DATA: int
+KIND_NOOP: int
+KIND_FRAUD: int
+KIND_ATTESTATION: int
+KIND_SNAPSHOT: int
+KIND_BLOB: int
+DOMAINS: tuple[str, ...]
+"""Names of the hash domains accepted by :func:`hash` (see docs/format.md)."""
+
+def hash(domain: str, data: Buffer) -> bytes:
+    """BLAKE3 in key-derivation mode under one of lattice's domains (32 bytes).
+
+    >>> from lattice import hash
+    >>> len(hash("payload", b"hello"))
+    32
+    """
+
+def blake3_raw(data: Buffer, length: int = 32) -> bytes:
+    """Plain BLAKE3 hash mode with extended output, for replaying BLAKE3's test vectors.
+
+    Lattice itself never hashes without a domain; use :func:`hash`.
+
+    >>> blake3_raw(b"").hex()[:16]
+    'af1349b9f5f9a1a6'
+    """
+
+def blake3_derive_key(context: str, material: Buffer, length: int = 32) -> bytes:
+    """BLAKE3 key-derivation mode with any context string (what :func:`hash` uses).
+
+    >>> blake3_derive_key("lattice v1 payload", b"x") == hash("payload", b"x")
+    True
+    """
+
+@final
+class SigningKey:
+    """An Ed25519 secret key held in Rust. Wrapped by :class:`lattice.Identity`.
+
+    >>> sk = SigningKey.generate()
+    >>> len(sk.sign(b"msg"))
+    64
+    """
+
+    @staticmethod
+    def generate() -> SigningKey:
+        """A fresh key from the operating system's random source."""
+    @staticmethod
+    def from_seed(seed: Buffer) -> SigningKey:
+        """The key with this 32-byte RFC 8032 seed (raises ``InvalidKey`` on another length)."""
+    def seed(self) -> bytes:
+        """The 32-byte seed. Handle with care: it is the secret."""
+    @property
+    def public_key(self) -> bytes:
+        """The 32-byte public key."""
+    def sign(self, message: Buffer) -> bytes:
+        """A 64-byte Ed25519 signature over ``message``."""
+
+def verify(public_key: Buffer, message: Buffer, signature: Buffer) -> bool:
+    """Verify one Ed25519 signature under ZIP-215 rules.
+
+    >>> sk = SigningKey.generate()
+    >>> verify(sk.public_key, b"m", sk.sign(b"m"))
+    True
+    """
+
+def verify_batch(
+    public_keys: Sequence[Buffer],
+    messages: Sequence[Buffer],
+    signatures: Sequence[Buffer],
+    *,
+    threads: int | None = None,
+) -> list[bool]:
+    """Verify many signatures at once (ZIP-215), returning one verdict per item.
+
+    The batch equation is only a speed-up: when a batch fails, every item is verified on
+    its own, so a verdict never depends on the batch it came in. Work is split across
+    ``threads`` worker threads (default: all cores; 1 runs on the calling thread) with the
+    GIL released. Raises ``DecodeError`` if the three sequences differ in length or an item
+    has the wrong size.
+
+    >>> sk = SigningKey.generate()
+    >>> verify_batch([sk.public_key] * 2, [b"a", b"b"], [sk.sign(b"a"), sk.sign(b"a")])
+    [True, False]
+    """
+
+def check_public_key(public_key: Buffer) -> bytes:
+    """Return the key if it may identify a peer, else raise ``InvalidKey``.
+
+    Refuses keys that are not 32 bytes, do not decode to a curve point, or are of small
+    order (DESIGN §2: such keys are refused at admission).
+
+    >>> check_public_key(bytes(32))
+    Traceback (most recent call last):
+    ...
+    lattice.errors.InvalidKey: ...
+    """
+
+@final
+class Entry:
+    """One decoded, structurally valid entry (DESIGN §3). Immutable.
+
+    >>> sk = SigningKey.generate()
+    >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
+    >>> Entry.from_bytes(e.to_bytes()).id == e.id
+    True
+    """
+
+    @staticmethod
+    def create(
+        signing_key: SigningKey,
+        *,
+        swarm: Buffer,
+        seq: int,
+        lamport: int,
+        prev: Buffer | None = None,
+        lipmaa: Buffer | None = None,
+        deps: Mapping[bytes, tuple[int, bytes]] | None = None,
+        payload: Buffer = b"",
+        kind: int = 1,
+        frontier_root: Buffer | None = None,
+    ) -> Entry:
+        """Build and sign an entry; raises ``DecodeError`` if it would not decode."""
+    @staticmethod
+    def from_bytes(data: Buffer) -> Entry:
+        """Decode an entry, rejecting anything non-canonical with a typed error."""
+    @staticmethod
+    def header_from_bytes(data: Buffer) -> Entry:
+        """Decode a signed header alone (310 bytes); ``payload`` and ``deps`` are empty."""
+    def to_bytes(self) -> bytes:
+        """The canonical encoding (the exact bytes that were decoded)."""
+    def signed_header(self) -> bytes:
+        """Header and signature (310 bytes)."""
+    def header(self) -> bytes:
+        """The 246-byte header that the id hashes."""
+    def verify_signature(self) -> bool:
+        """Check the author's signature over the id (ZIP-215)."""
+    @property
+    def id(self) -> bytes: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def swarm(self) -> bytes: ...
+    @property
+    def author(self) -> bytes: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def lamport(self) -> int: ...
+    @property
+    def prev(self) -> bytes: ...
+    @property
+    def lipmaa(self) -> bytes: ...
+    @property
+    def deps_hash(self) -> bytes: ...
+    @property
+    def frontier_root(self) -> bytes: ...
+    @property
+    def payload_len(self) -> int: ...
+    @property
+    def payload_hash(self) -> bytes: ...
+    @property
+    def signature(self) -> bytes: ...
+    @property
+    def deps(self) -> dict[bytes, tuple[int, bytes]]:
+        """Dependency delta: peer public key -> (seq, id)."""
+    @property
+    def payload(self) -> bytes: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ChainReport:
+    """Outcome of :func:`validate_chain`."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry passed."""
+    @property
+    def ids(self) -> list[bytes]:
+        """Ids of the valid prefix, in order."""
+    @property
+    def failure_index(self) -> int | None:
+        """Index of the first entry that failed, or None."""
+    @property
+    def failure_seq(self) -> int | None:
+        """Seq of the first entry that failed, if it decoded far enough to have one."""
+    @property
+    def reason(self) -> str | None:
+        """Why the first failing entry failed."""
+    @property
+    def error(self) -> Exception | None:
+        """The typed ``lattice.errors`` exception describing the failure."""
+    def raise_for_failure(self) -> None:
+        """Raise :attr:`error` if the segment failed."""
+
+def validate_chain(
+    entries: Sequence[Buffer] | Buffer,
+    *,
+    prior: Mapping[int, bytes] | None = None,
+    author: Buffer | None = None,
+    swarm: Buffer | None = None,
+    verify_signatures: bool = False,
+    threads: int | None = None,
+) -> ChainReport:
+    """Validate one author's contiguous segment of encoded entries in one call.
+
+    ``entries`` is a list of encoded entries or one buffer of them back to back. Links that
+    point before the segment are checked against ``prior`` (seq -> id).
+
+    >>> sk = SigningKey.generate()
+    >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1)
+    >>> validate_chain([e.to_bytes()], verify_signatures=True).ok
+    True
+    """
+
+def lipmaa(n: int) -> int:
+    """The seq that entry ``n`` links to besides ``n - 1`` (DESIGN §2); 0 for n = 1.
+
+    >>> lipmaa(40)
+    13
+    """
+
+def lipmaa_path(start: int, end: int) -> list[int]:
+    """Shortest path of seqs from ``start`` down to ``end`` following prev/lipmaa links.
+
+    >>> lipmaa_path(40, 1)
+    [40, 13, 4, 1]
+    """
+
+def merkle_leaf_hash(data: Buffer, algorithm: str = "blake3") -> bytes:
+    """Leaf hash of ``data`` (``algorithm`` is ``"blake3"`` or ``"sha256"``)."""
+
+def merkle_root(leaves: Sequence[Buffer], algorithm: str = "blake3") -> bytes:
+    """RFC 9162 root over the leaf data.
+
+    >>> merkle_root([b"a", b"b"], "sha256").hex()[:8]
+    'b137985f'
+    """
+
+def merkle_root_from_hashes(leaf_hashes: Sequence[Buffer], algorithm: str = "blake3") -> bytes:
+    """RFC 9162 root over already-hashed leaves."""
+
+def merkle_inclusion_proof(
+    leaves: Sequence[Buffer], index: int, algorithm: str = "blake3"
+) -> list[bytes]:
+    """Audit path for leaf ``index`` (RFC 9162 §2.1.3.1)."""
+
+def merkle_verify_inclusion(
+    leaf_hash: Buffer,
+    index: int,
+    tree_size: int,
+    proof: Sequence[Buffer],
+    root: Buffer,
+    algorithm: str = "blake3",
+) -> bool:
+    """Check an inclusion proof (RFC 9162 §2.1.3.2); False on any mismatch or bad input."""
+
+def merkle_consistency_proof(
+    leaves: Sequence[Buffer], old_size: int, algorithm: str = "blake3"
+) -> list[bytes]:
+    """Consistency proof from the first ``old_size`` leaves to all of them (RFC 9162 §2.1.4.1)."""
+
+def merkle_verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: Buffer,
+    new_root: Buffer,
+    proof: Sequence[Buffer],
+    algorithm: str = "blake3",
+) -> bool:
+    """Check a consistency proof (RFC 9162 §2.1.4.2); False on any mismatch or bad input."""
+
+@final
+class Matrix:
+    """The N×N entanglement-matrix kernel (DESIGN §4): rows observers, columns senders.
+
+    Cells only grow. numpy sees the cells without a copy: ``numpy.asarray(m)`` is a live,
+    read-only N×N ``uint64`` view indexed ``[observer, sender]``.
+
+    >>> m = Matrix(3)
+    >>> m.update_row(0, [(0, 2), (1, 1)])
+    2
+    >>> m.known_to_quorum(2)
+    [0, 0, 0]
+    """
+
+    def __init__(self, n: int) -> None: ...
+    @property
+    def n(self) -> int: ...
+    def get(self, observer: int, sender: int) -> int: ...
+    def update_row(self, observer: int, delta: Sequence[tuple[int, int]]) -> int:
+        """Raise cells of one row to at least the given seqs; returns how many grew. O(delta)."""
+    def row(self, observer: int) -> list[int]: ...
+    def column(self, sender: int) -> list[int]: ...
+    def known_to_all(self) -> list[int]:
+        """Per sender, the minimum over observers."""
+    def known_to_quorum(self, q: int, *, threads: int | None = None) -> list[int]:
+        """Per sender, the ``q``-th largest value over observers (1 ≤ q ≤ N)."""
+    def acceptance(self, sender: int, seq: int) -> int:
+        """How many observers have seen ``sender``'s entry ``seq``."""
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __release_buffer__(self, view: memoryview, /) -> None: ...

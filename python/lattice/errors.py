@@ -1,0 +1,209 @@
+"""Exceptions raised by lattice (DESIGN §1).
+
+Every failure lattice reports is a :class:`LatticeError`; the subclass names what failed and
+the attributes say where (``index`` in a batch or segment, ``author``, ``seq``). Classes that
+describe bad input also derive from :class:`ValueError` (or :class:`IndexError`), so generic
+code that catches those keeps working.
+
+The Rust core raises these same classes: it looks them up here by name, in one place
+(``rust/src/py/errors.rs``).
+
+>>> from lattice.errors import DecodeError, LatticeError
+>>> issubclass(DecodeError, LatticeError) and issubclass(DecodeError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AttestationError",
+    "Blocked",
+    "BrokenChain",
+    "BrokenLipmaa",
+    "BrokenPrev",
+    "DecodeError",
+    "DepsMismatch",
+    "ForkDetected",
+    "InvalidArgument",
+    "InvalidFraudProof",
+    "InvalidKey",
+    "InvalidSignature",
+    "LamportNotIncreasing",
+    "LatticeError",
+    "LimitExceeded",
+    "NonCanonical",
+    "OutOfRange",
+    "PayloadMismatch",
+    "SeqGap",
+    "TrailingBytes",
+    "Truncated",
+    "UnknownAuthor",
+    "UnknownKind",
+    "UnknownVersion",
+    "UnresolvedLink",
+    "WrongAuthor",
+    "WrongSwarm",
+]
+
+
+class LatticeError(Exception):
+    """Base class of every lattice error.
+
+    ``index``: position in the batch or segment being processed; ``author``: the public
+    key of the log concerned; ``seq``: the position in that log. Each is ``None`` when not
+    applicable.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        author: bytes | None = None,
+        seq: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.author = author
+        self.seq = seq
+
+    def __str__(self) -> str:
+        where = []
+        if self.index is not None:
+            where.append(f"index {self.index}")
+        if self.author is not None:
+            where.append(f"author {self.author[:8].hex()}…")
+        if self.seq is not None:
+            where.append(f"seq {self.seq}")
+        return f"{self.message} ({', '.join(where)})" if where else self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the keyword attributes across pickling (multiprocessing, node IPC).
+        return (_rebuild, (type(self), self.message, self.index, self.author, self.seq))
+
+
+def _rebuild(
+    cls: type[LatticeError],
+    message: str,
+    index: int | None,
+    author: bytes | None,
+    seq: int | None,
+) -> LatticeError:
+    return cls(message, index=index, author=author, seq=seq)
+
+
+class InvalidArgument(LatticeError, ValueError):
+    """An argument is outside what the call accepts (a wrong length, an unknown name)."""
+
+
+class OutOfRange(LatticeError, IndexError):
+    """An index or size is outside the structure it refers to."""
+
+
+# --- decoding (codec) -------------------------------------------------------------------
+
+
+class DecodeError(LatticeError, ValueError):
+    """Bytes are not the canonical encoding of the value they claim to be."""
+
+
+class Truncated(DecodeError):
+    """The input ended before the value was complete."""
+
+
+class TrailingBytes(DecodeError):
+    """Bytes follow a complete value; canonical encodings have none."""
+
+
+class UnknownVersion(DecodeError):
+    """A format version this build does not read."""
+
+
+class UnknownKind(DecodeError):
+    """An entry kind this build does not know."""
+
+
+class LimitExceeded(DecodeError):
+    """A length or count is above its hard limit."""
+
+
+class NonCanonical(DecodeError):
+    """The value breaks a rule of the canonical form (see docs/format.md)."""
+
+
+class PayloadMismatch(DecodeError):
+    """The payload does not match the hash its header commits to (tampered payload)."""
+
+
+class DepsMismatch(DecodeError):
+    """The dependency list does not match the hash its header commits to (tampered deps)."""
+
+
+# --- keys and signatures ------------------------------------------------------------------
+
+
+class InvalidKey(LatticeError, ValueError):
+    """A key that cannot be used: wrong size, not a curve point, or of small order."""
+
+
+class InvalidSignature(LatticeError):
+    """A signature does not verify under the ZIP-215 rules."""
+
+
+# --- chains -----------------------------------------------------------------------------
+
+
+class BrokenChain(LatticeError):
+    """An entry is not a valid continuation of its author's log."""
+
+
+class BrokenPrev(BrokenChain):
+    """``prev`` is not the id of the author's entry ``seq - 1``."""
+
+
+class BrokenLipmaa(BrokenChain):
+    """``lipmaa`` is not the id of the author's entry ``lipmaa(seq)``."""
+
+
+class SeqGap(BrokenChain):
+    """Seqs in a segment are not contiguous."""
+
+
+class WrongAuthor(BrokenChain):
+    """An entry of another author inside one author's segment."""
+
+
+class WrongSwarm(BrokenChain):
+    """An entry of another swarm (no cross-swarm replay)."""
+
+
+class LamportNotIncreasing(BrokenChain):
+    """A lamport clock not above its predecessor's (or its dependencies')."""
+
+
+class UnresolvedLink(BrokenChain):
+    """A link points before the segment to an entry whose id was not supplied."""
+
+
+# --- protocol (later layers) ----------------------------------------------------------------
+
+
+class UnknownAuthor(LatticeError):
+    """The author is not a registered peer (or known client) of this swarm."""
+
+
+class Blocked(LatticeError):
+    """The author is blocklisted after a proven fork."""
+
+
+class ForkDetected(LatticeError):
+    """Two validly signed entries with the same author and seq and different ids."""
+
+
+class InvalidFraudProof(LatticeError):
+    """A fraud proof that does not prove a fork."""
+
+
+class AttestationError(LatticeError):
+    """A build or remote attestation does not satisfy the policy."""

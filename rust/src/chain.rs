@@ -1,0 +1,401 @@
+//! Validation of a whole segment of one author's log in one call (DESIGN §3).
+//!
+//! A segment is a run of entries with contiguous seqs. Decoding and hashing (the expensive
+//! part) run in parallel; the link checks are then one cheap sequential pass. Signatures,
+//! when asked for, are verified in one batch over the valid prefix.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::codec::{self, DecodeError, EntryView, Reader};
+use crate::lipmaa;
+use crate::sign::{self, SignError};
+use crate::{Id, ZERO_ID};
+
+/// Entries per parallel decoding task: large enough that scheduling is noise.
+const DECODE_CHUNK: usize = 4096;
+
+/// Why one entry of a segment is not a valid continuation of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainFailure {
+    /// The entry does not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The entry has another author than the segment.
+    #[error("entry has another author than the segment")]
+    WrongAuthor,
+    /// The entry belongs to another swarm.
+    #[error("entry belongs to another swarm")]
+    WrongSwarm,
+    /// The entry's seq does not follow the previous one.
+    #[error("seq {got} does not follow {expected_prev}")]
+    SeqGap {
+        /// The seq the entry has.
+        got: u64,
+        /// The seq of the entry before it.
+        expected_prev: u64,
+    },
+    /// The lamport clock does not increase along the log.
+    #[error("lamport {got} is not above the previous entry's {prev}")]
+    LamportNotIncreasing {
+        /// The entry's lamport.
+        got: u64,
+        /// Its predecessor's.
+        prev: u64,
+    },
+    /// `prev` is not the id of entry `seq - 1`.
+    #[error("prev link does not match the id of seq {target}")]
+    BrokenPrev {
+        /// The seq the link points at.
+        target: u64,
+    },
+    /// `lipmaa` is not the id of entry `lipmaa(seq)`.
+    #[error("lipmaa link does not match the id of seq {target}")]
+    BrokenLipmaa {
+        /// The seq the link points at.
+        target: u64,
+    },
+    /// A link points before the segment and `prior` does not say where.
+    #[error("link to seq {target} cannot be checked: it is before the segment and not in prior")]
+    UnresolvedLink {
+        /// The seq the link points at.
+        target: u64,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// The first failure in a segment: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{failure}")]
+pub struct ChainError {
+    /// Index of the failing entry in the segment.
+    pub index: usize,
+    /// Its seq, if it could be read.
+    pub seq: Option<u64>,
+    /// Its author, if it could be read.
+    pub author: Option<Id>,
+    /// Why it failed.
+    pub failure: ChainFailure,
+}
+
+/// What a segment must match and what is known before it.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// The author every entry must have (default: the first entry's).
+    pub author: Option<Id>,
+    /// The swarm every entry must belong to (default: the first entry's).
+    pub swarm: Option<Id>,
+    /// Ids of entries before the segment, by seq, for links that point there.
+    pub prior: HashMap<u64, Id>,
+    /// Whether to verify signatures.
+    pub verify_signatures: bool,
+    /// Threads for decoding and signatures (`None`: all cores).
+    pub threads: Option<usize>,
+}
+
+/// Outcome of [`validate`]: the ids of the valid prefix, and the first failure if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Ids of the entries before the first failure, in order.
+    pub ids: Vec<Id>,
+    /// The first failure.
+    pub error: Option<ChainError>,
+}
+
+/// Split a buffer of back-to-back encoded entries into entries; a malformed tail becomes
+/// one final slice that will fail to decode at its index.
+pub fn split(buf: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let len = codec::peek_len(rest)
+            .filter(|&len| len <= rest.len() && len <= codec::MAX_ENTRY_LEN)
+            .unwrap_or(rest.len());
+        let (head, tail) = rest.split_at(len);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+fn decode_all<'a>(
+    entries: &[&'a [u8]],
+    threads: usize,
+) -> Vec<Result<EntryView<'a>, DecodeError>> {
+    let decode = |bytes: &&'a [u8]| {
+        let mut r = Reader::new(bytes);
+        let view = EntryView::read(&mut r)?;
+        r.finish()?;
+        Ok(view)
+    };
+    if threads <= 1 || entries.len() < DECODE_CHUNK {
+        entries.iter().map(decode).collect()
+    } else {
+        entries
+            .par_iter()
+            .with_min_len(DECODE_CHUNK)
+            .map(decode)
+            .collect()
+    }
+}
+
+/// Validate a segment: see the module docs. Never panics on any input.
+pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError> {
+    let threads = expect
+        .threads
+        .unwrap_or_else(rayon::current_num_threads)
+        .max(1);
+    let views = decode_all(entries, threads);
+    let mut ids: Vec<Id> = Vec::with_capacity(entries.len());
+    let mut error = None;
+    let mut first: Option<(Id, Id, u64)> = None; // author, swarm, first seq
+    let mut last_lamport = 0u64;
+
+    for (index, view) in views.iter().enumerate() {
+        let fail = |failure: ChainFailure, view: Option<&EntryView<'_>>| ChainError {
+            index,
+            seq: view
+                .map(|v| v.header().seq)
+                .or_else(|| codec::peek_seq(entries[index])),
+            author: view.map(|v| v.header().author),
+            failure,
+        };
+        let view = match view {
+            Ok(view) => view,
+            Err(e) => {
+                error = Some(fail(e.clone().into(), None));
+                break;
+            }
+        };
+        let h = view.header();
+        let (author, swarm, start) = *first.get_or_insert((
+            expect.author.unwrap_or(h.author),
+            expect.swarm.unwrap_or(h.swarm),
+            h.seq,
+        ));
+        if let Err(failure) = check_links(view, index, author, swarm, start, last_lamport, &ids, expect) {
+            error = Some(fail(failure, Some(view)));
+            break;
+        }
+        last_lamport = h.lamport;
+        ids.push(*view.id());
+    }
+
+    if expect.verify_signatures && !ids.is_empty() {
+        let items: Vec<sign::Item<'_>> = views[..ids.len()]
+            .iter()
+            .filter_map(|v| v.as_ref().ok())
+            .map(|v| sign::Item {
+                public_key: &v.header().author,
+                message: v.id(),
+                signature: &v.signed.signature,
+            })
+            .collect();
+        let verdicts = sign::verify_batch(&items, Some(threads))?;
+        if let Some(bad) = verdicts.iter().position(|ok| !ok) {
+            let header = views[bad].as_ref().ok().map(|v| v.header());
+            error = Some(ChainError {
+                index: bad,
+                seq: header.map(|h| h.seq),
+                author: header.map(|h| h.author),
+                failure: ChainFailure::BadSignature,
+            });
+            ids.truncate(bad);
+        }
+    }
+    Ok(Report { ids, error })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_links(
+    view: &EntryView<'_>,
+    index: usize,
+    author: Id,
+    swarm: Id,
+    start: u64,
+    last_lamport: u64,
+    ids: &[Id],
+    expect: &Expect,
+) -> Result<(), ChainFailure> {
+    let h = view.header();
+    if h.author != author {
+        return Err(ChainFailure::WrongAuthor);
+    }
+    if h.swarm != swarm {
+        return Err(ChainFailure::WrongSwarm);
+    }
+    let expected_seq = start + index as u64;
+    if h.seq != expected_seq {
+        return Err(ChainFailure::SeqGap {
+            got: h.seq,
+            expected_prev: expected_seq - 1,
+        });
+    }
+    if index > 0 && h.lamport <= last_lamport {
+        return Err(ChainFailure::LamportNotIncreasing {
+            got: h.lamport,
+            prev: last_lamport,
+        });
+    }
+    // The id of seq `target`: in the segment, or in prior.
+    let id_of = |target: u64| -> Option<&Id> {
+        if target >= start {
+            ids.get((target - start) as usize)
+        } else {
+            expect.prior.get(&target)
+        }
+    };
+    if h.seq > 1 {
+        let target = h.seq - 1;
+        match id_of(target) {
+            Some(id) if *id == h.prev => {}
+            Some(_) => return Err(ChainFailure::BrokenPrev { target }),
+            None => return Err(ChainFailure::UnresolvedLink { target }),
+        }
+    }
+    if h.lipmaa != ZERO_ID {
+        let target = lipmaa::lipmaa(h.seq);
+        match id_of(target) {
+            Some(id) if *id == h.lipmaa => {}
+            Some(_) => return Err(ChainFailure::BrokenLipmaa { target }),
+            None => return Err(ChainFailure::UnresolvedLink { target }),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Kind, UnsignedEntry};
+    use crate::sign::Keypair;
+
+    /// A valid log of `n` entries by `key`.
+    pub(crate) fn log(key: &Keypair, n: u64) -> Vec<Vec<u8>> {
+        let mut ids: Vec<Id> = Vec::new();
+        let mut out = Vec::new();
+        for seq in 1..=n {
+            let e = UnsignedEntry {
+                kind: Kind::Data,
+                swarm: [1; 32],
+                author: *key.public_key(),
+                seq,
+                lamport: seq * 2,
+                prev: if seq == 1 { ZERO_ID } else { ids[seq as usize - 2] },
+                lipmaa: if seq == 1 {
+                    ZERO_ID
+                } else {
+                    ids[lipmaa::lipmaa(seq) as usize - 1]
+                },
+                deps: vec![],
+                frontier_root: ZERO_ID,
+                payload: seq.to_be_bytes().to_vec(),
+            };
+            let bytes = e.encode(|id| key.sign(id)).unwrap();
+            ids.push(*EntryView::decode(&bytes).unwrap().id());
+            out.push(bytes);
+        }
+        out
+    }
+
+    fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+        v.iter().map(|b| b.as_slice()).collect()
+    }
+
+    #[test]
+    fn valid_log_with_signatures() {
+        let key = Keypair::from_seed(&[4; 32]);
+        let entries = log(&key, 100);
+        for threads in [Some(1), Some(2)] {
+            let expect = Expect {
+                verify_signatures: true,
+                threads,
+                ..Expect::default()
+            };
+            let report = validate(&refs(&entries), &expect).unwrap();
+            assert_eq!(report.error, None);
+            assert_eq!(report.ids.len(), 100);
+        }
+    }
+
+    #[test]
+    fn split_of_concatenation() {
+        let key = Keypair::from_seed(&[4; 32]);
+        let entries = log(&key, 10);
+        let joined: Vec<u8> = entries.concat();
+        assert_eq!(split(&joined), refs(&entries));
+        let cut = &joined[..joined.len() - 3];
+        assert_eq!(split(cut).len(), 10);
+    }
+
+    #[test]
+    fn segment_needs_prior() {
+        let key = Keypair::from_seed(&[4; 32]);
+        let entries = log(&key, 50);
+        let tail = refs(&entries[20..]);
+        let report = validate(&tail, &Expect::default()).unwrap();
+        assert_eq!(report.error.unwrap().failure, ChainFailure::UnresolvedLink { target: 20 });
+        let all = validate(&refs(&entries), &Expect::default()).unwrap();
+        let prior = (1..=20).map(|s| (s, all.ids[s as usize - 1])).collect();
+        let report = validate(
+            &tail,
+            &Expect {
+                prior,
+                ..Expect::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(report.error, None);
+        assert_eq!(report.ids, all.ids[20..]);
+    }
+
+    #[test]
+    fn breaks_are_located() {
+        let key = Keypair::from_seed(&[4; 32]);
+        let other = Keypair::from_seed(&[5; 32]);
+        let mut entries = log(&key, 30);
+        entries[17] = log(&other, 18).pop().unwrap();
+        let report = validate(&refs(&entries), &Expect::default()).unwrap();
+        let err = report.error.unwrap();
+        assert_eq!((err.index, err.failure), (17, ChainFailure::WrongAuthor));
+        assert_eq!(report.ids.len(), 17);
+
+        let mut entries = log(&key, 30);
+        entries.remove(10);
+        let err = validate(&refs(&entries), &Expect::default())
+            .unwrap()
+            .error
+            .unwrap();
+        assert_eq!(err.index, 10);
+        assert!(matches!(err.failure, ChainFailure::SeqGap { got: 12, .. }));
+
+    }
+
+    #[test]
+    fn bad_signature_is_located() {
+        let key = Keypair::from_seed(&[4; 32]);
+        let mut entries = log(&key, 30);
+        entries[12][codec::HEADER_LEN + 3] ^= 1;
+        let report = validate(
+            &refs(&entries),
+            &Expect {
+                verify_signatures: true,
+                ..Expect::default()
+            },
+        )
+        .unwrap();
+        let err = report.error.unwrap();
+        assert_eq!((err.index, err.failure), (12, ChainFailure::BadSignature));
+        assert_eq!(report.ids.len(), 12);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let report = validate(&[&[0u8; 3][..], b""], &Expect::default()).unwrap();
+        assert_eq!(report.error.unwrap().index, 0);
+        assert!(split(&[0xff; 400]).len() == 1);
+    }
+}

@@ -1,0 +1,763 @@
+//! The canonical encoding of entries (DESIGN §3; byte layout in docs/format.md).
+//!
+//! Parse, don't validate: [`EntryView::read`] either returns a view whose every structural
+//! rule holds (lengths, version, kind, link rules, sorted deps, body matching the header's
+//! hashes) or a typed [`DecodeError`]. Everything hashed or signed is produced here, so there
+//! is exactly one encoding of each entry and one id.
+
+use std::sync::OnceLock;
+
+use crate::hash::{self, Domain};
+use crate::lipmaa;
+use crate::{ID_LEN, Id, ZERO_ID};
+
+/// The entry format version this build reads and writes.
+pub const FORMAT_VERSION: u8 = 1;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Length of the encoded header (the bytes the entry id hashes).
+pub const HEADER_LEN: usize = 2 + 2 * ID_LEN + 8 + 8 + 4 * ID_LEN + 4 + ID_LEN;
+/// Header plus signature: what a fraud proof carries for each version.
+pub const SIGNED_HEADER_LEN: usize = HEADER_LEN + SIGNATURE_LEN;
+/// Length of the dependency count prefix.
+pub const DEPS_COUNT_LEN: usize = 4;
+/// Length of one encoded dependency item: peer, seq, id.
+pub const DEP_LEN: usize = ID_LEN + 8 + ID_LEN;
+/// Most dependency items one entry may carry (one per registered peer, N ≤ 4096, §4).
+pub const MAX_DEPS: usize = 4096;
+/// Largest payload one entry may carry.
+pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
+/// Largest encoded entry.
+pub const MAX_ENTRY_LEN: usize =
+    SIGNED_HEADER_LEN + DEPS_COUNT_LEN + MAX_DEPS * DEP_LEN + MAX_PAYLOAD_LEN;
+
+// Field offsets inside the header (docs/format.md).
+const OFF_SEQ: usize = 66;
+const OFF_PAYLOAD_LEN: usize = 210;
+
+/// What an entry is for. Unknown kinds are rejected at decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// Application data.
+    Data = 1,
+    /// No payload; advances the matrix and carries the frontier root.
+    Noop = 2,
+    /// A fraud report (DESIGN §5).
+    Fraud = 16,
+    /// A build attestation (DESIGN §10).
+    Attestation = 17,
+    /// A snapshot / synthetic genesis (DESIGN §8).
+    Snapshot = 18,
+    /// A distributed blob such as a Wasm state machine (DESIGN §10).
+    Blob = 19,
+}
+
+impl Kind {
+    /// The kind with this wire value.
+    pub fn from_u8(value: u8) -> Result<Kind, DecodeError> {
+        Ok(match value {
+            1 => Kind::Data,
+            2 => Kind::Noop,
+            16 => Kind::Fraud,
+            17 => Kind::Attestation,
+            18 => Kind::Snapshot,
+            19 => Kind::Blob,
+            other => return Err(DecodeError::UnknownKind(other)),
+        })
+    }
+}
+
+/// Why bytes are not a canonical entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The input ended before a field was complete.
+    #[error("truncated {what}: needs {needed} bytes, {available} left")]
+    Truncated {
+        /// The field being read.
+        what: &'static str,
+        /// Bytes the field needs.
+        needed: usize,
+        /// Bytes that were left.
+        available: usize,
+    },
+    /// Bytes follow a complete value.
+    #[error("{extra} trailing bytes after a complete value")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+    /// A format version this build does not know.
+    #[error("unknown format version {0} (this build reads version {FORMAT_VERSION})")]
+    UnknownVersion(u8),
+    /// An entry kind this build does not know.
+    #[error("unknown entry kind {0}")]
+    UnknownKind(u8),
+    /// A length or count above its limit.
+    #[error("{what} is {value}, above the limit of {max}")]
+    LimitExceeded {
+        /// The bounded quantity.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The value breaks a rule of the canonical form.
+    #[error("non-canonical entry: {0}")]
+    NonCanonical(&'static str),
+    /// The payload does not match the header's payload hash.
+    #[error("payload does not match the payload hash in the header")]
+    PayloadMismatch,
+    /// The dependency list does not match the header's deps hash.
+    #[error("dependency list does not match the deps hash in the header")]
+    DepsMismatch,
+}
+
+/// A cursor over untrusted bytes; every read is bounds-checked.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes not yet consumed.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::Truncated {
+                what,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    /// A byte.
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    /// A big-endian u32.
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array(what)?))
+    }
+
+    /// A big-endian u64.
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array(what)?))
+    }
+
+    /// Fail unless every byte was consumed.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
+    }
+}
+
+/// The fixed-width entry header (DESIGN §3). Only constructed through [`Header::decode`] or
+/// [`UnsignedEntry::encode`], so every header in memory obeys the structural rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Entry kind.
+    pub kind: Kind,
+    /// Swarm id: an entry is valid in one swarm only.
+    pub swarm: Id,
+    /// Author's Ed25519 public key.
+    pub author: Id,
+    /// Position in the author's log, from 1.
+    pub seq: u64,
+    /// Lamport clock, above prev's and every dependency's.
+    pub lamport: u64,
+    /// Id of the author's entry `seq - 1` (zero at seq 1).
+    pub prev: Id,
+    /// Id of the author's entry `lipmaa(seq)` (zero where that equals `prev`).
+    pub lipmaa: Id,
+    /// Hash of the encoded dependency list.
+    pub deps_hash: Id,
+    /// NOOP only: Merkle root of the author's frontier after this entry.
+    pub frontier_root: Id,
+    /// Payload length in bytes.
+    pub payload_len: u32,
+    /// Hash of the payload.
+    pub payload_hash: Id,
+}
+
+impl Header {
+    /// Encode to the canonical 246 bytes.
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        let mut w = Writer {
+            out: &mut out,
+            pos: 0,
+        };
+        w.put(&[FORMAT_VERSION, self.kind as u8]);
+        w.put(&self.swarm);
+        w.put(&self.author);
+        w.put(&self.seq.to_be_bytes());
+        w.put(&self.lamport.to_be_bytes());
+        w.put(&self.prev);
+        w.put(&self.lipmaa);
+        w.put(&self.deps_hash);
+        w.put(&self.frontier_root);
+        w.put(&self.payload_len.to_be_bytes());
+        w.put(&self.payload_hash);
+        debug_assert_eq!(w.pos, HEADER_LEN);
+        out
+    }
+
+    /// Decode and check the header's own rules (those that need no body).
+    pub fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Header, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8("version")?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnknownVersion(version));
+        }
+        let header = Header {
+            kind: Kind::from_u8(r.u8("kind")?)?,
+            swarm: r.array("swarm")?,
+            author: r.array("author")?,
+            seq: r.u64("seq")?,
+            lamport: r.u64("lamport")?,
+            prev: r.array("prev")?,
+            lipmaa: r.array("lipmaa")?,
+            deps_hash: r.array("deps hash")?,
+            frontier_root: r.array("frontier root")?,
+            payload_len: r.u32("payload length")?,
+            payload_hash: r.array("payload hash")?,
+        };
+        r.finish()?;
+        header.check()?;
+        Ok(header)
+    }
+
+    fn check(&self) -> Result<(), DecodeError> {
+        use DecodeError::{LimitExceeded, NonCanonical};
+        if self.seq == 0 {
+            return Err(NonCanonical("seq must be at least 1"));
+        }
+        if self.lamport < self.seq {
+            return Err(NonCanonical("lamport must be at least seq"));
+        }
+        if (self.seq == 1) != (self.prev == ZERO_ID) {
+            return Err(NonCanonical("prev must be zero exactly at seq 1"));
+        }
+        if lipmaa::has_distinct_link(self.seq) == (self.lipmaa == ZERO_ID) {
+            return Err(NonCanonical(
+                "lipmaa must be zero exactly where lipmaa(seq) is seq - 1 or seq is 1",
+            ));
+        }
+        if self.payload_len as usize > MAX_PAYLOAD_LEN {
+            return Err(LimitExceeded {
+                what: "payload length",
+                value: u64::from(self.payload_len),
+                max: MAX_PAYLOAD_LEN as u64,
+            });
+        }
+        let is_noop = self.kind == Kind::Noop;
+        if is_noop && self.payload_len != 0 {
+            return Err(NonCanonical("a noop carries no payload"));
+        }
+        if is_noop == (self.frontier_root == ZERO_ID) {
+            return Err(NonCanonical("frontier root must be set on noops and only on noops"));
+        }
+        Ok(())
+    }
+
+    /// The entry id: the domain-separated hash of the encoded header.
+    pub fn id(&self) -> Id {
+        hash::hash(Domain::Entry, &self.encode())
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+}
+
+/// One dependency item: the author's frontier reached `seq` of `peer`, whose id is `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Dep {
+    /// The peer whose head advanced.
+    pub peer: Id,
+    /// Its new head seq.
+    pub seq: u64,
+    /// The id of that entry.
+    pub id: Id,
+}
+
+impl Dep {
+    fn read(r: &mut Reader<'_>) -> Result<Dep, DecodeError> {
+        Ok(Dep {
+            peer: r.array("dep peer")?,
+            seq: r.u64("dep seq")?,
+            id: r.array("dep id")?,
+        })
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.peer);
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.id);
+    }
+}
+
+/// Encode a dependency list (count prefix and items), in the given order.
+pub fn encode_deps(deps: &[Dep]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(DEPS_COUNT_LEN + deps.len() * DEP_LEN);
+    // The count is bounded by MAX_DEPS before anything is signed (UnsignedEntry::encode);
+    // saturating keeps an oversized list undecodable instead of wrapping.
+    let count = u32::try_from(deps.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
+    for dep in deps {
+        dep.encode_into(&mut out);
+    }
+    out
+}
+
+/// Hashes of empty bodies, computed once: most noops and many entries have them.
+fn empty_hashes() -> &'static (Id, Id) {
+    static EMPTY: OnceLock<(Id, Id)> = OnceLock::new();
+    EMPTY.get_or_init(|| {
+        (
+            hash::hash(Domain::Deps, &0u32.to_be_bytes()),
+            hash::hash(Domain::Payload, b""),
+        )
+    })
+}
+
+fn deps_hash(raw: &[u8]) -> Id {
+    if raw.len() == DEPS_COUNT_LEN {
+        empty_hashes().0
+    } else {
+        hash::hash(Domain::Deps, raw)
+    }
+}
+
+fn payload_hash(payload: &[u8]) -> Id {
+    if payload.is_empty() {
+        empty_hashes().1
+    } else {
+        hash::hash(Domain::Payload, payload)
+    }
+}
+
+/// A header with its signature and id, decodable without the body (fraud proofs, §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedHeader {
+    /// The header.
+    pub header: Header,
+    /// The author's signature over [`SignedHeader::id`].
+    pub signature: [u8; SIGNATURE_LEN],
+    /// The entry id.
+    pub id: Id,
+}
+
+impl SignedHeader {
+    /// Read a signed header from the front of `r`.
+    pub fn read(r: &mut Reader<'_>) -> Result<SignedHeader, DecodeError> {
+        let raw: &[u8; HEADER_LEN] = r
+            .take(HEADER_LEN, "header")?
+            .try_into()
+            .map_err(|_| DecodeError::NonCanonical("header length"))?;
+        let header = Header::decode(raw)?;
+        let signature = r.array("signature")?;
+        Ok(SignedHeader {
+            id: hash::hash(Domain::Entry, raw),
+            header,
+            signature,
+        })
+    }
+
+    /// Decode exactly one signed header (310 bytes).
+    pub fn decode(bytes: &[u8]) -> Result<SignedHeader, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let out = SignedHeader::read(&mut r)?;
+        r.finish()?;
+        Ok(out)
+    }
+
+    /// The canonical 310 bytes.
+    pub fn encode(&self) -> [u8; SIGNED_HEADER_LEN] {
+        let mut out = [0u8; SIGNED_HEADER_LEN];
+        out[..HEADER_LEN].copy_from_slice(&self.header.encode());
+        out[HEADER_LEN..].copy_from_slice(&self.signature);
+        out
+    }
+}
+
+/// A decoded entry borrowing the bytes it was decoded from.
+#[derive(Clone, Debug)]
+pub struct EntryView<'a> {
+    /// Header, signature and id.
+    pub signed: SignedHeader,
+    /// The encoded dependency list (count and items), already checked.
+    pub deps_raw: &'a [u8],
+    /// The payload, already checked against its hash.
+    pub payload: &'a [u8],
+    /// The exact encoding of this entry.
+    pub encoded: &'a [u8],
+}
+
+impl<'a> EntryView<'a> {
+    /// Read one entry from the front of `buf`, leaving any following bytes unread.
+    pub fn read(r: &mut Reader<'a>) -> Result<EntryView<'a>, DecodeError> {
+        let start = r.position();
+        let buf_start = r.buf;
+        let signed = SignedHeader::read(r)?;
+        let header = &signed.header;
+
+        let count_bytes = r.take(DEPS_COUNT_LEN, "dependency count")?;
+        let count = u32::from_be_bytes([count_bytes[0], count_bytes[1], count_bytes[2], count_bytes[3]]) as usize;
+        if count > MAX_DEPS {
+            return Err(DecodeError::LimitExceeded {
+                what: "dependency count",
+                value: count as u64,
+                max: MAX_DEPS as u64,
+            });
+        }
+        let items = r.take(count * DEP_LEN, "dependency list")?;
+        check_deps(items, &header.author)?;
+        let deps_raw = &buf_start[start + SIGNED_HEADER_LEN..start + SIGNED_HEADER_LEN + DEPS_COUNT_LEN + items.len()];
+        if deps_hash(deps_raw) != header.deps_hash {
+            return Err(DecodeError::DepsMismatch);
+        }
+
+        let payload = r.take(header.payload_len as usize, "payload")?;
+        if payload_hash(payload) != header.payload_hash {
+            return Err(DecodeError::PayloadMismatch);
+        }
+        Ok(EntryView {
+            signed,
+            deps_raw,
+            payload,
+            encoded: &buf_start[start..r.position()],
+        })
+    }
+
+    /// Decode exactly one entry, rejecting trailing bytes.
+    pub fn decode(bytes: &'a [u8]) -> Result<EntryView<'a>, DecodeError> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(DecodeError::LimitExceeded {
+                what: "entry length",
+                value: bytes.len() as u64,
+                max: MAX_ENTRY_LEN as u64,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let view = EntryView::read(&mut r)?;
+        r.finish()?;
+        Ok(view)
+    }
+
+    /// The dependency items, in their canonical (ascending peer) order.
+    pub fn deps(&self) -> impl ExactSizeIterator<Item = Dep> + '_ {
+        self.deps_raw[DEPS_COUNT_LEN..]
+            .chunks_exact(DEP_LEN)
+            .map(|chunk| {
+                let mut r = Reader::new(chunk);
+                // A chunk of DEP_LEN bytes always holds one item.
+                Dep::read(&mut r).unwrap_or(Dep {
+                    peer: ZERO_ID,
+                    seq: 0,
+                    id: ZERO_ID,
+                })
+            })
+    }
+
+    /// The entry id.
+    pub fn id(&self) -> &Id {
+        &self.signed.id
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.signed.header
+    }
+}
+
+/// Peek at the seq of an encoded entry without decoding it (for error reports).
+pub fn peek_seq(bytes: &[u8]) -> Option<u64> {
+    bytes
+        .get(OFF_SEQ..OFF_SEQ + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+/// Length of the entry at the front of `bytes`, from its header and dependency count, if
+/// that much is present; used to split a buffer of back-to-back entries.
+pub fn peek_len(bytes: &[u8]) -> Option<usize> {
+    let payload_len = bytes
+        .get(OFF_PAYLOAD_LEN..OFF_PAYLOAD_LEN + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_be_bytes)? as usize;
+    let count = bytes
+        .get(SIGNED_HEADER_LEN..SIGNED_HEADER_LEN + DEPS_COUNT_LEN)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_be_bytes)? as usize;
+    SIGNED_HEADER_LEN
+        .checked_add(DEPS_COUNT_LEN)?
+        .checked_add(count.checked_mul(DEP_LEN)?)?
+        .checked_add(payload_len)
+}
+
+fn check_deps(items: &[u8], author: &Id) -> Result<(), DecodeError> {
+    let mut last_peer: Option<&[u8]> = None;
+    for chunk in items.chunks_exact(DEP_LEN) {
+        let peer = &chunk[..ID_LEN];
+        if last_peer.is_some_and(|last| last >= peer) {
+            return Err(DecodeError::NonCanonical(
+                "dependencies must be strictly ascending by peer",
+            ));
+        }
+        if peer == author {
+            return Err(DecodeError::NonCanonical(
+                "an entry cannot depend on its own author (use prev)",
+            ));
+        }
+        let seq = u64::from_be_bytes([
+            chunk[ID_LEN],
+            chunk[ID_LEN + 1],
+            chunk[ID_LEN + 2],
+            chunk[ID_LEN + 3],
+            chunk[ID_LEN + 4],
+            chunk[ID_LEN + 5],
+            chunk[ID_LEN + 6],
+            chunk[ID_LEN + 7],
+        ]);
+        if seq == 0 {
+            return Err(DecodeError::NonCanonical("dependency seq must be at least 1"));
+        }
+        last_peer = Some(peer);
+    }
+    Ok(())
+}
+
+/// Everything needed to produce a signed entry, before signing.
+#[derive(Clone, Debug)]
+pub struct UnsignedEntry {
+    /// Entry kind.
+    pub kind: Kind,
+    /// Swarm id.
+    pub swarm: Id,
+    /// Author's public key.
+    pub author: Id,
+    /// Position in the author's log.
+    pub seq: u64,
+    /// Lamport clock.
+    pub lamport: u64,
+    /// Id of entry `seq - 1` (zero at seq 1).
+    pub prev: Id,
+    /// Id of entry `lipmaa(seq)`; ignored (encoded as zero) where that equals `prev`.
+    pub lipmaa: Id,
+    /// Dependency delta, in any order (encoded sorted by peer).
+    pub deps: Vec<Dep>,
+    /// NOOP only: the frontier root.
+    pub frontier_root: Id,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+impl UnsignedEntry {
+    /// Encode and sign with `sign` (which signs the 32-byte id), then decode the result so
+    /// that nothing non-canonical can ever be produced.
+    pub fn encode(
+        &self,
+        sign: impl FnOnce(&Id) -> [u8; SIGNATURE_LEN],
+    ) -> Result<Vec<u8>, DecodeError> {
+        if self.deps.len() > MAX_DEPS {
+            return Err(DecodeError::LimitExceeded {
+                what: "dependency count",
+                value: self.deps.len() as u64,
+                max: MAX_DEPS as u64,
+            });
+        }
+        let payload_len =
+            u32::try_from(self.payload.len()).map_err(|_| DecodeError::LimitExceeded {
+                what: "payload length",
+                value: self.payload.len() as u64,
+                max: MAX_PAYLOAD_LEN as u64,
+            })?;
+        let mut deps = self.deps.clone();
+        deps.sort_by(|a, b| a.peer.cmp(&b.peer));
+        let deps_raw = encode_deps(&deps);
+        let lipmaa = if lipmaa::has_distinct_link(self.seq) {
+            self.lipmaa
+        } else {
+            ZERO_ID
+        };
+        let header = Header {
+            kind: self.kind,
+            swarm: self.swarm,
+            author: self.author,
+            seq: self.seq,
+            lamport: self.lamport,
+            prev: self.prev,
+            lipmaa,
+            deps_hash: deps_hash(&deps_raw),
+            frontier_root: self.frontier_root,
+            payload_len,
+            payload_hash: payload_hash(&self.payload),
+        };
+        header.check()?;
+        let encoded_header = header.encode();
+        let id = hash::hash(Domain::Entry, &encoded_header);
+        let signature = sign(&id);
+        let mut out =
+            Vec::with_capacity(SIGNED_HEADER_LEN + deps_raw.len() + self.payload.len());
+        out.extend_from_slice(&encoded_header);
+        out.extend_from_slice(&signature);
+        out.extend_from_slice(&deps_raw);
+        out.extend_from_slice(&self.payload);
+        EntryView::decode(&out)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(seq: u64) -> UnsignedEntry {
+        UnsignedEntry {
+            kind: Kind::Data,
+            swarm: [7; 32],
+            author: [1; 32],
+            seq,
+            lamport: seq + 3,
+            prev: if seq == 1 { ZERO_ID } else { [2; 32] },
+            lipmaa: [3; 32],
+            deps: vec![
+                Dep {
+                    peer: [9; 32],
+                    seq: 4,
+                    id: [5; 32],
+                },
+                Dep {
+                    peer: [4; 32],
+                    seq: 2,
+                    id: [6; 32],
+                },
+            ],
+            frontier_root: ZERO_ID,
+            payload: b"hello".to_vec(),
+        }
+    }
+
+    fn fake_sign(id: &Id) -> [u8; SIGNATURE_LEN] {
+        let mut sig = [0u8; SIGNATURE_LEN];
+        sig[..32].copy_from_slice(id);
+        sig
+    }
+
+    #[test]
+    fn header_len_is_documented_value() {
+        assert_eq!(HEADER_LEN, 246);
+        assert_eq!(SIGNED_HEADER_LEN, 310);
+        assert_eq!(DEP_LEN, 72);
+    }
+
+    #[test]
+    fn round_trip() {
+        for seq in [1, 2, 3, 4, 13, 40] {
+            let bytes = sample(seq).encode(fake_sign).unwrap();
+            let view = EntryView::decode(&bytes).unwrap();
+            assert_eq!(view.header().seq, seq);
+            assert_eq!(view.payload, b"hello");
+            let deps: Vec<Dep> = view.deps().collect();
+            assert_eq!(deps.len(), 2);
+            assert!(deps[0].peer < deps[1].peer, "encoded sorted");
+            assert_eq!(view.encoded, &bytes[..]);
+            assert_eq!(peek_len(&bytes), Some(bytes.len()));
+            assert_eq!(peek_seq(&bytes), Some(seq));
+            assert_eq!(view.id(), &view.header().id());
+        }
+    }
+
+    #[test]
+    fn rejects_trailing_and_truncated() {
+        let mut bytes = sample(2).encode(fake_sign).unwrap();
+        for cut in 0..bytes.len() {
+            assert!(EntryView::decode(&bytes[..cut]).is_err(), "cut {cut}");
+        }
+        bytes.push(0);
+        assert_eq!(
+            EntryView::decode(&bytes).unwrap_err(),
+            DecodeError::TrailingBytes { extra: 1 }
+        );
+    }
+
+    #[test]
+    fn rejects_version_kind_and_tampering() {
+        let bytes = sample(2).encode(fake_sign).unwrap();
+        let mut b = bytes.clone();
+        b[0] = 2;
+        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::UnknownVersion(2));
+        let mut b = bytes.clone();
+        b[1] = 99;
+        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::UnknownKind(99));
+        let mut b = bytes.clone();
+        *b.last_mut().unwrap() ^= 1;
+        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::PayloadMismatch);
+        let mut b = bytes.clone();
+        b[SIGNED_HEADER_LEN + DEPS_COUNT_LEN + 40] ^= 1;
+        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::DepsMismatch);
+    }
+
+    #[test]
+    fn builder_refuses_invalid_entries() {
+        let mut e = sample(1);
+        e.prev = [2; 32];
+        assert!(matches!(e.encode(fake_sign), Err(DecodeError::NonCanonical(_))));
+        let mut e = sample(3);
+        e.kind = Kind::Noop;
+        assert!(e.encode(fake_sign).is_err(), "noop with payload");
+        let mut e = sample(3);
+        e.deps[0].peer = e.author;
+        assert!(e.encode(fake_sign).is_err(), "self dependency");
+        let mut e = sample(3);
+        e.payload = vec![0; MAX_PAYLOAD_LEN + 1];
+        assert!(matches!(e.encode(fake_sign), Err(DecodeError::LimitExceeded { .. })));
+    }
+
+    #[test]
+    fn duplicate_deps_are_rejected() {
+        let mut e = sample(3);
+        e.deps[1].peer = e.deps[0].peer;
+        assert!(matches!(e.encode(fake_sign), Err(DecodeError::NonCanonical(_))));
+    }
+}

@@ -1,0 +1,53 @@
+//! Bytes-like inputs: `bytes` without a copy, anything else with the buffer protocol
+//! (`bytearray`, `memoryview`, numpy arrays) copied once.
+
+use std::ops::Deref;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+
+/// A bytes-like argument.
+pub(crate) enum Buf {
+    Bytes(PyBackedBytes),
+    Copied(Vec<u8>),
+}
+
+impl Deref for Buf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buf::Bytes(b) => b,
+            Buf::Copied(v) => v,
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Buf {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(bytes) = obj.cast::<PyBytes>() {
+            return Ok(Buf::Bytes(PyBackedBytes::from(bytes.to_owned())));
+        }
+        let buffer = PyBuffer::<u8>::get(&obj).map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "expected a bytes-like object, got {}",
+                obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            ))
+        })?;
+        Ok(Buf::Copied(buffer.to_vec(obj.py())?))
+    }
+}
+
+/// A 32-byte id, key or hash argument.
+pub(crate) fn id_arg(buf: &[u8], what: &'static str) -> PyResult<crate::Id> {
+    buf.try_into().map_err(|_| {
+        super::errors::invalid_argument(format!(
+            "{what} must be {} bytes, got {}",
+            crate::ID_LEN,
+            buf.len()
+        ))
+    })
+}

@@ -1,0 +1,378 @@
+//! Entry bindings: the `Entry` value type and whole-segment chain validation.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use super::RELEASE_GIL_BYTES;
+use super::buf::{Buf, id_arg};
+use super::errors::{At, chain_class, error_value, lattice_error};
+use super::sign::PySigningKey;
+use crate::chain::{self, Expect};
+use crate::codec::{
+    self, DEPS_COUNT_LEN, Dep, EntryView, Kind, SIGNED_HEADER_LEN, SignedHeader, UnsignedEntry,
+};
+use crate::{Id, ZERO_ID, sign};
+
+/// One structurally valid entry (DESIGN §3), or a signed header without its body.
+#[pyclass(frozen, module = "lattice._lattice", name = "Entry")]
+pub(crate) struct PyEntry {
+    bytes: Vec<u8>,
+    signed: SignedHeader,
+    /// Offset of the payload in `bytes` (== len for a header-only entry).
+    payload_offset: usize,
+}
+
+impl PyEntry {
+    fn from_owned(bytes: Vec<u8>) -> Result<PyEntry, codec::DecodeError> {
+        let view = EntryView::decode(&bytes)?;
+        let signed = view.signed.clone();
+        let payload_offset = SIGNED_HEADER_LEN + view.deps_raw.len();
+        Ok(PyEntry {
+            signed,
+            payload_offset,
+            bytes,
+        })
+    }
+
+    fn deps_iter(&self) -> impl Iterator<Item = Dep> + '_ {
+        let raw = self
+            .bytes
+            .get(SIGNED_HEADER_LEN + DEPS_COUNT_LEN..self.payload_offset)
+            .unwrap_or(&[]);
+        raw.chunks_exact(codec::DEP_LEN).map(|c| {
+            let mut peer = ZERO_ID;
+            let mut id = ZERO_ID;
+            peer.copy_from_slice(&c[..32]);
+            id.copy_from_slice(&c[40..72]);
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&c[32..40]);
+            Dep {
+                peer,
+                seq: u64::from_be_bytes(seq),
+                id,
+            }
+        })
+    }
+}
+
+fn opt_id(value: Option<Buf>, what: &'static str) -> PyResult<Id> {
+    value.map_or(Ok(ZERO_ID), |b| id_arg(&b, what))
+}
+
+#[pymethods]
+impl PyEntry {
+    #[staticmethod]
+    #[pyo3(signature = (
+        signing_key, *, swarm, seq, lamport, prev = None, lipmaa = None, deps = None,
+        payload = None, kind = 1, frontier_root = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        py: Python<'_>,
+        signing_key: &PySigningKey,
+        swarm: Buf,
+        seq: u64,
+        lamport: u64,
+        prev: Option<Buf>,
+        lipmaa: Option<Buf>,
+        deps: Option<HashMap<Vec<u8>, (u64, Vec<u8>)>>,
+        payload: Option<Buf>,
+        kind: u8,
+        frontier_root: Option<Buf>,
+    ) -> PyResult<Self> {
+        let deps = deps
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(peer, (seq, id))| {
+                Ok(Dep {
+                    peer: id_arg(&peer, "dependency peer")?,
+                    seq,
+                    id: id_arg(&id, "dependency id")?,
+                })
+            })
+            .collect::<PyResult<Vec<Dep>>>()?;
+        let payload = payload.map(|p| p.to_vec()).unwrap_or_default();
+        let unsigned = UnsignedEntry {
+            kind: Kind::from_u8(kind)?,
+            swarm: id_arg(&swarm, "swarm")?,
+            author: *signing_key.inner.public_key(),
+            seq,
+            lamport,
+            prev: opt_id(prev, "prev")?,
+            lipmaa: opt_id(lipmaa, "lipmaa")?,
+            deps,
+            frontier_root: opt_id(frontier_root, "frontier_root")?,
+            payload,
+        };
+        let key = &signing_key.inner;
+        let len = unsigned.payload.len();
+        let encode = || {
+            unsigned
+                .encode(|id| sign::sign_id(key, id))
+                .and_then(PyEntry::from_owned)
+        };
+        Ok(if len >= RELEASE_GIL_BYTES { py.detach(encode)? } else { encode()? })
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: Buf) -> PyResult<Self> {
+        let bytes = data.to_vec();
+        let decode = || PyEntry::from_owned(bytes);
+        Ok(if data.len() >= RELEASE_GIL_BYTES { py.detach(decode)? } else { decode()? })
+    }
+
+    #[staticmethod]
+    fn header_from_bytes(data: Buf) -> PyResult<Self> {
+        let signed = SignedHeader::decode(&data)?;
+        Ok(PyEntry {
+            bytes: data.to_vec(),
+            payload_offset: data.len(),
+            signed,
+        })
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes)
+    }
+
+    fn signed_header<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes[..SIGNED_HEADER_LEN])
+    }
+
+    fn header<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes[..codec::HEADER_LEN])
+    }
+
+    fn verify_signature(&self) -> bool {
+        sign::verify(&sign::Item {
+            public_key: &self.signed.header.author,
+            message: &self.signed.id,
+            signature: &self.signed.signature,
+        })
+    }
+
+    #[getter]
+    fn id<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.id)
+    }
+    #[getter]
+    fn version(&self) -> u8 {
+        codec::FORMAT_VERSION
+    }
+    #[getter]
+    fn kind(&self) -> u8 {
+        self.signed.header.kind as u8
+    }
+    #[getter]
+    fn swarm<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.swarm)
+    }
+    #[getter]
+    fn author<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.author)
+    }
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.signed.header.seq
+    }
+    #[getter]
+    fn lamport(&self) -> u64 {
+        self.signed.header.lamport
+    }
+    #[getter]
+    fn prev<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.prev)
+    }
+    #[getter]
+    fn lipmaa<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.lipmaa)
+    }
+    #[getter]
+    fn deps_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.deps_hash)
+    }
+    #[getter]
+    fn frontier_root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.frontier_root)
+    }
+    #[getter]
+    fn payload_len(&self) -> u32 {
+        self.signed.header.payload_len
+    }
+    #[getter]
+    fn payload_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.header.payload_hash)
+    }
+    #[getter]
+    fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.signed.signature)
+    }
+    #[getter]
+    fn deps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for dep in self.deps_iter() {
+            let value = PyTuple::new(py, [
+                dep.seq.into_pyobject(py)?.into_any(),
+                PyBytes::new(py, &dep.id).into_any(),
+            ])?;
+            out.set_item(PyBytes::new(py, &dep.peer), value)?;
+        }
+        Ok(out)
+    }
+    #[getter]
+    fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes[self.payload_offset..])
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyEntry>()
+            .is_ok_and(|o| o.get().bytes == self.bytes)
+    }
+
+    fn __hash__(&self) -> u64 {
+        u64::from_le_bytes([
+            self.signed.id[0],
+            self.signed.id[1],
+            self.signed.id[2],
+            self.signed.id[3],
+            self.signed.id[4],
+            self.signed.id[5],
+            self.signed.id[6],
+            self.signed.id[7],
+        ])
+    }
+
+    fn __repr__(&self) -> String {
+        let h = &self.signed.header;
+        format!(
+            "Entry(kind={:?}, author={}, seq={}, lamport={}, deps={}, payload_len={}, id={})",
+            h.kind,
+            hex8(&h.author),
+            h.seq,
+            h.lamport,
+            self.deps_iter().count(),
+            h.payload_len,
+            hex8(&self.signed.id)
+        )
+    }
+}
+
+fn hex8(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of `validate_chain`.
+#[pyclass(frozen, module = "lattice._lattice", name = "ChainReport")]
+pub(crate) struct PyChainReport {
+    ids: Vec<Id>,
+    failure: Option<(usize, Option<u64>, String)>,
+    error: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyChainReport {
+    #[getter]
+    fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+    #[getter]
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.ids.iter().map(|id| PyBytes::new(py, id)))
+    }
+    #[getter]
+    fn failure_index(&self) -> Option<usize> {
+        self.failure.as_ref().map(|f| f.0)
+    }
+    #[getter]
+    fn failure_seq(&self) -> Option<u64> {
+        self.failure.as_ref().and_then(|f| f.1)
+    }
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        self.failure.as_ref().map(|f| f.2.clone())
+    }
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error.as_ref().map(|e| e.clone_ref(py))
+    }
+    fn raise_for_failure(&self, py: Python<'_>) -> PyResult<()> {
+        match &self.error {
+            Some(e) => Err(PyErr::from_value(e.bind(py).clone())),
+            None => Ok(()),
+        }
+    }
+    fn __repr__(&self) -> String {
+        match &self.failure {
+            None => format!("ChainReport(ok=True, entries={})", self.ids.len()),
+            Some((index, _, reason)) => {
+                format!("ChainReport(ok=False, failure_index={index}, reason={reason:?})")
+            }
+        }
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    entries, *, prior = None, author = None, swarm = None, verify_signatures = false,
+    threads = None
+))]
+fn validate_chain(
+    py: Python<'_>,
+    entries: &Bound<'_, PyAny>,
+    prior: Option<HashMap<u64, Vec<u8>>>,
+    author: Option<Buf>,
+    swarm: Option<Buf>,
+    verify_signatures: bool,
+    threads: Option<usize>,
+) -> PyResult<PyChainReport> {
+    let expect = Expect {
+        author: author.map(|a| id_arg(&a, "author")).transpose()?,
+        swarm: swarm.map(|s| id_arg(&s, "swarm")).transpose()?,
+        prior: prior
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(seq, id)| Ok((seq, id_arg(&id, "prior id")?)))
+            .collect::<PyResult<_>>()?,
+        verify_signatures,
+        threads,
+    };
+    // One buffer of back-to-back entries, or a sequence of encoded entries.
+    let (single, list): (Option<Buf>, Vec<Buf>) =
+        if entries.cast::<PyList>().is_ok() || entries.cast::<PyTuple>().is_ok() {
+            (None, entries.extract()?)
+        } else {
+            (Some(entries.extract()?), Vec::new())
+        };
+    let report = py.detach(|| {
+        let slices: Vec<&[u8]> = match &single {
+            Some(buf) => chain::split(buf),
+            None => list.iter().map(|b| &**b).collect(),
+        };
+        chain::validate(&slices, &expect)
+    })?;
+    let (failure, error) = match report.error {
+        None => (None, None),
+        Some(e) => {
+            let (class, at) = chain_class(&e);
+            let message = e.to_string();
+            let value = error_value(py, class, &message, at)
+                .map_err(|err| lattice_error("LatticeError", err.to_string(), At::default()))?;
+            (Some((e.index, e.seq, e.failure.to_string())), Some(value.unbind()))
+        }
+    };
+    Ok(PyChainReport {
+        ids: report.ids,
+        failure,
+        error,
+    })
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEntry>()?;
+    m.add_class::<PyChainReport>()?;
+    m.add_function(wrap_pyfunction!(validate_chain, m)?)?;
+    Ok(())
+}

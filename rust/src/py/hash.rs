@@ -1,0 +1,85 @@
+//! Hash bindings: domain hashes, plus raw BLAKE3 modes for replaying its test vectors.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use super::RELEASE_GIL_BYTES;
+use super::buf::Buf;
+use super::errors::invalid_argument;
+use crate::hash::{self, Domain};
+use crate::lipmaa;
+
+/// Largest extended output the raw BLAKE3 bindings produce.
+const MAX_XOF_LEN: usize = 1 << 16;
+
+fn with_gil_policy<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
+    if len >= RELEASE_GIL_BYTES { py.detach(f) } else { f() }
+}
+
+fn xof_len(length: usize) -> PyResult<usize> {
+    if length == 0 || length > MAX_XOF_LEN {
+        return Err(invalid_argument(format!("length must be in 1..={MAX_XOF_LEN}, got {length}")));
+    }
+    Ok(length)
+}
+
+#[pyfunction]
+#[pyo3(name = "hash")]
+fn domain_hash<'py>(py: Python<'py>, domain: &str, data: Buf) -> PyResult<Bound<'py, PyBytes>> {
+    let domain = Domain::from_name(domain).ok_or_else(|| {
+        let names: Vec<&str> = Domain::ALL.iter().map(|d| d.name()).collect();
+        invalid_argument(format!("unknown hash domain {domain:?}; known: {names:?}"))
+    })?;
+    let digest = with_gil_policy(py, data.len(), || hash::hash(domain, &data));
+    Ok(PyBytes::new(py, &digest))
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, length = 32))]
+fn blake3_raw<'py>(py: Python<'py>, data: Buf, length: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = vec![0u8; xof_len(length)?];
+    with_gil_policy(py, data.len(), || {
+        blake3::Hasher::new().update(&data).finalize_xof().fill(&mut out)
+    });
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+#[pyo3(signature = (context, material, length = 32))]
+fn blake3_derive_key<'py>(
+    py: Python<'py>,
+    context: &str,
+    material: Buf,
+    length: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = vec![0u8; xof_len(length)?];
+    with_gil_policy(py, material.len(), || {
+        blake3::Hasher::new_derive_key(context)
+            .update(&material)
+            .finalize_xof()
+            .fill(&mut out)
+    });
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+#[pyo3(name = "lipmaa")]
+fn lipmaa_link(n: u64) -> u64 {
+    lipmaa::lipmaa(n)
+}
+
+#[pyfunction]
+fn lipmaa_path(start: u64, end: u64) -> PyResult<Vec<u64>> {
+    Ok(lipmaa::shortest_path(start, end)?)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let names: Vec<&str> = Domain::ALL.iter().map(|d| d.name()).collect();
+    m.add("DOMAINS", PyTuple::new(m.py(), names)?)?;
+    m.add_function(wrap_pyfunction!(domain_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(blake3_raw, m)?)?;
+    m.add_function(wrap_pyfunction!(blake3_derive_key, m)?)?;
+    m.add_function(wrap_pyfunction!(lipmaa_link, m)?)?;
+    m.add_function(wrap_pyfunction!(lipmaa_path, m)?)?;
+    Ok(())
+}
