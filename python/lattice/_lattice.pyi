@@ -332,3 +332,36 @@ class Matrix:
         """How many observers have seen ``sender``'s entry ``seq``."""
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, view: memoryview, /) -> None: ...
+
+def synthetic_log(
+    signing_key: SigningKey, swarm: Buffer, count: int, payload_len: int = 0
+) -> list[bytes]:
+    """``count`` valid signed DATA entries of one author (seqs 1..count), for benchmarks.
+
+    >>> log = synthetic_log(SigningKey.generate(), bytes(32), 3)
+    >>> validate_chain(log, verify_signatures=True).ok
+    True
+    """
+
+def merkle_verify_subtree_inclusion(
+    leaf_hash: Buffer,
+    index: int,
+    start: int,
+    end: int,
+    proof: Sequence[Buffer],
+    root: Buffer,
+    algorithm: str = "blake3",
+) -> bool:
+    """Check that leaf ``index`` is in the subtree ``[start, end)`` with hash ``root``."""
+
+def merkle_verify_subtree_consistency(
+    start: int,
+    end: int,
+    size: int,
+    subtree_root: Buffer,
+    root: Buffer,
+    proof: Sequence[Buffer],
+    algorithm: str = "blake3",
+) -> bool:
+    """Check that the subtree ``[start, end)`` with hash ``subtree_root`` is part of the tree
+    of ``size`` leaves with hash ``root`` (docs/format.md, "Subtree proofs")."""

@@ -121,150 +121,212 @@ pub fn split(buf: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn decode_all<'a>(
-    entries: &[&'a [u8]],
-    threads: usize,
-) -> Vec<Result<EntryView<'a>, DecodeError>> {
-    let decode = |bytes: &&'a [u8]| {
-        let mut r = Reader::new(bytes);
-        let view = EntryView::read(&mut r)?;
-        r.finish()?;
-        Ok(view)
-    };
-    if threads <= 1 || entries.len() < DECODE_CHUNK {
-        entries.iter().map(decode).collect()
-    } else {
-        entries
-            .par_iter()
-            .with_min_len(DECODE_CHUNK)
-            .map(decode)
-            .collect()
-    }
+/// What the sequential link check needs of one decoded entry: small, so a whole chunk of
+/// them stays in cache between the parallel decode and the sequential pass.
+#[derive(Clone, Copy)]
+struct Link {
+    id: Id,
+    author: Id,
+    swarm: Id,
+    seq: u64,
+    lamport: u64,
+    prev: Id,
+    lipmaa: Id,
+}
+
+fn decode_link(bytes: &[u8]) -> Result<Link, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let view = EntryView::read(&mut r)?;
+    r.finish()?;
+    let h = view.header();
+    Ok(Link {
+        id: *view.id(),
+        author: h.author,
+        swarm: h.swarm,
+        seq: h.seq,
+        lamport: h.lamport,
+        prev: h.prev,
+        lipmaa: h.lipmaa,
+    })
 }
 
 /// Validate a segment: see the module docs. Never panics on any input.
+///
+/// Entries are decoded and hashed a chunk at a time (in parallel when `threads > 1`), and
+/// each chunk's links are checked before the next is decoded, so memory stays
+/// O(entries · id) however long the segment, and the work stops at the first failure.
 pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError> {
     let threads = expect
         .threads
         .unwrap_or_else(rayon::current_num_threads)
         .max(1);
-    let views = decode_all(entries, threads);
     let mut ids: Vec<Id> = Vec::with_capacity(entries.len());
     let mut error = None;
     let mut first: Option<(Id, Id, u64)> = None; // author, swarm, first seq
     let mut last_lamport = 0u64;
+    let mut links: Vec<Result<Link, DecodeError>> = Vec::with_capacity(DECODE_CHUNK);
 
-    for (index, view) in views.iter().enumerate() {
-        let fail = |failure: ChainFailure, view: Option<&EntryView<'_>>| ChainError {
-            index,
-            seq: view
-                .map(|v| v.header().seq)
-                .or_else(|| codec::peek_seq(entries[index])),
-            author: view.map(|v| v.header().author),
-            failure,
-        };
-        let view = match view {
-            Ok(view) => view,
-            Err(e) => {
-                error = Some(fail(e.clone().into(), None));
-                break;
-            }
-        };
-        let h = view.header();
-        let (author, swarm, start) = *first.get_or_insert((
-            expect.author.unwrap_or(h.author),
-            expect.swarm.unwrap_or(h.swarm),
-            h.seq,
-        ));
-        if let Err(failure) = check_links(view, index, author, swarm, start, last_lamport, &ids, expect) {
-            error = Some(fail(failure, Some(view)));
-            break;
+    'chunks: for (chunk_index, chunk) in entries.chunks(DECODE_CHUNK).enumerate() {
+        links.clear();
+        if threads > 1 {
+            chunk
+                .par_iter()
+                .with_min_len(DECODE_CHUNK / (4 * threads))
+                .map(|bytes| decode_link(bytes))
+                .collect_into_vec(&mut links);
+        } else {
+            links.extend(chunk.iter().map(|bytes| decode_link(bytes)));
         }
-        last_lamport = h.lamport;
-        ids.push(*view.id());
+        for (offset, link) in links.iter().enumerate() {
+            let index = chunk_index * DECODE_CHUNK + offset;
+            let link = match link {
+                Ok(link) => link,
+                Err(e) => {
+                    error = Some(ChainError {
+                        index,
+                        seq: codec::peek_seq(entries[index]),
+                        author: None,
+                        failure: e.clone().into(),
+                    });
+                    break 'chunks;
+                }
+            };
+            let (author, swarm, start) = *first.get_or_insert((
+                expect.author.unwrap_or(link.author),
+                expect.swarm.unwrap_or(link.swarm),
+                link.seq,
+            ));
+            let context = Context {
+                index,
+                author,
+                swarm,
+                start,
+                last_lamport,
+                ids: &ids,
+                prior: &expect.prior,
+            };
+            if let Err(failure) = context.check(link) {
+                error = Some(ChainError {
+                    index,
+                    seq: Some(link.seq),
+                    author: Some(link.author),
+                    failure,
+                });
+                break 'chunks;
+            }
+            last_lamport = link.lamport;
+            ids.push(link.id);
+        }
     }
 
-    if expect.verify_signatures && !ids.is_empty() {
-        let items: Vec<sign::Item<'_>> = views[..ids.len()]
-            .iter()
-            .filter_map(|v| v.as_ref().ok())
-            .map(|v| sign::Item {
-                public_key: &v.header().author,
-                message: v.id(),
-                signature: &v.signed.signature,
-            })
-            .collect();
-        let verdicts = sign::verify_batch(&items, Some(threads))?;
-        if let Some(bad) = verdicts.iter().position(|ok| !ok) {
-            let header = views[bad].as_ref().ok().map(|v| v.header());
-            error = Some(ChainError {
-                index: bad,
-                seq: header.map(|h| h.seq),
-                author: header.map(|h| h.author),
-                failure: ChainFailure::BadSignature,
-            });
-            ids.truncate(bad);
-        }
+    if expect.verify_signatures
+        && !ids.is_empty()
+        && let Some(bad) = first_bad_signature(&entries[..ids.len()], &ids, threads)?
+    {
+        error = Some(ChainError {
+            index: bad,
+            seq: codec::peek_seq(entries[bad]),
+            author: author_of(entries[bad]).copied(),
+            failure: ChainFailure::BadSignature,
+        });
+        ids.truncate(bad);
     }
     Ok(Report { ids, error })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_links(
-    view: &EntryView<'_>,
+fn author_of(entry: &[u8]) -> Option<&Id> {
+    entry
+        .get(codec::OFF_AUTHOR..codec::OFF_AUTHOR + crate::ID_LEN)
+        .and_then(|b| b.try_into().ok())
+}
+
+/// Index of the first entry whose signature fails, verifying all of them in one batch.
+/// Every entry here has decoded, so the key and signature sit at their fixed offsets.
+fn first_bad_signature(
+    entries: &[&[u8]],
+    ids: &[Id],
+    threads: usize,
+) -> Result<Option<usize>, SignError> {
+    let mut items = Vec::with_capacity(entries.len());
+    for (entry, id) in entries.iter().zip(ids) {
+        let (Some(public_key), Some(signature)) = (
+            author_of(entry),
+            entry
+                .get(codec::HEADER_LEN..codec::SIGNED_HEADER_LEN)
+                .and_then(|b| b.try_into().ok()),
+        ) else {
+            // Unreachable for decoded entries; treat as a bad signature rather than panic.
+            return Ok(Some(items.len()));
+        };
+        items.push(sign::Item {
+            public_key,
+            message: id,
+            signature,
+        });
+    }
+    let verdicts = sign::verify_batch(&items, Some(threads))?;
+    Ok(verdicts.iter().position(|ok| !ok))
+}
+
+/// The state a link check needs: where the segment starts and what came before.
+struct Context<'a> {
     index: usize,
     author: Id,
     swarm: Id,
     start: u64,
     last_lamport: u64,
-    ids: &[Id],
-    expect: &Expect,
-) -> Result<(), ChainFailure> {
-    let h = view.header();
-    if h.author != author {
-        return Err(ChainFailure::WrongAuthor);
+    ids: &'a [Id],
+    prior: &'a HashMap<u64, Id>,
+}
+
+impl Context<'_> {
+    fn check(&self, link: &Link) -> Result<(), ChainFailure> {
+        if link.author != self.author {
+            return Err(ChainFailure::WrongAuthor);
+        }
+        if link.swarm != self.swarm {
+            return Err(ChainFailure::WrongSwarm);
+        }
+        let expected_prev = (self.start - 1).checked_add(self.index as u64);
+        if expected_prev.and_then(|p| p.checked_add(1)) != Some(link.seq) {
+            return Err(ChainFailure::SeqGap {
+                got: link.seq,
+                expected_prev: expected_prev.unwrap_or(u64::MAX),
+            });
+        }
+        if self.index > 0 && link.lamport <= self.last_lamport {
+            return Err(ChainFailure::LamportNotIncreasing {
+                got: link.lamport,
+                prev: self.last_lamport,
+            });
+        }
+        if link.seq > 1 {
+            let target = link.seq - 1;
+            match self.id_of(target) {
+                Some(id) if *id == link.prev => {}
+                Some(_) => return Err(ChainFailure::BrokenPrev { target }),
+                None => return Err(ChainFailure::UnresolvedLink { target }),
+            }
+        }
+        if link.lipmaa != ZERO_ID {
+            let target = lipmaa::lipmaa(link.seq);
+            match self.id_of(target) {
+                Some(id) if *id == link.lipmaa => {}
+                Some(_) => return Err(ChainFailure::BrokenLipmaa { target }),
+                None => return Err(ChainFailure::UnresolvedLink { target }),
+            }
+        }
+        Ok(())
     }
-    if h.swarm != swarm {
-        return Err(ChainFailure::WrongSwarm);
-    }
-    let expected_seq = start + index as u64;
-    if h.seq != expected_seq {
-        return Err(ChainFailure::SeqGap {
-            got: h.seq,
-            expected_prev: expected_seq - 1,
-        });
-    }
-    if index > 0 && h.lamport <= last_lamport {
-        return Err(ChainFailure::LamportNotIncreasing {
-            got: h.lamport,
-            prev: last_lamport,
-        });
-    }
-    // The id of seq `target`: in the segment, or in prior.
-    let id_of = |target: u64| -> Option<&Id> {
-        if target >= start {
-            ids.get((target - start) as usize)
+
+    /// The id of seq `target`: in the segment so far, or in prior.
+    fn id_of(&self, target: u64) -> Option<&Id> {
+        if target >= self.start {
+            self.ids.get((target - self.start) as usize)
         } else {
-            expect.prior.get(&target)
-        }
-    };
-    if h.seq > 1 {
-        let target = h.seq - 1;
-        match id_of(target) {
-            Some(id) if *id == h.prev => {}
-            Some(_) => return Err(ChainFailure::BrokenPrev { target }),
-            None => return Err(ChainFailure::UnresolvedLink { target }),
+            self.prior.get(&target)
         }
     }
-    if h.lipmaa != ZERO_ID {
-        let target = lipmaa::lipmaa(h.seq);
-        match id_of(target) {
-            Some(id) if *id == h.lipmaa => {}
-            Some(_) => return Err(ChainFailure::BrokenLipmaa { target }),
-            None => return Err(ChainFailure::UnresolvedLink { target }),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -284,7 +346,11 @@ mod tests {
                 author: *key.public_key(),
                 seq,
                 lamport: seq * 2,
-                prev: if seq == 1 { ZERO_ID } else { ids[seq as usize - 2] },
+                prev: if seq == 1 {
+                    ZERO_ID
+                } else {
+                    ids[seq as usize - 2]
+                },
                 lipmaa: if seq == 1 {
                     ZERO_ID
                 } else {
@@ -337,7 +403,10 @@ mod tests {
         let entries = log(&key, 50);
         let tail = refs(&entries[20..]);
         let report = validate(&tail, &Expect::default()).unwrap();
-        assert_eq!(report.error.unwrap().failure, ChainFailure::UnresolvedLink { target: 20 });
+        assert_eq!(
+            report.error.unwrap().failure,
+            ChainFailure::UnresolvedLink { target: 20 }
+        );
         let all = validate(&refs(&entries), &Expect::default()).unwrap();
         let prior = (1..=20).map(|s| (s, all.ids[s as usize - 1])).collect();
         let report = validate(
@@ -371,7 +440,6 @@ mod tests {
             .unwrap();
         assert_eq!(err.index, 10);
         assert!(matches!(err.failure, ChainFailure::SeqGap { got: 12, .. }));
-
     }
 
     #[test]

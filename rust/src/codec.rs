@@ -31,9 +31,12 @@ pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
 pub const MAX_ENTRY_LEN: usize =
     SIGNED_HEADER_LEN + DEPS_COUNT_LEN + MAX_DEPS * DEP_LEN + MAX_PAYLOAD_LEN;
 
-// Field offsets inside the header (docs/format.md).
-const OFF_SEQ: usize = 66;
-const OFF_PAYLOAD_LEN: usize = 210;
+/// Offset of the author's public key in an encoded entry (docs/format.md).
+pub const OFF_AUTHOR: usize = 34;
+/// Offset of the seq in an encoded entry.
+pub const OFF_SEQ: usize = 66;
+/// Offset of the payload length in an encoded entry.
+pub const OFF_PAYLOAD_LEN: usize = 210;
 
 /// What an entry is for. Unknown kinds are rejected at decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -286,7 +289,9 @@ impl Header {
             return Err(NonCanonical("a noop carries no payload"));
         }
         if is_noop == (self.frontier_root == ZERO_ID) {
-            return Err(NonCanonical("frontier root must be set on noops and only on noops"));
+            return Err(NonCanonical(
+                "frontier root must be set on noops and only on noops",
+            ));
         }
         Ok(())
     }
@@ -442,7 +447,12 @@ impl<'a> EntryView<'a> {
         let header = &signed.header;
 
         let count_bytes = r.take(DEPS_COUNT_LEN, "dependency count")?;
-        let count = u32::from_be_bytes([count_bytes[0], count_bytes[1], count_bytes[2], count_bytes[3]]) as usize;
+        let count = u32::from_be_bytes([
+            count_bytes[0],
+            count_bytes[1],
+            count_bytes[2],
+            count_bytes[3],
+        ]) as usize;
         if count > MAX_DEPS {
             return Err(DecodeError::LimitExceeded {
                 what: "dependency count",
@@ -452,7 +462,8 @@ impl<'a> EntryView<'a> {
         }
         let items = r.take(count * DEP_LEN, "dependency list")?;
         check_deps(items, &header.author)?;
-        let deps_raw = &buf_start[start + SIGNED_HEADER_LEN..start + SIGNED_HEADER_LEN + DEPS_COUNT_LEN + items.len()];
+        let deps_raw = &buf_start
+            [start + SIGNED_HEADER_LEN..start + SIGNED_HEADER_LEN + DEPS_COUNT_LEN + items.len()];
         if deps_hash(deps_raw) != header.deps_hash {
             return Err(DecodeError::DepsMismatch);
         }
@@ -560,7 +571,9 @@ fn check_deps(items: &[u8], author: &Id) -> Result<(), DecodeError> {
             chunk[ID_LEN + 7],
         ]);
         if seq == 0 {
-            return Err(DecodeError::NonCanonical("dependency seq must be at least 1"));
+            return Err(DecodeError::NonCanonical(
+                "dependency seq must be at least 1",
+            ));
         }
         last_peer = Some(peer);
     }
@@ -613,7 +626,7 @@ impl UnsignedEntry {
                 max: MAX_PAYLOAD_LEN as u64,
             })?;
         let mut deps = self.deps.clone();
-        deps.sort_by(|a, b| a.peer.cmp(&b.peer));
+        deps.sort_by_key(|d| d.peer);
         let deps_raw = encode_deps(&deps);
         let lipmaa = if lipmaa::has_distinct_link(self.seq) {
             self.lipmaa
@@ -637,8 +650,7 @@ impl UnsignedEntry {
         let encoded_header = header.encode();
         let id = hash::hash(Domain::Entry, &encoded_header);
         let signature = sign(&id);
-        let mut out =
-            Vec::with_capacity(SIGNED_HEADER_LEN + deps_raw.len() + self.payload.len());
+        let mut out = Vec::with_capacity(SIGNED_HEADER_LEN + deps_raw.len() + self.payload.len());
         out.extend_from_slice(&encoded_header);
         out.extend_from_slice(&signature);
         out.extend_from_slice(&deps_raw);
@@ -726,23 +738,38 @@ mod tests {
         let bytes = sample(2).encode(fake_sign).unwrap();
         let mut b = bytes.clone();
         b[0] = 2;
-        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::UnknownVersion(2));
+        assert_eq!(
+            EntryView::decode(&b).unwrap_err(),
+            DecodeError::UnknownVersion(2)
+        );
         let mut b = bytes.clone();
         b[1] = 99;
-        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::UnknownKind(99));
+        assert_eq!(
+            EntryView::decode(&b).unwrap_err(),
+            DecodeError::UnknownKind(99)
+        );
         let mut b = bytes.clone();
         *b.last_mut().unwrap() ^= 1;
-        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::PayloadMismatch);
+        assert_eq!(
+            EntryView::decode(&b).unwrap_err(),
+            DecodeError::PayloadMismatch
+        );
         let mut b = bytes.clone();
         b[SIGNED_HEADER_LEN + DEPS_COUNT_LEN + 40] ^= 1;
-        assert_eq!(EntryView::decode(&b).unwrap_err(), DecodeError::DepsMismatch);
+        assert_eq!(
+            EntryView::decode(&b).unwrap_err(),
+            DecodeError::DepsMismatch
+        );
     }
 
     #[test]
     fn builder_refuses_invalid_entries() {
         let mut e = sample(1);
         e.prev = [2; 32];
-        assert!(matches!(e.encode(fake_sign), Err(DecodeError::NonCanonical(_))));
+        assert!(matches!(
+            e.encode(fake_sign),
+            Err(DecodeError::NonCanonical(_))
+        ));
         let mut e = sample(3);
         e.kind = Kind::Noop;
         assert!(e.encode(fake_sign).is_err(), "noop with payload");
@@ -751,13 +778,19 @@ mod tests {
         assert!(e.encode(fake_sign).is_err(), "self dependency");
         let mut e = sample(3);
         e.payload = vec![0; MAX_PAYLOAD_LEN + 1];
-        assert!(matches!(e.encode(fake_sign), Err(DecodeError::LimitExceeded { .. })));
+        assert!(matches!(
+            e.encode(fake_sign),
+            Err(DecodeError::LimitExceeded { .. })
+        ));
     }
 
     #[test]
     fn duplicate_deps_are_rejected() {
         let mut e = sample(3);
         e.deps[1].peer = e.deps[0].peer;
-        assert!(matches!(e.encode(fake_sign), Err(DecodeError::NonCanonical(_))));
+        assert!(matches!(
+            e.encode(fake_sign),
+            Err(DecodeError::NonCanonical(_))
+        ));
     }
 }

@@ -7,7 +7,10 @@
 //! runs on the pure core.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod chain;
 pub mod codec;
@@ -16,6 +19,7 @@ pub mod lipmaa;
 pub mod matrix;
 pub mod merkle;
 pub mod sign;
+pub mod synth;
 
 #[cfg(feature = "python")]
 mod py;

@@ -83,7 +83,11 @@ impl Matrix {
 
     /// Raise the cells of one row to at least the given `(sender, seq)` values; returns how
     /// many cells grew. O(delta). All indexes are checked before anything changes.
-    pub fn update_row(&self, observer: usize, delta: &[(usize, u64)]) -> Result<usize, MatrixError> {
+    pub fn update_row(
+        &self,
+        observer: usize,
+        delta: &[(usize, u64)],
+    ) -> Result<usize, MatrixError> {
         self.check(observer)?;
         for &(sender, _) in delta {
             self.check(sender)?;
@@ -99,7 +103,8 @@ impl Matrix {
     /// One sender's column (every observer's view of it).
     pub fn column(&self, sender: usize) -> Result<Vec<u64>, MatrixError> {
         self.check(sender)?;
-        Ok(self.column_slice(sender)
+        Ok(self
+            .column_slice(sender)
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .collect())
@@ -132,7 +137,11 @@ impl Matrix {
 
     /// Per sender, the `q`-th largest value over observers (`1 ≤ q ≤ N`), on up to
     /// `threads` threads (`None`: all cores).
-    pub fn known_to_quorum(&self, q: usize, threads: Option<usize>) -> Result<Vec<u64>, MatrixError> {
+    pub fn known_to_quorum(
+        &self,
+        q: usize,
+        threads: Option<usize>,
+    ) -> Result<Vec<u64>, MatrixError> {
         let n = self.n;
         if q == 0 || q > n {
             return Err(MatrixError::QuorumOutOfRange { q, n });
@@ -159,7 +168,11 @@ impl Matrix {
     /// The q-th largest value of one column: copy it, then select (O(N) expected).
     fn quorum_of_column(&self, sender: usize, q: usize, scratch: &mut Vec<u64>) -> u64 {
         scratch.clear();
-        scratch.extend(self.column_slice(sender).iter().map(|c| c.load(Ordering::Relaxed)));
+        scratch.extend(
+            self.column_slice(sender)
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed)),
+        );
         // The q-th largest is at index n - q of the ascending order.
         let index = self.n - q;
         *scratch.select_nth_unstable(index).1
@@ -223,16 +236,18 @@ mod tests {
         let n = 100;
         let m = Matrix::new(n).unwrap();
         for o in 0..n {
-            let delta: Vec<(usize, u64)> = (0..n).map(|s| (s, ((o * 31 + s * 17) % 53) as u64)).collect();
+            let delta: Vec<(usize, u64)> = (0..n)
+                .map(|s| (s, ((o * 31 + s * 17) % 53) as u64))
+                .collect();
             m.update_row(o, &delta).unwrap();
         }
         for q in [1, 2, 50, 67, 100] {
             let serial = m.known_to_quorum(q, Some(1)).unwrap();
             assert_eq!(serial, m.known_to_quorum(q, None).unwrap());
-            for s in 0..n {
+            for (s, value) in serial.iter().enumerate() {
                 let mut col = m.column(s).unwrap();
                 col.sort_unstable_by(|a, b| b.cmp(a));
-                assert_eq!(serial[s], col[q - 1]);
+                assert_eq!(*value, col[q - 1]);
             }
         }
     }

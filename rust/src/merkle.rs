@@ -75,8 +75,8 @@ pub enum MerkleError {
         /// The tree size.
         size: u64,
     },
-    /// A consistency proof needs 0 ≤ old ≤ new.
-    #[error("old size {old} is larger than the tree of {new} leaves")]
+    /// A consistency proof needs 1 ≤ old ≤ new.
+    #[error("a consistency proof needs 1 <= old size ({old}) <= tree size ({new})")]
     SizeOutOfRange {
         /// The old size.
         old: u64,
@@ -98,7 +98,10 @@ pub fn root_from_hashes<H: TreeHasher + ?Sized>(h: &H, leaves: &[Id]) -> Id {
         1 => leaves[0],
         n => {
             let k = split_point(n);
-            h.node(&root_from_hashes(h, &leaves[..k]), &root_from_hashes(h, &leaves[k..]))
+            h.node(
+                &root_from_hashes(h, &leaves[..k]),
+                &root_from_hashes(h, &leaves[k..]),
+            )
         }
     }
 }
@@ -146,17 +149,23 @@ pub fn consistency_proof<H: TreeHasher + ?Sized>(
     old_size: u64,
 ) -> Result<Vec<Id>, MerkleError> {
     let new = leaves.len() as u64;
-    if old_size > new {
+    if old_size == 0 || old_size > new {
         return Err(MerkleError::SizeOutOfRange { old: old_size, new });
     }
     let mut proof = Vec::new();
-    if old_size > 0 && old_size < new {
+    if old_size < new {
         subproof(h, old_size as usize, leaves, true, &mut proof);
     }
     Ok(proof)
 }
 
-fn subproof<H: TreeHasher + ?Sized>(h: &H, m: usize, leaves: &[Id], complete: bool, out: &mut Vec<Id>) {
+fn subproof<H: TreeHasher + ?Sized>(
+    h: &H,
+    m: usize,
+    leaves: &[Id],
+    complete: bool,
+    out: &mut Vec<Id>,
+) {
     let n = leaves.len();
     if m == n {
         if !complete {
@@ -231,7 +240,7 @@ pub fn root_from_inclusion<H: TreeHasher + ?Sized>(
 
 /// Verify a consistency proof (RFC 9162 §2.1.4.2, with the edge cases of
 /// transparency-dev: equal sizes need an empty proof and equal roots; an empty old tree is
-/// consistent with anything, given an empty proof).
+/// refused).
 pub fn verify_consistency<H: TreeHasher + ?Sized>(
     h: &H,
     old_size: u64,
@@ -249,11 +258,13 @@ pub fn verify_consistency<H: TreeHasher + ?Sized>(
     if old_size > new_size {
         return false;
     }
+    if old_size == 0 {
+        // transparency-dev (whose vectors we replay) refuses consistency with the empty
+        // tree: it proves nothing, and accepting it would let any root pass.
+        return false;
+    }
     if old_size == new_size {
         return proof.is_empty() && old_root == new_root;
-    }
-    if old_size == 0 {
-        return proof.is_empty();
     }
     if proof.is_empty() {
         return false;
@@ -289,6 +300,129 @@ pub fn verify_consistency<H: TreeHasher + ?Sized>(
     s == 0 && fr == old_root && sr == new_root
 }
 
+/// Bit length: 0 for 0.
+fn bit_len(x: u64) -> u32 {
+    u64::BITS - x.leading_zeros()
+}
+
+/// True when `[start, end)` is one node of some tree: empty, starting at 0, or aligned to
+/// the next power of two of its width (docs/format.md, "Subtree proofs").
+pub fn valid_subtree(start: u64, end: u64) -> bool {
+    if start > end {
+        return false;
+    }
+    if start == 0 || start == end {
+        return true;
+    }
+    match (end - start).checked_next_power_of_two() {
+        Some(width) => start.is_multiple_of(width),
+        None => false,
+    }
+}
+
+fn ids(proof: &[&[u8]]) -> Option<Vec<Id>> {
+    proof.iter().map(|p| as_id(p)).collect()
+}
+
+/// Verify that leaf `index` is in the subtree `[start, end)` whose hash is `root`.
+pub fn verify_subtree_inclusion<H: TreeHasher + ?Sized>(
+    h: &H,
+    leaf_hash: &[u8],
+    index: u64,
+    start: u64,
+    end: u64,
+    proof: &[&[u8]],
+    root: &[u8],
+) -> bool {
+    if !(valid_subtree(start, end) && start <= index && index < end) {
+        return false;
+    }
+    verify_inclusion(h, leaf_hash, index - start, end - start, proof, root)
+}
+
+/// Verify that the subtree `[start, end)` with hash `subtree_root` is part of the tree of
+/// `size` leaves with hash `root`.
+pub fn verify_subtree_consistency<H: TreeHasher + ?Sized>(
+    h: &H,
+    start: u64,
+    end: u64,
+    size: u64,
+    subtree_root: &[u8],
+    root: &[u8],
+    proof: &[&[u8]],
+) -> bool {
+    let (Some(subtree_root), Some(root), Some(proof)) =
+        (as_id(subtree_root), as_id(root), ids(proof))
+    else {
+        return false;
+    };
+    if !valid_subtree(start, end) || end > size {
+        return false;
+    }
+    if start == end {
+        // The empty subtree is part of every tree; `root` is not read.
+        return proof.is_empty() && subtree_root == h.empty_root();
+    }
+    if start == 0 && end == size {
+        return proof.is_empty() && subtree_root == root;
+    }
+    if proof.is_empty() {
+        return false;
+    }
+    let height = bit_len((end - 1) ^ start);
+    if end == size {
+        // On the right border: only left siblings above the subtree's node.
+        if proof.len() as u64 != u64::from((start >> height).count_ones()) {
+            return false;
+        }
+        let r = proof.iter().fold(subtree_root, |r, p| h.node(p, &r));
+        return r == root;
+    }
+    let fork = bit_len((end - 1) ^ (size - 1));
+    let shift = (end - start).trailing_zeros();
+    let (seed, rest) = if (end - start).is_power_of_two() {
+        (subtree_root, &proof[..])
+    } else {
+        (proof[0], &proof[1..])
+    };
+    // fork > shift whenever end < size; checked anyway so no input can panic.
+    let Some(below_fork) = fork.checked_sub(shift) else {
+        return false;
+    };
+    let needed = u64::from(below_fork) + u64::from(((end - 1) >> fork).count_ones());
+    if rest.len() as u64 != needed {
+        return false;
+    }
+    let (mut sub, mut grown) = (seed, seed);
+    let mut i = 0;
+    for level in shift..height {
+        let left = (end - 1) >> level & 1 == 1;
+        if !left && level >= fork {
+            continue;
+        }
+        let Some(p) = rest.get(i) else {
+            return false;
+        };
+        if left {
+            sub = h.node(p, &sub);
+            grown = h.node(p, &grown);
+        } else {
+            grown = h.node(&grown, p);
+        }
+        i += 1;
+    }
+    if sub != subtree_root {
+        return false;
+    }
+    root_from_inclusion(
+        h,
+        grown,
+        start >> height,
+        ((size - 1) >> height) + 1,
+        rest.get(i..).unwrap_or(&[]),
+    ) == Some(root)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,20 +452,44 @@ mod tests {
             for i in 0..n as u64 {
                 let proof = inclusion_proof(&Sha256Tree, &l, i).unwrap();
                 let refs: Vec<&[u8]> = proof.iter().map(|p| p.as_slice()).collect();
-                assert!(verify_inclusion(&Sha256Tree, &l[i as usize], i, n as u64, &refs, &root));
+                assert!(verify_inclusion(
+                    &Sha256Tree,
+                    &l[i as usize],
+                    i,
+                    n as u64,
+                    &refs,
+                    &root
+                ));
                 let other = Sha256Tree.leaf(b"not a leaf");
-                assert!(!verify_inclusion(&Sha256Tree, &other, i, n as u64, &refs, &root));
+                assert!(!verify_inclusion(
+                    &Sha256Tree,
+                    &other,
+                    i,
+                    n as u64,
+                    &refs,
+                    &root
+                ));
             }
-            for m in 0..=n as u64 {
+            for m in 1..=n as u64 {
                 let old_root = root_from_hashes(&Sha256Tree, &l[..m as usize]);
                 let proof = consistency_proof(&Sha256Tree, &l, m).unwrap();
                 let refs: Vec<&[u8]> = proof.iter().map(|p| p.as_slice()).collect();
-                assert!(verify_consistency(&Sha256Tree, m, n as u64, &old_root, &root, &refs), "{m}->{n}");
+                assert!(
+                    verify_consistency(&Sha256Tree, m, n as u64, &old_root, &root, &refs),
+                    "{m}->{n}"
+                );
                 if !proof.is_empty() {
                     let mut bad = proof.clone();
                     bad[0][0] ^= 1;
                     let refs: Vec<&[u8]> = bad.iter().map(|p| p.as_slice()).collect();
-                    assert!(!verify_consistency(&Sha256Tree, m, n as u64, &old_root, &root, &refs));
+                    assert!(!verify_consistency(
+                        &Sha256Tree,
+                        m,
+                        n as u64,
+                        &old_root,
+                        &root,
+                        &refs
+                    ));
                 }
             }
         }

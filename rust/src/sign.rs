@@ -40,7 +40,9 @@ pub enum SignError {
         expected: usize,
     },
     /// The three input lists of a batch differ in length.
-    #[error("batch inputs differ in length: {keys} keys, {messages} messages, {signatures} signatures")]
+    #[error(
+        "batch inputs differ in length: {keys} keys, {messages} messages, {signatures} signatures"
+    )]
     BatchShape {
         /// Number of public keys.
         keys: usize,
@@ -136,18 +138,17 @@ pub fn check_public_key(public_key: &[u8; PUBLIC_KEY_LEN]) -> Result<(), SignErr
     Ok(())
 }
 
-fn curve25519_dalek_point(
-    bytes: &[u8; 32],
-) -> Option<curve25519_dalek::edwards::EdwardsPoint> {
+fn curve25519_dalek_point(bytes: &[u8; 32]) -> Option<curve25519_dalek::edwards::EdwardsPoint> {
     curve25519_dalek::edwards::CompressedEdwardsY(*bytes).decompress()
 }
 
 /// The random 128-bit coefficients of the batch equation come from BLAKE3's extendable
 /// output seeded once per batch from the OS: one system call per batch, not per item.
-struct BatchRng(blake3::OutputReader);
+pub struct BatchRng(blake3::OutputReader);
 
 impl BatchRng {
-    fn new() -> Result<BatchRng, SignError> {
+    /// A generator seeded from the operating system's random source.
+    pub fn new() -> Result<BatchRng, SignError> {
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed).map_err(|e| SignError::Random(e.to_string()))?;
         Ok(BatchRng(
@@ -280,7 +281,9 @@ mod tests {
 
     fn signed(n: usize) -> (Vec<Keypair>, Vec<Vec<u8>>, Vec<[u8; 64]>) {
         let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(&[i as u8; 32])).collect();
-        let msgs: Vec<Vec<u8>> = (0..n).map(|i| format!("message {i}").into_bytes()).collect();
+        let msgs: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("message {i}").into_bytes())
+            .collect();
         let sigs = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         (keys, msgs, sigs)
     }

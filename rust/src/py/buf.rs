@@ -34,7 +34,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Buf {
         let buffer = PyBuffer::<u8>::get(&obj).map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err(format!(
                 "expected a bytes-like object, got {}",
-                obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+                obj.get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
             ))
         })?;
         Ok(Buf::Copied(buffer.to_vec(obj.py())?))

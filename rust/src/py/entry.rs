@@ -57,6 +57,9 @@ impl PyEntry {
     }
 }
 
+/// `deps` as Python passes it: peer -> (seq, id).
+type DepsArg = HashMap<Vec<u8>, (u64, Vec<u8>)>;
+
 fn opt_id(value: Option<Buf>, what: &'static str) -> PyResult<Id> {
     value.map_or(Ok(ZERO_ID), |b| id_arg(&b, what))
 }
@@ -77,7 +80,7 @@ impl PyEntry {
         lamport: u64,
         prev: Option<Buf>,
         lipmaa: Option<Buf>,
-        deps: Option<HashMap<Vec<u8>, (u64, Vec<u8>)>>,
+        deps: Option<DepsArg>,
         payload: Option<Buf>,
         kind: u8,
         frontier_root: Option<Buf>,
@@ -113,14 +116,22 @@ impl PyEntry {
                 .encode(|id| sign::sign_id(key, id))
                 .and_then(PyEntry::from_owned)
         };
-        Ok(if len >= RELEASE_GIL_BYTES { py.detach(encode)? } else { encode()? })
+        Ok(if len >= RELEASE_GIL_BYTES {
+            py.detach(encode)?
+        } else {
+            encode()?
+        })
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: Buf) -> PyResult<Self> {
         let bytes = data.to_vec();
         let decode = || PyEntry::from_owned(bytes);
-        Ok(if data.len() >= RELEASE_GIL_BYTES { py.detach(decode)? } else { decode()? })
+        Ok(if data.len() >= RELEASE_GIL_BYTES {
+            py.detach(decode)?
+        } else {
+            decode()?
+        })
     }
 
     #[staticmethod]
@@ -213,10 +224,13 @@ impl PyEntry {
     fn deps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         for dep in self.deps_iter() {
-            let value = PyTuple::new(py, [
-                dep.seq.into_pyobject(py)?.into_any(),
-                PyBytes::new(py, &dep.id).into_any(),
-            ])?;
+            let value = PyTuple::new(
+                py,
+                [
+                    dep.seq.into_pyobject(py)?.into_any(),
+                    PyBytes::new(py, &dep.id).into_any(),
+                ],
+            )?;
             out.set_item(PyBytes::new(py, &dep.peer), value)?;
         }
         Ok(out)
@@ -360,7 +374,10 @@ fn validate_chain(
             let message = e.to_string();
             let value = error_value(py, class, &message, at)
                 .map_err(|err| lattice_error("LatticeError", err.to_string(), At::default()))?;
-            (Some((e.index, e.seq, e.failure.to_string())), Some(value.unbind()))
+            (
+                Some((e.index, e.seq, e.failure.to_string())),
+                Some(value.unbind()),
+            )
         }
     };
     Ok(PyChainReport {
@@ -370,8 +387,24 @@ fn validate_chain(
     })
 }
 
+#[pyfunction]
+#[pyo3(signature = (signing_key, swarm, count, payload_len = 0))]
+fn synthetic_log<'py>(
+    py: Python<'py>,
+    signing_key: &PySigningKey,
+    swarm: Buf,
+    count: u64,
+    payload_len: usize,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let swarm = id_arg(&swarm, "swarm")?;
+    let key = &signing_key.inner;
+    let entries = py.detach(|| crate::synth::log(key, &swarm, count, payload_len))?;
+    Ok(entries.iter().map(|e| PyBytes::new(py, e)).collect())
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEntry>()?;
+    m.add_function(wrap_pyfunction!(synthetic_log, m)?)?;
     m.add_class::<PyChainReport>()?;
     m.add_function(wrap_pyfunction!(validate_chain, m)?)?;
     Ok(())

@@ -77,10 +77,13 @@ impl From<DecodeError> for PyErr {
 impl From<SignError> for PyErr {
     fn from(e: SignError) -> PyErr {
         let (class, at) = match &e {
-            SignError::BadLength { index, .. } => ("DecodeError", At {
-                index: Some(*index),
-                ..At::default()
-            }),
+            SignError::BadLength { index, .. } => (
+                "DecodeError",
+                At {
+                    index: Some(*index),
+                    ..At::default()
+                },
+            ),
             SignError::BatchShape { .. } => ("DecodeError", At::default()),
             SignError::NotAPoint | SignError::SmallOrder => ("InvalidKey", At::default()),
             SignError::Random(_) => ("LatticeError", At::default()),
@@ -102,11 +105,14 @@ pub(crate) fn chain_class(e: &ChainError) -> (&'static str, At) {
         ChainFailure::UnresolvedLink { .. } => "UnresolvedLink",
         ChainFailure::BadSignature => "InvalidSignature",
     };
-    (class, At {
-        index: Some(e.index),
-        author: e.author,
-        seq: e.seq,
-    })
+    (
+        class,
+        At {
+            index: Some(e.index),
+            author: e.author,
+            seq: e.seq,
+        },
+    )
 }
 
 impl From<MerkleError> for PyErr {

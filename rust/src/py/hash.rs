@@ -13,12 +13,18 @@ use crate::lipmaa;
 const MAX_XOF_LEN: usize = 1 << 16;
 
 fn with_gil_policy<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
-    if len >= RELEASE_GIL_BYTES { py.detach(f) } else { f() }
+    if len >= RELEASE_GIL_BYTES {
+        py.detach(f)
+    } else {
+        f()
+    }
 }
 
 fn xof_len(length: usize) -> PyResult<usize> {
     if length == 0 || length > MAX_XOF_LEN {
-        return Err(invalid_argument(format!("length must be in 1..={MAX_XOF_LEN}, got {length}")));
+        return Err(invalid_argument(format!(
+            "length must be in 1..={MAX_XOF_LEN}, got {length}"
+        )));
     }
     Ok(length)
 }
@@ -39,7 +45,10 @@ fn domain_hash<'py>(py: Python<'py>, domain: &str, data: Buf) -> PyResult<Bound<
 fn blake3_raw<'py>(py: Python<'py>, data: Buf, length: usize) -> PyResult<Bound<'py, PyBytes>> {
     let mut out = vec![0u8; xof_len(length)?];
     with_gil_policy(py, data.len(), || {
-        blake3::Hasher::new().update(&data).finalize_xof().fill(&mut out)
+        blake3::Hasher::new()
+            .update(&data)
+            .finalize_xof()
+            .fill(&mut out)
     });
     Ok(PyBytes::new(py, &out))
 }

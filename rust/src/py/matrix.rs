@@ -66,7 +66,12 @@ impl PyMatrix {
     }
 
     #[pyo3(signature = (q, *, threads = None))]
-    fn known_to_quorum(&self, py: Python<'_>, q: usize, threads: Option<usize>) -> PyResult<Vec<u64>> {
+    fn known_to_quorum(
+        &self,
+        py: Python<'_>,
+        q: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<u64>> {
         Ok(py.detach(|| self.inner.known_to_quorum(q, threads))?)
     }
 
@@ -92,10 +97,14 @@ impl PyMatrix {
             return Err(PyBufferError::new_err("null view"));
         }
         if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("the matrix is read-only: cells only grow through update_row"));
+            return Err(PyBufferError::new_err(
+                "the matrix is read-only: cells only grow through update_row",
+            ));
         }
         if flags & ffi::PyBUF_STRIDES != ffi::PyBUF_STRIDES && slf.get().inner.n() > 1 {
-            return Err(PyBufferError::new_err("the matrix is column-major: the consumer must accept strides"));
+            return Err(PyBufferError::new_err(
+                "the matrix is column-major: the consumer must accept strides",
+            ));
         }
         let this = slf.get();
         let n = this.inner.n();

@@ -28,13 +28,21 @@ fn to_list<'py>(py: Python<'py>, hashes: &[Id]) -> Vec<Bound<'py, PyBytes>> {
 
 #[pyfunction]
 #[pyo3(signature = (data, algorithm = "blake3"))]
-fn merkle_leaf_hash<'py>(py: Python<'py>, data: Buf, algorithm: &str) -> PyResult<Bound<'py, PyBytes>> {
+fn merkle_leaf_hash<'py>(
+    py: Python<'py>,
+    data: Buf,
+    algorithm: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(py, &hasher(algorithm)?.leaf(&data)))
 }
 
 #[pyfunction]
 #[pyo3(signature = (leaves, algorithm = "blake3"))]
-fn merkle_root<'py>(py: Python<'py>, leaves: Vec<Buf>, algorithm: &str) -> PyResult<Bound<'py, PyBytes>> {
+fn merkle_root<'py>(
+    py: Python<'py>,
+    leaves: Vec<Buf>,
+    algorithm: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(algorithm)?;
     let root = py.detach(|| merkle::root_from_hashes(h, &leaf_hashes(h, &leaves)));
     Ok(PyBytes::new(py, &root))
@@ -52,7 +60,10 @@ fn merkle_root_from_hashes<'py>(
         .iter()
         .map(|l| id_arg(l, "leaf hash"))
         .collect::<PyResult<Vec<Id>>>()?;
-    Ok(PyBytes::new(py, &py.detach(|| merkle::root_from_hashes(h, &hashes))))
+    Ok(PyBytes::new(
+        py,
+        &py.detach(|| merkle::root_from_hashes(h, &hashes)),
+    ))
 }
 
 #[pyfunction]
@@ -79,7 +90,14 @@ fn merkle_verify_inclusion(
     algorithm: &str,
 ) -> PyResult<bool> {
     let proof: Vec<&[u8]> = proof.iter().map(|p| &**p).collect();
-    Ok(merkle::verify_inclusion(hasher(algorithm)?, &leaf_hash, index, tree_size, &proof, &root))
+    Ok(merkle::verify_inclusion(
+        hasher(algorithm)?,
+        &leaf_hash,
+        index,
+        tree_size,
+        &proof,
+        &root,
+    ))
 }
 
 #[pyfunction]
@@ -116,6 +134,54 @@ fn merkle_verify_consistency(
     ))
 }
 
+#[pyfunction]
+#[pyo3(signature = (leaf_hash, index, start, end, proof, root, algorithm = "blake3"))]
+#[allow(clippy::too_many_arguments)]
+fn merkle_verify_subtree_inclusion(
+    leaf_hash: Buf,
+    index: u64,
+    start: u64,
+    end: u64,
+    proof: Vec<Buf>,
+    root: Buf,
+    algorithm: &str,
+) -> PyResult<bool> {
+    let proof: Vec<&[u8]> = proof.iter().map(|p| &**p).collect();
+    Ok(merkle::verify_subtree_inclusion(
+        hasher(algorithm)?,
+        &leaf_hash,
+        index,
+        start,
+        end,
+        &proof,
+        &root,
+    ))
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, size, subtree_root, root, proof, algorithm = "blake3"))]
+#[allow(clippy::too_many_arguments)]
+fn merkle_verify_subtree_consistency(
+    start: u64,
+    end: u64,
+    size: u64,
+    subtree_root: Buf,
+    root: Buf,
+    proof: Vec<Buf>,
+    algorithm: &str,
+) -> PyResult<bool> {
+    let proof: Vec<&[u8]> = proof.iter().map(|p| &**p).collect();
+    Ok(merkle::verify_subtree_consistency(
+        hasher(algorithm)?,
+        start,
+        end,
+        size,
+        &subtree_root,
+        &root,
+        &proof,
+    ))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merkle_leaf_hash, m)?)?;
     m.add_function(wrap_pyfunction!(merkle_root, m)?)?;
@@ -124,5 +190,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merkle_verify_inclusion, m)?)?;
     m.add_function(wrap_pyfunction!(merkle_consistency_proof, m)?)?;
     m.add_function(wrap_pyfunction!(merkle_verify_consistency, m)?)?;
+    m.add_function(wrap_pyfunction!(merkle_verify_subtree_inclusion, m)?)?;
+    m.add_function(wrap_pyfunction!(merkle_verify_subtree_consistency, m)?)?;
     Ok(())
 }

@@ -50,12 +50,20 @@ impl PySigningKey {
     }
 
     fn __repr__(&self) -> String {
-        format!("SigningKey(public_key={})", hex_prefix(self.inner.public_key()))
+        format!(
+            "SigningKey(public_key={})",
+            hex_prefix(self.inner.public_key())
+        )
     }
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>() + "…"
+    bytes
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "…"
 }
 
 /// Verify one signature (ZIP-215); False for malformed keys or signatures.
@@ -95,7 +103,10 @@ fn check_public_key<'py>(py: Python<'py>, public_key: Buf) -> PyResult<Bound<'py
     let pk: &[u8; PUBLIC_KEY_LEN] = (*public_key).try_into().map_err(|_| {
         lattice_error(
             "InvalidKey",
-            format!("a public key is {PUBLIC_KEY_LEN} bytes, got {}", public_key.len()),
+            format!(
+                "a public key is {PUBLIC_KEY_LEN} bytes, got {}",
+                public_key.len()
+            ),
             At::default(),
         )
     })?;

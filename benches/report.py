@@ -1,0 +1,122 @@
+"""Print the DESIGN §15 table from one ``make bench`` run.
+
+Reads the pytest-benchmark JSON and criterion's estimates (``target/criterion``), and
+turns them into ratios taken in the same run: each figure is compared with its baseline
+or target, never with a number from another day. Times are each benchmark's minimum over
+its rounds, the estimate least disturbed by other work on a shared machine.
+
+Usage: python benches/report.py target/bench.json [target/native-bench.txt]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CRITERION_DIR = Path("target/criterion")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    what: str
+    measured: str
+    target: str
+    ratio: float  # measured / target, oriented so that >= 1.0 meets the target
+
+    @property
+    def verdict(self) -> str:
+        return "meets" if self.ratio >= 1.0 else f"misses by {(1 - self.ratio) * 100:.0f}%"
+
+
+def load_python(path: Path) -> dict[str, dict[str, float]]:
+    data = json.loads(path.read_text())
+    out: dict[str, dict[str, float]] = {}
+    for bench in data["benchmarks"]:
+        out[bench["name"]] = {"min": bench["stats"]["min"], **bench.get("extra_info", {})}
+    return out
+
+
+def criterion_seconds(name: str) -> float | None:
+    """Criterion's fastest-sample estimate (its 'slope' or mean lower bound) in seconds."""
+    estimates = CRITERION_DIR / name / "new" / "estimates.json"
+    if not estimates.exists():
+        return None
+    data = json.loads(estimates.read_text())
+    best = data.get("slope") or data["mean"]
+    return float(best["confidence_interval"]["lower_bound"]) / 1e9
+
+
+def rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    out: list[Row] = []
+
+    def t(name: str) -> float:
+        return py[name]["min"]
+
+    batch = t("test_p1_verify_batch_one_thread")
+    loop = t("test_p1_cryptography_loop")
+    speedup = loop / batch
+    out.append(
+        Row("P1", "verify_batch 1 thread vs cryptography loop, 1024 sigs",
+            f"{speedup:.1f}×", "≥ 6×", speedup / 6)
+    )
+    native = criterion_seconds("p1/zebra_batch_1024")
+    if native is not None:
+        share = native / batch
+        out.append(
+            Row("P1", "verify_batch 1 thread vs native ed25519-zebra batch",
+                f"{share * 100:.0f}%", "≥ 85%", share / 0.85)
+        )
+    t1 = t("test_p2_verify_batch_threads[1]")
+    t2 = t("test_p2_verify_batch_threads[2]")
+    out.append(
+        Row("P2", "verify_batch 2 threads vs 1 thread, 4096 sigs",
+            f"{t1 / t2:.2f}×", "≥ 1.7×", (t1 / t2) / 1.7)
+    )
+    for key, label in (("one-thread", "1 thread"), ("all-cores", "all cores")):
+        info = py[f"test_p3_validate_segment[{key}]"]
+        per_core = info["entries"] / info["min"] / info["threads"]
+        out.append(
+            Row("P3", f"chain + lipmaa validation, {info['entries']:,.0f} entries, {label}",
+                f"{per_core / 1e6:.2f} M/s/core", "≥ 3 M/s/core", per_core / 3e6)
+        )
+    for ident, target_ms in (("N1024", 5.0), ("N4096", 80.0)):
+        info = py[f"test_p5_quorum_query[{ident}]"]
+        ms = info["min"] * 1000
+        numpy_ms = py[f"test_p5_quorum_numpy_baseline[{ident}]"]["min"] * 1000
+        out.append(
+            Row("P5", f"quorum query all columns N={info['n']:,.0f} "
+                f"(numpy partition: {numpy_ms:.1f} ms, {numpy_ms / ms:.1f}× slower)",
+                f"{ms:.2f} ms", f"≤ {target_ms:.0f} ms", target_ms / ms)
+        )
+    small = py["test_p5_row_update[N1024]"]["min"]
+    large = py["test_p5_row_update[N4096]"]["min"]
+    growth = large / small
+    out.append(
+        Row("P5", "row update, 16 cells: cost at N=4096 / N=1024 (O(delta) ⇒ ~1)",
+            f"{growth:.2f}×", "≤ 2× (N grew 4×)", 2 / growth)
+    )
+    return out
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    table = rows(load_python(Path(sys.argv[1])))
+    widths = [max(len(getattr(r, f)) for r in table) for f in ("id", "what", "measured", "target")]
+    print()
+    print("DESIGN §15 — measured in this run (ratio = measured / target, ≥ 1 meets it)")
+    print("-" * (sum(widths) + 40))
+    for r in table:
+        print(
+            f"{r.id:<{widths[0]}}  {r.what:<{widths[1]}}  {r.measured:>{widths[2]}}  "
+            f"{r.target:<{widths[3]}}  ratio {r.ratio:5.2f}  {r.verdict}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Build the wheel twice, from two copies of the committed tree in two different
+# directories, and fail unless the wheels are byte-identical. On a difference, diffoscope
+# (Debian's diffoscope-minimal) explains it.
+set -euo pipefail
+
+root=$(git rev-parse --show-toplevel)
+work=${REPRO_DIR:-$root/.repro}
+rm -rf "$work"
+mkdir -p "$work"
+
+for dir in first/lattice second/deeper/lattice-copy; do
+    mkdir -p "$work/$dir"
+    # The committed tree only: what a user building from source gets.
+    git -C "$root" archive --format=tar HEAD | tar -x -C "$work/$dir"
+    # git archive has no .git: give each copy the commit time the build reads.
+    (cd "$work/$dir" && git init -q && git add -A \
+        && GIT_COMMITTER_DATE="@$(git -C "$root" log -1 --format=%ct)" \
+           GIT_AUTHOR_DATE="@$(git -C "$root" log -1 --format=%ct)" \
+           git -c user.name=repro -c user.email=repro@lattice.invalid commit -qm repro)
+    MATURIN="$root/.venv/bin/maturin" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
+        bash "$root/scripts/build-wheel.sh" "$work/$dir" "$work/$dir/dist" >/dev/null
+done
+
+a=$(ls "$work"/first/lattice/dist/*.whl)
+b=$(ls "$work"/second/deeper/lattice-copy/dist/*.whl)
+sha256sum "$a" "$b"
+if cmp -s "$a" "$b"; then
+    echo "repro-check: identical wheels ($(basename "$a"), $(sha256sum < "$a" | cut -c1-16))"
+    exit 0
+fi
+echo "repro-check: the two wheels DIFFER" >&2
+if ! command -v diffoscope >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq diffoscope-minimal >/dev/null
+fi
+diffoscope "$a" "$b" || true
+exit 1
