@@ -64,8 +64,8 @@ test-rust:
 	cargo test --locked
 
 lint: setup
-	$(BIN)/ruff check python tests benches
-	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy python/lattice
 
 stubtest: develop

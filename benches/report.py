@@ -59,44 +59,74 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
     loop = t("test_p1_cryptography_loop")
     speedup = loop / batch
     out.append(
-        Row("P1", "verify_batch 1 thread vs cryptography loop, 1024 sigs",
-            f"{speedup:.1f}×", "≥ 6×", speedup / 6)
+        Row(
+            "P1",
+            "verify_batch 1 thread vs cryptography loop, 1024 sigs",
+            f"{speedup:.1f}×",
+            "≥ 6×",
+            speedup / 6,
+        )
     )
     native = criterion_seconds("p1/zebra_batch_1024")
     if native is not None:
         share = native / batch
         out.append(
-            Row("P1", "verify_batch 1 thread vs native ed25519-zebra batch",
-                f"{share * 100:.0f}%", "≥ 85%", share / 0.85)
+            Row(
+                "P1",
+                "verify_batch 1 thread vs native ed25519-zebra batch",
+                f"{share * 100:.0f}%",
+                "≥ 85%",
+                share / 0.85,
+            )
         )
     t1 = t("test_p2_verify_batch_threads[1]")
     t2 = t("test_p2_verify_batch_threads[2]")
     out.append(
-        Row("P2", "verify_batch 2 threads vs 1 thread, 4096 sigs",
-            f"{t1 / t2:.2f}×", "≥ 1.7×", (t1 / t2) / 1.7)
+        Row(
+            "P2",
+            "verify_batch 2 threads vs 1 thread, 4096 sigs",
+            f"{t1 / t2:.2f}×",
+            "≥ 1.7×",
+            (t1 / t2) / 1.7,
+        )
     )
     for key, label in (("one-thread", "1 thread"), ("all-cores", "all cores")):
         info = py[f"test_p3_validate_segment[{key}]"]
         per_core = info["entries"] / info["min"] / info["threads"]
         out.append(
-            Row("P3", f"chain + lipmaa validation, {info['entries']:,.0f} entries, {label}",
-                f"{per_core / 1e6:.2f} M/s/core", "≥ 3 M/s/core", per_core / 3e6)
+            Row(
+                "P3",
+                f"chain + lipmaa validation, {info['entries']:,.0f} entries, {label}",
+                f"{per_core / 1e6:.2f} M/s/core",
+                "≥ 3 M/s/core",
+                per_core / 3e6,
+            )
         )
     for ident, target_ms in (("N1024", 5.0), ("N4096", 80.0)):
         info = py[f"test_p5_quorum_query[{ident}]"]
         ms = info["min"] * 1000
         numpy_ms = py[f"test_p5_quorum_numpy_baseline[{ident}]"]["min"] * 1000
         out.append(
-            Row("P5", f"quorum query all columns N={info['n']:,.0f} "
+            Row(
+                "P5",
+                f"quorum query all columns N={info['n']:,.0f} "
                 f"(numpy partition: {numpy_ms:.1f} ms, {numpy_ms / ms:.1f}× slower)",
-                f"{ms:.2f} ms", f"≤ {target_ms:.0f} ms", target_ms / ms)
+                f"{ms:.2f} ms",
+                f"≤ {target_ms:.0f} ms",
+                target_ms / ms,
+            )
         )
     small = py["test_p5_row_update[N1024]"]["min"]
     large = py["test_p5_row_update[N4096]"]["min"]
     growth = large / small
     out.append(
-        Row("P5", "row update, 16 cells: cost at N=4096 / N=1024 (O(delta) ⇒ ~1)",
-            f"{growth:.2f}×", "≤ 2× (N grew 4×)", 2 / growth)
+        Row(
+            "P5",
+            "row update, 16 cells: cost at N=4096 / N=1024 (O(delta) ⇒ ~1)",
+            f"{growth:.2f}×",
+            "≤ 2× (N grew 4×)",
+            2 / growth,
+        )
     )
     return out
 

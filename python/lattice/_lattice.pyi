@@ -7,6 +7,8 @@ inputs (``bytes``, ``bytearray``, ``memoryview``) and releases the GIL for long 
 from collections.abc import Mapping, Sequence
 from typing import final
 
+import numpy as np
+from numpy.typing import NDArray
 from typing_extensions import Buffer
 
 __version__: str
@@ -145,7 +147,7 @@ class Entry:
         prev: Buffer | None = None,
         lipmaa: Buffer | None = None,
         deps: Mapping[bytes, tuple[int, bytes]] | None = None,
-        payload: Buffer = b"",
+        payload: Buffer | None = None,
         kind: int = 1,
         frontier_root: Buffer | None = None,
     ) -> Entry:
@@ -197,7 +199,7 @@ class Entry:
         """Dependency delta: peer public key -> (seq, id)."""
     @property
     def payload(self) -> bytes: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -316,7 +318,7 @@ class Matrix:
     [0, 0, 0]
     """
 
-    def __init__(self, n: int) -> None: ...
+    def __new__(cls, n: int) -> Matrix: ...
     @property
     def n(self) -> int: ...
     def get(self, observer: int, sender: int) -> int: ...
@@ -330,6 +332,8 @@ class Matrix:
         """Per sender, the ``q``-th largest value over observers (1 ≤ q ≤ N)."""
     def acceptance(self, sender: int, seq: int) -> int:
         """How many observers have seen ``sender``'s entry ``seq``."""
+    def to_numpy(self) -> NDArray[np.uint64]:
+        """The live, read-only N×N ``uint64`` view (no copy), indexed ``[observer, sender]``."""
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, view: memoryview, /) -> None: ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -69,9 +70,7 @@ def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s" if seconds > 0 else "∞/s"
 
 
-def _write_logs(
-    console: Console, peers: list[Identity], rounds: int
-) -> list[list[_lattice.Entry]]:
+def _write_logs(console: Console, peers: list[Identity], rounds: int) -> list[list[_lattice.Entry]]:
     """Each round, every peer appends one entry entangling the heads it has seen."""
     n = len(peers)
     logs: list[list[_lattice.Entry]] = [[] for _ in peers]
@@ -140,7 +139,8 @@ def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
     logs, seconds = _timed(lambda: _write_logs(console, peers, rounds))
     entries = [e for log in logs for e in log]
     console.print(
-        f"signed {len(entries):,} entangled entries in {seconds:.2f} s ({_rate(len(entries), seconds)})"
+        f"signed {len(entries):,} entangled entries in {seconds:.2f} s "
+        f"({_rate(len(entries), seconds)})"
     )
 
     keys = [e.author for e in entries]
@@ -157,7 +157,7 @@ def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
     chains_ok = True
     encoded = [b"".join(e.to_bytes() for e in log) for log in logs]
     for name, segment, log in zip(PEER_NAMES, encoded, logs, strict=True):
-        report, seconds = _timed(lambda seg=segment: _lattice.validate_chain(seg))  # type: ignore[misc]
+        report, seconds = _timed(partial(_lattice.validate_chain, segment))
         chains_ok &= report.ok and len(report.ids) == len(log)
         console.print(
             f"log {name}: {len(log):,} entries, prev + lipmaa links valid: {report.ok} "
@@ -180,12 +180,12 @@ def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
     for name, a, k in zip(PEER_NAMES, known_all, known_q, strict=True):
         console.print(f"{name}: known to all up to seq {a:,}; known to a quorum of {q} up to {k:,}")
 
-    segment = [e.to_bytes() for e in logs[0]]
-    victim = len(segment) // 2
-    bad = bytearray(segment[victim])
+    tampered = [e.to_bytes() for e in logs[0]]
+    victim = len(tampered) // 2
+    bad = bytearray(tampered[victim])
     bad[-1] ^= 0x01  # one bit of the payload
-    segment[victim] = bytes(bad)
-    report = _lattice.validate_chain(segment, verify_signatures=True)
+    tampered[victim] = bytes(bad)
+    report = _lattice.validate_chain(tampered, verify_signatures=True)
     console.print(
         f"tampering with one bit of entry {victim} of log A: detected at index "
         f"{report.failure_index}: {type(report.error).__name__}: {report.reason}"
