@@ -24,7 +24,10 @@ export CARGO_INCREMENTAL=0
 export PYTHONHASHSEED=0
 export TZ=UTC LC_ALL=C
 
+# zig (the ziglang package from PyPI, pinned in pyproject.toml) links against glibc 2.28
+# whatever the build machine's glibc is; maturin finds it through the venv's python.
+export PATH="$(dirname "$maturin"):$PATH"
 # manylinux_2_28 covers every distribution with glibc >= 2.28 (Debian 10+, RHEL 8+).
 cd "$src"
-"$maturin" build --release --locked --compatibility manylinux_2_28 --out "$out" --quiet
+"$maturin" build --release --locked --zig --compatibility manylinux_2_28 --out "$out" --quiet
 ls "$out"/*.whl

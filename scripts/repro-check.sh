@@ -27,6 +27,17 @@ b=$(ls "$work"/second/deeper/lattice-copy/dist/*.whl)
 sha256sum "$a" "$b"
 if cmp -s "$a" "$b"; then
     echo "repro-check: identical wheels ($(basename "$a"), $(sha256sum < "$a" | cut -c1-16))"
+    # The wheel installs into a fresh virtualenv and works with no Rust toolchain in reach.
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install --quiet "$a"
+    (cd "$work" && env -i PATH=/usr/bin:/bin HOME="$work" "$work/venv/bin/python" -c '
+import shutil
+assert shutil.which("cargo") is None and shutil.which("rustc") is None, "Rust is in reach"
+import lattice
+ident = lattice.Identity.generate()
+assert lattice.verify_batch([ident.public_key], [b"m"], [ident.sign(b"m")]) == [True]
+print("repro-check: the wheel installs and imports without Rust:", lattice.__version__)
+')
     exit 0
 fi
 echo "repro-check: the two wheels DIFFER" >&2

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::codec::{self, DecodeError, EntryView, Reader};
+use crate::codec::{self, CheckedEntry, DecodeError, HeaderRef, Reader};
 use crate::lipmaa;
 use crate::sign::{self, SignError};
 use crate::{Id, ZERO_ID};
@@ -121,32 +121,21 @@ pub fn split(buf: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// What the sequential link check needs of one decoded entry: small, so a whole chunk of
-/// them stays in cache between the parallel decode and the sequential pass.
+/// What the sequential link check needs of one decoded entry: the header in place and the
+/// id, so a whole chunk of them stays in cache between the parallel decode and the pass.
 #[derive(Clone, Copy)]
-struct Link {
+struct Link<'a> {
+    header: HeaderRef<'a>,
     id: Id,
-    author: Id,
-    swarm: Id,
-    seq: u64,
-    lamport: u64,
-    prev: Id,
-    lipmaa: Id,
 }
 
-fn decode_link(bytes: &[u8]) -> Result<Link, DecodeError> {
+fn decode_link(bytes: &[u8]) -> Result<Link<'_>, DecodeError> {
     let mut r = Reader::new(bytes);
-    let view = EntryView::read(&mut r)?;
+    let checked = CheckedEntry::read(&mut r)?;
     r.finish()?;
-    let h = view.header();
     Ok(Link {
-        id: *view.id(),
-        author: h.author,
-        swarm: h.swarm,
-        seq: h.seq,
-        lamport: h.lamport,
-        prev: h.prev,
-        lipmaa: h.lipmaa,
+        header: checked.header,
+        id: checked.id,
     })
 }
 
@@ -164,7 +153,7 @@ pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError>
     let mut error = None;
     let mut first: Option<(Id, Id, u64)> = None; // author, swarm, first seq
     let mut last_lamport = 0u64;
-    let mut links: Vec<Result<Link, DecodeError>> = Vec::with_capacity(DECODE_CHUNK);
+    let mut links: Vec<Result<Link<'_>, DecodeError>> = Vec::with_capacity(DECODE_CHUNK);
 
     'chunks: for (chunk_index, chunk) in entries.chunks(DECODE_CHUNK).enumerate() {
         links.clear();
@@ -191,10 +180,11 @@ pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError>
                     break 'chunks;
                 }
             };
+            let h = link.header;
             let (author, swarm, start) = *first.get_or_insert((
-                expect.author.unwrap_or(link.author),
-                expect.swarm.unwrap_or(link.swarm),
-                link.seq,
+                expect.author.unwrap_or(*h.author()),
+                expect.swarm.unwrap_or(*h.swarm()),
+                h.seq(),
             ));
             let context = Context {
                 index,
@@ -208,13 +198,13 @@ pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError>
             if let Err(failure) = context.check(link) {
                 error = Some(ChainError {
                     index,
-                    seq: Some(link.seq),
-                    author: Some(link.author),
+                    seq: Some(h.seq()),
+                    author: Some(*h.author()),
                     failure,
                 });
                 break 'chunks;
             }
-            last_lamport = link.lamport;
+            last_lamport = h.lamport();
             ids.push(link.id);
         }
     }
@@ -280,38 +270,40 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn check(&self, link: &Link) -> Result<(), ChainFailure> {
-        if link.author != self.author {
+    fn check(&self, link: &Link<'_>) -> Result<(), ChainFailure> {
+        let h = link.header;
+        if h.author() != &self.author {
             return Err(ChainFailure::WrongAuthor);
         }
-        if link.swarm != self.swarm {
+        if h.swarm() != &self.swarm {
             return Err(ChainFailure::WrongSwarm);
         }
+        let seq = h.seq();
         let expected_prev = (self.start - 1).checked_add(self.index as u64);
-        if expected_prev.and_then(|p| p.checked_add(1)) != Some(link.seq) {
+        if expected_prev.and_then(|p| p.checked_add(1)) != Some(seq) {
             return Err(ChainFailure::SeqGap {
-                got: link.seq,
+                got: seq,
                 expected_prev: expected_prev.unwrap_or(u64::MAX),
             });
         }
-        if self.index > 0 && link.lamport <= self.last_lamport {
+        if self.index > 0 && h.lamport() <= self.last_lamport {
             return Err(ChainFailure::LamportNotIncreasing {
-                got: link.lamport,
+                got: h.lamport(),
                 prev: self.last_lamport,
             });
         }
-        if link.seq > 1 {
-            let target = link.seq - 1;
+        if seq > 1 {
+            let target = seq - 1;
             match self.id_of(target) {
-                Some(id) if *id == link.prev => {}
+                Some(id) if id == h.prev() => {}
                 Some(_) => return Err(ChainFailure::BrokenPrev { target }),
                 None => return Err(ChainFailure::UnresolvedLink { target }),
             }
         }
-        if link.lipmaa != ZERO_ID {
-            let target = lipmaa::lipmaa(link.seq);
+        if h.lipmaa() != &ZERO_ID {
+            let target = lipmaa::lipmaa(seq);
             match self.id_of(target) {
-                Some(id) if *id == link.lipmaa => {}
+                Some(id) if id == h.lipmaa() => {}
                 Some(_) => return Err(ChainFailure::BrokenLipmaa { target }),
                 None => return Err(ChainFailure::UnresolvedLink { target }),
             }
@@ -332,7 +324,7 @@ impl Context<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Kind, UnsignedEntry};
+    use crate::codec::{EntryView, Kind, UnsignedEntry};
     use crate::sign::Keypair;
 
     /// A valid log of `n` entries by `key`.

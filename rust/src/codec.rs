@@ -238,67 +238,145 @@ impl Header {
 
     /// Decode and check the header's own rules (those that need no body).
     pub fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Header, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let version = r.u8("version")?;
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
-        let header = Header {
-            kind: Kind::from_u8(r.u8("kind")?)?,
-            swarm: r.array("swarm")?,
-            author: r.array("author")?,
-            seq: r.u64("seq")?,
-            lamport: r.u64("lamport")?,
-            prev: r.array("prev")?,
-            lipmaa: r.array("lipmaa")?,
-            deps_hash: r.array("deps hash")?,
-            frontier_root: r.array("frontier root")?,
-            payload_len: r.u32("payload length")?,
-            payload_hash: r.array("payload hash")?,
-        };
-        r.finish()?;
-        header.check()?;
-        Ok(header)
-    }
-
-    fn check(&self) -> Result<(), DecodeError> {
-        use DecodeError::{LimitExceeded, NonCanonical};
-        if self.seq == 0 {
-            return Err(NonCanonical("seq must be at least 1"));
-        }
-        if self.lamport < self.seq {
-            return Err(NonCanonical("lamport must be at least seq"));
-        }
-        if (self.seq == 1) != (self.prev == ZERO_ID) {
-            return Err(NonCanonical("prev must be zero exactly at seq 1"));
-        }
-        if lipmaa::has_distinct_link(self.seq) == (self.lipmaa == ZERO_ID) {
-            return Err(NonCanonical(
-                "lipmaa must be zero exactly where lipmaa(seq) is seq - 1 or seq is 1",
-            ));
-        }
-        if self.payload_len as usize > MAX_PAYLOAD_LEN {
-            return Err(LimitExceeded {
-                what: "payload length",
-                value: u64::from(self.payload_len),
-                max: MAX_PAYLOAD_LEN as u64,
-            });
-        }
-        let is_noop = self.kind == Kind::Noop;
-        if is_noop && self.payload_len != 0 {
-            return Err(NonCanonical("a noop carries no payload"));
-        }
-        if is_noop == (self.frontier_root == ZERO_ID) {
-            return Err(NonCanonical(
-                "frontier root must be set on noops and only on noops",
-            ));
-        }
-        Ok(())
+        HeaderRef::parse(bytes).map(|h| h.to_header())
     }
 
     /// The entry id: the domain-separated hash of the encoded header.
     pub fn id(&self) -> Id {
         hash::hash(Domain::Entry, &self.encode())
+    }
+}
+
+/// A header checked in place: every rule of [`Header::decode`] holds, and fields are read
+/// from the bytes on demand instead of being copied (the hot path of chain validation).
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderRef<'a>(&'a [u8; HEADER_LEN]);
+
+/// Field offsets inside the header (docs/format.md).
+const OFF_KIND: usize = 1;
+const OFF_SWARM: usize = 2;
+const OFF_LAMPORT: usize = 74;
+const OFF_PREV: usize = 82;
+const OFF_LIPMAA: usize = 114;
+const OFF_DEPS_HASH: usize = 146;
+const OFF_FRONTIER_ROOT: usize = 178;
+const OFF_PAYLOAD_HASH: usize = 214;
+
+/// The `N` bytes at a constant offset of a header. The offsets are constants inside the
+/// fixed-size array, so the conversion cannot fail and compiles to a plain load.
+fn field<const N: usize>(raw: &[u8; HEADER_LEN], offset: usize) -> &[u8; N] {
+    match raw[offset..offset + N].try_into() {
+        Ok(field) => field,
+        Err(_) => unreachable!("header fields lie inside the header"),
+    }
+}
+
+impl<'a> HeaderRef<'a> {
+    /// Check the header's own rules (those that need no body).
+    pub fn parse(raw: &'a [u8; HEADER_LEN]) -> Result<HeaderRef<'a>, DecodeError> {
+        use DecodeError::{LimitExceeded, NonCanonical};
+        if raw[0] != FORMAT_VERSION {
+            return Err(DecodeError::UnknownVersion(raw[0]));
+        }
+        let h = HeaderRef(raw);
+        let kind = h.kind()?;
+        let seq = h.seq();
+        if seq == 0 {
+            return Err(NonCanonical("seq must be at least 1"));
+        }
+        if h.lamport() < seq {
+            return Err(NonCanonical("lamport must be at least seq"));
+        }
+        if (seq == 1) != (h.prev() == &ZERO_ID) {
+            return Err(NonCanonical("prev must be zero exactly at seq 1"));
+        }
+        if lipmaa::has_distinct_link(seq) == (h.lipmaa() == &ZERO_ID) {
+            return Err(NonCanonical(
+                "lipmaa must be zero exactly where lipmaa(seq) is seq - 1 or seq is 1",
+            ));
+        }
+        if h.payload_len() as usize > MAX_PAYLOAD_LEN {
+            return Err(LimitExceeded {
+                what: "payload length",
+                value: u64::from(h.payload_len()),
+                max: MAX_PAYLOAD_LEN as u64,
+            });
+        }
+        let is_noop = kind == Kind::Noop;
+        if is_noop && h.payload_len() != 0 {
+            return Err(NonCanonical("a noop carries no payload"));
+        }
+        if is_noop == (h.frontier_root() == &ZERO_ID) {
+            return Err(NonCanonical("frontier root must be set on noops and only on noops"));
+        }
+        Ok(h)
+    }
+
+    /// The encoded header.
+    pub fn bytes(&self) -> &'a [u8; HEADER_LEN] {
+        self.0
+    }
+    /// Entry kind.
+    pub fn kind(&self) -> Result<Kind, DecodeError> {
+        Kind::from_u8(self.0[OFF_KIND])
+    }
+    /// Swarm id.
+    pub fn swarm(&self) -> &'a Id {
+        field(self.0, OFF_SWARM)
+    }
+    /// Author's public key.
+    pub fn author(&self) -> &'a Id {
+        field(self.0, OFF_AUTHOR)
+    }
+    /// Position in the author's log.
+    pub fn seq(&self) -> u64 {
+        u64::from_be_bytes(*field(self.0, OFF_SEQ))
+    }
+    /// Lamport clock.
+    pub fn lamport(&self) -> u64 {
+        u64::from_be_bytes(*field(self.0, OFF_LAMPORT))
+    }
+    /// Id of entry `seq - 1`.
+    pub fn prev(&self) -> &'a Id {
+        field(self.0, OFF_PREV)
+    }
+    /// Id of entry `lipmaa(seq)`, or zero.
+    pub fn lipmaa(&self) -> &'a Id {
+        field(self.0, OFF_LIPMAA)
+    }
+    /// Hash of the dependency list.
+    pub fn deps_hash(&self) -> &'a Id {
+        field(self.0, OFF_DEPS_HASH)
+    }
+    /// NOOP only: the frontier root.
+    pub fn frontier_root(&self) -> &'a Id {
+        field(self.0, OFF_FRONTIER_ROOT)
+    }
+    /// Payload length.
+    pub fn payload_len(&self) -> u32 {
+        u32::from_be_bytes(*field(self.0, OFF_PAYLOAD_LEN))
+    }
+    /// Hash of the payload.
+    pub fn payload_hash(&self) -> &'a Id {
+        field(self.0, OFF_PAYLOAD_HASH)
+    }
+
+    /// An owned copy of the fields.
+    pub fn to_header(&self) -> Header {
+        Header {
+            // parse() accepted the kind; DATA is never reached.
+            kind: self.kind().unwrap_or(Kind::Data),
+            swarm: *self.swarm(),
+            author: *self.author(),
+            seq: self.seq(),
+            lamport: self.lamport(),
+            prev: *self.prev(),
+            lipmaa: *self.lipmaa(),
+            deps_hash: *self.deps_hash(),
+            frontier_root: *self.frontier_root(),
+            payload_len: self.payload_len(),
+            payload_hash: *self.payload_hash(),
+        }
     }
 }
 
@@ -395,16 +473,11 @@ pub struct SignedHeader {
 impl SignedHeader {
     /// Read a signed header from the front of `r`.
     pub fn read(r: &mut Reader<'_>) -> Result<SignedHeader, DecodeError> {
-        let raw: &[u8; HEADER_LEN] = r
-            .take(HEADER_LEN, "header")?
-            .try_into()
-            .map_err(|_| DecodeError::NonCanonical("header length"))?;
-        let header = Header::decode(raw)?;
-        let signature = r.array("signature")?;
+        let (header, id) = read_header(r)?;
         Ok(SignedHeader {
-            id: hash::hash(Domain::Entry, raw),
-            header,
-            signature,
+            header: header.to_header(),
+            signature: r.array("signature")?,
+            id,
         })
     }
 
@@ -438,21 +511,42 @@ pub struct EntryView<'a> {
     pub encoded: &'a [u8],
 }
 
-impl<'a> EntryView<'a> {
-    /// Read one entry from the front of `buf`, leaving any following bytes unread.
-    pub fn read(r: &mut Reader<'a>) -> Result<EntryView<'a>, DecodeError> {
-        let start = r.position();
-        let buf_start = r.buf;
-        let signed = SignedHeader::read(r)?;
-        let header = &signed.header;
+/// Read and check a header from the front of `r`, returning it with its id.
+fn read_header<'a>(r: &mut Reader<'a>) -> Result<(HeaderRef<'a>, Id), DecodeError> {
+    let raw: &[u8; HEADER_LEN] = r
+        .take(HEADER_LEN, "header")?
+        .try_into()
+        .map_err(|_| DecodeError::NonCanonical("header length"))?;
+    let header = HeaderRef::parse(raw)?;
+    Ok((header, hash::hash(Domain::Entry, raw)))
+}
 
-        let count_bytes = r.take(DEPS_COUNT_LEN, "dependency count")?;
-        let count = u32::from_be_bytes([
-            count_bytes[0],
-            count_bytes[1],
-            count_bytes[2],
-            count_bytes[3],
-        ]) as usize;
+/// An entry checked in place: header, id, and where its parts are in the input.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedEntry<'a> {
+    /// The header, read in place.
+    pub header: HeaderRef<'a>,
+    /// The entry id.
+    pub id: Id,
+    /// The signature.
+    pub signature: &'a [u8; SIGNATURE_LEN],
+    /// The encoded dependency list (count and items).
+    pub deps_raw: &'a [u8],
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> CheckedEntry<'a> {
+    /// Read one entry from the front of `r` and check every rule of the canonical form,
+    /// copying nothing. [`EntryView::read`] is this plus owned header fields.
+    pub fn read(r: &mut Reader<'a>) -> Result<CheckedEntry<'a>, DecodeError> {
+        let (header, id) = read_header(r)?;
+        let signature: &[u8; SIGNATURE_LEN] = r
+            .take(SIGNATURE_LEN, "signature")?
+            .try_into()
+            .map_err(|_| DecodeError::NonCanonical("signature length"))?;
+        let count_bytes: [u8; DEPS_COUNT_LEN] = r.array("dependency count")?;
+        let count = u32::from_be_bytes(count_bytes) as usize;
         if count > MAX_DEPS {
             return Err(DecodeError::LimitExceeded {
                 what: "dependency count",
@@ -460,23 +554,41 @@ impl<'a> EntryView<'a> {
                 max: MAX_DEPS as u64,
             });
         }
+        let deps_start = r.position() - DEPS_COUNT_LEN;
         let items = r.take(count * DEP_LEN, "dependency list")?;
-        check_deps(items, &header.author)?;
-        let deps_raw = &buf_start
-            [start + SIGNED_HEADER_LEN..start + SIGNED_HEADER_LEN + DEPS_COUNT_LEN + items.len()];
-        if deps_hash(deps_raw) != header.deps_hash {
+        check_deps(items, header.author())?;
+        let deps_raw = &r.buf[deps_start..r.position()];
+        if &deps_hash(deps_raw) != header.deps_hash() {
             return Err(DecodeError::DepsMismatch);
         }
-
-        let payload = r.take(header.payload_len as usize, "payload")?;
-        if payload_hash(payload) != header.payload_hash {
+        let payload = r.take(header.payload_len() as usize, "payload")?;
+        if &payload_hash(payload) != header.payload_hash() {
             return Err(DecodeError::PayloadMismatch);
         }
-        Ok(EntryView {
-            signed,
+        Ok(CheckedEntry {
+            header,
+            id,
+            signature,
             deps_raw,
             payload,
-            encoded: &buf_start[start..r.position()],
+        })
+    }
+}
+
+impl<'a> EntryView<'a> {
+    /// Read one entry from the front of `buf`, leaving any following bytes unread.
+    pub fn read(r: &mut Reader<'a>) -> Result<EntryView<'a>, DecodeError> {
+        let start = r.position();
+        let checked = CheckedEntry::read(r)?;
+        Ok(EntryView {
+            signed: SignedHeader {
+                header: checked.header.to_header(),
+                signature: *checked.signature,
+                id: checked.id,
+            },
+            deps_raw: checked.deps_raw,
+            payload: checked.payload,
+            encoded: &r.buf[start..r.position()],
         })
     }
 
@@ -646,8 +758,8 @@ impl UnsignedEntry {
             payload_len,
             payload_hash: payload_hash(&self.payload),
         };
-        header.check()?;
         let encoded_header = header.encode();
+        HeaderRef::parse(&encoded_header)?;
         let id = hash::hash(Domain::Entry, &encoded_header);
         let signature = sign(&id);
         let mut out = Vec::with_capacity(SIGNED_HEADER_LEN + deps_raw.len() + self.payload.len());
