@@ -52,7 +52,7 @@ develop-release: setup
 demo: develop-release
 	$(BIN)/lattice demo
 
-test: develop test-rust lint stubtest pytest nix-check
+test: develop test-rust lint stubtest pytest nix-check repro-check
 	@echo "make test: all checks passed"
 
 # --- pieces of `make test` -----------------------------------------------------------------
