@@ -307,7 +307,9 @@ impl<'a> HeaderRef<'a> {
             return Err(NonCanonical("a noop carries no payload"));
         }
         if is_noop == (h.frontier_root() == &ZERO_ID) {
-            return Err(NonCanonical("frontier root must be set on noops and only on noops"));
+            return Err(NonCanonical(
+                "frontier root must be set on noops and only on noops",
+            ));
         }
         Ok(h)
     }
