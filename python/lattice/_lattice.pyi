@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import Buffer
 
+from lattice.errors import LatticeError
+
 __version__: str
 
 HEADER_LEN: int
@@ -369,3 +371,38 @@ def merkle_verify_subtree_consistency(
 ) -> bool:
     """Check that the subtree ``[start, end)`` with hash ``subtree_root`` is part of the tree
     of ``size`` leaves with hash ``root`` (docs/format.md, "Subtree proofs")."""
+
+def decode_entries(
+    items: Sequence[Buffer], *, verify_signatures: bool = True, threads: int | None = None
+) -> list[Entry | LatticeError]:
+    """Decode a batch of entries and verify their signatures in one batch.
+
+    One result per input, in order: the :class:`Entry`, or the ``lattice.errors`` exception
+    (not raised) saying why it is not a valid entry, with ``index`` set.
+
+    >>> sk = SigningKey.generate()
+    >>> good = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1).to_bytes()
+    >>> [type(r).__name__ for r in decode_entries([good, good + b"x"])]
+    ['Entry', 'TrailingBytes']
+    """
+
+def frontier_root(items: Sequence[tuple[Buffer, int, Buffer]]) -> bytes:
+    """Merkle root over a frontier: ``(peer, seq, id)`` items strictly ascending by peer.
+
+    >>> frontier_root([]) == hash("merkle empty", b"")
+    True
+    """
+
+def frontier_inclusion_proof(
+    items: Sequence[tuple[Buffer, int, Buffer]], index: int
+) -> list[bytes]:
+    """Inclusion proof of item ``index`` in the frontier tree."""
+
+def frontier_verify_inclusion(
+    item: tuple[Buffer, int, Buffer],
+    index: int,
+    size: int,
+    proof: Sequence[Buffer],
+    root: Buffer,
+) -> bool:
+    """Check that ``item`` is leaf ``index`` of a frontier of ``size`` items with ``root``."""

@@ -24,6 +24,7 @@ __all__ = [
     "DecodeError",
     "DepsMismatch",
     "ForkDetected",
+    "FrontierMismatch",
     "InvalidArgument",
     "InvalidFraudProof",
     "InvalidKey",
@@ -32,9 +33,12 @@ __all__ = [
     "LatticeError",
     "LimitExceeded",
     "NonCanonical",
+    "NonMonotonicFrontier",
     "OutOfRange",
     "PayloadMismatch",
+    "PendingOverflow",
     "SeqGap",
+    "StoreError",
     "TrailingBytes",
     "Truncated",
     "UnknownAuthor",
@@ -203,6 +207,23 @@ class ForkDetected(LatticeError):
 
 class InvalidFraudProof(LatticeError):
     """A fraud proof that does not prove a fork."""
+
+
+class NonMonotonicFrontier(LatticeError):
+    """A dependency delta that does not strictly advance its author's frontier."""
+
+
+class FrontierMismatch(LatticeError):
+    """A noop whose frontier root does not match its author's frontier."""
+
+
+class StoreError(LatticeError):
+    """The store cannot be opened or written (another swarm, a newer format, a full disk)."""
+
+
+class PendingOverflow(LatticeError):
+    """An entry was dropped from the pending buffer because it is full; it will be
+    requested again once its dependencies arrive."""
 
 
 class AttestationError(LatticeError):

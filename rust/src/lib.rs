@@ -14,6 +14,7 @@
 
 pub mod chain;
 pub mod codec;
+pub mod frontier;
 pub mod hash;
 pub mod lipmaa;
 pub mod matrix;

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use rayon::prelude::*;
 
 use super::RELEASE_GIL_BYTES;
 use super::buf::{Buf, id_arg};
-use super::errors::{At, chain_class, error_value, lattice_error};
+use super::errors::{At, chain_class, decode_class, error_value, lattice_error};
 use super::sign::PySigningKey;
 use crate::chain::{self, Expect};
 use crate::codec::{
@@ -387,6 +388,73 @@ fn validate_chain(
     })
 }
 
+/// Decode a batch of entries and verify their signatures in one batch: one result per
+/// input, an `Entry` or the `lattice.errors` exception saying why it is not one.
+#[pyfunction]
+#[pyo3(signature = (items, *, verify_signatures = true, threads = None))]
+fn decode_entries(
+    py: Python<'_>,
+    items: Vec<Buf>,
+    verify_signatures: bool,
+    threads: Option<usize>,
+) -> PyResult<Vec<Py<PyAny>>> {
+    let (decoded, verdicts) = py.detach(|| {
+        let decoded: Vec<Result<PyEntry, codec::DecodeError>> = if items.len() >= 256 {
+            items
+                .par_iter()
+                .map(|b| PyEntry::from_owned(b.to_vec()))
+                .collect()
+        } else {
+            items
+                .iter()
+                .map(|b| PyEntry::from_owned(b.to_vec()))
+                .collect()
+        };
+        let verdicts = if verify_signatures {
+            let checks: Vec<sign::Item<'_>> = decoded
+                .iter()
+                .filter_map(|d| d.as_ref().ok())
+                .map(|e| sign::Item {
+                    public_key: &e.signed.header.author,
+                    message: &e.signed.id,
+                    signature: &e.signed.signature,
+                })
+                .collect();
+            sign::verify_batch(&checks, threads).map(Some)
+        } else {
+            Ok(None)
+        };
+        (decoded, verdicts)
+    });
+    let verdicts = verdicts?;
+    let mut verdict = verdicts.iter().flatten();
+    let mut out = Vec::with_capacity(decoded.len());
+    for (index, result) in decoded.into_iter().enumerate() {
+        out.push(match result {
+            Ok(entry) => {
+                if verdicts.is_some() && !verdict.next().copied().unwrap_or(false) {
+                    let at = At {
+                        index: Some(index),
+                        author: Some(entry.signed.header.author),
+                        seq: Some(entry.signed.header.seq),
+                    };
+                    error_value(py, "InvalidSignature", "signature does not verify", at)?.unbind()
+                } else {
+                    Py::new(py, entry)?.into_any()
+                }
+            }
+            Err(e) => {
+                let at = At {
+                    index: Some(index),
+                    ..At::default()
+                };
+                error_value(py, decode_class(&e), &e.to_string(), at)?.unbind()
+            }
+        });
+    }
+    Ok(out)
+}
+
 #[pyfunction]
 #[pyo3(signature = (signing_key, swarm, count, payload_len = 0))]
 fn synthetic_log<'py>(
@@ -405,6 +473,7 @@ fn synthetic_log<'py>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEntry>()?;
     m.add_function(wrap_pyfunction!(synthetic_log, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_entries, m)?)?;
     m.add_class::<PyChainReport>()?;
     m.add_function(wrap_pyfunction!(validate_chain, m)?)?;
     Ok(())

@@ -7,6 +7,7 @@
 mod buf;
 mod entry;
 mod errors;
+mod frontier;
 mod hash;
 mod matrix;
 mod merkle;
@@ -42,6 +43,7 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sign::register(m)?;
     entry::register(m)?;
     merkle::register(m)?;
+    frontier::register(m)?;
     matrix::register(m)?;
     Ok(())
 }

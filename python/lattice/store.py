@@ -1,0 +1,225 @@
+"""Durable storage of one replica: a SQLite file (DESIGN §13).
+
+One file per replica, WAL mode, ``synchronous=FULL``: a call that adds entries returns only
+after its transaction is durably committed, so whatever a replica has acknowledged survives
+``kill -9`` at any moment. Entries are kept as the exact bytes received, with their id,
+author, seq and lamport indexed; the matrix cells are kept beside them so a reopened replica
+has the same frontier and matrix without replaying its history.
+
+A file records its format version and swarm id; opening a file of another swarm, or of a
+newer format, fails with :class:`~lattice.errors.StoreError`.
+
+>>> from lattice.store import Store
+>>> store = Store.open(None, swarm_id=bytes(32), owner=bytes(32), peers=[bytes(32)])
+>>> store.count()
+0
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lattice.errors import StoreError
+
+__all__ = ["STORE_FORMAT_VERSION", "Store", "StoredEntry"]
+
+#: Bumped whenever the schema changes; files of a newer version are refused.
+STORE_FORMAT_VERSION = 1
+#: SQLite's application_id for lattice files ("LATT").
+APPLICATION_ID = 0x4C415454
+
+_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT""",
+    """
+CREATE TABLE IF NOT EXISTS entries (
+    ord     INTEGER PRIMARY KEY,      -- delivery order: a causal order
+    id      BLOB    NOT NULL UNIQUE,
+    author  BLOB    NOT NULL,
+    seq     INTEGER NOT NULL,
+    lamport INTEGER NOT NULL,
+    kind    INTEGER NOT NULL,
+    bytes   BLOB    NOT NULL,         -- exactly as received
+    UNIQUE (author, seq)
+) STRICT""",
+    """
+CREATE TABLE IF NOT EXISTS cells (
+    observer INTEGER NOT NULL,
+    sender   INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (observer, sender)
+) STRICT, WITHOUT ROWID""",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One row of the entries table."""
+
+    id: bytes
+    author: bytes
+    seq: int
+    lamport: int
+    kind: int
+    data: bytes
+
+
+class Store:
+    """The SQLite store of one replica. Not thread-safe: one replica, one owner."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None,
+        *,
+        swarm_id: bytes,
+        owner: bytes,
+        peers: Sequence[bytes],
+    ) -> Store:
+        """Open or create the store at ``path`` (``None``: in memory).
+
+        Raises :class:`StoreError` if the file belongs to another swarm, another owner or
+        another membership list, or has a format this build does not read.
+        """
+        target = None if path is None else Path(path)
+        try:
+            conn = sqlite3.connect(
+                ":memory:" if target is None else target,
+                isolation_level=None,  # transactions are explicit (BEGIN/COMMIT)
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {target}: {exc}") from exc
+        store = cls(conn, target)
+        try:
+            store._init(swarm_id=swarm_id, owner=owner, peers=peers)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _init(self, *, swarm_id: bytes, owner: bytes, peers: Sequence[bytes]) -> None:
+        c = self._conn
+        try:
+            app_id = c.execute("PRAGMA application_id").fetchone()[0]
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a lattice store: {exc}") from exc
+        tables = c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and app_id != APPLICATION_ID:
+            raise StoreError(f"{self.path} is a SQLite file but not a lattice store")
+        if version > STORE_FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path} has store format {version}; this lattice reads up to "
+                f"{STORE_FORMAT_VERSION}: upgrade lattice to open it"
+            )
+        c.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the call that made it returns (DESIGN §13).
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute("PRAGMA foreign_keys=ON")
+        if not tables:
+            c.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                c.execute(statement)
+            c.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("swarm_id", swarm_id), ("owner", owner), ("peers", b"".join(peers))],
+            )
+            c.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            c.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
+            c.execute("COMMIT")
+            return
+        meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("swarm_id") != swarm_id:
+            raise StoreError(
+                f"{self.path} belongs to swarm {bytes(meta.get('swarm_id', b'')).hex()[:16]}…, "
+                f"not {swarm_id.hex()[:16]}…"
+            )
+        if meta.get("owner") != owner:
+            raise StoreError(f"{self.path} is the store of another identity")
+        if meta.get("peers") != b"".join(peers):
+            raise StoreError(
+                f"{self.path} was created with another membership list (peers and their order "
+                "must match: the matrix is indexed by them)"
+            )
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(self, entries: Iterable[StoredEntry], cells: Iterable[tuple[int, int, int]]) -> None:
+        """Store delivered entries and the matrix cells they raised, in one durable commit.
+
+        On failure nothing is stored and :class:`StoreError` is raised.
+        """
+        c = self._conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            c.executemany(
+                "INSERT INTO entries (id, author, seq, lamport, kind, bytes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((e.id, e.author, e.seq, e.lamport, e.kind, e.data) for e in entries),
+            )
+            c.executemany(
+                "INSERT INTO cells (observer, sender, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (observer, sender) DO UPDATE SET seq = max(seq, excluded.seq)",
+                cells,
+            )
+            c.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise StoreError(f"could not store entries in {self.path or 'memory'}: {exc}") from exc
+
+    # --- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of stored entries."""
+        return int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def cells(self) -> list[tuple[int, int, int]]:
+        """Every stored matrix cell as (observer, sender, seq)."""
+        return self._conn.execute("SELECT observer, sender, seq FROM cells").fetchall()
+
+    def heads(self) -> Iterator[tuple[bytes, int, bytes, int]]:
+        """(author, seq, id, lamport) of every entry, in delivery order; used at start-up to
+        rebuild the in-memory id and lamport index."""
+        yield from self._conn.execute("SELECT author, seq, id, lamport FROM entries ORDER BY ord")
+
+    def entries(self, author: bytes | None = None, since: int = 0) -> Iterator[bytes]:
+        """Encoded entries in delivery order (a causal order), optionally of one author
+        with seq above ``since``."""
+        if author is None:
+            rows = self._conn.execute("SELECT bytes FROM entries ORDER BY ord")
+        else:
+            rows = self._conn.execute(
+                "SELECT bytes FROM entries WHERE author = ? AND seq > ? ORDER BY seq",
+                (author, since),
+            )
+        for (data,) in rows:
+            yield data
+
+    def get(self, entry_id: bytes) -> bytes | None:
+        """The encoded entry with this id, if stored."""
+        row = self._conn.execute("SELECT bytes FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def at(self, author: bytes, seq: int) -> bytes | None:
+        """The encoded entry of ``author`` at ``seq``, if stored."""
+        row = self._conn.execute(
+            "SELECT bytes FROM entries WHERE author = ? AND seq = ?", (author, seq)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def close(self) -> None:
+        """Close the file (checkpointing the WAL)."""
+        self._conn.close()

@@ -1,0 +1,73 @@
+//! Frontier-root bindings.
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::buf::{Buf, id_arg};
+use super::errors::invalid_argument;
+use crate::Id;
+use crate::frontier::{self, FrontierItem};
+
+/// `(peer, seq, id)` as Python passes it.
+type ItemArg = (Buf, u64, Buf);
+
+fn items(args: &[ItemArg]) -> PyResult<Vec<FrontierItem>> {
+    args.iter()
+        .map(|(peer, seq, id)| {
+            Ok(FrontierItem {
+                peer: id_arg(peer, "frontier peer")?,
+                seq: *seq,
+                id: id_arg(id, "frontier id")?,
+            })
+        })
+        .collect()
+}
+
+#[pyfunction]
+fn frontier_root<'py>(py: Python<'py>, items: Vec<ItemArg>) -> PyResult<Bound<'py, PyBytes>> {
+    let items = self::items(&items)?;
+    let root = frontier::root(&items).map_err(|e| invalid_argument(e.to_string()))?;
+    Ok(PyBytes::new(py, &root))
+}
+
+#[pyfunction]
+fn frontier_inclusion_proof<'py>(
+    py: Python<'py>,
+    items: Vec<ItemArg>,
+    index: usize,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let items = self::items(&items)?;
+    let proof =
+        frontier::inclusion_proof(&items, index).map_err(|e| invalid_argument(e.to_string()))?;
+    Ok(proof.iter().map(|h| PyBytes::new(py, h)).collect())
+}
+
+#[pyfunction]
+fn frontier_verify_inclusion(
+    item: ItemArg,
+    index: u64,
+    size: u64,
+    proof: Vec<Buf>,
+    root: Buf,
+) -> PyResult<bool> {
+    let item = items(std::slice::from_ref(&item))?.remove(0);
+    let (Some(root), Some(proof)) = (
+        crate::merkle::as_id(&root),
+        proof
+            .iter()
+            .map(|p| crate::merkle::as_id(p))
+            .collect::<Option<Vec<Id>>>(),
+    ) else {
+        return Ok(false);
+    };
+    Ok(frontier::verify_inclusion(
+        &item, index, size, &proof, &root,
+    ))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(frontier_root, m)?)?;
+    m.add_function(wrap_pyfunction!(frontier_inclusion_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(frontier_verify_inclusion, m)?)?;
+    Ok(())
+}
