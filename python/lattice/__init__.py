@@ -46,6 +46,8 @@ from lattice._lattice import (
 from lattice.entry import Kind
 from lattice.errors import LatticeError
 from lattice.identity import Identity
+from lattice.matrix import ColumnMatrix, EntanglementMatrix
+from lattice.replica import Missing, ReceiveResult, Replica
 
 __all__ = [
     "DOMAINS",
@@ -58,11 +60,16 @@ __all__ = [
     "SIGNATURE_LEN",
     "SIGNED_HEADER_LEN",
     "ChainReport",
+    "ColumnMatrix",
+    "EntanglementMatrix",
     "Entry",
     "Identity",
     "Kind",
     "LatticeError",
     "Matrix",
+    "Missing",
+    "ReceiveResult",
+    "Replica",
     "__version__",
     "check_public_key",
     "errors",

@@ -9,6 +9,7 @@ indexes and applies the swarm's quorum rule.
 >>> a, b, c, d = (bytes([i]) * 32 for i in range(1, 5))
 >>> m = EntanglementMatrix([a, b, c, d])
 >>> m.observe(b, {a: 1, b: 1})
+2
 >>> m.cell(b, a), m.known_to_quorum()[a]
 (1, 0)
 """
