@@ -154,9 +154,10 @@ class Replica:
         self.peers = self.matrix.peers
         self._n = len(self.peers)
         self._me_index = self.matrix.index(self.me)
-        # The frontier each author committed to, by index (the matrix rows, also needed
-        # when the matrix keeps one column only).
-        self._frontiers: list[list[int]] = [[0] * self._n for _ in range(self._n)]
+        # The frontier each author committed to, by index: the matrix rows, needed to check
+        # that deltas advance and noop roots recompute. Created on an author's first entry,
+        # so a column-only replica that follows few logs keeps O(N) per log it follows.
+        self._frontiers: dict[int, list[int]] = {}
         self._logs = {pk: _Log() for pk in self.peers}
         self._max_pending = max_pending_bytes
         self._max_pending_author = max_pending_bytes_per_author
@@ -180,7 +181,7 @@ class Replica:
             if self.column_only
             else EntanglementMatrix(self.peers, self.matrix.faults)
         )
-        self._frontiers = [[0] * self._n for _ in range(self._n)]
+        self._frontiers = {}
         self._logs = {pk: _Log() for pk in self.peers}
         self._load()
 
@@ -191,8 +192,14 @@ class Replica:
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
         for observer, sender, seq in self._store.cells():
-            self._frontiers[observer][sender] = seq
+            self._row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
+
+    def _row(self, author_index: int) -> list[int]:
+        row = self._frontiers.get(author_index)
+        if row is None:
+            row = self._frontiers[author_index] = [0] * self._n
+        return row
 
     def frontier(self) -> dict[bytes, tuple[int, bytes]]:
         """Head (seq, id) of every log this replica has delivered entries of."""
@@ -223,14 +230,24 @@ class Replica:
         return self._pending_bytes
 
     def missing(self) -> list[Missing]:
-        """What to request so that pending entries can be delivered: per author, the range
-        of seqs from its first undelivered one up to the highest any pending entry needs."""
+        """What to request so that pending entries can be delivered: per author, the runs
+        of seqs between its first undelivered one and the highest any pending entry needs,
+        leaving out what is already pending here."""
         need: dict[bytes, int] = dict(self._wanted)
         for author, seq in self._waiting:
             need[author] = max(need.get(author, 0), seq)
+        held: dict[bytes, list[int]] = {}
+        for entry, _, _ in self._pending.values():
+            held.setdefault(entry.author, []).append(entry.seq)
         out = []
         for author, last in sorted(need.items()):
             first = self._logs[author].head + 1
+            for seq in sorted(held.get(author, ())):
+                if seq > last:
+                    break
+                if seq > first:
+                    out.append(Missing(author, first, seq - 1))
+                first = max(first, seq + 1)
             if last >= first:
                 out.append(Missing(author, first, last))
         return out
@@ -239,7 +256,7 @@ class Replica:
 
     def _delta(self) -> dict[bytes, tuple[int, bytes]]:
         """My frontier growth since my last entry: heads I hold beyond what I committed."""
-        mine = self._frontiers[self._me_index]
+        mine = self._row(self._me_index)
         delta = {}
         for i, pk in enumerate(self.peers):
             head = self._logs[pk].head
@@ -252,7 +269,7 @@ class Replica:
     ) -> list[tuple[bytes, int, bytes]]:
         """The author's frontier after an entry with this delta, excluding the author
         itself, sorted by peer: what ``frontier_root`` commits to (docs/format.md)."""
-        row = self._frontiers[author_index]
+        row = self._row(author_index)
         items = []
         for i, pk in sorted(enumerate(self.peers), key=lambda x: x[1]):
             if i == author_index:
@@ -376,7 +393,7 @@ class Replica:
             if entry.lamport <= log.lamports[seq - 2]:
                 raise LamportNotIncreasing("lamport not above prev's", author=author, seq=seq)
         a = self.matrix.index(author)
-        row = self._frontiers[a]
+        row = self._row(a)
         delta = [(a, seq)]
         deps = entry.deps
         for peer, (dep_seq, dep_id) in deps.items():
@@ -439,7 +456,7 @@ class Replica:
             finally:
                 first = False
             a = delta[0][0]
-            row = self._frontiers[a]
+            row = self._row(a)
             cells = []
             for col, seq in delta:
                 if seq > row[col]:
