@@ -13,8 +13,11 @@ use crate::lipmaa;
 use crate::sign::{self, SignError};
 use crate::{Id, ZERO_ID};
 
-/// Entries per parallel decoding task: large enough that scheduling is noise.
-const DECODE_CHUNK: usize = 4096;
+/// Entries decoded, then checked, per round: small enough that the chunk's headers are
+/// still in the core's cache when its links are checked.
+const DECODE_CHUNK: usize = 2048;
+/// Fewest entries per parallel task: large enough that scheduling is noise.
+const PARALLEL_MIN: usize = 256;
 
 /// Why one entry of a segment is not a valid continuation of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,57 +158,81 @@ pub fn validate(entries: &[&[u8]], expect: &Expect) -> Result<Report, SignError>
     let mut last_lamport = 0u64;
     let mut links: Vec<Result<Link<'_>, DecodeError>> = Vec::with_capacity(DECODE_CHUNK);
 
-    'chunks: for (chunk_index, chunk) in entries.chunks(DECODE_CHUNK).enumerate() {
+    for (chunk_index, chunk) in entries.chunks(DECODE_CHUNK).enumerate() {
+        let base = chunk_index * DECODE_CHUNK;
         links.clear();
         if threads > 1 {
             chunk
                 .par_iter()
-                .with_min_len(DECODE_CHUNK / (4 * threads))
+                .with_min_len(PARALLEL_MIN)
                 .map(|bytes| decode_link(bytes))
                 .collect_into_vec(&mut links);
         } else {
             links.extend(chunk.iter().map(|bytes| decode_link(bytes)));
         }
-        for (offset, link) in links.iter().enumerate() {
-            let index = chunk_index * DECODE_CHUNK + offset;
-            let link = match link {
-                Ok(link) => link,
-                Err(e) => {
-                    error = Some(ChainError {
-                        index,
-                        seq: codec::peek_seq(entries[index]),
-                        author: None,
-                        failure: e.clone().into(),
-                    });
-                    break 'chunks;
-                }
-            };
+        // Entries before the first undecodable one are checked, all at once: a link check
+        // needs only ids, and every id up to here is known.
+        let decoded = links.iter().position(Result::is_err).unwrap_or(links.len());
+        let ok: Vec<Link<'_>> = links[..decoded]
+            .iter()
+            .filter_map(|l| l.as_ref().ok())
+            .copied()
+            .collect();
+        if let (None, Some(link)) = (first, ok.first()) {
             let h = link.header;
-            let (author, swarm, start) = *first.get_or_insert((
+            first = Some((
                 expect.author.unwrap_or(*h.author()),
                 expect.swarm.unwrap_or(*h.swarm()),
                 h.seq(),
             ));
+        }
+        let mut failed = None;
+        if let Some((author, swarm, start)) = first {
             let context = Context {
-                index,
                 author,
                 swarm,
                 start,
                 last_lamport,
                 ids: &ids,
+                chunk: &ok,
+                base,
                 prior: &expect.prior,
             };
-            if let Err(failure) = context.check(link) {
-                error = Some(ChainError {
-                    index,
-                    seq: Some(h.seq()),
-                    author: Some(*h.author()),
-                    failure,
-                });
-                break 'chunks;
-            }
-            last_lamport = h.lamport();
-            ids.push(link.id);
+            let fails = |offset: &usize| context.check(*offset).is_err();
+            let first_bad = if threads > 1 {
+                (0..ok.len())
+                    .into_par_iter()
+                    .with_min_len(PARALLEL_MIN)
+                    .find_first(fails)
+            } else {
+                (0..ok.len()).find(fails)
+            };
+            failed = first_bad.map(|offset| (offset, context.check(offset)));
+        }
+        let good = failed.as_ref().map_or(ok.len(), |(offset, _)| *offset);
+        ids.extend(ok[..good].iter().map(|l| l.id));
+        if let Some(last) = ok[..good].last() {
+            last_lamport = last.header.lamport();
+        }
+        if let Some((offset, Err(failure))) = failed {
+            let h = ok[offset].header;
+            error = Some(ChainError {
+                index: base + offset,
+                seq: Some(h.seq()),
+                author: Some(*h.author()),
+                failure,
+            });
+            break;
+        }
+        if let Some(Err(e)) = links.get(decoded) {
+            let index = base + decoded;
+            error = Some(ChainError {
+                index,
+                seq: codec::peek_seq(entries[index]),
+                author: None,
+                failure: e.clone().into(),
+            });
+            break;
         }
     }
 
@@ -258,20 +285,27 @@ fn first_bad_signature(
     Ok(verdicts.iter().position(|ok| !ok))
 }
 
-/// The state a link check needs: where the segment starts and what came before.
-struct Context<'a> {
-    index: usize,
+/// The state a link check needs: where the segment starts, the ids of the entries before
+/// this chunk, and the chunk's decoded entries.
+struct Context<'a, 'b> {
     author: Id,
     swarm: Id,
     start: u64,
+    /// Lamport of the entry before the chunk (0 at the start of the segment).
     last_lamport: u64,
     ids: &'a [Id],
+    chunk: &'a [Link<'b>],
+    /// Index in the segment of the chunk's first entry.
+    base: usize,
     prior: &'a HashMap<u64, Id>,
 }
 
-impl Context<'_> {
-    fn check(&self, link: &Link<'_>) -> Result<(), ChainFailure> {
-        let h = link.header;
+impl Context<'_, '_> {
+    /// Check entry `offset` of the chunk; independent of every other check, so a chunk is
+    /// checked in parallel and the first failure is the one with the lowest offset.
+    fn check(&self, offset: usize) -> Result<(), ChainFailure> {
+        let h = self.chunk[offset].header;
+        let index = self.base + offset;
         if h.author() != &self.author {
             return Err(ChainFailure::WrongAuthor);
         }
@@ -279,17 +313,21 @@ impl Context<'_> {
             return Err(ChainFailure::WrongSwarm);
         }
         let seq = h.seq();
-        let expected_prev = (self.start - 1).checked_add(self.index as u64);
+        let expected_prev = (self.start - 1).checked_add(index as u64);
         if expected_prev.and_then(|p| p.checked_add(1)) != Some(seq) {
             return Err(ChainFailure::SeqGap {
                 got: seq,
                 expected_prev: expected_prev.unwrap_or(u64::MAX),
             });
         }
-        if self.index > 0 && h.lamport() <= self.last_lamport {
+        let prev_lamport = match offset {
+            0 => self.last_lamport,
+            _ => self.chunk[offset - 1].header.lamport(),
+        };
+        if index > 0 && h.lamport() <= prev_lamport {
             return Err(ChainFailure::LamportNotIncreasing {
                 got: h.lamport(),
-                prev: self.last_lamport,
+                prev: prev_lamport,
             });
         }
         if seq > 1 {
@@ -311,12 +349,16 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// The id of seq `target`: in the segment so far, or in prior.
+    /// The id of seq `target`: before the chunk, in it, or in prior. Only called for
+    /// targets below an entry whose seq was checked, so `target < start + index`.
     fn id_of(&self, target: u64) -> Option<&Id> {
-        if target >= self.start {
-            self.ids.get((target - self.start) as usize)
-        } else {
-            self.prior.get(&target)
+        if target < self.start {
+            return self.prior.get(&target);
+        }
+        let index = usize::try_from(target - self.start).ok()?;
+        match index.checked_sub(self.base) {
+            None => self.ids.get(index),
+            Some(offset) => self.chunk.get(offset).map(|l| &l.id),
         }
     }
 }
