@@ -35,6 +35,7 @@ CONTEXTS: Final[dict[str, str]] = {
     "frontier": "lattice v1 frontier",
     "pow": "lattice v1 pow",
     "batch": "lattice v1 batch coefficients",
+    "client op": "lattice v1 client op",
 }
 """Domain name -> BLAKE3 key-derivation context string."""
 

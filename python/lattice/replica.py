@@ -267,13 +267,12 @@ class Replica:
     def _frontier_items(
         self, author_index: int, delta: dict[bytes, tuple[int, bytes]]
     ) -> list[tuple[bytes, int, bytes]]:
-        """The author's frontier after an entry with this delta, excluding the author
-        itself, sorted by peer: what ``frontier_root`` commits to (docs/format.md)."""
+        """The author's frontier after an entry with this delta, sorted by peer: what a
+        noop's ``frontier_root`` commits to. The author itself is at its previous entry
+        (docs/format.md, "Frontier root")."""
         row = self._row(author_index)
         items = []
         for i, pk in sorted(enumerate(self.peers), key=lambda x: x[1]):
-            if i == author_index:
-                continue
             seq, entry_id = delta.get(pk, (row[i], b""))
             if seq:
                 items.append((pk, seq, entry_id or self._logs[pk].id_at(seq)))

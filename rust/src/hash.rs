@@ -31,11 +31,13 @@ pub enum Domain {
     Pow,
     /// Seed expansion for the random batch-verification coefficients.
     Batch,
+    /// A client's signed op (DESIGN §6): its id, and what the client signs.
+    ClientOp,
 }
 
 impl Domain {
     /// Every domain, in a fixed order.
-    pub const ALL: [Domain; 9] = [
+    pub const ALL: [Domain; 10] = [
         Domain::Entry,
         Domain::Deps,
         Domain::Payload,
@@ -45,6 +47,7 @@ impl Domain {
         Domain::Frontier,
         Domain::Pow,
         Domain::Batch,
+        Domain::ClientOp,
     ];
 
     /// The BLAKE3 context string of this domain (docs/format.md).
@@ -59,6 +62,7 @@ impl Domain {
             Domain::Frontier => "lattice v1 frontier",
             Domain::Pow => "lattice v1 pow",
             Domain::Batch => "lattice v1 batch coefficients",
+            Domain::ClientOp => "lattice v1 client op",
         }
     }
 
@@ -74,6 +78,7 @@ impl Domain {
             Domain::Frontier => "frontier",
             Domain::Pow => "pow",
             Domain::Batch => "batch",
+            Domain::ClientOp => "client op",
         }
     }
 

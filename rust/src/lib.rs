@@ -13,6 +13,7 @@
 )]
 
 pub mod chain;
+pub mod client;
 pub mod codec;
 pub mod frontier;
 pub mod hash;

@@ -5,6 +5,7 @@
 //! Python exception classes of `lattice.errors`.
 
 mod buf;
+mod client;
 mod entry;
 mod errors;
 mod frontier;
@@ -43,6 +44,7 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sign::register(m)?;
     entry::register(m)?;
     merkle::register(m)?;
+    client::register(m)?;
     frontier::register(m)?;
     matrix::register(m)?;
     Ok(())
