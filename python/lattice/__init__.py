@@ -25,6 +25,7 @@ from lattice._lattice import (
     SIGNATURE_LEN,
     SIGNED_HEADER_LEN,
     ChainReport,
+    ClientOp,
     Entry,
     Matrix,
     __version__,
@@ -47,6 +48,7 @@ from lattice.entry import Kind
 from lattice.errors import LatticeError
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
+from lattice.proofs import QuorumProof
 from lattice.replica import Missing, ReceiveResult, Replica
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "SIGNATURE_LEN",
     "SIGNED_HEADER_LEN",
     "ChainReport",
+    "ClientOp",
     "ColumnMatrix",
     "EntanglementMatrix",
     "Entry",
@@ -68,6 +71,7 @@ __all__ = [
     "LatticeError",
     "Matrix",
     "Missing",
+    "QuorumProof",
     "ReceiveResult",
     "Replica",
     "__version__",

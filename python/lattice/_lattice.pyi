@@ -406,3 +406,40 @@ def frontier_verify_inclusion(
     root: Buffer,
 ) -> bool:
     """Check that ``item`` is leaf ``index`` of a frontier of ``size`` items with ``root``."""
+
+MAX_CLIENT_PAYLOAD_LEN: int
+"""Largest client op payload (an op must fit in one entry)."""
+
+@final
+class ClientOp:
+    """A client's signed op (DESIGN §6), wrapped by its home peer in a DATA entry.
+
+    >>> sk = SigningKey.generate()
+    >>> op = ClientOp.create(sk, bytes(32), 1, b"pay 5")
+    >>> ClientOp.from_bytes(op.to_bytes()).verify()
+    True
+    """
+
+    @staticmethod
+    def create(signing_key: SigningKey, swarm: Buffer, nonce: int, payload: Buffer) -> ClientOp:
+        """Create and sign an op."""
+    @staticmethod
+    def from_bytes(data: Buffer) -> ClientOp:
+        """Decode an op, rejecting anything non-canonical with a typed error."""
+    def to_bytes(self) -> bytes: ...
+    def verify(self) -> bool:
+        """Check the client's signature (ZIP-215)."""
+    @property
+    def id(self) -> bytes: ...
+    @property
+    def swarm(self) -> bytes: ...
+    @property
+    def client(self) -> bytes: ...
+    @property
+    def nonce(self) -> int: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def signature(self) -> bytes: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...

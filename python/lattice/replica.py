@@ -37,6 +37,7 @@ from lattice.errors import (
     DecodeError,
     ForkDetected,
     FrontierMismatch,
+    InvalidSignature,
     LamportNotIncreasing,
     LatticeError,
     NonMonotonicFrontier,
@@ -47,6 +48,7 @@ from lattice.errors import (
 )
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
+from lattice.proofs import QuorumProof, SignerEvidence
 from lattice.store import Store, StoredEntry
 
 __all__ = [
@@ -135,6 +137,7 @@ class Replica:
         column_only: bool = False,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         max_pending_bytes_per_author: int = DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR,
+        clients: Iterable[bytes] | None = None,
     ) -> None:
         if len(swarm_id) != _ID_LEN:
             raise DecodeError(f"a swarm id is {_ID_LEN} bytes, got {len(swarm_id)}")
@@ -142,6 +145,8 @@ class Replica:
             _lattice.check_public_key(pk)
         self.identity = identity
         self.me = identity.public_key
+        #: Clients this replica is the home peer of (None: any client with a valid key).
+        self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
         self.column_only = column_only
         self.matrix: EntanglementMatrix | ColumnMatrix = (
@@ -533,6 +538,77 @@ class Replica:
             if self._logs[author].head >= want:
                 del self._wanted[author]
         result.delivered.extend(e for e, _ in delivered)
+
+    # --- clients and quorum proofs (DESIGN §6) ------------------------------------------
+
+    def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
+        """As a client's home peer: check the client's signed op and wrap its exact bytes in
+        one of this replica's DATA entries (returned once durably stored)."""
+        if not isinstance(op, _lattice.ClientOp):
+            op = _lattice.ClientOp.from_bytes(op)
+        if op.swarm != self.swarm_id:
+            raise WrongSwarm("client op for another swarm", author=op.client)
+        if self.clients is not None and op.client not in self.clients:
+            raise UnknownAuthor("not a client of this home peer", author=op.client)
+        _lattice.check_public_key(op.client)
+        if not op.verify():
+            raise InvalidSignature("client op signature does not verify", author=op.client)
+        return self.append(op.to_bytes())
+
+    def quorum_proof(self, entry_id: bytes) -> QuorumProof | None:
+        """A :class:`~lattice.proofs.QuorumProof` that a quorum saw the client op wrapped
+        in entry ``entry_id``, or None if the entry is unknown, is not a wrapped client op,
+        or fewer than q peers' noops have entangled it yet."""
+        data = self._store.get(entry_id)
+        if data is None:
+            return None
+        wrapping = Entry.from_bytes(data)
+        try:
+            _lattice.ClientOp.from_bytes(wrapping.payload)
+        except DecodeError:
+            return None
+        home, k = wrapping.author, wrapping.seq
+        signers = [
+            evidence
+            for peer in self.peers
+            if (evidence := self._signer_evidence(peer, home, k)) is not None
+        ]
+        if len(signers) < self.matrix.quorum:
+            return None
+        return QuorumProof(self.swarm_id, data, tuple(signers))
+
+    def _signer_evidence(self, peer: bytes, home: bytes, k: int) -> SignerEvidence | None:
+        """``peer``'s first noop whose frontier holds ``home`` at seq >= k, with the proofs."""
+        frontier: dict[bytes, int] = {}
+        for entry in self.entries(peer):
+            for dep, (seq, _) in entry.deps.items():
+                frontier[dep] = seq
+            if entry.kind != Kind.NOOP:
+                continue
+            own = {peer: entry.seq - 1} if entry.seq > 1 else {}
+            view = {**frontier, **own}
+            s = view.get(home, 0)
+            if s < k:
+                continue
+            items = [(p, q, self._logs[p].id_at(q)) for p, q in sorted(view.items()) if q]
+            index = next(i for i, item in enumerate(items) if item[0] == home)
+            path = [self._signed_header(home, seq) for seq in _lattice.lipmaa_path(s, k)[:-1]]
+            return SignerEvidence(
+                noop=entry.signed_header(),
+                seq=s,
+                id=items[index][2],
+                index=index,
+                size=len(items),
+                merkle_proof=tuple(_lattice.frontier_inclusion_proof(items, index)),
+                path=tuple(path),
+            )
+        return None
+
+    def _signed_header(self, author: bytes, seq: int) -> bytes:
+        data = self._store.at(author, seq)
+        if data is None:
+            raise LatticeError("delivered entry missing from the store", author=author, seq=seq)
+        return data[: _lattice.SIGNED_HEADER_LEN]
 
     def close(self) -> None:
         """Close the store."""
