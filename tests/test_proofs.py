@@ -29,7 +29,7 @@ def build() -> tuple[list[bytes], Replica, lattice.Entry, QuorumProof, lattice.I
     op = ClientOp.create(client.signing_key, SWARM, 7, b"transfer 5 to bob")
     wrapped = home.wrap_client_op(op)
     after = [home.append(f"later {i}".encode()) for i in range(30)]
-    log = before + [wrapped] + after
+    log = [*before, wrapped, *after]
     for j, r in enumerate(reps[1:], start=1):
         r.receive(log[: 6 + 10 * j])  # each sees home's log up to a different point
         home.receive([r.noop()])
