@@ -116,6 +116,54 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
                 target_ms / ms,
             )
         )
+    if "test_p4_replica_receive" in py:
+        ours = py["test_p4_replica_receive"]
+        ref = py["test_p4_reference_pipeline"]
+        rate = ours["entries"] / ours["min"]
+        ref_rate = ref["entries"] / ref["min"]
+        out.append(
+            Row(
+                "P4",
+                f"Replica.receive, {ours['entries']:,.0f} entries, 8 authors, durable SQLite",
+                f"{rate / 1000:.1f}k/s",
+                "≥ 40k/s",
+                rate / 40_000,
+            )
+        )
+        out.append(
+            Row(
+                "P4",
+                "Replica.receive vs pure-Python reference pipeline",
+                f"{rate / ref_rate:.1f}×",
+                "≥ 5×",
+                rate / ref_rate / 5,
+            )
+        )
+    for ident, target_ms in (("N1024", 5.0), ("N4096", 80.0)):
+        key = f"test_p5_replica_quorum_query[{ident}]"
+        if key in py:
+            ms = py[key]["min"] * 1000
+            out.append(
+                Row(
+                    "P5",
+                    f"quorum query through replica.matrix, N={py[key]['n']:,.0f}",
+                    f"{ms:.2f} ms",
+                    f"≤ {target_ms:.0f} ms",
+                    target_ms / ms,
+                )
+            )
+    if "test_p7_peak_rss_ingesting" in py:
+        info = py["test_p7_peak_rss_ingesting"]
+        mb = info["peak_rss"] / 2**20
+        out.append(
+            Row(
+                "P7",
+                f"peak RSS ingesting {info['entries']:,.0f} entries",
+                f"{mb:.0f} MB",
+                "≤ 600 MB",
+                600 / mb,
+            )
+        )
     small = py["test_p5_row_update[N1024]"]["min"]
     large = py["test_p5_row_update[N4096]"]["min"]
     growth = large / small

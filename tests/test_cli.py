@@ -18,7 +18,12 @@ def test_version() -> None:
 def test_demo_command_runs() -> None:
     result = CliRunner().invoke(main, ["demo", "--rounds", "30"])
     assert result.exit_code == 0, result.output
-    for expected in ("batch-verified 120 signatures", "entanglement matrix", "PayloadMismatch"):
+    for expected in (
+        "batch-verified 120 signatures",
+        "entanglement matrix",
+        "PayloadMismatch",
+        "verified from scratch: True",
+    ):
         assert expected in result.output
 
 
@@ -31,6 +36,10 @@ def test_demo_summary_is_consistent() -> None:
     assert summary.known_to_all == [37, 38, 37, 36]
     assert summary.known_to_quorum == [38, 38, 38, 37]
     assert summary.tamper_detected_at == 20
+    # The five-peer swarm: the client's op reaches a quorum and its proof verifies.
+    assert summary.swarm is not None
+    assert summary.swarm.proof_tick is not None and summary.swarm.proof_verified
+    assert min(summary.swarm.known_to_quorum.values()) >= 1
 
 
 def test_demo_rejects_bad_rounds() -> None:

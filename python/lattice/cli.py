@@ -38,7 +38,7 @@ def demo(rounds: int | None) -> None:
     """Sign, entangle, batch-verify and validate tens of thousands of entries."""
     from lattice.demo import DEFAULT_ROUNDS, run_demo
 
-    summary = run_demo(Console(), rounds=rounds or DEFAULT_ROUNDS)
+    summary = run_demo(Console(soft_wrap=True), rounds=rounds or DEFAULT_ROUNDS)
     if not (summary.all_signatures_valid and summary.chains_valid):
         raise click.ClickException("the demo's own entries did not verify")
 
