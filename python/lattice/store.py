@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lattice.errors import StoreError
 
-__all__ = ["STORE_FORMAT_VERSION", "Store", "StoredEntry"]
+__all__ = ["STORE_FORMAT_VERSION", "Store"]
 
 #: Bumped whenever the schema changes; files of a newer version are refused.
 STORE_FORMAT_VERSION = 1
@@ -57,18 +56,6 @@ CREATE TABLE IF NOT EXISTS cells (
     PRIMARY KEY (observer, sender)
 ) STRICT, WITHOUT ROWID""",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
-    """One row of the entries table."""
-
-    id: bytes
-    author: bytes
-    seq: int
-    lamport: int
-    kind: int
-    data: bytes
 
 
 class Store:
@@ -156,8 +143,13 @@ class Store:
 
     # --- writing -------------------------------------------------------------------------
 
-    def add(self, entries: Iterable[StoredEntry], cells: Iterable[tuple[int, int, int]]) -> None:
-        """Store delivered entries and the matrix cells they raised, in one durable commit.
+    def add(
+        self,
+        entries: Iterable[tuple[bytes, bytes, int, int, int, bytes]],
+        cells: Iterable[tuple[int, int, int]],
+    ) -> None:
+        """Store delivered entries — (id, author, seq, lamport, kind, bytes) rows — and the
+        matrix cells they raised, in one durable commit.
 
         On failure nothing is stored and :class:`StoreError` is raised.
         """
@@ -167,7 +159,7 @@ class Store:
             c.executemany(
                 "INSERT INTO entries (id, author, seq, lamport, kind, bytes) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                ((e.id, e.author, e.seq, e.lamport, e.kind, e.data) for e in entries),
+                entries,
             )
             c.executemany(
                 "INSERT INTO cells (observer, sender, seq) VALUES (?, ?, ?) "
