@@ -14,6 +14,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# maturin installs into the active virtualenv: make it this checkout's, whatever the
+# calling shell has activated.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+unexport CONDA_PREFIX
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Hypothesis effort: "ci" (default) or "slow" for deep runs.
