@@ -149,11 +149,7 @@ class Replica:
         self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
         self.column_only = column_only
-        self.matrix: EntanglementMatrix | ColumnMatrix = (
-            ColumnMatrix(peers, self.me, faults)
-            if column_only
-            else EntanglementMatrix(peers, faults)
-        )
+        self.matrix = self._new_matrix(peers, faults)
         if self.me not in self.matrix:
             raise UnknownAuthor("this identity is not in the membership list", author=self.me)
         self.peers = self.matrix.peers
@@ -180,12 +176,15 @@ class Replica:
 
     # --- state -------------------------------------------------------------------------
 
+    def _new_matrix(
+        self, peers: Sequence[bytes], faults: int | None
+    ) -> EntanglementMatrix | ColumnMatrix:
+        if self.column_only:
+            return ColumnMatrix(peers, self.me, faults)
+        return EntanglementMatrix(peers, faults)
+
     def _reset(self) -> None:
-        self.matrix = (
-            ColumnMatrix(self.peers, self.me, self.matrix.faults)
-            if self.column_only
-            else EntanglementMatrix(self.peers, self.matrix.faults)
-        )
+        self.matrix = self._new_matrix(self.peers, self.matrix.faults)
         self._frontiers = {}
         self._logs = {pk: _Log() for pk in self.peers}
         self._load()

@@ -262,12 +262,13 @@ const OFF_DEPS_HASH: usize = 146;
 const OFF_FRONTIER_ROOT: usize = 178;
 const OFF_PAYLOAD_HASH: usize = 214;
 
-/// The `N` bytes at a constant offset of a header. The offsets are constants inside the
-/// fixed-size array, so the conversion cannot fail and compiles to a plain load.
-fn field<const N: usize>(raw: &[u8; HEADER_LEN], offset: usize) -> &[u8; N] {
+/// The `N` bytes at a constant offset of a fixed-size record (a header, a dependency
+/// item). The offsets are constants inside the array, so the conversion cannot fail and
+/// compiles to a plain load.
+fn field<const N: usize, const M: usize>(raw: &[u8; M], offset: usize) -> &[u8; N] {
     match raw[offset..offset + N].try_into() {
         Ok(field) => field,
-        Err(_) => unreachable!("header fields lie inside the header"),
+        Err(_) => unreachable!("fields lie inside their record"),
     }
 }
 
@@ -406,12 +407,13 @@ pub struct Dep {
 }
 
 impl Dep {
-    fn read(r: &mut Reader<'_>) -> Result<Dep, DecodeError> {
-        Ok(Dep {
-            peer: r.array("dep peer")?,
-            seq: r.u64("dep seq")?,
-            id: r.array("dep id")?,
-        })
+    /// The item encoded in `chunk` (fixed offsets: peer, seq, id).
+    pub fn from_chunk(chunk: &[u8; DEP_LEN]) -> Dep {
+        Dep {
+            peer: *field(chunk, 0),
+            seq: u64::from_be_bytes(*field(chunk, ID_LEN)),
+            id: *field(chunk, ID_LEN + 8),
+        }
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -611,17 +613,7 @@ impl<'a> EntryView<'a> {
 
     /// The dependency items, in their canonical (ascending peer) order.
     pub fn deps(&self) -> impl ExactSizeIterator<Item = Dep> + '_ {
-        self.deps_raw[DEPS_COUNT_LEN..]
-            .chunks_exact(DEP_LEN)
-            .map(|chunk| {
-                let mut r = Reader::new(chunk);
-                // A chunk of DEP_LEN bytes always holds one item.
-                Dep::read(&mut r).unwrap_or(Dep {
-                    peer: ZERO_ID,
-                    seq: 0,
-                    id: ZERO_ID,
-                })
-            })
+        dep_items(self.deps_raw.get(DEPS_COUNT_LEN..).unwrap_or(&[]))
     }
 
     /// The entry id.
@@ -660,30 +652,24 @@ pub fn peek_len(bytes: &[u8]) -> Option<usize> {
         .checked_add(payload_len)
 }
 
+/// The dependency items encoded back to back in `items` (the list without its count).
+pub fn dep_items(items: &[u8]) -> impl ExactSizeIterator<Item = Dep> + '_ {
+    items.as_chunks::<DEP_LEN>().0.iter().map(Dep::from_chunk)
+}
+
 fn check_deps(items: &[u8], author: &Id) -> Result<(), DecodeError> {
-    let mut last_peer: Option<&[u8]> = None;
-    for chunk in items.chunks_exact(DEP_LEN) {
-        let peer = &chunk[..ID_LEN];
+    let mut last_peer: Option<Id> = None;
+    for Dep { peer, seq, .. } in dep_items(items) {
         if last_peer.is_some_and(|last| last >= peer) {
             return Err(DecodeError::NonCanonical(
                 "dependencies must be strictly ascending by peer",
             ));
         }
-        if peer == author {
+        if &peer == author {
             return Err(DecodeError::NonCanonical(
                 "an entry cannot depend on its own author (use prev)",
             ));
         }
-        let seq = u64::from_be_bytes([
-            chunk[ID_LEN],
-            chunk[ID_LEN + 1],
-            chunk[ID_LEN + 2],
-            chunk[ID_LEN + 3],
-            chunk[ID_LEN + 4],
-            chunk[ID_LEN + 5],
-            chunk[ID_LEN + 6],
-            chunk[ID_LEN + 7],
-        ]);
         if seq == 0 {
             return Err(DecodeError::NonCanonical(
                 "dependency seq must be at least 1",

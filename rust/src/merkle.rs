@@ -200,7 +200,7 @@ pub fn verify_inclusion<H: TreeHasher + ?Sized>(
     let (Some(leaf), Some(root)) = (as_id(leaf_hash), as_id(root)) else {
         return false;
     };
-    let Some(proof) = proof.iter().map(|p| as_id(p)).collect::<Option<Vec<Id>>>() else {
+    let Some(proof) = ids(proof) else {
         return false;
     };
     root_from_inclusion(h, leaf, index, size, &proof) == Some(root)
@@ -252,7 +252,7 @@ pub fn verify_consistency<H: TreeHasher + ?Sized>(
     let (Some(old_root), Some(new_root)) = (as_id(old_root), as_id(new_root)) else {
         return false;
     };
-    let Some(proof) = proof.iter().map(|p| as_id(p)).collect::<Option<Vec<Id>>>() else {
+    let Some(proof) = ids(proof) else {
         return false;
     };
     if old_size > new_size {
@@ -320,8 +320,9 @@ pub fn valid_subtree(start: u64, end: u64) -> bool {
     }
 }
 
-fn ids(proof: &[&[u8]]) -> Option<Vec<Id>> {
-    proof.iter().map(|p| as_id(p)).collect()
+/// Proof elements as hashes, or None if any is not 32 bytes.
+pub fn ids<B: AsRef<[u8]>>(proof: &[B]) -> Option<Vec<Id>> {
+    proof.iter().map(|p| as_id(p.as_ref())).collect()
 }
 
 /// Verify that leaf `index` is in the subtree `[start, end)` whose hash is `root`.

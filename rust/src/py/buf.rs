@@ -24,6 +24,12 @@ impl Deref for Buf {
     }
 }
 
+impl AsRef<[u8]> for Buf {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl<'a, 'py> FromPyObject<'a, 'py> for Buf {
     type Error = PyErr;
 

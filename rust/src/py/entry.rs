@@ -38,23 +38,11 @@ impl PyEntry {
     }
 
     fn deps_iter(&self) -> impl Iterator<Item = Dep> + '_ {
-        let raw = self
-            .bytes
-            .get(SIGNED_HEADER_LEN + DEPS_COUNT_LEN..self.payload_offset)
-            .unwrap_or(&[]);
-        raw.chunks_exact(codec::DEP_LEN).map(|c| {
-            let mut peer = ZERO_ID;
-            let mut id = ZERO_ID;
-            peer.copy_from_slice(&c[..32]);
-            id.copy_from_slice(&c[40..72]);
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&c[32..40]);
-            Dep {
-                peer,
-                seq: u64::from_be_bytes(seq),
-                id,
-            }
-        })
+        codec::dep_items(
+            self.bytes
+                .get(SIGNED_HEADER_LEN + DEPS_COUNT_LEN..self.payload_offset)
+                .unwrap_or(&[]),
+        )
     }
 }
 

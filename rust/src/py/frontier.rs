@@ -5,7 +5,6 @@ use pyo3::types::PyBytes;
 
 use super::buf::{Buf, id_arg};
 use super::errors::invalid_argument;
-use crate::Id;
 use crate::frontier::{self, FrontierItem};
 
 /// `(peer, seq, id)` as Python passes it.
@@ -51,13 +50,8 @@ fn frontier_verify_inclusion(
     root: Buf,
 ) -> PyResult<bool> {
     let item = items(std::slice::from_ref(&item))?.remove(0);
-    let (Some(root), Some(proof)) = (
-        crate::merkle::as_id(&root),
-        proof
-            .iter()
-            .map(|p| crate::merkle::as_id(p))
-            .collect::<Option<Vec<Id>>>(),
-    ) else {
+    let (Some(root), Some(proof)) = (crate::merkle::as_id(&root), crate::merkle::ids(&proof))
+    else {
         return Ok(false);
     };
     Ok(frontier::verify_inclusion(
