@@ -113,7 +113,7 @@ def test_pending_caps_drop_and_rerequest_never_out_of_order() -> None:
     assert r.delivered == []
     assert small.pending <= 5 and small.pending_bytes <= 5 * size
     # The oldest (first received: seqs 30 down to 7) were evicted; 2..6 are held.
-    assert sorted(e.seq for e, _, _ in small._pending.values()) == [2, 3, 4, 5, 6]
+    assert sorted(w.seq for w in small._pending) == [2, 3, 4, 5, 6]
     assert small.missing() == [lattice.Missing(pa, 1, 1), lattice.Missing(pa, 7, 30)], (
         "evicted entries are re-requested, held ones are not"
     )

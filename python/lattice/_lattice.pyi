@@ -326,6 +326,11 @@ class Matrix:
     def get(self, observer: int, sender: int) -> int: ...
     def update_row(self, observer: int, delta: Sequence[tuple[int, int]]) -> int:
         """Raise cells of one row to at least the given seqs; returns how many grew. O(delta)."""
+    def freeze(self, sender: int, cap: int) -> int:
+        """Cap ``sender``'s column at ``cap`` for good (a proven fork, DESIGN §4): cells
+        above it are lowered, later updates are capped. Returns how many cells were lowered."""
+    def frozen_at(self, sender: int) -> int | None:
+        """The cap of ``sender``'s column if it is frozen."""
     def row(self, observer: int) -> list[int]: ...
     def column(self, sender: int) -> list[int]: ...
     def known_to_all(self) -> list[int]:
@@ -441,5 +446,56 @@ class ClientOp:
     def payload(self) -> bytes: ...
     @property
     def signature(self) -> bytes: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+FRAUD_PROOF_LEN: int
+"""Length of an encoded fraud proof (1 + 2 × 310)."""
+
+@final
+class FraudProof:
+    """Two validly signed headers of one author at one seq with different ids (DESIGN §5).
+
+    Anyone can check one with nothing but the swarm id: the author's key is in the
+    headers. The encoding is canonical (the smaller id first).
+
+    >>> sk = SigningKey.generate()
+    >>> p = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"P")
+    >>> q = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"Q")
+    >>> proof = FraudProof.from_entries(p, q)
+    >>> proof.verify(bytes(32)), proof.seq, proof.author == sk.public_key
+    (True, 1, True)
+    >>> FraudProof.from_bytes(proof.to_bytes()) == proof
+    True
+    """
+
+    @staticmethod
+    def from_bytes(data: Buffer) -> FraudProof:
+        """Decode a proof (structure only: :meth:`verify` says if it proves anything)."""
+    @staticmethod
+    def from_headers(a: Buffer, b: Buffer) -> FraudProof:
+        """The proof made of two signed headers (310 bytes each), in either order."""
+    @staticmethod
+    def from_entries(a: Entry, b: Entry) -> FraudProof:
+        """The proof made of two entries' signed headers, in either order."""
+    def to_bytes(self) -> bytes: ...
+    def verify(self, swarm_id: Buffer) -> bool:
+        """True if the proof proves a fork in this swarm: same author and seq, different
+        ids, a usable author key, both signatures valid (ZIP-215)."""
+    def check(self, swarm_id: Buffer) -> None:
+        """Like :meth:`verify`, but raise :class:`~lattice.errors.InvalidFraudProof` saying
+        why the proof fails."""
+    @property
+    def author(self) -> bytes: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def swarm(self) -> bytes: ...
+    @property
+    def ids(self) -> tuple[bytes, bytes]:
+        """The two entry ids, smaller first."""
+    @property
+    def headers(self) -> tuple[bytes, bytes]:
+        """The two signed headers, in the order of :attr:`ids`."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...

@@ -93,6 +93,16 @@ class EntanglementMatrix(_Membership):
         """:meth:`observe` by matrix index (the replica's hot path)."""
         return self._m.update_row(observer, delta)
 
+    def freeze(self, sender: bytes, cap: int) -> int:
+        """Cap ``sender``'s column at ``cap`` for good (a proven fork at ``cap + 1``, DESIGN
+        §4): no query reports it above ``cap`` from now on. Returns how many cells were
+        lowered."""
+        return self._m.freeze(self.index(sender), cap)
+
+    def frozen_at(self, sender: bytes) -> int | None:
+        """The cap of ``sender``'s column if it is frozen, else None."""
+        return self._m.frozen_at(self.index(sender))
+
     def cell(self, observer: bytes, sender: bytes) -> int:
         """What ``observer`` has provably seen of ``sender``'s log."""
         return self._m.get(self.index(observer), self.index(sender))
@@ -144,6 +154,7 @@ class ColumnMatrix(_Membership):
         self.me = bytes(me)
         self._me = self.index(self.me)
         self._column = [0] * self.n
+        self._caps: dict[int, int] = {}
 
     def observe(self, observer: bytes, frontier_delta: Mapping[bytes, int]) -> int:
         """Take the part of ``observer``'s frontier delta about ``me``; returns 1 if it grew."""
@@ -153,11 +164,29 @@ class ColumnMatrix(_Membership):
     def update_indexed(self, observer: int, delta: Sequence[tuple[int, int]]) -> int:
         """Apply the ``me`` column of a row delta given by matrix indexes."""
         grew = 0
+        cap = self._caps.get(self._me)
         for sender, seq in delta:
+            if cap is not None:
+                seq = min(seq, cap)
             if sender == self._me and seq > self._column[observer]:
                 self._column[observer] = seq
                 grew = 1
         return grew
+
+    def freeze(self, sender: bytes, cap: int) -> int:
+        """Cap ``sender``'s column at ``cap`` for good (only ``me``'s column is kept)."""
+        s = self.index(sender)
+        cap = min(cap, self._caps.get(s, cap))
+        self._caps[s] = cap
+        if s != self._me:
+            return 0
+        lowered = sum(1 for v in self._column if v > cap)
+        self._column = [min(v, cap) for v in self._column]
+        return lowered
+
+    def frozen_at(self, sender: bytes) -> int | None:
+        """The cap of ``sender``'s column if it is frozen, else None."""
+        return self._caps.get(self.index(sender))
 
     def _only_me(self, sender: bytes) -> None:
         if sender != self.me:

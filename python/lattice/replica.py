@@ -1,10 +1,18 @@
-"""The Replica: one peer's sans-I/O protocol state machine (DESIGN §3, §4, §13, §14).
+"""The Replica: one peer's sans-I/O protocol state machine (DESIGN §3, §4, §5, §13, §14).
 
 Entries go in (``receive``, in any order, as bytes or :class:`~lattice.Entry`), and what
 happened comes out (:class:`ReceiveResult`); the replica never opens a socket or sleeps.
 An entry is *delivered* — stored durably, applied to the matrix — only when its ``prev``,
 its lipmaa target and every dependency are delivered with the same ids; until then it waits
 in a bounded pending buffer and :meth:`Replica.missing` says what to request.
+
+Peers are assumed hostile. Every invalid entry is rejected with a typed error and leaves
+nothing behind. A peer that signs two versions of one position is caught as soon as both
+meet here (DESIGN §5): the two signed headers become a :class:`~lattice.FraudProof`, which
+is stored, returned, and appended to this replica's own log as a ``FRAUD`` entry so the
+swarm entangles it; the liar is blocklisted for good and its column frozen at the last seq
+before the fork, while honest entries that depend on either branch are still delivered
+(the liar's entries they need are kept as *evidence*).
 
 >>> import lattice
 >>> a, b = lattice.Identity.generate(), lattice.Identity.generate()
@@ -25,45 +33,49 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import (
+    Blocked,
     BrokenLipmaa,
     BrokenPrev,
     DecodeError,
-    ForkDetected,
     FrontierMismatch,
+    InvalidFraudProof,
     InvalidSignature,
     LamportNotIncreasing,
     LatticeError,
     NonMonotonicFrontier,
-    PendingOverflow,
     StoreError,
     UnknownAuthor,
     WrongSwarm,
 )
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
+from lattice.pending import PendingBuffer
 from lattice.proofs import QuorumProof, SignerEvidence
 from lattice.store import Store
 
 __all__ = [
     "DEFAULT_MAX_PENDING_BYTES",
     "DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR",
+    "MAX_ANSWER_ENTRIES",
     "Missing",
     "ReceiveResult",
     "Replica",
 ]
 
 Entry = _lattice.Entry
+FraudProof = _lattice.FraudProof
 
 #: Pending buffer caps (DESIGN §3): entries waiting for dependencies, in encoded bytes.
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
+#: The most entries one :meth:`Replica.answer` call returns (a request may name any range).
+MAX_ANSWER_ENTRIES = 10_000
 _ID_LEN = _lattice.ID_LEN
 
 
@@ -74,23 +86,36 @@ class ReceiveResult:
     ``delivered``: entries delivered (and durably stored) by this call, in causal order;
     ``pending``: how many entries wait for dependencies after it; ``rejected``: inputs that
     are invalid, with the typed error saying why (nothing of them is stored or relayed);
-    ``frauds``: fraud proofs found (DESIGN §5).
+    ``frauds``: fraud proofs this call established (DESIGN §5); ``evidence``: entries of
+    forked authors kept (not delivered) because honest entries depend on them or they
+    prove the fork; ``appended``: entries this replica wrote in reaction (the ``FRAUD``
+    entry announcing a fork it detected). A node relays :attr:`to_relay`.
     """
 
     delivered: list[_lattice.Entry] = field(default_factory=list)
     pending: int = 0
     rejected: list[tuple[bytes, LatticeError]] = field(default_factory=list)
-    frauds: list[object] = field(default_factory=list)
-    dropped: int = 0
+    frauds: list[_lattice.FraudProof] = field(default_factory=list)
+    evidence: list[_lattice.Entry] = field(default_factory=list)
+    appended: list[_lattice.Entry] = field(default_factory=list)
+
+    @property
+    def to_relay(self) -> list[_lattice.Entry]:
+        """What a node forwards to its peers, in a causal order: evidence first (honest
+        entries may depend on it), then what was delivered, then this replica's own."""
+        return [*self.evidence, *self.delivered, *self.appended]
 
 
 @dataclass(frozen=True)
 class Missing:
-    """Entries to request: ``author``'s seqs ``first`` to ``last`` inclusive."""
+    """Entries to request: ``author``'s seqs ``first`` to ``last`` inclusive, or, when
+    ``id`` is set, exactly the version of ``author``'s entry ``first`` (== ``last``) with
+    that id — another version than the one held here, or one of a forked author's."""
 
     author: bytes
     first: int
     last: int
+    id: bytes | None = None
 
 
 class _Log:
@@ -117,10 +142,34 @@ class _Log:
 
 
 class _Wait(Exception):
-    """Internal: the entry waits for (author, seq)."""
+    """Internal: the entry waits for ``author``'s entry ``seq`` with id ``want``."""
 
-    def __init__(self, author: bytes, seq: int) -> None:
+    def __init__(self, author: bytes, seq: int, want: bytes) -> None:
         self.key = (author, seq)
+        self.want = want
+
+
+#: A delivered entry and the matrix cells (observer, sender, seq) it raised.
+_Delivered = tuple[_lattice.Entry, list[tuple[int, int, int]]]
+
+
+class _Batch:
+    """What one receive or append changes, until it is committed in one transaction."""
+
+    __slots__ = ("delivered", "evidence", "fork_cells", "frauds", "inflight", "penalised", "rejected")
+
+    def __init__(self) -> None:
+        self.delivered: list[_Delivered] = []
+        self.evidence: list[_lattice.Entry] = []
+        self.fork_cells: dict[tuple[int, int], bytes] = {}
+        # (proof, whether this replica detected it and must announce it)
+        self.frauds: list[tuple[_lattice.FraudProof, bool]] = []
+        self.inflight: dict[bytes, _lattice.Entry] = {}
+        self.penalised: set[bytes] = set()
+        self.rejected: list[tuple[bytes, LatticeError]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.evidence or self.frauds or self.penalised)
 
 
 class Replica:
@@ -149,30 +198,25 @@ class Replica:
         self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
         self.column_only = column_only
+        self._faults = faults
         self.matrix = self._new_matrix(peers, faults)
         if self.me not in self.matrix:
             raise UnknownAuthor("this identity is not in the membership list", author=self.me)
         self.peers = self.matrix.peers
         self._n = len(self.peers)
         self._me_index = self.matrix.index(self.me)
-        # The frontier each author committed to, by index: the matrix rows, needed to check
-        # that deltas advance and noop roots recompute. Created on an author's first entry,
-        # so a column-only replica that follows few logs keeps O(N) per log it follows.
-        self._frontiers: dict[int, list[int]] = {}
-        self._logs = {pk: _Log() for pk in self.peers}
-        self._max_pending = max_pending_bytes
-        self._max_pending_author = max_pending_bytes_per_author
-        # id -> (entry, encoded size, the (author, seq) it waits for); insertion order = age.
-        self._pending: OrderedDict[bytes, tuple[_lattice.Entry, int, tuple[bytes, int]]] = (
-            OrderedDict()
+        self._pending: PendingBuffer[_lattice.Entry] = PendingBuffer(
+            max_pending_bytes, max_pending_bytes_per_author
         )
-        self._pending_bytes = 0
-        self._pending_author_bytes: dict[bytes, int] = {}
-        self._waiting: dict[tuple[bytes, int], set[bytes]] = {}
-        self._wanted: dict[bytes, int] = {}
-        self._late_rejections: list[tuple[bytes, LatticeError]] = []
+        # Per author: a version of one of its entries that some signed entry names but
+        # this replica does not hold (a broken prev or lipmaa link): requested by id, since
+        # if it exists it proves a fork.
+        self._suspects: dict[bytes, tuple[int, bytes]] = {}
+        self._batch = _Batch()
         self._store = Store.open(path, swarm_id=self.swarm_id, owner=self.me, peers=self.peers)
+        self._init_state()
         self._load()
+        self._announce_stored()
 
     # --- state -------------------------------------------------------------------------
 
@@ -183,21 +227,50 @@ class Replica:
             return ColumnMatrix(peers, self.me, faults)
         return EntanglementMatrix(peers, faults)
 
-    def _reset(self) -> None:
-        self.matrix = self._new_matrix(self.peers, self.matrix.faults)
-        self._frontiers = {}
+    def _init_state(self) -> None:
+        self.matrix = self._new_matrix(self.peers, self._faults)
+        # The frontier each author committed to, by index: the raw matrix rows (never
+        # frozen), needed to check that deltas advance and noop roots recompute. Created on
+        # an author's first entry, so a column-only replica keeps O(N) per log it follows.
+        self._frontiers: dict[int, list[int]] = {}
         self._logs = {pk: _Log() for pk in self.peers}
+        # Forked authors and their lowest proven fork; the ids inside every proof seen.
+        self._forks: dict[bytes, _lattice.FraudProof] = {}
+        self._proof_ids: set[bytes] = set()
+        # Entries of forked authors kept, not delivered: id -> (author, seq, lamport).
+        self._evidence: dict[bytes, tuple[bytes, int, int]] = {}
+        # (observer, forked sender) -> the id the observer's frontier holds for it.
+        self._fork_ids: dict[tuple[int, int], bytes] = {}
+        self._unannounced: list[_lattice.FraudProof] = []
+        #: Invalid fraud proofs sent, per peer (DESIGN §5: the sender is penalised, §11).
+        self.penalties: dict[bytes, int] = {}
+
+    def _reset(self) -> None:
+        self._init_state()
+        self._batch = _Batch()
         self._load()
 
     def _load(self) -> None:
+        for author, seq, proof_bytes, announce in self._store.frauds():
+            proof = FraudProof.from_bytes(proof_bytes)
+            self._forks[author] = proof
+            self._proof_ids.update(proof.ids)
+            self.matrix.freeze(author, seq - 1)
+            if announce:
+                self._unannounced.append(proof)
         for author, seq, entry_id, lamport in self._store.heads():
             log = self._logs[author]
             if seq != log.head + 1:
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
+        for entry_id, author, seq, lamport, _ in self._store.evidence():
+            self._evidence[entry_id] = (author, seq, lamport)
         for observer, sender, seq in self._store.cells():
             self._row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
+        for observer, sender, entry_id in self._store.fork_cells():
+            self._fork_ids[observer, sender] = entry_id
+        self.penalties = self._store.penalties()
 
     def _row(self, author_index: int) -> list[int]:
         row = self._frontiers.get(author_index)
@@ -206,8 +279,17 @@ class Replica:
         return row
 
     def frontier(self) -> dict[bytes, tuple[int, bytes]]:
-        """Head (seq, id) of every log this replica has delivered entries of."""
-        return {pk: (log.head, log.id_at(log.head)) for pk, log in self._logs.items() if log.head}
+        """Head (seq, id) of every log this replica has delivered entries of; a forked
+        author at the last seq before its fork."""
+        out = {}
+        for pk, log in self._logs.items():
+            seq = log.head
+            fork = self._forks.get(pk)
+            if fork is not None:
+                seq = min(seq, fork.seq - 1)
+            if seq:
+                out[pk] = (seq, log.id_at(seq))
+        return out
 
     def head(self, author: bytes) -> int:
         """Seq of ``author``'s latest delivered entry (0 if none)."""
@@ -218,10 +300,34 @@ class Replica:
         seq ``since``."""
         return [Entry.from_bytes(b) for b in self._store.entries(author, since)]
 
+    def evidence(self, author: bytes | None = None) -> list[_lattice.Entry]:
+        """Entries of forked authors kept as evidence (not delivered), in arrival order."""
+        return [Entry.from_bytes(data) for *_, data in self._store.evidence(author)]
+
     def get(self, entry_id: bytes) -> _lattice.Entry | None:
         """The delivered entry with this id, if any."""
         data = self._store.get(entry_id)
         return None if data is None else Entry.from_bytes(data)
+
+    @property
+    def frauds(self) -> list[_lattice.FraudProof]:
+        """The fraud proof of every forked author (its lowest known fork)."""
+        return list(self._forks.values())
+
+    @property
+    def blocklist(self) -> set[bytes]:
+        """Authors blocklisted for good: every author with a proven fork."""
+        return set(self._forks)
+
+    def disputed(self, author: bytes) -> set[bytes]:
+        """Observers that committed to the forked ``author`` beyond the last seq before its
+        fork: their view of it is on one branch or the other, and never counted (DESIGN §4).
+        Empty if ``author`` is not forked."""
+        fork = self._forks.get(author)
+        if fork is None:
+            return set()
+        s = self.matrix.index(author)
+        return {self.peers[o] for o, row in self._frontiers.items() if row[s] >= fork.seq}
 
     @property
     def pending(self) -> int:
@@ -231,18 +337,38 @@ class Replica:
     @property
     def pending_bytes(self) -> int:
         """Encoded size of the entries waiting for dependencies."""
-        return self._pending_bytes
+        return self._pending.bytes
+
+    def _held_lamport(self, author: bytes, seq: int, entry_id: bytes) -> int | None:
+        """The lamport of ``author``'s entry ``seq`` if held with this id (delivered, or
+        kept as evidence), else None."""
+        log = self._logs[author]
+        if seq <= log.head and log.id_at(seq) == entry_id:
+            return log.lamports[seq - 1]
+        kept = self._evidence.get(entry_id)
+        if kept is not None and kept[0] == author and kept[1] == seq:
+            return kept[2]
+        return None
 
     def missing(self) -> list[Missing]:
         """What to request so that pending entries can be delivered: per author, the runs
-        of seqs between its first undelivered one and the highest any pending entry needs,
-        leaving out what is already pending here."""
-        need: dict[bytes, int] = dict(self._wanted)
-        for author, seq in self._waiting:
-            need[author] = max(need.get(author, 0), seq)
+        of seqs between its first undelivered one and the highest any pending entry needs
+        (leaving out what is already pending here); and, by id, versions of entries that
+        differ from the ones held and entries of forked authors that honest entries need."""
+        need: dict[bytes, int] = {
+            a: s for a, s in self._pending.wanted.items() if a not in self._forks
+        }
+        by_id: set[tuple[bytes, int, bytes]] = set()
         held: dict[bytes, list[int]] = {}
-        for entry, _, _ in self._pending.values():
-            held.setdefault(entry.author, []).append(entry.seq)
+        for waiting in self._pending:
+            held.setdefault(waiting.author, []).append(waiting.seq)
+            author, seq = waiting.key
+            if author in self._forks or seq <= self._logs[author].head:
+                by_id.add((author, seq, waiting.want))
+            else:
+                need[author] = max(need.get(author, 0), seq)
+        for author, (seq, entry_id) in self._suspects.items():
+            by_id.add((author, seq, entry_id))
         out = []
         for author, last in sorted(need.items()):
             first = self._logs[author].head + 1
@@ -254,19 +380,66 @@ class Replica:
                 first = max(first, seq + 1)
             if last >= first:
                 out.append(Missing(author, first, last))
+        for author, seq, entry_id in sorted(by_id):
+            if self._held_lamport(author, seq, entry_id) is None and entry_id not in self._pending:
+                out.append(Missing(author, seq, seq, entry_id))
+        return out
+
+    def answer(
+        self, requests: Iterable[Missing], limit: int = MAX_ANSWER_ENTRIES
+    ) -> list[bytes]:
+        """The encoded entries this replica can send for ``requests`` (another replica's
+        :meth:`missing`), at most ``limit`` of them: by range from the delivered logs, by
+        id from delivered entries and evidence."""
+        out: list[bytes] = []
+        for request in requests:
+            room = limit - len(out)
+            if room <= 0:
+                break
+            if request.id is not None:
+                data = self._store.get_any(request.id)
+                if data is not None:
+                    out.append(data)
+            elif request.author in self._logs and request.first <= request.last:
+                last = min(request.last, request.first + room - 1)
+                out.extend(self._store.range(request.author, request.first, last))
+        return out
+
+    def compare_frontier(self, remote: Mapping[bytes, tuple[int, bytes]]) -> list[Missing]:
+        """Fork check and difference of a peer's frontier (DESIGN §5 path c, §7): what to
+        request from a peer that reported ``remote`` ({author: (seq, id)}). A head this
+        replica holds with another id is requested by id: if the peer has it, it arrives
+        as the second version of a signed entry and proves the fork."""
+        out = []
+        for author, (seq, entry_id) in sorted(remote.items()):
+            log = self._logs.get(author)
+            if log is None or author == self.me or author in self._forks or seq < 1:
+                continue
+            if seq > log.head:
+                out.append(Missing(author, log.head + 1, seq))
+            elif log.id_at(seq) != entry_id:
+                out.append(Missing(author, seq, seq, bytes(entry_id)))
         return out
 
     # --- writing -------------------------------------------------------------------------
 
     def _delta(self) -> dict[bytes, tuple[int, bytes]]:
-        """My frontier growth since my last entry: heads I hold beyond what I committed."""
+        """My frontier growth since my last entry: heads I hold beyond what I committed (a
+        forked author no further than the last seq before its fork)."""
         mine = self._row(self._me_index)
         delta = {}
         for i, pk in enumerate(self.peers):
             head = self._logs[pk].head
+            fork = self._forks.get(pk)
+            if fork is not None:
+                head = min(head, fork.seq - 1)
             if pk != self.me and head > mine[i]:
                 delta[pk] = (head, self._logs[pk].id_at(head))
         return delta
+
+    def _committed_id(self, observer: int, sender: int, seq: int) -> bytes:
+        """The id of ``sender``'s entry ``seq`` in ``observer``'s frontier."""
+        return self._fork_ids.get((observer, sender)) or self._logs[self.peers[sender]].id_at(seq)
 
     def _frontier_items(
         self, author_index: int, delta: dict[bytes, tuple[int, bytes]]
@@ -279,10 +452,12 @@ class Replica:
         for i, pk in sorted(enumerate(self.peers), key=lambda x: x[1]):
             seq, entry_id = delta.get(pk, (row[i], b""))
             if seq:
-                items.append((pk, seq, entry_id or self._logs[pk].id_at(seq)))
+                items.append((pk, seq, entry_id or self._committed_id(author_index, i, seq)))
         return items
 
-    def _create(self, kind: Kind, payload: bytes) -> _lattice.Entry:
+    def _create(
+        self, kind: Kind, payload: bytes, announces: bytes | None = None
+    ) -> _lattice.Entry:
         log = self._logs[self.me]
         seq = log.head + 1
         delta = self._delta()
@@ -306,10 +481,8 @@ class Replica:
             kind=int(kind),
             frontier_root=frontier_root,
         )
-        result = ReceiveResult()
-        delivered: list[tuple[_lattice.Entry, list[tuple[int, int, int]]]] = []
-        self._deliver(entry, delivered)
-        self._commit(delivered, result)
+        self._deliver(entry)
+        self._commit(ReceiveResult(), announced=() if announces is None else (announces,))
         return entry
 
     def append(self, payload: bytes, kind: Kind = Kind.DATA) -> _lattice.Entry:
@@ -332,65 +505,214 @@ class Replica:
         replica's last entry. A node calls this on a timer."""
         return self.noop() if self.frontier_changed() else None
 
+    def _announce_stored(self) -> None:
+        """Append the FRAUD entry of every fork this replica detected but has not announced
+        yet (a crash between the two commits): nothing found is lost."""
+        pending, self._unannounced = self._unannounced, []
+        for proof in pending:
+            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
+
     # --- receiving -----------------------------------------------------------------------
 
     def receive(self, items: Iterable[_lattice.Entry | bytes]) -> ReceiveResult:
         """Take entries in any order (bytes or Entry objects; duplicates and own echoes
         are harmless) and deliver what can be delivered. Signatures of the whole batch are
-        verified at once; what is delivered is durably stored before this returns."""
+        verified at once; what is delivered is durably stored before this returns.
+
+        A fork found here (DESIGN §5) is in ``frauds`` of the result, and this replica's
+        ``FRAUD`` entry announcing it in ``appended``.
+        """
         result = ReceiveResult()
         raw = [item.to_bytes() if isinstance(item, Entry) else bytes(item) for item in items]
         decoded = _lattice.decode_entries(raw, verify_signatures=True)
-        delivered: list[tuple[_lattice.Entry, list[tuple[int, int, int]]]] = []
         for data, entry in zip(raw, decoded, strict=True):
             if isinstance(entry, LatticeError):
-                result.rejected.append((data, entry))
+                self._batch.rejected.append((data, entry))
                 continue
             try:
-                self._admit(entry, delivered)
+                self._admit(entry)
             except LatticeError as exc:
-                result.rejected.append((data, exc))
-        self._commit(delivered, result)
-        result.rejected.extend(self._late_rejections)
-        self._late_rejections.clear()
+                self._reject(entry, exc, data)
+        announce = [p for p, detected in self._batch.frauds if detected]
+        self._commit(result)
+        for proof in announce:
+            result.appended.append(
+                self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
+            )
         result.pending = len(self._pending)
         return result
 
-    def _admit(
-        self,
-        entry: _lattice.Entry,
-        delivered: list[tuple[_lattice.Entry, list[tuple[int, int, int]]]],
-    ) -> None:
+    def receive_fraud_proof(
+        self, proof: _lattice.FraudProof | bytes, sender: bytes | None = None
+    ) -> bool:
+        """Take a fraud proof gossiped by ``sender`` (DESIGN §5). A valid one blocklists
+        the accused author at once, whether or not this replica has seen either version;
+        returns True if it was news. An invalid one raises :class:`InvalidFraudProof` and
+        counts against ``sender``."""
+        try:
+            if not isinstance(proof, FraudProof):
+                try:
+                    proof = FraudProof.from_bytes(proof)
+                except DecodeError as exc:
+                    raise InvalidFraudProof(f"not a fraud proof: {exc}") from exc
+            self._check_proof(proof)
+        except InvalidFraudProof:
+            if sender is not None:
+                self._penalise(sender)
+                self._commit(ReceiveResult())
+            raise
+        known = self._forks.get(proof.author)
+        self._fork_found(proof, detected=False)
+        self._commit(ReceiveResult())
+        return known is None or proof.seq < known.seq
+
+    def _check_proof(self, proof: _lattice.FraudProof) -> None:
+        proof.check(self.swarm_id)
+        if proof.author not in self._logs:
+            raise InvalidFraudProof(
+                "the proof accuses an author that is not a registered peer",
+                author=proof.author,
+                seq=proof.seq,
+            )
+
+    def _penalise(self, peer: bytes) -> None:
+        self.penalties[peer] = self.penalties.get(peer, 0) + 1
+        self._batch.penalised.add(peer)
+
+    def _reject(self, entry: _lattice.Entry, exc: LatticeError, data: bytes | None = None) -> None:
+        if isinstance(exc, InvalidFraudProof) and entry.author in self._logs:
+            self._penalise(entry.author)
+        self._batch.rejected.append((entry.to_bytes() if data is None else data, exc))
+
+    def _admit(self, entry: _lattice.Entry) -> None:
         author = entry.author
         if entry.swarm != self.swarm_id:
             raise WrongSwarm("entry of another swarm", author=author, seq=entry.seq)
         log = self._logs.get(author)
         if log is None:
+            # A key that is not even a usable Ed25519 key is its own class of error.
+            _lattice.check_public_key(author)
             raise UnknownAuthor("author is not a registered peer", author=author, seq=entry.seq)
         seq = entry.seq
-        if seq <= len(log.lamports):
-            if log.id_at(seq) == entry.id:
-                return  # a duplicate or our own echo
-            raise ForkDetected("a second version of a delivered entry", author=author, seq=seq)
-        if self._pending and entry.id in self._pending:
+        if seq <= log.head and log.id_at(seq) == entry.id:
+            return  # a duplicate or our own echo
+        if entry.id in self._pending or entry.id in self._evidence:
             return
-        try:
-            self._deliver(entry, delivered)
-        except _Wait as wait:
-            self._park(entry, wait.key)
+        if entry.kind == Kind.FRAUD and author not in self._forks:
+            try:
+                proof = FraudProof.from_bytes(entry.payload)
+                self._check_proof(proof)
+            except (DecodeError, InvalidFraudProof) as exc:
+                raise InvalidFraudProof(
+                    f"FRAUD entry without a valid fraud proof: {exc}", author=author, seq=seq
+                ) from exc
+        self._deliver(entry, first=True)
+
+    def _deliver(self, entry: _lattice.Entry, first: bool = False) -> None:
+        """Deliver ``entry`` (or keep it as evidence, or park it), then every pending entry
+        that was waiting for it, transitively. Errors of ``entry`` itself are raised if
+        ``first``; those of woken entries are reported in the result."""
+        queue = [entry]
+        while queue:
+            e = queue.pop()
+            try:
+                try:
+                    key = self._process(e)
+                except _Wait as wait:
+                    self._pending.park(
+                        e.id, e.author, e.seq, e, size=len(e.to_bytes()), key=wait.key,
+                        want=wait.want,
+                    )
+                    continue
+            except LatticeError as exc:
+                if first:
+                    raise
+                # A pending entry that turned out invalid: dropped, and reported.
+                self._reject(e, exc)
+                continue
+            finally:
+                first = False
+            if key is not None and len(self._pending):
+                queue.extend(self._pending.wake(key))
+
+    def _process(self, e: _lattice.Entry) -> tuple[bytes, int] | None:
+        """Deliver ``e`` or keep it as evidence; returns the position now held, None if it
+        was held already. Raises _Wait or the LatticeError that makes it invalid."""
+        author, seq = e.author, e.seq
+        log = self._logs[author]
+        fork = self._forks.get(author)
+        if seq <= log.head:
+            held = log.id_at(seq)
+            if held == e.id:
+                return None
+            if fork is None or seq < fork.seq:
+                # DESIGN §5 path (a): a second signed version of a held position.
+                self._fork_found(FraudProof.from_entries(self._held_entry(held), e), True)
+                fork = self._forks[author]
+        if fork is not None:
+            if e.id in self._evidence:
+                return None
+            if not self._needed(e):
+                raise Blocked("author is blocklisted after a proven fork", author=author, seq=seq)
+            self._check_evidence(e)
+            self._evidence[e.id] = (author, seq, e.lamport)
+            self._batch.evidence.append(e)
+            self._batch.inflight[e.id] = e
+            return (author, seq)
+        self._apply(e, self._check(e))
+        return (author, seq)
+
+    def _held_entry(self, entry_id: bytes) -> _lattice.Entry:
+        entry = self._batch.inflight.get(entry_id)
+        if entry is not None:
+            return entry
+        data = self._store.get_any(entry_id)
+        if data is None:
+            raise StoreError(f"held entry {entry_id.hex()[:16]}… missing from the store")
+        return Entry.from_bytes(data)
+
+    def _needed(self, e: _lattice.Entry) -> bool:
+        """Whether an entry of a forked author is to be kept: it is one of the versions a
+        fraud proof names, or an entry waiting here needs exactly it."""
+        if e.id in self._proof_ids:
+            return True
+        return any(w.want == e.id for w in self._pending.waiters((e.author, e.seq)))
+
+    def _check_evidence(self, e: _lattice.Entry) -> None:
+        """The checks an entry of a forked author passes to be kept: its links and
+        dependencies are held with the ids it names, and its lamport is above theirs. (Its
+        frontier is not checked: its author is already proven faulty.)"""
+        author, seq = e.author, e.seq
+        links = []
+        if seq > 1:
+            links.append((author, seq - 1, e.prev))
+            link = _lattice.lipmaa(seq)
+            if link != seq - 1:
+                links.append((author, link, e.lipmaa))
+        links.extend((peer, s, i) for peer, (s, i) in e.deps.items())
+        for peer, s, entry_id in links:
+            lamport = self._held_lamport(peer, s, entry_id)
+            if lamport is None:
+                raise _Wait(peer, s, entry_id)
+            if e.lamport <= lamport:
+                raise LamportNotIncreasing("lamport not above a link's", author=author, seq=seq)
 
     def _check(self, entry: _lattice.Entry) -> list[tuple[int, int]]:
-        """Check an entry whose author's log is at seq - 1 or behind; raise _Wait if a
-        dependency is missing, a LatticeError if it is invalid. Returns the row delta."""
+        """Check an entry of an author that is not forked, whose log is at seq - 1 or
+        behind; raise _Wait if a link or dependency is not held yet, a LatticeError if it
+        is invalid. Returns the row delta."""
         author, seq, lamport = entry.author, entry.seq, entry.lamport
         log = self._logs[author]
-        if seq > len(log.lamports) + 1:
-            raise _Wait(author, seq - 1)
+        if seq > log.head + 1:
+            raise _Wait(author, seq - 1, entry.prev)
         if seq > 1:
             if entry.prev != log.id_at(seq - 1):
+                # Signed by the author: if that version exists, it proves a fork.
+                self._suspects[author] = (seq - 1, entry.prev)
                 raise BrokenPrev("prev is not the delivered entry seq - 1", author=author, seq=seq)
             link = _lattice.lipmaa(seq)
             if link != seq - 1 and entry.lipmaa != log.id_at(link):
+                self._suspects[author] = (link, entry.lipmaa)
                 raise BrokenLipmaa("lipmaa link does not match", author=author, seq=seq)
             if lamport <= log.lamports[seq - 2]:
                 raise LamportNotIncreasing("lamport not above prev's", author=author, seq=seq)
@@ -407,141 +729,98 @@ class Replica:
                     author=author,
                     seq=seq,
                 )
-            dep_log = self._logs[peer]
-            if dep_seq > dep_log.head:
-                raise _Wait(peer, dep_seq)
-            if dep_log.id_at(dep_seq) != dep_id:
-                raise ForkDetected(
-                    "a dependency names another version of an entry this replica holds",
-                    author=peer,
-                    seq=dep_seq,
-                )
-            if lamport <= dep_log.lamports[dep_seq - 1]:
+            dep_lamport = self._held_lamport(peer, dep_seq, dep_id)
+            if dep_lamport is None:
+                # Not held yet, or held with another id (DESIGN §5 path b: fetched by id,
+                # it proves a fork; until then this entry waits).
+                raise _Wait(peer, dep_seq, dep_id)
+            if lamport <= dep_lamport:
                 raise LamportNotIncreasing(
                     "lamport not above a dependency's", author=author, seq=seq
                 )
             delta.append((p, dep_seq))
         if entry.kind == Kind.NOOP:
-            expected = _lattice.frontier_root(
-                self._frontier_items(a, {pk: v for pk, v in deps.items()})
-            )
+            expected = _lattice.frontier_root(self._frontier_items(a, dict(deps)))
             if entry.frontier_root != expected:
                 raise FrontierMismatch(
                     "frontier root does not match the author's frontier", author=author, seq=seq
                 )
         return delta
 
-    def _deliver(
-        self,
-        entry: _lattice.Entry,
-        delivered: list[tuple[_lattice.Entry, list[tuple[int, int, int]]]],
-    ) -> None:
-        """Deliver ``entry`` (raising _Wait or an error if it cannot be), then every pending
-        entry that was waiting for it, transitively."""
-        queue = [entry]
-        first = True
-        while queue:
-            e = queue.pop()
-            try:
-                delta = self._check(e)
-            except _Wait as wait:
-                if first:
-                    raise
-                self._park(e, wait.key)
-                continue
-            except LatticeError as exc:
-                if first:
-                    raise
-                # A pending entry that turned out invalid: dropped, and reported.
-                self._late_rejections.append((e.to_bytes(), exc))
-                continue
-            finally:
-                first = False
-            a = delta[0][0]
-            row = self._row(a)
-            cells = []
-            for col, seq in delta:
-                if seq > row[col]:
-                    row[col] = seq
-                    cells.append((a, col, seq))
-            self.matrix.update_indexed(a, delta)
-            author, seq = self.peers[a], delta[0][1]
-            self._logs[author].append(e.id, e.lamport)
-            delivered.append((e, cells))
-            if self._waiting:
-                for woken in self._waiting.pop((author, seq), ()):
-                    parked = self._unpark(woken)
-                    if parked is not None:
-                        queue.append(parked)
+    def _apply(self, e: _lattice.Entry, delta: list[tuple[int, int]]) -> None:
+        """Deliver a checked entry: log, raw row, matrix (frozen columns capped there)."""
+        a, seq = delta[0]
+        row = self._row(a)
+        cells = []
+        for col, s in delta:
+            if s > row[col]:
+                row[col] = s
+                cells.append((a, col, s))
+        self.matrix.update_indexed(a, delta)
+        if self._forks:
+            for peer, (_, dep_id) in e.deps.items():
+                if peer in self._forks:
+                    key = (a, self.matrix.index(peer))
+                    self._fork_ids[key] = dep_id
+                    self._batch.fork_cells[key] = dep_id
+        self._logs[self.peers[a]].append(e.id, e.lamport)
+        self._batch.delivered.append((e, cells))
+        self._batch.inflight[e.id] = e
+        if e.kind == Kind.FRAUD:
+            # Checked on admission (own entries: made from a checked proof).
+            self._fork_found(FraudProof.from_bytes(e.payload), False)
 
-    def _park(self, entry: _lattice.Entry, key: tuple[bytes, int]) -> None:
-        """Keep ``entry`` until ``key`` is delivered, within the caps (oldest evicted)."""
-        size = len(entry.to_bytes())
-        author = entry.author
-        if size > self._max_pending_author or size > self._max_pending:
-            self._want(author, entry.seq)
-            raise PendingOverflow("entry larger than the pending buffer", author=author)
-        self._pending[entry.id] = (entry, size, key)
-        self._waiting.setdefault(key, set()).add(entry.id)
-        self._pending_bytes += size
-        self._pending_author_bytes[author] = self._pending_author_bytes.get(author, 0) + size
-        while self._pending_author_bytes[author] > self._max_pending_author:
-            oldest = next(i for i, (e, _, _) in self._pending.items() if e.author == author)
-            self._evict(oldest)
-        while self._pending_bytes > self._max_pending:
-            self._evict(next(iter(self._pending)))
+    def _fork_found(self, proof: _lattice.FraudProof, detected: bool) -> None:
+        """Record a proven fork: blocklist its author for good, freeze its column at the
+        last seq before the fork. ``detected``: found here (to be announced)."""
+        author, k = proof.author, proof.seq
+        known = self._forks.get(author)
+        self._proof_ids.update(proof.ids)
+        if known is not None and known.seq <= k:
+            return
+        self._forks[author] = proof
+        self.matrix.freeze(author, k - 1)
+        self._suspects.pop(author, None)
+        self._batch.frauds.append((proof, detected and known is None))
 
-    def _evict(self, entry_id: bytes) -> None:
-        entry = self._unpark(entry_id)
-        if entry is not None:
-            # Not stored, never delivered out of order: requested again via missing().
-            self._want(entry.author, entry.seq)
-
-    def _want(self, author: bytes, seq: int) -> None:
-        self._wanted[author] = max(self._wanted.get(author, 0), seq)
-
-    def _unpark(self, entry_id: bytes) -> _lattice.Entry | None:
-        item = self._pending.pop(entry_id, None)
-        if item is None:
-            return None
-        entry, size, key = item
-        self._pending_bytes -= size
-        self._pending_author_bytes[entry.author] -= size
-        waiting = self._waiting.get(key)
-        if waiting is not None:
-            waiting.discard(entry_id)
-            if not waiting:
-                del self._waiting[key]
-        return entry
-
-    def _commit(
-        self,
-        delivered: list[tuple[_lattice.Entry, list[tuple[int, int, int]]]],
-        result: ReceiveResult,
-    ) -> None:
-        if not delivered:
+    def _commit(self, result: ReceiveResult, announced: Sequence[bytes] = ()) -> None:
+        batch, self._batch = self._batch, _Batch()
+        result.rejected.extend(batch.rejected)
+        if not batch and not announced:
             return
         # Only each cell's final value is written: cells only grow, so the last raise of a
         # cell in the batch is its value (a batch of 1,000 entries from 8 authors touches
         # a few dozen cells, not thousands).
         cells: dict[tuple[int, int], int] = {}
-        for _, raised in delivered:
+        for _, raised in batch.delivered:
             for observer, sender, seq in raised:
                 cells[observer, sender] = seq
         try:
             self._store.add(
-                [(e.id, e.author, e.seq, e.lamport, e.kind, e.to_bytes()) for e, _ in delivered],
+                [
+                    (e.id, e.author, e.seq, e.lamport, e.kind, e.to_bytes())
+                    for e, _ in batch.delivered
+                ],
                 [(o, s, seq) for (o, s), seq in cells.items()],
+                evidence=[(e.id, e.author, e.seq, e.lamport, e.to_bytes()) for e in batch.evidence],
+                fork_cells=[(o, s, i) for (o, s), i in batch.fork_cells.items()],
+                frauds=[(p.author, p.seq, p.to_bytes(), d) for p, d in batch.frauds],
+                announced=announced,
+                penalties=[(p, self.penalties[p]) for p in batch.penalised],
             )
         except StoreError:
             # Nothing of this batch is stored: forget it in memory too, so the replica
             # stays exactly what its store says (the entries can be received again).
             self._reset()
             raise
-        for author, want in list(self._wanted.items()):
-            if self._logs[author].head >= want:
-                del self._wanted[author]
-        result.delivered.extend(e for e, _ in delivered)
+        if self._pending.wanted:
+            self._pending.satisfied({a: log.head for a, log in self._logs.items()})
+        for author, (seq, entry_id) in list(self._suspects.items()):
+            if self._held_lamport(author, seq, entry_id) is not None:
+                del self._suspects[author]
+        result.delivered.extend(e for e, _ in batch.delivered)
+        result.evidence.extend(batch.evidence)
+        result.frauds.extend(p for p, _ in batch.frauds)
 
     # --- clients and quorum proofs (DESIGN §6) ------------------------------------------
 
@@ -583,18 +862,17 @@ class Replica:
 
     def _signer_evidence(self, peer: bytes, home: bytes, k: int) -> SignerEvidence | None:
         """``peer``'s first noop whose frontier holds ``home`` at seq >= k, with the proofs."""
-        frontier: dict[bytes, int] = {}
+        frontier: dict[bytes, tuple[int, bytes]] = {}
         for entry in self.entries(peer):
-            for dep, (seq, _) in entry.deps.items():
-                frontier[dep] = seq
+            frontier.update(entry.deps)
             if entry.kind != Kind.NOOP:
                 continue
-            own = {peer: entry.seq - 1} if entry.seq > 1 else {}
+            own = {peer: (entry.seq - 1, entry.prev)} if entry.seq > 1 else {}
             view = {**frontier, **own}
-            s = view.get(home, 0)
+            s = view.get(home, (0, b""))[0]
             if s < k:
                 continue
-            items = [(p, q, self._logs[p].id_at(q)) for p, q in sorted(view.items()) if q]
+            items = [(p, q, i) for p, (q, i) in sorted(view.items())]
             index = next(i for i, item in enumerate(items) if item[0] == home)
             path = [self._signed_header(home, seq) for seq in _lattice.lipmaa_path(s, k)[:-1]]
             return SignerEvidence(

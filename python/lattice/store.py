@@ -26,8 +26,9 @@ from lattice.errors import StoreError
 
 __all__ = ["STORE_FORMAT_VERSION", "Store"]
 
-#: Bumped whenever the schema changes; files of a newer version are refused.
-STORE_FORMAT_VERSION = 1
+#: Bumped whenever the schema changes; files of a newer version are refused, older ones are
+#: upgraded in place (see ``_UPGRADES``).
+STORE_FORMAT_VERSION = 2
 #: SQLite's application_id for lattice files ("LATT").
 APPLICATION_ID = 0x4C415454
 
@@ -56,6 +57,43 @@ CREATE TABLE IF NOT EXISTS cells (
     PRIMARY KEY (observer, sender)
 ) STRICT, WITHOUT ROWID""",
 )
+
+#: Format 2 (DESIGN §5): fraud proofs and the blocklist they imply, the entries of forked
+#: authors kept as evidence (not delivered), the ids observers committed to on a forked
+#: author's branches, and penalties of peers that sent invalid fraud proofs.
+_SCHEMA_V2 = (
+    """
+CREATE TABLE IF NOT EXISTS frauds (
+    author   BLOB    PRIMARY KEY,      -- blocklisted for good
+    seq      INTEGER NOT NULL,         -- the lowest seq proven forked
+    proof    BLOB    NOT NULL,         -- the canonical FraudProof
+    announce INTEGER NOT NULL          -- 1 until this replica's FRAUD entry is stored
+) STRICT""",
+    """
+CREATE TABLE IF NOT EXISTS evidence (
+    ord     INTEGER PRIMARY KEY,
+    id      BLOB    NOT NULL UNIQUE,
+    author  BLOB    NOT NULL,
+    seq     INTEGER NOT NULL,
+    lamport INTEGER NOT NULL,
+    bytes   BLOB    NOT NULL
+) STRICT""",
+    """
+CREATE TABLE IF NOT EXISTS fork_cells (
+    observer INTEGER NOT NULL,
+    sender   INTEGER NOT NULL,
+    id       BLOB    NOT NULL,
+    PRIMARY KEY (observer, sender)
+) STRICT, WITHOUT ROWID""",
+    """
+CREATE TABLE IF NOT EXISTS penalties (
+    peer  BLOB    PRIMARY KEY,
+    count INTEGER NOT NULL
+) STRICT""",
+)
+
+#: Statements that bring a file of format ``key`` to format ``key + 1``.
+_UPGRADES: dict[int, tuple[str, ...]] = {1: _SCHEMA_V2}
 
 
 class Store:
@@ -117,7 +155,7 @@ class Store:
         c.execute("PRAGMA foreign_keys=ON")
         if not tables:
             c.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
+            for statement in (*_SCHEMA, *_SCHEMA_V2):
                 c.execute(statement)
             c.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -140,6 +178,23 @@ class Store:
                 f"{self.path} was created with another membership list (peers and their order "
                 "must match: the matrix is indexed by them)"
             )
+        if version < STORE_FORMAT_VERSION:
+            self._upgrade(version)
+
+    def _upgrade(self, version: int) -> None:
+        """Bring an older file to the current format, in one transaction."""
+        c = self._conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            for v in range(version, STORE_FORMAT_VERSION):
+                for statement in _UPGRADES[v]:
+                    c.execute(statement)
+            c.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
+            c.execute("COMMIT")
+        except (sqlite3.Error, KeyError) as exc:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise StoreError(f"cannot upgrade {self.path} from format {version}: {exc}") from exc
 
     # --- writing -------------------------------------------------------------------------
 
@@ -147,9 +202,18 @@ class Store:
         self,
         entries: Iterable[tuple[bytes, bytes, int, int, int, bytes]],
         cells: Iterable[tuple[int, int, int]],
+        *,
+        evidence: Iterable[tuple[bytes, bytes, int, int, bytes]] = (),
+        fork_cells: Iterable[tuple[int, int, bytes]] = (),
+        frauds: Iterable[tuple[bytes, int, bytes, bool]] = (),
+        announced: Iterable[bytes] = (),
+        penalties: Iterable[tuple[bytes, int]] = (),
     ) -> None:
-        """Store delivered entries — (id, author, seq, lamport, kind, bytes) rows — and the
-        matrix cells they raised, in one durable commit.
+        """Store, in one durable commit: delivered entries — (id, author, seq, lamport,
+        kind, bytes) rows — and the matrix cells they raised; entries of forked authors
+        kept as evidence — (id, author, seq, lamport, bytes); the ids observers committed
+        to on forked authors — (observer, sender, id); fraud proofs — (author, seq, proof,
+        announce); the authors whose fraud this replica has announced; penalty counts.
 
         On failure nothing is stored and :class:`StoreError` is raised.
         """
@@ -166,6 +230,29 @@ class Store:
                 "ON CONFLICT (observer, sender) DO UPDATE SET seq = max(seq, excluded.seq)",
                 cells,
             )
+            c.executemany(
+                "INSERT OR IGNORE INTO evidence (id, author, seq, lamport, bytes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                evidence,
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO fork_cells (observer, sender, id) VALUES (?, ?, ?)",
+                fork_cells,
+            )
+            c.executemany(
+                "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, proof = excluded.proof "
+                "WHERE excluded.seq < frauds.seq",
+                frauds,
+            )
+            c.executemany(
+                "UPDATE frauds SET announce = 0 WHERE author = ?", ((a,) for a in announced)
+            )
+            c.executemany(
+                "INSERT INTO penalties (peer, count) VALUES (?, ?) "
+                "ON CONFLICT (peer) DO UPDATE SET count = excluded.count",
+                penalties,
+            )
             c.execute("COMMIT")
         except sqlite3.Error as exc:
             if c.in_transaction:
@@ -173,6 +260,36 @@ class Store:
             raise StoreError(f"could not store entries in {self.path or 'memory'}: {exc}") from exc
 
     # --- reading -------------------------------------------------------------------------
+
+    def frauds(self) -> list[tuple[bytes, int, bytes, bool]]:
+        """Every stored fraud proof as (author, seq, proof, announce)."""
+        rows = self._conn.execute("SELECT author, seq, proof, announce FROM frauds ORDER BY rowid")
+        return [(bytes(a), s, bytes(p), bool(n)) for a, s, p, n in rows]
+
+    def evidence(self, author: bytes | None = None) -> Iterator[tuple[bytes, bytes, int, int, bytes]]:
+        """Entries kept as evidence, as (id, author, seq, lamport, bytes), in arrival order."""
+        if author is None:
+            rows = self._conn.execute(
+                "SELECT id, author, seq, lamport, bytes FROM evidence ORDER BY ord"
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT id, author, seq, lamport, bytes FROM evidence WHERE author = ? "
+                "ORDER BY ord",
+                (author,),
+            )
+        for i, a, s, lam, data in rows:
+            yield bytes(i), bytes(a), s, lam, bytes(data)
+
+    def fork_cells(self) -> list[tuple[int, int, bytes]]:
+        """Every (observer, sender, id) commitment to a forked author's entry."""
+        rows = self._conn.execute("SELECT observer, sender, id FROM fork_cells")
+        return [(o, s, bytes(i)) for o, s, i in rows]
+
+    def penalties(self) -> dict[bytes, int]:
+        """Penalty count per peer."""
+        rows = self._conn.execute("SELECT peer, count FROM penalties")
+        return {bytes(p): n for p, n in rows}
 
     def count(self) -> int:
         """Number of stored entries."""
@@ -201,9 +318,25 @@ class Store:
             yield data
 
     def get(self, entry_id: bytes) -> bytes | None:
-        """The encoded entry with this id, if stored."""
+        """The encoded delivered entry with this id, if stored."""
         row = self._conn.execute("SELECT bytes FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def get_any(self, entry_id: bytes) -> bytes | None:
+        """The encoded entry with this id, delivered or kept as evidence."""
+        data = self.get(entry_id)
+        if data is not None:
+            return data
+        row = self._conn.execute("SELECT bytes FROM evidence WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def range(self, author: bytes, first: int, last: int) -> list[bytes]:
+        """Delivered entries of ``author`` with seqs ``first`` to ``last``, in seq order."""
+        rows = self._conn.execute(
+            "SELECT bytes FROM entries WHERE author = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+            (author, first, last),
+        )
+        return [bytes(r[0]) for r in rows]
 
     def at(self, author: bytes, seq: int) -> bytes | None:
         """The encoded entry of ``author`` at ``seq``, if stored."""

@@ -1,7 +1,7 @@
 //! The pure Rust core of lattice (DESIGN §1).
 //!
 //! Rust computes, Python decides: this crate holds the canonical codec, the domain-separated
-//! hashes, Ed25519 (single and batch, ZIP-215), hash-chain validation, lipmaa links, Merkle
+//! hashes, Ed25519 (single and batch, ZIP-215), hash-chain validation, lipmaa links, fraud proofs, Merkle
 //! trees and the entanglement-matrix kernels. None of these modules knows about Python; the
 //! only binding layer is [`py`], compiled with the `python` cargo feature, so `cargo test`
 //! runs on the pure core.
@@ -15,6 +15,7 @@
 pub mod chain;
 pub mod client;
 pub mod codec;
+pub mod fraud;
 pub mod frontier;
 pub mod hash;
 pub mod lipmaa;

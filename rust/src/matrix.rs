@@ -5,6 +5,10 @@
 //! query — is contiguous. Cells only grow: updates are `fetch_max`, which keeps them
 //! monotone even if two threads update one row at once, and lets queries run with the GIL
 //! released while the owner keeps a shared reference.
+//!
+//! The one exception is a proven fork (DESIGN §4, §5): [`Matrix::freeze`] caps a sender's
+//! column at the last seq before the fork, lowering cells above it, and every later update
+//! of that column is capped too, so no query can report the forked log past the cap.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -49,6 +53,8 @@ pub struct Matrix {
     // Column-major: cell (observer o, sender s) is at s * n + o. Never reallocated, so a
     // pointer handed to numpy stays valid for the matrix's lifetime.
     cells: Box<[AtomicU64]>,
+    // Per sender, the highest value its column may hold (u64::MAX unless frozen).
+    caps: Box<[AtomicU64]>,
 }
 
 impl Matrix {
@@ -58,7 +64,8 @@ impl Matrix {
             return Err(MatrixError::TooLarge { n });
         }
         let cells = (0..n * n).map(|_| AtomicU64::new(0)).collect();
-        Ok(Matrix { n, cells })
+        let caps = (0..n).map(|_| AtomicU64::new(u64::MAX)).collect();
+        Ok(Matrix { n, cells, caps })
     }
 
     /// Number of peers.
@@ -94,10 +101,32 @@ impl Matrix {
         }
         let mut grew = 0;
         for &(sender, seq) in delta {
+            let seq = seq.min(self.caps[sender].load(Ordering::Relaxed));
             let old = self.cells[sender * self.n + observer].fetch_max(seq, Ordering::Relaxed);
             grew += usize::from(old < seq);
         }
         Ok(grew)
+    }
+
+    /// Cap `sender`'s column at `cap` for good: cells above it are lowered to it, and later
+    /// updates never raise a cell of the column past it. A lower cap replaces a higher one;
+    /// a higher one changes nothing. Returns how many cells were lowered.
+    pub fn freeze(&self, sender: usize, cap: u64) -> Result<usize, MatrixError> {
+        self.check(sender)?;
+        self.caps[sender].fetch_min(cap, Ordering::Relaxed);
+        let cap = self.caps[sender].load(Ordering::Relaxed);
+        Ok(self
+            .column_slice(sender)
+            .iter()
+            .filter(|c| c.fetch_min(cap, Ordering::Relaxed) > cap)
+            .count())
+    }
+
+    /// The cap of `sender`'s column, if it is frozen.
+    pub fn frozen_at(&self, sender: usize) -> Result<Option<u64>, MatrixError> {
+        self.check(sender)?;
+        let cap = self.caps[sender].load(Ordering::Relaxed);
+        Ok((cap != u64::MAX).then_some(cap))
     }
 
     /// One sender's column (every observer's view of it).
@@ -219,6 +248,23 @@ mod tests {
         assert_eq!(m.update_row(0, &[(1, 5)]).unwrap(), 1);
         assert_eq!(m.update_row(0, &[(1, 3)]).unwrap(), 0);
         assert_eq!(m.get(0, 1).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_frozen_column_stays_at_its_cap() {
+        let m = Matrix::new(3).unwrap();
+        m.update_row(0, &[(2, 5)]).unwrap();
+        m.update_row(1, &[(2, 2)]).unwrap();
+        assert_eq!(m.freeze(2, 3).unwrap(), 1);
+        assert_eq!(m.column(2).unwrap(), vec![3, 2, 0]);
+        assert_eq!(m.update_row(2, &[(2, 9)]).unwrap(), 1);
+        assert_eq!(m.column(2).unwrap(), vec![3, 2, 3]);
+        // A higher cap changes nothing; a lower one lowers again.
+        assert_eq!(m.freeze(2, 4).unwrap(), 0);
+        assert_eq!(m.frozen_at(2).unwrap(), Some(3));
+        assert_eq!(m.freeze(2, 1).unwrap(), 3);
+        assert_eq!(m.known_to_quorum(1, Some(1)).unwrap()[2], 1);
+        assert_eq!(m.frozen_at(0).unwrap(), None);
     }
 
     #[test]

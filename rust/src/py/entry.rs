@@ -37,6 +37,11 @@ impl PyEntry {
         })
     }
 
+    /// The signed header (for fraud proofs).
+    pub(crate) fn signed(&self) -> &SignedHeader {
+        &self.signed
+    }
+
     fn deps_iter(&self) -> impl Iterator<Item = Dep> + '_ {
         codec::dep_items(
             self.bytes

@@ -53,6 +53,14 @@ impl PyMatrix {
         Ok(self.inner.update_row(observer, &delta)?)
     }
 
+    fn freeze(&self, sender: usize, cap: u64) -> PyResult<usize> {
+        Ok(self.inner.freeze(sender, cap)?)
+    }
+
+    fn frozen_at(&self, sender: usize) -> PyResult<Option<u64>> {
+        Ok(self.inner.frozen_at(sender)?)
+    }
+
     fn row(&self, observer: usize) -> PyResult<Vec<u64>> {
         Ok(self.inner.row(observer)?)
     }

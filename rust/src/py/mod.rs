@@ -8,6 +8,7 @@ mod buf;
 mod client;
 mod entry;
 mod errors;
+mod fraud;
 mod frontier;
 mod hash;
 mod matrix;
@@ -45,6 +46,7 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     entry::register(m)?;
     merkle::register(m)?;
     client::register(m)?;
+    fraud::register(m)?;
     frontier::register(m)?;
     matrix::register(m)?;
     Ok(())
