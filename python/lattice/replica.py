@@ -156,7 +156,15 @@ _Delivered = tuple[_lattice.Entry, list[tuple[int, int, int]]]
 class _Batch:
     """What one receive or append changes, until it is committed in one transaction."""
 
-    __slots__ = ("delivered", "evidence", "fork_cells", "frauds", "inflight", "penalised", "rejected")
+    __slots__ = (
+        "delivered",
+        "evidence",
+        "fork_cells",
+        "frauds",
+        "inflight",
+        "penalised",
+        "rejected",
+    )
 
     def __init__(self) -> None:
         self.delivered: list[_Delivered] = []
@@ -295,6 +303,11 @@ class Replica:
         """Seq of ``author``'s latest delivered entry (0 if none)."""
         return self._logs[author].head
 
+    def id_at(self, author: bytes, seq: int) -> bytes | None:
+        """The id of ``author``'s delivered entry ``seq``, if delivered."""
+        log = self._logs[author]
+        return log.id_at(seq) if 1 <= seq <= log.head else None
+
     def entries(self, author: bytes | None = None, since: int = 0) -> list[_lattice.Entry]:
         """Delivered entries in causal (delivery) order, optionally of one author after
         seq ``since``."""
@@ -385,9 +398,7 @@ class Replica:
                 out.append(Missing(author, seq, seq, entry_id))
         return out
 
-    def answer(
-        self, requests: Iterable[Missing], limit: int = MAX_ANSWER_ENTRIES
-    ) -> list[bytes]:
+    def answer(self, requests: Iterable[Missing], limit: int = MAX_ANSWER_ENTRIES) -> list[bytes]:
         """The encoded entries this replica can send for ``requests`` (another replica's
         :meth:`missing`), at most ``limit`` of them: by range from the delivered logs, by
         id from delivered entries and evidence."""
@@ -455,9 +466,7 @@ class Replica:
                 items.append((pk, seq, entry_id or self._committed_id(author_index, i, seq)))
         return items
 
-    def _create(
-        self, kind: Kind, payload: bytes, announces: bytes | None = None
-    ) -> _lattice.Entry:
+    def _create(self, kind: Kind, payload: bytes, announces: bytes | None = None) -> _lattice.Entry:
         log = self._logs[self.me]
         seq = log.head + 1
         delta = self._delta()
@@ -620,7 +629,12 @@ class Replica:
                     key = self._process(e)
                 except _Wait as wait:
                     self._pending.park(
-                        e.id, e.author, e.seq, e, size=len(e.to_bytes()), key=wait.key,
+                        e.id,
+                        e.author,
+                        e.seq,
+                        e,
+                        size=len(e.to_bytes()),
+                        key=wait.key,
                         want=wait.want,
                     )
                     continue
@@ -749,7 +763,7 @@ class Replica:
 
     def _apply(self, e: _lattice.Entry, delta: list[tuple[int, int]]) -> None:
         """Deliver a checked entry: log, raw row, matrix (frozen columns capped there)."""
-        a, seq = delta[0]
+        a = delta[0][0]
         row = self._row(a)
         cells = []
         for col, s in delta:

@@ -25,7 +25,7 @@ from lattice import _lattice
 from lattice.identity import Identity
 from lattice.replica import Replica
 
-__all__ = ["Simulation"]
+__all__ = ["Equivocator", "Simulation"]
 
 
 @dataclass(order=True)
@@ -114,3 +114,43 @@ class Simulation:
     def idle(self) -> bool:
         """True when nothing is in flight."""
         return not self._queue
+
+
+class Equivocator:
+    """A Byzantine peer for tests and the demo: one identity running two replicas, so it
+    can sign two versions of its log and tell each part of the swarm a different story.
+
+    >>> import lattice
+    >>> x = lattice.Identity.from_seed(bytes(32))
+    >>> liar = Equivocator(x, peers=[x.public_key])
+    >>> x1 = liar.append(b"honest so far")
+    >>> p, q = liar.equivocate(b"pay alice", b"pay bob")
+    >>> (p.seq, q.seq, p.prev == q.prev == x1.id, p.id != q.id)
+    (2, 2, True, True)
+    """
+
+    def __init__(self, identity: Identity, peers: Sequence[bytes], swarm_id: bytes = bytes(32)):
+        self.identity = identity
+        self.branches = (
+            Replica(identity, peers=peers, swarm_id=swarm_id),
+            Replica(identity, peers=peers, swarm_id=swarm_id),
+        )
+
+    def receive(self, entries: Sequence[_lattice.Entry | bytes]) -> None:
+        """Both branches see what the attacker is sent."""
+        for branch in self.branches:
+            branch.receive(entries)
+
+    def append(self, payload: bytes) -> _lattice.Entry:
+        """One entry on both branches (before the fork, or to extend both alike)."""
+        entry = self.branches[0].append(payload)
+        self.branches[1].receive([entry])
+        return entry
+
+    def equivocate(self, first: bytes, second: bytes) -> tuple[_lattice.Entry, _lattice.Entry]:
+        """Two validly signed versions of the next position, one per branch."""
+        return self.branches[0].append(first), self.branches[1].append(second)
+
+    def extend(self, branch: int, payload: bytes) -> _lattice.Entry:
+        """Continue one branch only."""
+        return self.branches[branch].append(payload)

@@ -266,7 +266,9 @@ class Store:
         rows = self._conn.execute("SELECT author, seq, proof, announce FROM frauds ORDER BY rowid")
         return [(bytes(a), s, bytes(p), bool(n)) for a, s, p, n in rows]
 
-    def evidence(self, author: bytes | None = None) -> Iterator[tuple[bytes, bytes, int, int, bytes]]:
+    def evidence(
+        self, author: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes, int, int, bytes]]:
         """Entries kept as evidence, as (id, author, seq, lamport, bytes), in arrival order."""
         if author is None:
             rows = self._conn.execute(

@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn decoding_is_canonical() {
         let key = Keypair::from_seed(&[1; 32]);
-        let proof = FraudProof::new(header(&key, [9; 32], 3, b"P"), header(&key, [9; 32], 3, b"Q"));
+        let proof = FraudProof::new(
+            header(&key, [9; 32], 3, b"P"),
+            header(&key, [9; 32], 3, b"Q"),
+        );
         let bytes = proof.encode();
         for cut in 0..bytes.len() {
             assert!(FraudProof::decode(&bytes[..cut]).is_err());
