@@ -6,6 +6,7 @@
 #   make wheel        a reproducible manylinux wheel in dist/
 #   make repro-check  build the wheel twice in two directories; fail unless byte-identical
 #   make nix-check    the flake parses and evaluates (against a stub nixpkgs)
+#   make fuzz         coverage-guided fuzzing of the Rust decoders (FUZZ_SECONDS, default 600)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -26,7 +27,7 @@ export HYPOTHESIS_PROFILE ?= ci
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: help setup develop develop-release demo test test-rust lint stubtest pytest \
-        bench wheel repro-check nix-check clean
+        bench wheel repro-check nix-check fuzz fuzz-smoke clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -56,7 +57,7 @@ develop-release: setup
 demo: develop-release
 	$(BIN)/lattice demo
 
-test: develop test-rust lint stubtest pytest nix-check repro-check
+test: develop test-rust lint stubtest pytest fuzz-smoke nix-check repro-check
 	@echo "make test: all checks passed"
 
 # --- pieces of `make test` -----------------------------------------------------------------
@@ -88,6 +89,18 @@ bench: develop-release
 	    --benchmark-json=target/bench.json --benchmark-columns=min,median,ops
 	$(BIN)/python benches/report.py target/bench.json target/native-bench.txt
 
+# --- fuzzing ------------------------------------------------------------------------------
+
+FUZZ_SECONDS ?= 600
+
+# Crashes found are kept in fuzz/regressions/decode/ and replayed by `cargo test`.
+fuzz: develop
+	FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(BIN)/python scripts/fuzz.sh
+
+# In `make test`: the fuzz target builds and runs clean for a few seconds.
+fuzz-smoke: develop
+	FUZZ_SECONDS=15 PYTHON=$(BIN)/python scripts/fuzz.sh
+
 # --- reproducible wheel --------------------------------------------------------------------
 
 wheel: setup
@@ -100,4 +113,4 @@ nix-check:
 	bash nix/check.sh
 
 clean:
-	rm -rf target dist .repro $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf target dist .repro .tools fuzz/target fuzz/corpus fuzz/artifacts $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,6 +17,7 @@ pub mod client;
 pub mod codec;
 pub mod fraud;
 pub mod frontier;
+pub mod fuzzing;
 pub mod hash;
 pub mod lipmaa;
 pub mod matrix;
