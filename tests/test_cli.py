@@ -23,6 +23,8 @@ def test_demo_command_runs() -> None:
         "entanglement matrix",
         "PayloadMismatch",
         "verified from scratch: True",
+        "fork detected",
+        "X blocklisted by all 5 honest peers: True",
     ):
         assert expected in result.output
 

@@ -477,3 +477,15 @@ def test_split_brain_never_two_versions_at_quorum_and_everyone_ends_with_the_pro
         assert not missing, f"{len(missing)} honest entries not delivered"
         assert r.pending == 0
     event("one version reached quorum before the fork was known" if at_quorum else "none did")
+
+
+def test_demo_attacker_is_caught_and_blocklisted_everywhere() -> None:
+    from rich.console import Console
+
+    from lattice.demo import run_attack_demo
+
+    summary = run_attack_demo(Console(quiet=True))
+    assert set(summary.versions.values()) == {"P", "Q"}, "both versions spread"
+    assert summary.detected_at is not None and summary.detector is not None
+    assert summary.proof_verified
+    assert summary.blocklisted_everywhere and summary.all_frozen

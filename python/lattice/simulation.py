@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from lattice import _lattice
 from lattice.identity import Identity
-from lattice.replica import Replica
+from lattice.replica import Missing, Replica
 
 __all__ = ["Equivocator", "Simulation"]
 
@@ -33,11 +33,24 @@ class _Message:
     arrival: int
     order: int
     to: str = field(compare=False)
+    frm: str = field(compare=False)
     entries: list[bytes] = field(compare=False)
+    requests: list[Missing] | None = field(compare=False, default=None)
+
+
+#: Ticks a replica waits before asking its neighbours again for what it misses.
+REQUEST_INTERVAL = 4
 
 
 class Simulation:
-    """Named replicas, undirected links with integer delays, and a clock."""
+    """Named replicas, undirected links with integer delays, and a clock.
+
+    What a replica receives it stores, then relays to its neighbours (``to_relay``: what it
+    delivered, evidence of forks, its own FRAUD entries). A replica that misses entries
+    asks its neighbours every :data:`REQUEST_INTERVAL` ticks, and they answer from their
+    stores. Members named in ``outsiders`` are registered peers with no replica here (an
+    attacker that talks through :meth:`inject`).
+    """
 
     def __init__(
         self,
@@ -45,25 +58,35 @@ class Simulation:
         links: dict[tuple[str, str], int],
         swarm_id: bytes = bytes(32),
         seed: int = 0,
+        outsiders: Sequence[bytes] = (),
     ) -> None:
         self.names = list(names)
-        self.identities = {
-            n: Identity.from_seed(_lattice.blake3_derive_key("lattice sim", f"{seed}/{n}".encode()))
-            for n in names
-        }
-        self.peers = [self.identities[n].public_key for n in names]
+        self.identities = {n: self.identity(n, seed) for n in names}
+        self.peers = [self.identities[n].public_key for n in names] + list(outsiders)
         self.swarm_id = swarm_id
         self.replicas = {
             n: Replica(self.identities[n], peers=self.peers, swarm_id=swarm_id) for n in names
         }
         self.neighbours: dict[str, list[tuple[str, int]]] = {n: [] for n in names}
+        self._delay: dict[tuple[str, str], int] = {}
         for (a, b), delay in sorted(links.items()):
             self.neighbours[a].append((b, delay))
             self.neighbours[b].append((a, delay))
+            self._delay[a, b] = self._delay[b, a] = delay
         self.now = 0
         self._queue: list[_Message] = []
         self._order = 0
+        self._asked: dict[str, int] = {}
         self.delivered_log: list[tuple[int, str, _lattice.Entry]] = []
+        #: (tick, replica, proof, detected here) for every fraud proof a replica took.
+        self.fraud_log: list[tuple[int, str, _lattice.FraudProof, bool]] = []
+
+    @staticmethod
+    def identity(name: str, seed: int = 0) -> Identity:
+        """The deterministic identity of peer ``name`` in a simulation with ``seed``."""
+        return Identity.from_seed(
+            _lattice.blake3_derive_key("lattice sim", f"{seed}/{name}".encode())
+        )
 
     @classmethod
     def ring(cls, names: Sequence[str], delays: Sequence[int], **kwargs: object) -> Simulation:
@@ -76,7 +99,20 @@ class Simulation:
         return self.identities[name].public_key
 
     def name_of(self, key: bytes) -> str:
-        return next(n for n, i in self.identities.items() if i.public_key == key)
+        return next((n for n, i in self.identities.items() if i.public_key == key), "?")
+
+    def _push(
+        self,
+        frm: str,
+        to: str,
+        delay: int,
+        data: list[bytes],
+        requests: list[Missing] | None = None,
+    ) -> None:
+        self._order += 1
+        heapq.heappush(
+            self._queue, _Message(self.now + delay, self._order, to, frm, data, requests)
+        )
 
     def send_from(self, name: str, entries: Sequence[_lattice.Entry]) -> None:
         """``name`` sends ``entries`` to each neighbour; they arrive after the link delay."""
@@ -84,18 +120,40 @@ class Simulation:
             return
         data = [e.to_bytes() for e in entries]
         for neighbour, delay in self.neighbours[name]:
-            self._order += 1
-            heapq.heappush(self._queue, _Message(self.now + delay, self._order, neighbour, data))
+            self._push(name, neighbour, delay, data)
+
+    def inject(self, to: str, entries: Sequence[_lattice.Entry], delay: int = 1) -> None:
+        """Entries from outside the simulated links (an attacker) arrive at ``to``."""
+        self._push("outside", to, delay, [e.to_bytes() for e in entries])
 
     def step(self) -> None:
-        """Advance the clock by one tick, delivering what arrives and relaying it."""
+        """Advance the clock by one tick: deliver what arrives and relay it, answer
+        requests, and let replicas that miss entries ask their neighbours."""
         self.now += 1
         while self._queue and self._queue[0].arrival <= self.now:
             message = heapq.heappop(self._queue)
-            result = self.replicas[message.to].receive(message.entries)
+            replica = self.replicas[message.to]
+            if message.requests is not None:
+                answer = replica.answer(message.requests)
+                if answer:
+                    self._push(
+                        message.to, message.frm, self._delay[message.to, message.frm], answer
+                    )
+                continue
+            result = replica.receive(message.entries)
             for entry in result.delivered:
                 self.delivered_log.append((self.now, message.to, entry))
-            self.send_from(message.to, result.delivered)
+            for proof in result.frauds:
+                self.fraud_log.append((self.now, message.to, proof, bool(result.appended)))
+            self.send_from(message.to, result.to_relay)
+        for name, replica in self.replicas.items():
+            if self.now - self._asked.get(name, -REQUEST_INTERVAL) < REQUEST_INTERVAL:
+                continue
+            missing = replica.missing()
+            if missing:
+                self._asked[name] = self.now
+                for neighbour, delay in self.neighbours[name]:
+                    self._push(name, neighbour, delay, [], missing)
 
     def run(self, until: int, each_tick: Callable[[Simulation], None] | None = None) -> None:
         """Step until the clock reads ``until``, calling ``each_tick`` after every tick."""
