@@ -4,7 +4,10 @@ Four peers each write a signed, hash-chained log; every entry entangles the head
 other logs its author has seen (with a different delay per link, so the matrix is not
 uniform). Then the demo batch-verifies every signature, validates each log as one segment,
 builds the entanglement matrix from the entries' dependency deltas, shows what is known to
-all and to a quorum, and catches a tampered entry.
+all and to a quorum, and catches a tampered entry. Then real Replicas on simulated links: a
+five-peer swarm whose client op gets a quorum proof, and an equivocating peer whose two
+versions spread from two sides until a replica holding both proves the fork, a bystander
+checks the proof, and every honest peer blocklists the liar.
 
 >>> from lattice.demo import run_demo
 >>> from rich.console import Console
