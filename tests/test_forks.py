@@ -489,3 +489,42 @@ def test_demo_attacker_is_caught_and_blocklisted_everywhere() -> None:
     assert summary.detected_at is not None and summary.detector is not None
     assert summary.proof_verified
     assert summary.blocklisted_everywhere and summary.all_frozen
+
+
+def test_a_fork_found_but_not_yet_announced_is_announced_on_restart(tmp_path: Path) -> None:
+    """A crash between storing the proof and storing the FRAUD entry loses nothing."""
+    import sqlite3
+
+    s = Swarm(tmp_path)
+    s.history(2)
+    p, q = s.liar.equivocate(b"P", b"Q")
+    s.b.receive([p, q])
+    (announce,) = [e for e in s.b.entries(s.peers[1]) if e.kind == Kind.FRAUD]
+    s.b.close()
+    with sqlite3.connect(tmp_path / "b.db") as db:  # the state just before the crash
+        db.execute("DELETE FROM entries WHERE id = ?", (announce.id,))
+        db.execute("UPDATE frauds SET announce = 1")
+    b = s.reopen(tmp_path, 1)
+    again = [e for e in b.entries(s.peers[1]) if e.kind == Kind.FRAUD]
+    assert len(again) == 1 and FraudProof.from_bytes(again[0].payload) == b.frauds[0]
+    b.close()
+    b = s.reopen(tmp_path, 1)
+    assert len([e for e in b.entries(s.peers[1]) if e.kind == Kind.FRAUD]) == 1, "once"
+
+
+def test_a_format_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    s = Swarm(tmp_path)
+    a1 = s.a.append(b"kept")
+    s.a.close()
+    with sqlite3.connect(tmp_path / "a.db") as db:  # what format 1 looked like
+        for table in ("frauds", "evidence", "fork_cells", "penalties"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("PRAGMA user_version = 1")
+    a = s.reopen(tmp_path, 0)
+    assert a.entries() == [a1] and a.blocklist == set()
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    p, q = s.liar.equivocate(b"P", b"Q")
+    assert a.receive([p, q]).frauds
