@@ -77,6 +77,8 @@ DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 #: The most entries one :meth:`Replica.answer` call returns (a request may name any range).
 MAX_ANSWER_ENTRIES = 10_000
 _ID_LEN = _lattice.ID_LEN
+_NOOP = int(Kind.NOOP)
+_FRAUD = int(Kind.FRAUD)
 
 
 @dataclass
@@ -607,7 +609,7 @@ class Replica:
             return  # a duplicate or our own echo
         if entry.id in self._pending or entry.id in self._evidence:
             return
-        if entry.kind == Kind.FRAUD and author not in self._forks:
+        if entry.kind == _FRAUD and author not in self._forks:
             try:
                 proof = FraudProof.from_bytes(entry.payload)
                 self._check_proof(proof)
@@ -743,7 +745,11 @@ class Replica:
                     author=author,
                     seq=seq,
                 )
-            dep_lamport = self._held_lamport(peer, dep_seq, dep_id)
+            dep_log = self._logs[peer]
+            if dep_seq <= dep_log.head and dep_log.id_at(dep_seq) == dep_id:
+                dep_lamport: int | None = dep_log.lamports[dep_seq - 1]
+            else:
+                dep_lamport = self._held_lamport(peer, dep_seq, dep_id)
             if dep_lamport is None:
                 # Not held yet, or held with another id (DESIGN §5 path b: fetched by id,
                 # it proves a fork; until then this entry waits).
@@ -753,7 +759,7 @@ class Replica:
                     "lamport not above a dependency's", author=author, seq=seq
                 )
             delta.append((p, dep_seq))
-        if entry.kind == Kind.NOOP:
+        if entry.kind == _NOOP:
             expected = _lattice.frontier_root(self._frontier_items(a, dict(deps)))
             if entry.frontier_root != expected:
                 raise FrontierMismatch(
@@ -780,7 +786,7 @@ class Replica:
         self._logs[self.peers[a]].append(e.id, e.lamport)
         self._batch.delivered.append((e, cells))
         self._batch.inflight[e.id] = e
-        if e.kind == Kind.FRAUD:
+        if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)
 
