@@ -64,6 +64,8 @@ SIGNED_HEADER_LEN: Final = HEADER_LEN + SIGNATURE_LEN
 DEPS_COUNT_LEN: Final = 4
 DEP_LEN: Final = ID_LEN + 8 + ID_LEN
 MAX_DEPS: Final = 4096
+#: seq, lamport and dependency seqs fit a signed 64-bit integer (SQLite stores them).
+MAX_SEQ: Final = 2**63 - 1
 MAX_PAYLOAD_LEN: Final = 1 << 20
 ZERO_ID: Final = bytes(ID_LEN)
 
@@ -280,6 +282,8 @@ def _decode_header(buf: bytes) -> dict[str, int | bytes]:
         raise RefDecodeError("NonCanonical", "seq 0")
     if lamport < seq:
         raise RefDecodeError("NonCanonical", f"lamport {lamport} < seq {seq}")
+    if lamport > MAX_SEQ:
+        raise RefDecodeError("LimitExceeded", f"lamport {lamport}")
     if (prev == ZERO_ID) != (seq == 1):
         raise RefDecodeError("NonCanonical", "prev must be zero exactly at seq 1")
     lipmaa_is_prev = seq == 1 or lipmaa(seq) == seq - 1
@@ -364,6 +368,8 @@ def decode(data: bytes) -> RefEntry:
             raise RefDecodeError("NonCanonical", "author in its own deps")
         if seq < 1:
             raise RefDecodeError("NonCanonical", "dependency seq 0")
+        if seq > MAX_SEQ:
+            raise RefDecodeError("LimitExceeded", f"dependency seq {seq}")
         deps.append((peer, seq, dep_id))
     if domain_hash("deps", raw_deps) != f["deps_hash"]:
         raise RefDecodeError("DepsMismatch", "deps do not match deps_hash")

@@ -38,15 +38,15 @@ def entry_fields(draw: st.DrawFn, max_deps: int = 6) -> dict[str, Any]:
     seed = draw(st.binary(min_size=32, max_size=32), label="seed")
     author = ref.public_key(seed)
     kind = draw(st.sampled_from(ALL_KINDS), label="kind")
-    seq = draw(st.integers(1, 60) | st.integers(1, 2**64 - 1), label="seq")
-    lamport = draw(st.integers(seq, min(seq + 5, 2**64 - 1)) | st.integers(seq, 2**64 - 1))
+    seq = draw(st.integers(1, 60) | st.integers(1, ref.MAX_SEQ), label="seq")
+    lamport = draw(st.integers(seq, min(seq + 5, ref.MAX_SEQ)) | st.integers(seq, ref.MAX_SEQ))
     needs_lipmaa = seq > 1 and ref.lipmaa(seq) != seq - 1
     peers = draw(
         st.lists(nonzero_ids.filter(lambda p: p != author), max_size=max_deps, unique=True),
         label="peers",
     )
     deps = {
-        p: (draw(st.integers(1, 2**64 - 1)), draw(st.binary(min_size=32, max_size=32)))
+        p: (draw(st.integers(1, ref.MAX_SEQ)), draw(st.binary(min_size=32, max_size=32)))
         for p in peers
     }
     n = 0 if kind == ref.KIND_NOOP else draw(st.sampled_from(PAYLOAD_SIZES), label="payload size")
@@ -301,6 +301,19 @@ def test_dep_seq_zero() -> None:
 def test_seq_zero() -> None:
     _rejects(_entry(seq=0, lamport=0), errors.NonCanonical)
     _rejects(_entry(seq=0, lamport=5), errors.NonCanonical)
+
+
+def test_counters_fit_a_signed_64_bit_integer() -> None:
+    """seq, lamport and dependency seqs above 2^63 - 1 are refused (SQLite stores them)."""
+    with pytest.raises(errors.LimitExceeded):
+        L.Entry.from_bytes(_patch_u64(_valid(), 74, 2**63))
+    big = _entry(deps={bytes([9]) * 32: (2**63, bytes(32))})
+    _rejects(big, errors.LimitExceeded)
+    assert L.Entry.from_bytes(_patch_u64(_valid(), 74, 2**63 - 1)) is not None
+
+
+def _patch_u64(data: bytes, at: int, value: int) -> bytes:
+    return data[:at] + value.to_bytes(8, "big") + data[at + 8 :]
 
 
 def test_lamport_below_seq() -> None:

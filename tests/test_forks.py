@@ -289,8 +289,10 @@ def test_a_fraud_entry_with_a_forged_proof_is_rejected_and_penalised(tmp_path: P
     # B writes a FRAUD entry with a forged proof in it (B is lying this time).
     liar_b = Replica(s.ids[1], peers=s.peers, swarm_id=SWARM)
     liar_b.receive(s.a.entries())
-    fake = liar_b.append(forged.to_bytes(), kind=Kind.FRAUD)
-    garbage = liar_b.append(b"not a proof", kind=Kind.FRAUD)
+    with pytest.raises(InvalidFraudProof):  # an honest replica never signs one
+        liar_b.append(forged.to_bytes(), kind=Kind.FRAUD)
+    fake = liar_b._create(Kind.FRAUD, forged.to_bytes())
+    garbage = liar_b._create(Kind.FRAUD, b"not a proof")
     before = s.a.matrix.to_numpy().copy()
     r = s.a.receive([fake, garbage])
     assert [type(e) for _, e in r.rejected] == [InvalidFraudProof, InvalidFraudProof]
@@ -528,3 +530,90 @@ def test_a_format_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     p, q = s.liar.equivocate(b"P", b"Q")
     assert a.receive([p, q]).frauds
+
+
+# --- regressions from review -------------------------------------------------------------
+
+
+def test_more_versions_at_a_known_fork_are_not_stored() -> None:
+    """Proofs of other versions at the same seq add nothing: the liar cannot make a replica
+    store any number of its entries."""
+    s = Swarm()
+    s.history(2)
+    p, q = s.liar.equivocate(b"P", b"Q")
+    s.a.receive([p, q])
+    extra = [
+        lattice.Entry.create(
+            s.ids[3].signing_key, swarm=SWARM, seq=2, lamport=2, prev=p.prev, payload=bytes([i])
+        )
+        for i in range(6)
+    ]
+    for v, w in zip(extra[::2], extra[1::2], strict=True):
+        assert not s.a.receive_fraud_proof(FraudProof.from_entries(v, w))
+    r = s.a.receive(extra)
+    assert [type(e) for _, e in r.rejected] == [Blocked] * 6
+    assert s.a.evidence(s.x) == [q]
+
+
+def test_evidence_naming_an_unregistered_peer_is_a_typed_rejection() -> None:
+    s = Swarm()
+    s.history(2)
+    p, _ = s.liar.equivocate(b"P", b"Q")
+    stranger = lattice.Identity.from_seed(bytes([77]) * 32).public_key
+    odd = lattice.Entry.create(
+        s.ids[3].signing_key, swarm=SWARM, seq=2, lamport=9, prev=p.prev,
+        deps={stranger: (1, bytes(32))}, payload=b"odd",
+    )  # fmt: skip
+    s.a.receive([p])
+    r = s.a.receive([odd])
+    assert len(r.frauds) == 1, "the headers alone prove the fork"
+    assert [type(e).__name__ for _, e in r.rejected] == ["UnknownAuthor"]
+    assert s.a.evidence() == []
+
+
+def test_relayed_evidence_before_the_entry_that_needs_it_is_kept() -> None:
+    """to_relay puts evidence first; a receiver that already knows the fork keeps it for
+    the honest entry later in the same batch, without another round trip."""
+    s = Swarm()
+    s.history(2)
+    p, q = s.liar.equivocate(b"P", b"Q")
+    q3 = s.liar.extend(1, b"Q3")
+    s.a.receive([p, q])  # A knows the fork
+    s.b.receive([q, q3])
+    b1 = s.b.append(b"B on Q3")
+    s.b.receive([p])  # B finds out; its relay carries the evidence first
+    r = s.a.receive([q3, b1])
+    assert r.evidence == [q3] and r.delivered == [b1] and not r.rejected
+
+
+def test_answering_hostile_requests() -> None:
+    s = Swarm()
+    log = s.history(3)
+    assert s.a.answer([Missing(s.x, 2**63, 2**64)]) == []
+    assert s.a.answer([Missing(s.x, -5, 10**30)]) == [e.to_bytes() for e in log]
+    assert s.a.answer([Missing(s.x, 1, 2)], limit=1) == [log[0].to_bytes()]
+    assert s.a.answer([Missing(bytes(32), 1, 2), Missing(s.x, 1, 1, bytes(32))]) == []
+
+
+def test_a_lower_fork_found_later_is_announced_and_lowers_the_cap() -> None:
+    s = Swarm()
+    s.history(2)
+    p2, q2 = s.liar.equivocate(b"P", b"Q")
+    p3, q3 = s.liar.extend(0, b"P3"), s.liar.extend(1, b"Q3")
+    r = s.a.receive([p2, p3, q3])  # a fork at 3 first (q3's prev is unknown here)
+    assert [f.seq for f in r.frauds] == [3]
+    r = s.a.receive([q2])  # then the lower one
+    assert [f.seq for f in r.frauds] == [2] and len(r.appended) == 1
+    assert_frozen(s.a, s.x, 2)
+    assert [f.seq for f in s.a.frauds] == [2]
+
+
+def test_store_failures_leave_the_store_usable() -> None:
+    from lattice.errors import StoreError
+    from lattice.store import Store
+
+    store = Store.open(None, swarm_id=SWARM, owner=bytes(32), peers=[bytes(32)])
+    with pytest.raises(StoreError):
+        store.add([(b"i", b"a", 1, 2**64, 1, b"x")], [])
+    store.add([(b"i", b"a", 1, 1, 1, b"x")], [])
+    assert store.count() == 1

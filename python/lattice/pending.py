@@ -50,6 +50,8 @@ class PendingBuffer(Generic[T]):
         self._items: OrderedDict[bytes, Waiting[T]] = OrderedDict()
         self.bytes = 0
         self._author_bytes: dict[bytes, int] = {}
+        # Per author, its entries' ids in arrival order: the oldest is found in O(1).
+        self._by_author: dict[bytes, dict[bytes, None]] = {}
         self._waiting: dict[tuple[bytes, int], set[bytes]] = {}
         #: Per author, the highest seq dropped for lack of room: to be requested again.
         self.wanted: dict[bytes, int] = {}
@@ -80,12 +82,12 @@ class PendingBuffer(Generic[T]):
             self.want(author, seq)
             raise PendingOverflow("entry larger than the pending buffer", author=author, seq=seq)
         self._items[entry_id] = Waiting(item, author, seq, size, key, want)
+        self._by_author.setdefault(author, {})[entry_id] = None
         self._waiting.setdefault(key, set()).add(entry_id)
         self.bytes += size
         self._author_bytes[author] = self._author_bytes.get(author, 0) + size
         while self._author_bytes[author] > self.max_bytes_per_author:
-            oldest = next(i for i, w in self._items.items() if w.author == author)
-            self._evict(oldest)
+            self._evict(next(iter(self._by_author[author])))
         while self.bytes > self.max_bytes:
             self._evict(next(iter(self._items)))
 
@@ -125,8 +127,10 @@ class PendingBuffer(Generic[T]):
             return None
         self.bytes -= waiting.size
         self._author_bytes[waiting.author] -= waiting.size
-        if not self._author_bytes[waiting.author]:
-            del self._author_bytes[waiting.author]
+        mine = self._by_author[waiting.author]
+        del mine[entry_id]
+        if not mine:
+            del self._author_bytes[waiting.author], self._by_author[waiting.author]
         ids = self._waiting.get(waiting.key)
         if ids is not None:
             ids.discard(entry_id)

@@ -246,7 +246,6 @@ class Replica:
         self._logs = {pk: _Log() for pk in self.peers}
         # Forked authors and their lowest proven fork; the ids inside every proof seen.
         self._forks: dict[bytes, _lattice.FraudProof] = {}
-        self._proof_ids: set[bytes] = set()
         # Entries of forked authors kept, not delivered: id -> (author, seq, lamport).
         self._evidence: dict[bytes, tuple[bytes, int, int]] = {}
         # (observer, forked sender) -> the id the observer's frontier holds for it.
@@ -264,7 +263,6 @@ class Replica:
         for author, seq, proof_bytes, announce in self._store.frauds():
             proof = FraudProof.from_bytes(proof_bytes)
             self._forks[author] = proof
-            self._proof_ids.update(proof.ids)
             self.matrix.freeze(author, seq - 1)
             if announce:
                 self._unannounced.append(proof)
@@ -413,9 +411,11 @@ class Replica:
                 data = self._store.get_any(request.id)
                 if data is not None:
                     out.append(data)
-            elif request.author in self._logs and request.first <= request.last:
-                last = min(request.last, request.first + room - 1)
-                out.extend(self._store.range(request.author, request.first, last))
+            elif request.author in self._logs:
+                first = max(1, request.first)
+                last = min(request.last, self._logs[request.author].head, first + room - 1)
+                if first <= last:
+                    out.extend(self._store.range(request.author, first, last))
         return out
 
     def compare_frontier(self, remote: Mapping[bytes, tuple[int, bytes]]) -> list[Missing]:
@@ -501,7 +501,14 @@ class Replica:
         returns after it is durably stored."""
         if kind == Kind.NOOP:
             return self.noop()
-        return self._create(kind, bytes(payload))
+        payload = bytes(payload)
+        if kind == Kind.FRAUD:
+            # Never sign a FRAUD entry that others would reject.
+            try:
+                self._check_proof(FraudProof.from_bytes(payload))
+            except DecodeError as exc:
+                raise InvalidFraudProof(f"not a fraud proof: {exc}") from exc
+        return self._create(kind, payload)
 
     def noop(self) -> _lattice.Entry:
         """Append a NOOP: no payload, advances the matrix, carries the frontier root."""
@@ -536,10 +543,20 @@ class Replica:
         result = ReceiveResult()
         raw = [item.to_bytes() if isinstance(item, Entry) else bytes(item) for item in items]
         decoded = _lattice.decode_entries(raw, verify_signatures=True)
+        # Entries of a blocklisted author are kept only if something here needs them; what
+        # needs them may come later in the same batch, so those are tried again at the end.
+        retry: list[tuple[bytes, _lattice.Entry]] = []
         for data, entry in zip(raw, decoded, strict=True):
             if isinstance(entry, LatticeError):
                 self._batch.rejected.append((data, entry))
                 continue
+            try:
+                self._admit(entry)
+            except Blocked:
+                retry.append((data, entry))
+            except LatticeError as exc:
+                self._reject(entry, exc, data)
+        for data, entry in retry:
             try:
                 self._admit(entry)
             except LatticeError as exc:
@@ -690,7 +707,7 @@ class Replica:
     def _needed(self, e: _lattice.Entry) -> bool:
         """Whether an entry of a forked author is to be kept: it is one of the versions a
         fraud proof names, or an entry waiting here needs exactly it."""
-        if e.id in self._proof_ids:
+        if e.id in self._forks[e.author].ids:
             return True
         return any(w.want == e.id for w in self._pending.waiters((e.author, e.seq)))
 
@@ -705,7 +722,10 @@ class Replica:
             link = _lattice.lipmaa(seq)
             if link != seq - 1:
                 links.append((author, link, e.lipmaa))
-        links.extend((peer, s, i) for peer, (s, i) in e.deps.items())
+        for peer, (s, i) in e.deps.items():
+            if peer not in self._logs:
+                raise UnknownAuthor("dependency on an unregistered peer", author=author, seq=seq)
+            links.append((peer, s, i))
         for peer, s, entry_id in links:
             lamport = self._held_lamport(peer, s, entry_id)
             if lamport is None:
@@ -795,13 +815,13 @@ class Replica:
         last seq before the fork. ``detected``: found here (to be announced)."""
         author, k = proof.author, proof.seq
         known = self._forks.get(author)
-        self._proof_ids.update(proof.ids)
         if known is not None and known.seq <= k:
             return
         self._forks[author] = proof
         self.matrix.freeze(author, k - 1)
         self._suspects.pop(author, None)
-        self._batch.frauds.append((proof, detected and known is None))
+        # A lower fork than the one known is news too: announced if found here.
+        self._batch.frauds.append((proof, detected))
 
     def _commit(self, result: ReceiveResult, announced: Sequence[bytes] = ()) -> None:
         batch, self._batch = self._batch, _Batch()

@@ -241,8 +241,8 @@ class Store:
             )
             c.executemany(
                 "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, proof = excluded.proof "
-                "WHERE excluded.seq < frauds.seq",
+                "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, proof = excluded.proof, "
+                "announce = excluded.announce WHERE excluded.seq < frauds.seq",
                 frauds,
             )
             c.executemany(
@@ -254,7 +254,9 @@ class Store:
                 penalties,
             )
             c.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            # Whatever failed (SQLite, or a value SQLite cannot hold), nothing is stored
+            # and the connection is left usable.
             if c.in_transaction:
                 c.execute("ROLLBACK")
             raise StoreError(f"could not store entries in {self.path or 'memory'}: {exc}") from exc

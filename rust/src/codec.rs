@@ -25,6 +25,9 @@ pub const DEPS_COUNT_LEN: usize = 4;
 pub const DEP_LEN: usize = ID_LEN + 8 + ID_LEN;
 /// Most dependency items one entry may carry (one per registered peer, N ≤ 4096, §4).
 pub const MAX_DEPS: usize = 4096;
+/// Largest seq, lamport and dependency seq: 2^63 - 1, so every counter fits the signed
+/// 64-bit integers of SQLite and most other stores.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
 /// Largest payload one entry may carry.
 pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
 /// Largest encoded entry.
@@ -287,6 +290,13 @@ impl<'a> HeaderRef<'a> {
         }
         if h.lamport() < seq {
             return Err(NonCanonical("lamport must be at least seq"));
+        }
+        if h.lamport() > MAX_SEQ {
+            return Err(LimitExceeded {
+                what: "lamport",
+                value: h.lamport(),
+                max: MAX_SEQ,
+            });
         }
         if (seq == 1) != (h.prev() == &ZERO_ID) {
             return Err(NonCanonical("prev must be zero exactly at seq 1"));
@@ -674,6 +684,13 @@ fn check_deps(items: &[u8], author: &Id) -> Result<(), DecodeError> {
             return Err(DecodeError::NonCanonical(
                 "dependency seq must be at least 1",
             ));
+        }
+        if seq > MAX_SEQ {
+            return Err(DecodeError::LimitExceeded {
+                what: "dependency seq",
+                value: seq,
+                max: MAX_SEQ,
+            });
         }
         last_peer = Some(peer);
     }
