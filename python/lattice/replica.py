@@ -163,7 +163,6 @@ class _Batch:
         "evidence",
         "fork_cells",
         "frauds",
-        "inflight",
         "penalised",
         "rejected",
     )
@@ -174,7 +173,6 @@ class _Batch:
         self.fork_cells: dict[tuple[int, int], bytes] = {}
         # (proof, whether this replica detected it and must announce it)
         self.frauds: list[tuple[_lattice.FraudProof, bool]] = []
-        self.inflight: dict[bytes, _lattice.Entry] = {}
         self.penalised: set[bytes] = set()
         self.rejected: list[tuple[bytes, LatticeError]] = []
 
@@ -690,15 +688,18 @@ class Replica:
             self._check_evidence(e)
             self._evidence[e.id] = (author, seq, e.lamport)
             self._batch.evidence.append(e)
-            self._batch.inflight[e.id] = e
             return (author, seq)
         self._apply(e, self._check(e))
         return (author, seq)
 
     def _held_entry(self, entry_id: bytes) -> _lattice.Entry:
-        entry = self._batch.inflight.get(entry_id)
-        if entry is not None:
-            return entry
+        # Held but maybe not committed yet (a fork inside one batch: rare, so a scan).
+        for entry in self._batch.evidence:
+            if entry.id == entry_id:
+                return entry
+        for entry, _ in self._batch.delivered:
+            if entry.id == entry_id:
+                return entry
         data = self._store.get_any(entry_id)
         if data is None:
             raise StoreError(f"held entry {entry_id.hex()[:16]}… missing from the store")
@@ -805,7 +806,6 @@ class Replica:
                     self._batch.fork_cells[key] = dep_id
         self._logs[self.peers[a]].append(e.id, e.lamport)
         self._batch.delivered.append((e, cells))
-        self._batch.inflight[e.id] = e
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)

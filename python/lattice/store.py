@@ -230,29 +230,34 @@ class Store:
                 "ON CONFLICT (observer, sender) DO UPDATE SET seq = max(seq, excluded.seq)",
                 cells,
             )
-            c.executemany(
-                "INSERT OR IGNORE INTO evidence (id, author, seq, lamport, bytes) "
-                "VALUES (?, ?, ?, ?, ?)",
-                evidence,
-            )
-            c.executemany(
-                "INSERT OR REPLACE INTO fork_cells (observer, sender, id) VALUES (?, ?, ?)",
-                fork_cells,
-            )
-            c.executemany(
-                "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, proof = excluded.proof, "
-                "announce = excluded.announce WHERE excluded.seq < frauds.seq",
-                frauds,
-            )
-            c.executemany(
-                "UPDATE frauds SET announce = 0 WHERE author = ?", ((a,) for a in announced)
-            )
-            c.executemany(
-                "INSERT INTO penalties (peer, count) VALUES (?, ?) "
-                "ON CONFLICT (peer) DO UPDATE SET count = excluded.count",
-                penalties,
-            )
+            # The fork tables are empty in almost every batch: skip their statements.
+            for sql, rows in (
+                (
+                    "INSERT OR IGNORE INTO evidence (id, author, seq, lamport, bytes) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    evidence,
+                ),
+                (
+                    "INSERT OR REPLACE INTO fork_cells (observer, sender, id) VALUES (?, ?, ?)",
+                    fork_cells,
+                ),
+                (
+                    "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, "
+                    "proof = excluded.proof, announce = excluded.announce "
+                    "WHERE excluded.seq < frauds.seq",
+                    frauds,
+                ),
+                ("UPDATE frauds SET announce = 0 WHERE author = ?", [(a,) for a in announced]),
+                (
+                    "INSERT INTO penalties (peer, count) VALUES (?, ?) "
+                    "ON CONFLICT (peer) DO UPDATE SET count = excluded.count",
+                    penalties,
+                ),
+            ):
+                todo = list(rows)
+                if todo:
+                    c.executemany(sql, todo)
             c.execute("COMMIT")
         except Exception as exc:
             # Whatever failed (SQLite, or a value SQLite cannot hold), nothing is stored
