@@ -38,12 +38,23 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lattice import _lattice
 from lattice.entry import Kind
-from lattice.errors import DecodeError, LimitExceeded, TrailingBytes, Truncated, UnknownVersion
+from lattice.errors import (
+    DecodeError,
+    LatticeError,
+    LimitExceeded,
+    TrailingBytes,
+    Truncated,
+    UnknownVersion,
+)
 
-__all__ = ["PROOF_VERSION", "QuorumProof", "SignerEvidence"]
+if TYPE_CHECKING:
+    from lattice.replica import Replica
+
+__all__ = ["PROOF_VERSION", "QuorumProof", "SignerEvidence", "build_quorum_proof"]
 
 PROOF_VERSION = 1
 #: Bounds of the encoding: at most one signer per peer of the largest swarm, Merkle proofs
@@ -233,3 +244,60 @@ class _Reader:
     def finish(self) -> None:
         if self.pos != len(self.data):
             raise TrailingBytes(f"{len(self.data) - self.pos} trailing bytes after a quorum proof")
+
+
+def build_quorum_proof(replica: Replica, entry_id: bytes) -> QuorumProof | None:
+    """The quorum proof ``replica`` can give for the client op wrapped in ``entry_id`` (see
+    :meth:`Replica.quorum_proof <lattice.Replica.quorum_proof>`), built from its delivered
+    entries only."""
+    wrapping = replica.get(entry_id)
+    if wrapping is None:
+        return None
+    try:
+        _lattice.ClientOp.from_bytes(wrapping.payload)
+    except DecodeError:
+        return None
+    home, k = wrapping.author, wrapping.seq
+    signers = [
+        evidence
+        for peer in replica.peers
+        if (evidence := _signer_evidence(replica, peer, home, k)) is not None
+    ]
+    if len(signers) < replica.matrix.quorum:
+        return None
+    return QuorumProof(replica.swarm_id, wrapping.to_bytes(), tuple(signers))
+
+
+def _signer_evidence(replica: Replica, peer: bytes, home: bytes, k: int) -> SignerEvidence | None:
+    """``peer``'s first noop whose frontier holds ``home`` at seq >= k, with the proofs."""
+    frontier: dict[bytes, tuple[int, bytes]] = {}
+    for entry in replica.entries(peer):
+        frontier.update(entry.deps)
+        if entry.kind != Kind.NOOP:
+            continue
+        own = {peer: (entry.seq - 1, entry.prev)} if entry.seq > 1 else {}
+        view = {**frontier, **own}
+        s = view.get(home, (0, b""))[0]
+        if s < k:
+            continue
+        items = [(p, q, i) for p, (q, i) in sorted(view.items())]
+        index = next(i for i, item in enumerate(items) if item[0] == home)
+        path = [_signed_header(replica, home, seq) for seq in _lattice.lipmaa_path(s, k)[:-1]]
+        return SignerEvidence(
+            noop=entry.signed_header(),
+            seq=s,
+            id=items[index][2],
+            index=index,
+            size=len(items),
+            merkle_proof=tuple(_lattice.frontier_inclusion_proof(items, index)),
+            path=tuple(path),
+        )
+    return None
+
+
+def _signed_header(replica: Replica, author: bytes, seq: int) -> bytes:
+    entry_id = replica.id_at(author, seq)
+    entry = None if entry_id is None else replica.get(entry_id)
+    if entry is None:
+        raise LatticeError("delivered entry missing from the store", author=author, seq=seq)
+    return entry.signed_header()

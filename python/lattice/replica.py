@@ -56,7 +56,7 @@ from lattice.errors import (
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.pending import PendingBuffer
-from lattice.proofs import QuorumProof, SignerEvidence
+from lattice.proofs import QuorumProof, build_quorum_proof
 from lattice.store import Store
 
 __all__ = [
@@ -882,55 +882,7 @@ class Replica:
         """A :class:`~lattice.proofs.QuorumProof` that a quorum saw the client op wrapped
         in entry ``entry_id``, or None if the entry is unknown, is not a wrapped client op,
         or fewer than q peers' noops have entangled it yet."""
-        data = self._store.get(entry_id)
-        if data is None:
-            return None
-        wrapping = Entry.from_bytes(data)
-        try:
-            _lattice.ClientOp.from_bytes(wrapping.payload)
-        except DecodeError:
-            return None
-        home, k = wrapping.author, wrapping.seq
-        signers = [
-            evidence
-            for peer in self.peers
-            if (evidence := self._signer_evidence(peer, home, k)) is not None
-        ]
-        if len(signers) < self.matrix.quorum:
-            return None
-        return QuorumProof(self.swarm_id, data, tuple(signers))
-
-    def _signer_evidence(self, peer: bytes, home: bytes, k: int) -> SignerEvidence | None:
-        """``peer``'s first noop whose frontier holds ``home`` at seq >= k, with the proofs."""
-        frontier: dict[bytes, tuple[int, bytes]] = {}
-        for entry in self.entries(peer):
-            frontier.update(entry.deps)
-            if entry.kind != Kind.NOOP:
-                continue
-            own = {peer: (entry.seq - 1, entry.prev)} if entry.seq > 1 else {}
-            view = {**frontier, **own}
-            s = view.get(home, (0, b""))[0]
-            if s < k:
-                continue
-            items = [(p, q, i) for p, (q, i) in sorted(view.items())]
-            index = next(i for i, item in enumerate(items) if item[0] == home)
-            path = [self._signed_header(home, seq) for seq in _lattice.lipmaa_path(s, k)[:-1]]
-            return SignerEvidence(
-                noop=entry.signed_header(),
-                seq=s,
-                id=items[index][2],
-                index=index,
-                size=len(items),
-                merkle_proof=tuple(_lattice.frontier_inclusion_proof(items, index)),
-                path=tuple(path),
-            )
-        return None
-
-    def _signed_header(self, author: bytes, seq: int) -> bytes:
-        data = self._store.at(author, seq)
-        if data is None:
-            raise LatticeError("delivered entry missing from the store", author=author, seq=seq)
-        return data[: _lattice.SIGNED_HEADER_LEN]
+        return build_quorum_proof(self, entry_id)
 
     def close(self) -> None:
         """Close the store."""
