@@ -36,6 +36,7 @@ CONTEXTS: Final[dict[str, str]] = {
     "pow": "lattice v1 pow",
     "batch": "lattice v1 batch coefficients",
     "client op": "lattice v1 client op",
+    "noise binding": "lattice v1 noise binding",
 }
 """Domain name -> BLAKE3 key-derivation context string."""
 

@@ -499,3 +499,94 @@ class FraudProof:
         """The two signed headers, in the order of :attr:`ids`."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+
+NOISE_PATTERN: str
+"""``Noise_XX_25519_ChaChaPoly_BLAKE2s`` (DESIGN §7)."""
+MAX_FRAME_LEN: int
+"""Largest frame body one connection accepts (16 MiB); anything larger closes it."""
+MAX_NOISE_MESSAGE: int
+"""Largest Noise message, and so largest wire record (65535)."""
+MAX_ATTESTATION_LEN: int
+"""Largest remote-attestation answer a hello may carry."""
+ROLE_PEER: int
+ROLE_CLIENT: int
+ROLE_GUEST: int
+
+@final
+class NoiseKeypair:
+    """An X25519 static keypair for Noise, fresh per node start; a :class:`Hello` binds it
+    to the node's Ed25519 identity."""
+
+    @staticmethod
+    def generate() -> NoiseKeypair: ...
+    @property
+    def public(self) -> bytes: ...
+
+@final
+class Hello:
+    """The handshake payload: identity, swarm, role, and the identity's signature over the
+    Noise static key (the binding), plus room for a remote-attestation answer.
+
+    >>> sk, noise = SigningKey.generate(), NoiseKeypair.generate()
+    >>> hello = Hello.create(sk, noise.public, bytes(32), ROLE_PEER)
+    >>> Hello.from_bytes(hello.to_bytes()).binds(noise.public)
+    True
+    >>> hello.binds(NoiseKeypair.generate().public)
+    False
+    """
+
+    @staticmethod
+    def create(
+        signing_key: SigningKey,
+        noise_static: Buffer,
+        swarm: Buffer,
+        role: int,
+        attestation: Buffer | None = None,
+    ) -> Hello: ...
+    @staticmethod
+    def from_bytes(data: Buffer) -> Hello:
+        """Decode a hello, rejecting anything non-canonical with a typed error."""
+    def to_bytes(self) -> bytes: ...
+    def binds(self, noise_static: Buffer) -> bool:
+        """True if the identity signed the binding of exactly this Noise static key."""
+    @property
+    def role(self) -> int: ...
+    @property
+    def swarm(self) -> bytes: ...
+    @property
+    def identity(self) -> bytes: ...
+    @property
+    def attestation(self) -> bytes: ...
+
+@final
+class NoiseHandshake:
+    """One side of a Noise XX handshake (three messages: ``-> e``, ``<- e, ee, s, es``,
+    ``-> s, se``); the second and third carry the parties' hellos, encrypted."""
+
+    @staticmethod
+    def initiator(keypair: NoiseKeypair) -> NoiseHandshake: ...
+    @staticmethod
+    def responder(keypair: NoiseKeypair) -> NoiseHandshake: ...
+    def write(self, payload: Buffer | None = None) -> bytes:
+        """The next handshake message (without its 2-byte wire length)."""
+    def read(self, message: Buffer) -> bytes:
+        """Read the peer's handshake message; returns its payload."""
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def remote_static(self) -> bytes | None: ...
+    @property
+    def handshake_hash(self) -> bytes: ...
+    def into_channel(self) -> NoiseChannel:
+        """The encrypted channel (the handshake object is used up)."""
+
+@final
+class NoiseChannel:
+    """An established channel: frames (≤ ``MAX_FRAME_LEN``) sealed into length-prefixed
+    records, and records opened back into frames."""
+
+    def seal(self, body: Buffer) -> bytes:
+        """The wire bytes of one frame: records, each with its 2-byte length."""
+    def open(self, record: Buffer) -> bytes | None:
+        """Open one record (without its length); the frame it completes, if any. Raises
+        :class:`~lattice.errors.ProtocolError` on tampering or an oversized frame."""

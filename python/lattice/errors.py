@@ -24,7 +24,10 @@ __all__ = [
     "DecodeError",
     "DepsMismatch",
     "ForkDetected",
+    "FrameTooLarge",
     "FrontierMismatch",
+    "HandshakeRefused",
+    "HandshakeTimeout",
     "InvalidArgument",
     "InvalidFraudProof",
     "InvalidKey",
@@ -32,11 +35,13 @@ __all__ = [
     "LamportNotIncreasing",
     "LatticeError",
     "LimitExceeded",
+    "NoiseFailure",
     "NonCanonical",
     "NonMonotonicFrontier",
     "OutOfRange",
     "PayloadMismatch",
     "PendingOverflow",
+    "ProtocolError",
     "SeqGap",
     "StoreError",
     "TrailingBytes",
@@ -228,3 +233,28 @@ class PendingOverflow(LatticeError):
 
 class AttestationError(LatticeError):
     """A build or remote attestation does not satisfy the policy."""
+
+
+# --- connections (DESIGN §7) -------------------------------------------------------------
+
+
+class ProtocolError(LatticeError):
+    """A party broke the wire protocol; the connection is closed and nothing it sent is
+    stored."""
+
+
+class NoiseFailure(ProtocolError):
+    """The Noise handshake or a record failed (bad key, bad tag, replay, wrong order)."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame announced or sent above ``MAX_FRAME_LEN``."""
+
+
+class HandshakeRefused(ProtocolError):
+    """A well-formed handshake from a party this node will not talk to: another swarm, an
+    unknown identity, a role it may not take, or a binding over another static key."""
+
+
+class HandshakeTimeout(ProtocolError):
+    """The handshake did not finish within its timeout."""

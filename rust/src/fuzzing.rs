@@ -3,7 +3,7 @@
 //! (`rust/tests/fuzz_regressions.rs`) both call.
 //!
 //! For each decoder — entry (header and body), signed header, fraud proof, client op,
-//! chain segment — the input either fails with a typed error or decodes to a value that
+//! handshake hello, chain segment — the input either fails with a typed error or decodes to a value that
 //! encodes back to exactly the input (one encoding per value). Any panic is a bug.
 
 use crate::chain::{self, Expect};
@@ -11,6 +11,7 @@ use crate::client::ClientOp;
 use crate::codec::{self, EntryView, HEADER_LEN, SignedHeader};
 use crate::fraud::FraudProof;
 use crate::hash::{self, Domain};
+use crate::noise::Hello;
 
 /// Run every decoder on `data`, asserting the properties above.
 pub fn check_decoders(data: &[u8]) {
@@ -35,6 +36,9 @@ pub fn check_decoders(data: &[u8]) {
     if let Ok(op) = ClientOp::decode(data) {
         assert_eq!(op.encode(), data, "client op");
         let _ = op.verify();
+    }
+    if let Ok(hello) = Hello::decode(data) {
+        assert_eq!(hello.encode(), data, "hello");
     }
     let segment = chain::split(data);
     let expect = Expect {

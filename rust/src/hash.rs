@@ -33,11 +33,13 @@ pub enum Domain {
     Batch,
     /// A client's signed op (DESIGN §6): its id, and what the client signs.
     ClientOp,
+    /// What a peer signs to bind its Noise static key to its identity (DESIGN §7).
+    NoiseBinding,
 }
 
 impl Domain {
     /// Every domain, in a fixed order.
-    pub const ALL: [Domain; 10] = [
+    pub const ALL: [Domain; 11] = [
         Domain::Entry,
         Domain::Deps,
         Domain::Payload,
@@ -48,6 +50,7 @@ impl Domain {
         Domain::Pow,
         Domain::Batch,
         Domain::ClientOp,
+        Domain::NoiseBinding,
     ];
 
     /// The BLAKE3 context string of this domain (docs/format.md).
@@ -63,6 +66,7 @@ impl Domain {
             Domain::Pow => "lattice v1 pow",
             Domain::Batch => "lattice v1 batch coefficients",
             Domain::ClientOp => "lattice v1 client op",
+            Domain::NoiseBinding => "lattice v1 noise binding",
         }
     }
 
@@ -79,6 +83,7 @@ impl Domain {
             Domain::Pow => "pow",
             Domain::Batch => "batch",
             Domain::ClientOp => "client op",
+            Domain::NoiseBinding => "noise binding",
         }
     }
 

@@ -22,6 +22,7 @@ pub mod hash;
 pub mod lipmaa;
 pub mod matrix;
 pub mod merkle;
+pub mod noise;
 pub mod sign;
 pub mod synth;
 

@@ -13,6 +13,7 @@ mod frontier;
 mod hash;
 mod matrix;
 mod merkle;
+mod noise;
 mod sign;
 
 use pyo3::prelude::*;
@@ -49,5 +50,6 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fraud::register(m)?;
     frontier::register(m)?;
     matrix::register(m)?;
+    noise::register(m)?;
     Ok(())
 }
