@@ -8,10 +8,19 @@ True
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
 import click
 from rich.console import Console
+from rich.table import Table
 
 from lattice import __version__
+from lattice.errors import LatticeError
 
 __all__ = ["main"]
 
@@ -41,6 +50,154 @@ def demo(rounds: int | None) -> None:
     summary = run_demo(Console(soft_wrap=True), rounds=rounds or DEFAULT_ROUNDS)
     if not (summary.all_signatures_valid and summary.chains_valid):
         raise click.ClickException("the demo's own entries did not verify")
+
+
+def _config(path: str):  # type: ignore[no-untyped-def]
+    from lattice.config import load
+
+    try:
+        return load(path)
+    except LatticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _control(path: str, req: dict[str, object]) -> dict[str, object]:
+    from lattice.control import request
+
+    cfg = _config(path)
+    if cfg.control is None:
+        raise click.ClickException(f"{path} names no control socket")
+    try:
+        return request(cfg.control, req)
+    except LatticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Key file.")
+@click.option("--password", default=None, help="Encrypt the key file with this password.")
+@click.option("--force", is_flag=True, help="Overwrite an existing key file.")
+def keygen(out: str, password: str | None, force: bool) -> None:
+    """Create an identity (Ed25519, PKCS#8 PEM, mode 0600); print its public key."""
+    from lattice.identity import Identity
+
+    if Path(out).exists() and not force:
+        raise click.ClickException(f"{out} exists (use --force to replace it)")
+    ident = Identity.generate()
+    ident.save(out, password=None if password is None else password.encode())
+    click.echo(ident.public_key.hex())
+
+
+@main.group()
+def node() -> None:
+    """Run a node."""
+
+
+@node.command("run")
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-v", "--verbose", is_flag=True, help="Log connections.")
+def node_run(config: str, verbose: bool) -> None:
+    """Run a node until interrupted (SIGINT or SIGTERM stop it cleanly)."""
+    from lattice.node import Node
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    cfg = _config(config)
+
+    async def run() -> None:
+        try:
+            n = Node(cfg)
+        except LatticeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        await n.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        listen = n.listen_address
+        click.echo(
+            f"node {n.name(n.me)} ({n.me.hex()[:16]}…) up"
+            + (f", listening on {listen[0]}:{listen[1]}" if listen else ""),
+            err=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await n.stop()
+
+    asyncio.run(run())
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--hex", "as_hex", is_flag=True, help="PAYLOAD is hex.")
+@click.argument("payload")
+def append(config: str, as_hex: bool, payload: str) -> None:
+    """Append PAYLOAD to the running node's log."""
+    data = bytes.fromhex(payload) if as_hex else payload.encode()
+    reply = _control(config, {"op": "append", "payload": data.hex()})
+    click.echo(f"appended seq {reply['seq']}, id {reply['id']}")
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(config: str, as_json: bool) -> None:
+    """Peers and connections, frontier, pending, forks and blocklist of a running node."""
+    st = _control(config, {"op": "status"})["status"]
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    assert isinstance(st, dict)
+    console = Console()
+    console.print(
+        f"node {st['name']} ({st['identity'][:16]}…) role {st['role']}, listen {st['listen']}"
+    )
+    peers = Table(title="peers")
+    for col in ("peer", "address", "state", "synced", "frames out/in", "penalties"):
+        peers.add_column(col)
+    for p in st["peers"]:
+        state = (
+            "blocked"
+            if p["blocked"]
+            else (f"connected ({p['direction']})" if p["connected"] else "down")
+        )
+        synced = f"{'out' if p['synced_out'] else '-'}/{'in' if p['synced_in'] else '-'}"
+        peers.add_row(
+            p["name"], p["address"] or "-", state, synced,
+            f"{p['frames_sent']}/{p['frames_received']}", str(p["penalties"]),
+        )  # fmt: skip
+    console.print(peers)
+    frontier = ", ".join(f"{a}: {s}" for a, (s, _) in st["frontier"].items()) or "-"
+    console.print(f"frontier: {frontier}")
+    console.print(f"pending: {st['pending']}; clients: {st['clients']}; refused: {st['refused']}")
+    for f in st["forks"]:
+        console.print(f"[red]fork[/]: {f['author']} at seq {f['seq']}")
+    console.print(f"blocklist: {', '.join(st['blocklist']) or '-'}")
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def matrix(config: str, as_json: bool) -> None:
+    """The entanglement matrix of a running node."""
+    m = _control(config, {"op": "matrix"})["matrix"]
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    assert isinstance(m, dict)
+    table = Table(title="entanglement matrix (rows observe, columns are seen)")
+    table.add_column("observer")
+    for name in m["peers"]:
+        table.add_column(name, justify="right")
+    for name, row in zip(m["peers"], m["rows"], strict=True):
+        table.add_row(name, *(str(v) for v in row))
+    table.add_row("known to all", *(str(v) for v in m["known_to_all"]))
+    table.add_row(f"known to q={m['quorum']}", *(str(v) for v in m["known_to_quorum"]))
+    Console().print(table)
 
 
 if __name__ == "__main__":

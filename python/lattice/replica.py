@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lattice import _lattice
@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_MAX_PENDING_BYTES",
     "DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR",
     "MAX_ANSWER_ENTRIES",
+    "SYNC_BATCH",
     "Missing",
     "ReceiveResult",
     "Replica",
@@ -76,6 +77,8 @@ DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 #: The most entries one :meth:`Replica.answer` call returns (a request may name any range).
 MAX_ANSWER_ENTRIES = 10_000
+#: Entries per step of :meth:`Replica.difference`.
+SYNC_BATCH = 1_000
 _ID_LEN = _lattice.ID_LEN
 _NOOP = int(Kind.NOOP)
 _FRAUD = int(Kind.FRAUD)
@@ -249,6 +252,8 @@ class Replica:
         # (observer, forked sender) -> the id the observer's frontier holds for it.
         self._fork_ids: dict[tuple[int, int], bytes] = {}
         self._unannounced: list[_lattice.FraudProof] = []
+        # Delivered a non-noop entry of another author since this replica's last entry.
+        self._unentangled_data = False
         #: Invalid fraud proofs sent, per peer (DESIGN §5: the sender is penalised, §11).
         self.penalties: dict[bytes, int] = {}
 
@@ -416,6 +421,31 @@ class Replica:
                     out.extend(self._store.range(request.author, first, last))
         return out
 
+    def difference(
+        self, remote: Mapping[bytes, int], batch: int = SYNC_BATCH
+    ) -> Iterator[list[bytes]]:
+        """What a peer whose frontier is ``remote`` ({author: seq}) lacks of this replica's
+        delivered entries, in causal (delivery) order, ``batch`` entries at a time (DESIGN
+        §7). The store is read lazily, one batch per step, so entries delivered while the
+        caller sends are included, and memory stays O(batch)."""
+        starts = [
+            position
+            for author, log in self._logs.items()
+            if log.head > remote.get(author, 0)
+            and (position := self._store.ord_of(author, remote.get(author, 0) + 1)) is not None
+        ]
+        if not starts:
+            return
+        position = min(starts) - 1
+        while True:
+            rows = self._store.after(position, batch)
+            if not rows:
+                return
+            position = rows[-1][0]
+            out = [data for _, author, seq, data in rows if seq > remote.get(author, 0)]
+            if out:
+                yield out
+
     def compare_frontier(self, remote: Mapping[bytes, tuple[int, bytes]]) -> list[Missing]:
         """Fork check and difference of a peer's frontier (DESIGN §5 path c, §7): what to
         request from a peer that reported ``remote`` ({author: (seq, id)}). A head this
@@ -516,10 +546,18 @@ class Replica:
         """True when this replica delivered entries its own log has not entangled yet."""
         return bool(self._delta())
 
-    def maybe_noop(self) -> _lattice.Entry | None:
+    def data_changed(self) -> bool:
+        """True when, since this replica's last entry, it delivered an entry of another
+        author that is not a noop: the noops that advance the matrix after data are
+        needed, noops answering noops are not (they would echo forever)."""
+        return self._unentangled_data and self.frontier_changed()
+
+    def maybe_noop(self, data_only: bool = False) -> _lattice.Entry | None:
         """The periodic noop (DESIGN §3): emit one only if the frontier changed since this
-        replica's last entry. A node calls this on a timer."""
-        return self.noop() if self.frontier_changed() else None
+        replica's last entry (with ``data_only``: only if it changed by more than noops).
+        A node calls this on a timer."""
+        changed = self.data_changed() if data_only else self.frontier_changed()
+        return self.noop() if changed else None
 
     def _announce_stored(self) -> None:
         """Append the FRAUD entry of every fork this replica detected but has not announced
@@ -806,6 +844,10 @@ class Replica:
                     self._batch.fork_cells[key] = dep_id
         self._logs[self.peers[a]].append(e.id, e.lamport)
         self._batch.delivered.append((e, cells))
+        if a == self._me_index:
+            self._unentangled_data = False
+        elif e.kind != _NOOP:
+            self._unentangled_data = True
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)

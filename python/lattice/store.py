@@ -339,6 +339,23 @@ class Store:
         row = self._conn.execute("SELECT bytes FROM evidence WHERE id = ?", (entry_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def ord_of(self, author: bytes, seq: int) -> int | None:
+        """The delivery position of ``author``'s entry ``seq``, if stored."""
+        row = self._conn.execute(
+            "SELECT ord FROM entries WHERE author = ? AND seq = ?", (author, seq)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def after(self, position: int, limit: int) -> list[tuple[int, bytes, int, bytes]]:
+        """Up to ``limit`` entries delivered after position ``position``, in delivery (causal)
+        order, as (position, author, seq, bytes): what a sync stream reads, a batch at a
+        time."""
+        rows = self._conn.execute(
+            "SELECT ord, author, seq, bytes FROM entries WHERE ord > ? ORDER BY ord LIMIT ?",
+            (position, limit),
+        )
+        return [(o, bytes(a), s, bytes(b)) for o, a, s, b in rows]
+
     def range(self, author: bytes, first: int, last: int) -> list[bytes]:
         """Delivered entries of ``author`` with seqs ``first`` to ``last``, in seq order."""
         rows = self._conn.execute(

@@ -1,0 +1,203 @@
+"""Node configuration in TOML (DESIGN §7).
+
+Relative paths are relative to the configuration file. Every field but the identity,
+the swarm and its members has a default::
+
+    [node]
+    identity = "a.key"            # lattice keygen --out a.key
+    listen = "127.0.0.1:7001"
+    store = "a.db"                # SQLite, created on first start
+    role = "peer"                 # peer | client | guest
+    noop_interval = 1.0           # seconds between periodic noops (if anything changed)
+    control = "a.sock"            # local control socket (lattice status/append/matrix)
+    home = "b"                    # clients: the member whose node they talk to
+
+    [swarm]
+    id = "00…00"                  # 64 hex digits
+    faults = 1                    # optional; default ⌊(N − 1) / 3⌋
+    clients = ["…"]               # optional: clients this node is the home peer of
+
+    [[swarm.members]]
+    name = "a"
+    public_key = "…"              # 64 hex digits
+    address = "127.0.0.1:7001"    # optional: where to dial it
+
+    [limits]                      # optional: lattice.connection.Limits and pending caps
+    handshake_timeout = 5.0
+    idle_timeout = 30.0
+    write_timeout = 10.0
+    ping_interval = 5.0
+    credit = 8388608
+    max_queue_bytes = 33554432
+    max_pending_bytes = 67108864
+    reconnect_min = 0.2
+    reconnect_max = 10.0
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "n.toml").write_text('''
+... [node]
+... identity = "n.key"
+... [swarm]
+... id = "''' + "00" * 32 + '''"
+... [[swarm.members]]
+... name = "n"
+... public_key = "''' + "11" * 32 + '''"
+... ''')
+>>> cfg = load(d / "n.toml")
+>>> cfg.store == d / "n.db", cfg.members[0].name, cfg.limits.idle_timeout
+(True, 'n', 30.0)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lattice import _lattice
+from lattice.connection import Limits
+from lattice.errors import InvalidArgument
+
+__all__ = ["Member", "NodeConfig", "load"]
+
+ROLES = {"peer": _lattice.ROLE_PEER, "client": _lattice.ROLE_CLIENT, "guest": _lattice.ROLE_GUEST}
+DEFAULT_NOOP_INTERVAL = 1.0
+DEFAULT_RECONNECT_MIN = 0.2
+DEFAULT_RECONNECT_MAX = 10.0
+
+
+@dataclass(frozen=True)
+class Member:
+    """A registered peer of the swarm."""
+
+    name: str
+    public_key: bytes
+    address: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node needs to run."""
+
+    identity: Path
+    swarm_id: bytes
+    members: tuple[Member, ...]
+    listen: tuple[str, int] | None = None
+    store: Path | None = None
+    role: str = "peer"
+    noop_interval: float = DEFAULT_NOOP_INTERVAL
+    control: Path | None = None
+    faults: int | None = None
+    clients: tuple[bytes, ...] | None = None
+    home: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    max_pending_bytes: int | None = None
+    reconnect_min: float = DEFAULT_RECONNECT_MIN
+    reconnect_max: float = DEFAULT_RECONNECT_MAX
+    password: str | None = None
+
+    @property
+    def peers(self) -> list[bytes]:
+        """The membership list, in order: the matrix is indexed by it."""
+        return [m.public_key for m in self.members]
+
+    def member(self, name: str) -> Member:
+        for m in self.members:
+            if m.name == name:
+                return m
+        raise InvalidArgument(f"no member named {name!r}")
+
+
+def _address(value: Any, what: str) -> tuple[str, int]:
+    if not isinstance(value, str) or ":" not in value:
+        raise InvalidArgument(f"{what} must be 'host:port', got {value!r}")
+    host, _, port = value.rpartition(":")
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        raise InvalidArgument(f"{what}: bad port in {value!r}") from None
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    try:
+        out = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{what} must be 64 hex digits") from None
+    if len(out) != 32:
+        raise InvalidArgument(f"{what} must be 32 bytes (64 hex digits), got {len(out)}")
+    return out
+
+
+def load(path: str | os.PathLike[str]) -> NodeConfig:
+    """Read and check a node configuration file (:class:`InvalidArgument` says what is
+    wrong, and where)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc}") from exc
+    base = path.parent
+    node = raw.get("node", {})
+    swarm = raw.get("swarm", {})
+    if "identity" not in node:
+        raise InvalidArgument(f"{path}: [node] identity is required")
+    members = tuple(
+        Member(
+            name=str(m.get("name", i)),
+            public_key=_hex32(m.get("public_key"), f"{path}: members[{i}].public_key"),
+            address=_address(m["address"], f"{path}: members[{i}].address")
+            if "address" in m
+            else None,
+        )
+        for i, m in enumerate(swarm.get("members", []))
+    )
+    if not members:
+        raise InvalidArgument(f"{path}: [[swarm.members]] must list the swarm's peers")
+    role = node.get("role", "peer")
+    if role not in ROLES:
+        raise InvalidArgument(f"{path}: role must be one of {sorted(ROLES)}, got {role!r}")
+    limit_names = {f.name for f in fields(Limits)}
+    limits_raw = raw.get("limits", {})
+    unknown = (
+        set(limits_raw)
+        - limit_names
+        - {
+            "max_pending_bytes",
+            "reconnect_min",
+            "reconnect_max",
+        }
+    )
+    if unknown:
+        raise InvalidArgument(f"{path}: unknown [limits] keys {sorted(unknown)}")
+    limits = Limits(**{k: v for k, v in limits_raw.items() if k in limit_names})
+
+    def rel(value: str | None, default: str | None = None) -> Path | None:
+        chosen = value if value is not None else default
+        return None if chosen is None else (base / chosen)
+
+    identity = rel(node["identity"])
+    assert identity is not None
+    stem = Path(node["identity"]).stem
+    return NodeConfig(
+        identity=identity,
+        swarm_id=_hex32(swarm.get("id"), f"{path}: [swarm] id"),
+        members=members,
+        listen=_address(node["listen"], f"{path}: listen") if "listen" in node else None,
+        store=rel(node.get("store"), f"{stem}.db"),
+        role=role,
+        noop_interval=float(node.get("noop_interval", DEFAULT_NOOP_INTERVAL)),
+        control=rel(node.get("control"), f"{stem}.sock"),
+        faults=swarm.get("faults"),
+        clients=tuple(_hex32(c, f"{path}: clients") for c in swarm["clients"])
+        if "clients" in swarm
+        else None,
+        home=node.get("home"),
+        limits=limits,
+        max_pending_bytes=limits_raw.get("max_pending_bytes"),
+        reconnect_min=float(limits_raw.get("reconnect_min", DEFAULT_RECONNECT_MIN)),
+        reconnect_max=float(limits_raw.get("reconnect_max", DEFAULT_RECONNECT_MAX)),
+        password=node.get("password"),
+    )
