@@ -608,6 +608,7 @@ class Node:
                     "dropped": 0 if link is None else link.dropped,
                     "penalties": rep.penalties.get(m.public_key, 0),
                     "blocked": m.public_key in rep.blocklist,
+                    "opening": [] if link is None else link.opening,
                 }
             )
         return {

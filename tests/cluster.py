@@ -1,0 +1,238 @@
+"""Real node processes for the network tests: identities and TOML configs on disk,
+``lattice node run`` subprocesses on loopback (or inside network namespaces), and their
+control sockets. Nothing here is mocked: every node is its own process with its own SQLite
+store, talking Noise over TCP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lattice
+from lattice import _lattice
+from lattice.control import request
+from lattice.errors import InvalidArgument
+
+SWARM = bytes([0x5A]) * 32
+#: Short deadlines, so hostile-connection tests finish quickly.
+FAST_LIMITS = {
+    "handshake_timeout": 1.5,
+    "idle_timeout": 4.0,
+    "write_timeout": 2.0,
+    "ping_interval": 1.0,
+    "reconnect_min": 0.05,
+    "reconnect_max": 0.5,
+}
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@dataclass
+class NodeProcess:
+    name: str
+    identity: lattice.Identity
+    config: Path
+    store: Path
+    control: Path
+    address: tuple[str, int]
+    netns: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.identity.public_key
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        cmd = [
+            sys.executable,
+            "-m",
+            "lattice.cli",
+            "node",
+            "run",
+            "--config",
+            str(self.config),
+            "-v",
+        ]
+        if self.netns is not None:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
+        self.log = self.config.with_suffix(".log")
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=_env())
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.status()
+                return
+            except InvalidArgument:
+                if self.proc.poll() is not None:
+                    tail = self.log.read_text()[-2000:]
+                    raise RuntimeError(f"node {self.name} exited: {tail}") from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def call(self, req: dict[str, Any]) -> dict[str, Any]:
+        return request(self.control, req, timeout=10)
+
+    def status(self) -> dict[str, Any]:
+        st: dict[str, Any] = self.call({"op": "status"})["status"]
+        return st
+
+    def matrix(self) -> dict[str, Any]:
+        m: dict[str, Any] = self.call({"op": "matrix"})["matrix"]
+        return m
+
+    def append(self, text: str) -> tuple[int, bytes]:
+        reply = self.call({"op": "append", "payload": text.encode().hex()})
+        return int(reply["seq"]), bytes.fromhex(reply["id"])
+
+    def frontier(self) -> dict[str, tuple[int, str]]:
+        return {k: (v[0], v[1]) for k, v in self.status()["frontier"].items()}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "python")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@dataclass
+class Cluster:
+    """Nodes with configs under ``directory``; ``links`` says who dials whom."""
+
+    directory: Path
+    nodes: list[NodeProcess] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        names: Sequence[str],
+        links: Sequence[tuple[str, str]],
+        *,
+        addresses: dict[str, str] | None = None,
+        netns: dict[str, str] | None = None,
+        limits: dict[str, float] | None = None,
+        noop_interval: float = 0.2,
+        extra_members: Sequence[tuple[str, bytes]] = (),
+    ) -> Cluster:
+        ports = free_ports(len(names))
+        idents = {
+            n: lattice.Identity.from_seed(
+                _lattice.blake3_derive_key("lattice test cluster", n.encode())
+            )
+            for n in names
+        }
+        addr = {
+            n: ((addresses or {}).get(n, "127.0.0.1"), ports[i] if not addresses else 7000)
+            for i, n in enumerate(names)
+        }
+        dials: dict[str, set[str]] = {n: set() for n in names}
+        for a, b in links:
+            dials[a].add(b)
+        cluster = cls(directory)
+        for n in names:
+            key_path = directory / f"{n}.key"
+            idents[n].save(key_path)
+            members = []
+            for m in names:
+                key = idents[m].public_key.hex()
+                line = f'[[swarm.members]]\nname = "{m}"\npublic_key = "{key}"\n'
+                if m in dials[n]:
+                    line += f'address = "{addr[m][0]}:{addr[m][1]}"\n'
+                members.append(line)
+            for m, key in extra_members:
+                members.append(f'[[swarm.members]]\nname = "{m}"\npublic_key = "{key.hex()}"\n')
+            lim = {**FAST_LIMITS, **(limits or {})}
+            text = (
+                "[node]\n"
+                f'identity = "{n}.key"\n'
+                f'listen = "{addr[n][0]}:{addr[n][1]}"\n'
+                f'store = "{n}.db"\n'
+                f'control = "{n}.sock"\n'
+                f"noop_interval = {noop_interval}\n\n"
+                f'[swarm]\nid = "{SWARM.hex()}"\n\n'
+                + "\n".join(members)
+                + "\n[limits]\n"
+                + "".join(f"{k} = {v}\n" for k, v in lim.items())
+            )
+            config = directory / f"{n}.toml"
+            config.write_text(text)
+            cluster.nodes.append(
+                NodeProcess(
+                    n,
+                    idents[n],
+                    config,
+                    directory / f"{n}.db",
+                    directory / f"{n}.sock",
+                    addr[n],
+                    (netns or {}).get(n),
+                )
+            )
+        return cluster
+
+    def __getitem__(self, name: str) -> NodeProcess:
+        return next(n for n in self.nodes if n.name == name)
+
+    def start(self) -> None:
+        for n in self.nodes:
+            n.start()
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+
+    def wait(self, condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> float:
+        """Poll ``condition`` until it holds; returns the seconds it took."""
+        start = time.monotonic()
+        while not condition():
+            if time.monotonic() - start > timeout:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+            time.sleep(0.05)
+        return time.monotonic() - start
+
+    def converged(self, names: Sequence[str] | None = None) -> bool:
+        chosen = [self[n] for n in names] if names else self.nodes
+        fronts = [n.frontier() for n in chosen]
+        return all(f == fronts[0] for f in fronts)
+
+    def matrices_equal(self, names: Sequence[str] | None = None) -> bool:
+        chosen = [self[n] for n in names] if names else self.nodes
+        rows = [n.matrix()["rows"] for n in chosen]
+        return all(r == rows[0] for r in rows)

@@ -1,0 +1,147 @@
+"""Nodes as real processes on loopback (DESIGN §7): convergence, restart, kill -9, one
+round trip to find the difference, clients, and the command line against a running node."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import lattice
+from cluster import SWARM, Cluster
+from lattice.cli import main
+from lattice.replica import Replica
+
+LINE = ["a", "b", "c", "d", "e"]
+
+
+def line(tmp_path: Path, **kwargs: object) -> Cluster:
+    links = [(LINE[i + 1], LINE[i]) for i in range(len(LINE) - 1)]
+    return Cluster.create(tmp_path, LINE, links, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def five(tmp_path: Path):  # type: ignore[no-untyped-def]
+    cluster = line(tmp_path)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def test_five_nodes_in_a_line_converge(five: Cluster) -> None:
+    for r in range(5):
+        for n in five.nodes:
+            n.append(f"{n.name}{r}")
+    five.wait(five.converged, what="identical frontiers")
+    front = five["a"].frontier()
+    assert sorted(front) == LINE and all(seq >= 5 for seq, _ in front.values())
+
+    def settled() -> bool:
+        quorum = five["c"].matrix()["known_to_quorum"]
+        return all(v >= 5 for v in quorum) and five.matrices_equal()
+
+    five.wait(settled, what="identical matrices, every log at quorum")
+    assert five["c"].matrix()["peers"] == LINE
+
+
+def test_a_stopped_node_catches_up_after_restart(five: Cluster) -> None:
+    five["e"].append("before")
+    five.wait(five.converged)
+    five["c"].stop()  # the middle of the line: d and e are cut off from a and b
+    for i in range(20):
+        five["a"].append(f"a while c is down {i}")
+        five["e"].append(f"e while c is down {i}")
+    five.wait(lambda: five["b"].frontier()["a"][0] == 20, what="b has a's writes")
+    five["c"].start()
+    five.wait(five.converged, what="everyone caught up through c")
+    assert five["e"].frontier()["a"][0] == 20 and five["a"].frontier()["e"][0] == 21
+
+
+def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    cluster = Cluster.create(tmp_path, ["a", "b"], [("b", "a")])
+    cluster.start()
+    a = cluster["a"]
+    acked: list[tuple[int, bytes]] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                acked.append(a.append(f"load {i}"))
+            except Exception:
+                return
+            i += 1
+
+    for _ in range(3):
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.4)
+        a.kill()
+        stop.set()
+        t.join()
+        stop.clear()
+        # Every acknowledged entry is in the store, and the store verifies.
+        rep = Replica(
+            a.identity, peers=[n.key for n in cluster.nodes], swarm_id=SWARM, path=a.store
+        )
+        for seq, entry_id in acked:
+            assert rep.id_at(a.key, seq) == entry_id
+        entries = rep.entries(a.key)
+        assert lattice.validate_chain([e.to_bytes() for e in entries], verify_signatures=True).ok
+        rep.close()
+        a.start()
+    assert len(acked) > 10
+    cluster.wait(cluster.converged, what="b has everything a acknowledged")
+    cluster.stop()
+
+
+def test_the_difference_is_found_in_one_round_trip(tmp_path: Path) -> None:
+    cluster = Cluster.create(tmp_path, ["a", "b"], [("b", "a")])
+    a, b = cluster.nodes
+    # Diverge: each writes alone.
+    a.start()
+    for i in range(30):
+        a.append(f"a{i}")
+    a.stop()
+    b.start()
+    for i in range(40):
+        b.append(f"b{i}")
+    a.start()
+    cluster.wait(cluster.converged, what="convergence")
+    for node, other in ((a, "b"), (b, "a")):
+        peer = next(p for p in node.status()["peers"] if p["name"] == other)
+        opening = [tuple(x) for x in peer["opening"]]
+        first_entries = next(i for i, (_, kind) in enumerate(opening) if kind == "Entries")
+        before = opening[:first_entries]
+        # Exactly one frontier each way (plus the credit grant) before streaming starts.
+        assert sorted(before) == sorted(
+            [("out", "Credit"), ("out", "Frontier"), ("in", "Credit"), ("in", "Frontier")]
+        ), opening
+    cluster.stop()
+
+
+def test_cli_against_a_running_node(five: Cluster) -> None:
+    runner = CliRunner()
+    cfg = str(five["b"].config)
+    out = runner.invoke(main, ["append", "--config", cfg, "hello from the cli"])
+    assert out.exit_code == 0 and "appended seq 1" in out.output, out.output
+    five.wait(lambda: five["e"].frontier().get("b", (0, ""))[0] == 1)
+    out = runner.invoke(main, ["status", "--config", cfg])
+    assert out.exit_code == 0 and "connected" in out.output and "blocklist" in out.output
+    out = runner.invoke(main, ["matrix", "--config", cfg])
+    assert out.exit_code == 0 and "known to all" in out.output
+    out = runner.invoke(main, ["status", "--config", cfg, "--json"])
+    assert '"pending": 0' in out.output
+
+
+def test_keygen(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key")])
+    assert out.exit_code == 0
+    ident = lattice.Identity.load(tmp_path / "k.key")
+    assert ident.public_key.hex() == out.output.strip()
+    again = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key")])
+    assert again.exit_code != 0 and "exists" in again.output
