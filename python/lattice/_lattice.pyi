@@ -587,6 +587,9 @@ class NoiseChannel:
 
     def seal(self, body: Buffer) -> bytes:
         """The wire bytes of one frame: records, each with its 2-byte length."""
+    def seal_record(self, plaintext: Buffer) -> bytes:
+        """One record of arbitrary plaintext, with its length: not a frame. For tools and
+        tests that speak a broken protocol on purpose."""
     def open(self, record: Buffer) -> bytes | None:
         """Open one record (without its length); the frame it completes, if any. Raises
         :class:`~lattice.errors.ProtocolError` on tampering or an oversized frame."""

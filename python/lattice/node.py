@@ -633,6 +633,7 @@ class Node:
             ],
             "blocklist": sorted(self.name(a) for a in rep.blocklist),
             "refused": self.refused,
+            "closed": list(self.closed_reasons),
         }
 
     def matrix(self) -> dict[str, object]:

@@ -333,6 +333,22 @@ impl Channel {
         Ok(out)
     }
 
+    /// Seal one record of arbitrary plaintext (at most [`MAX_RECORD_PLAINTEXT`] bytes),
+    /// with its length prefix: not a frame. For tools and tests that must speak a broken
+    /// protocol on purpose (a frame header announcing too much, say).
+    pub fn seal_record(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, NoiseError> {
+        if plaintext.len() > MAX_RECORD_PLAINTEXT {
+            return Err(NoiseError::State("record plaintext above the Noise limit"));
+        }
+        let mut buf = vec![0u8; MAX_NOISE_MESSAGE];
+        let len = self.state.write_message(plaintext, &mut buf)?;
+        let mut out = Vec::with_capacity(RECORD_HEADER_LEN + len);
+        // At most MAX_NOISE_MESSAGE (u16) bytes.
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+        out.extend_from_slice(&buf[..len]);
+        Ok(out)
+    }
+
     /// Open one record (without its length prefix). Returns the frame it completes, if any.
     /// A record that fails authentication, or a frame announced above the limit, is an
     /// error: the connection must be closed.
@@ -459,14 +475,10 @@ mod tests {
     #[test]
     fn a_frame_announced_above_the_limit_is_refused_before_it_is_buffered() {
         let (mut ci, mut cr) = established();
-        // A raw transport message whose plaintext claims a huge frame.
-        let mut buf = vec![0u8; 64];
-        let len = ci
-            .state
-            .write_message(&u32::MAX.to_be_bytes(), &mut buf)
-            .unwrap();
+        // A record whose plaintext claims a huge frame.
+        let record = ci.seal_record(&u32::MAX.to_be_bytes()).unwrap();
         assert!(matches!(
-            cr.open(&buf[..len]),
+            cr.open(&record[RECORD_HEADER_LEN..]),
             Err(NoiseError::FrameTooLarge { .. })
         ));
     }

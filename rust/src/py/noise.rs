@@ -230,6 +230,14 @@ impl PyNoiseChannel {
         Ok(PyBytes::new(py, &out))
     }
 
+    fn seal_record<'py>(&self, py: Python<'py>, plaintext: Buf) -> PyResult<Bound<'py, PyBytes>> {
+        let out = {
+            let mut ch = self.inner.lock().map_err(|_| poisoned())?;
+            ch.seal_record(&plaintext)?
+        };
+        Ok(PyBytes::new(py, &out))
+    }
+
     fn open<'py>(&self, py: Python<'py>, record: Buf) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let out = py.detach(|| {
             let mut ch = self.inner.lock().map_err(|_| poisoned())?;

@@ -1,0 +1,238 @@
+"""Hostile connections against a real node process (DESIGN §7, §16): each is cut off within
+its timeout, nothing it sent is stored, and the node keeps serving an honest peer.
+
+The hostile side is written with lattice's own Noise primitives over a raw socket, so it
+can break the protocol at exactly one point each time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import lattice
+from cluster import SWARM, Cluster
+from lattice import _lattice, wire
+from lattice.replica import Replica
+
+#: The hostile party is a registered member, so it gets past admission when it wants to.
+MALLORY = lattice.Identity.from_seed(bytes([0x66]) * 32)
+TIMEOUT_MARGIN = 3.0
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    directory = tmp_path_factory.mktemp("hostile")
+    c = Cluster.create(
+        directory, ["a", "b"], [("b", "a")], extra_members=[("mallory", MALLORY.public_key)]
+    )
+    # a holds enough entries that streaming them fills any socket buffer.
+    a = c["a"]
+    peers = [n.key for n in c.nodes] + [MALLORY.public_key]
+    rep = Replica(a.identity, peers=peers, swarm_id=SWARM, path=a.store)
+    log = _lattice.synthetic_log(a.identity.signing_key, SWARM, 20_000, 400)
+    for i in range(0, len(log), 1000):
+        rep.receive(log[i : i + 1000])
+    rep.close()
+    c.start()
+    c.wait(c.converged, timeout=60, what="b synced with a")
+    yield c
+    c.stop()
+
+
+def _connect(node_address: tuple[str, int], rcvbuf: int | None = None) -> socket.socket:
+    s = socket.socket()
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(node_address)
+    s.settimeout(10)
+    return s
+
+
+def _record(data: bytes) -> bytes:
+    return struct.pack(">H", len(data)) + data
+
+
+def _recv_record(s: socket.socket) -> bytes:
+    head = _recv_exactly(s, 2)
+    return _recv_exactly(s, struct.unpack(">H", head)[0])
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError("closed")
+        out += chunk
+    return out
+
+
+def _handshake(
+    s: socket.socket,
+    *,
+    swarm: bytes = SWARM,
+    role: int = _lattice.ROLE_PEER,
+    identity: lattice.Identity = MALLORY,
+    bind_other_key: bool = False,
+) -> _lattice.NoiseChannel:
+    kp = _lattice.NoiseKeypair.generate()
+    hs = _lattice.NoiseHandshake.initiator(kp)
+    s.sendall(_record(hs.write()))
+    remote = _lattice.Hello.from_bytes(hs.read(_recv_record(s)))
+    assert remote.binds(hs.remote_static)
+    static = _lattice.NoiseKeypair.generate().public if bind_other_key else kp.public
+    hello = _lattice.Hello.create(identity.signing_key, static, swarm, role)
+    s.sendall(_record(hs.write(hello.to_bytes())))
+    return hs.into_channel()
+
+
+def _closed_within(s: socket.socket, seconds: float) -> float:
+    """Seconds until the node closed the connection (reading and discarding)."""
+    start = time.monotonic()
+    s.settimeout(0.2)
+    while time.monotonic() - start < seconds:
+        try:
+            if not s.recv(1 << 16):
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return time.monotonic() - start
+    raise AssertionError(f"connection still open after {seconds} s")
+
+
+def _still_serving(c: Cluster, tag: str) -> None:
+    """Nothing hostile was stored, and an honest peer still gets new entries."""
+    a, b = c["a"], c["b"]
+    assert set(a.frontier()) <= {"a", "b"}, "nothing of mallory's is stored"
+    seq, _ = a.append(f"still serving after {tag}")
+    c.wait(lambda: b.frontier()["a"][0] >= seq, timeout=15, what="b gets a's new entry")
+
+
+def _refused_or_closed(c: Cluster, before: int) -> None:
+    st = c["a"].status()
+    assert st["refused"] > before or not any(
+        p["name"] == "mallory" and p["connected"] for p in st["peers"]
+    )
+
+
+LIMITS = {"handshake": 1.5, "idle": 4.0, "write": 2.0}
+
+
+def test_random_bytes(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    s.sendall(os.urandom(4096))
+    _closed_within(s, LIMITS["handshake"] + TIMEOUT_MARGIN)
+    _refused_or_closed(cluster, before)
+    _still_serving(cluster, "random bytes")
+
+
+def test_truncated_handshake(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    hs = _lattice.NoiseHandshake.initiator(_lattice.NoiseKeypair.generate())
+    message = _record(hs.write())
+    s.sendall(message[: len(message) // 2])  # and then nothing more
+    took = _closed_within(s, LIMITS["handshake"] + TIMEOUT_MARGIN)
+    assert took >= LIMITS["handshake"] * 0.8, "cut off by the handshake timeout"
+    assert cluster["a"].status()["refused"] > before
+    _still_serving(cluster, "a truncated handshake")
+
+
+def test_silent_peer(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    _closed_within(s, LIMITS["handshake"] + TIMEOUT_MARGIN)
+    assert cluster["a"].status()["refused"] > before
+    _still_serving(cluster, "a silent peer")
+
+
+def test_valid_handshake_for_another_swarm(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    _handshake(s, swarm=bytes(32))
+    _closed_within(s, TIMEOUT_MARGIN)
+    assert cluster["a"].status()["refused"] > before
+    _still_serving(cluster, "another swarm")
+
+
+def test_identity_signature_over_another_static_key(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    _handshake(s, bind_other_key=True)
+    _closed_within(s, TIMEOUT_MARGIN)
+    assert cluster["a"].status()["refused"] > before
+    _still_serving(cluster, "a binding over another key")
+
+
+def test_unknown_identity(cluster: Cluster) -> None:
+    before = cluster["a"].status()["refused"]
+    s = _connect(cluster["a"].address)
+    _handshake(s, identity=lattice.Identity.from_seed(bytes([0x67]) * 32))
+    _closed_within(s, TIMEOUT_MARGIN)
+    assert cluster["a"].status()["refused"] > before
+    _still_serving(cluster, "an unknown identity")
+
+
+def test_oversized_frame(cluster: Cluster) -> None:
+    s = _connect(cluster["a"].address)
+    channel = _handshake(s)
+    # A frame header announcing more than MAX_FRAME_LEN: cut off before it is buffered.
+    s.sendall(channel.seal_record(struct.pack(">I", _lattice.MAX_FRAME_LEN + 1) + b"x"))
+    _closed_within(s, TIMEOUT_MARGIN)
+    reasons = " ".join(cluster["a"].status().get("closed", []))
+    assert "frame" in reasons.lower()
+    _still_serving(cluster, "an oversized frame")
+
+
+def test_garbage_inside_a_valid_channel(cluster: Cluster) -> None:
+    s = _connect(cluster["a"].address)
+    channel = _handshake(s)
+    s.sendall(channel.seal(bytes([wire.MessageType.ENTRIES]) + struct.pack(">I", 1) + b"\xff"))
+    _closed_within(s, TIMEOUT_MARGIN)
+    _still_serving(cluster, "a malformed message")
+
+
+def test_peer_that_stays_silent_after_the_handshake(cluster: Cluster) -> None:
+    s = _connect(cluster["a"].address)
+    _handshake(s)
+    took = _closed_within(s, LIMITS["idle"] + TIMEOUT_MARGIN)
+    assert took >= LIMITS["idle"] * 0.8, "cut off by the idle timeout"
+    _still_serving(cluster, "a silent peer after the handshake")
+
+
+def test_peer_that_reads_nothing(cluster: Cluster) -> None:
+    s = _connect(cluster["a"].address, rcvbuf=4096)
+    channel = _handshake(s)
+    # Ask for everything (an empty frontier), grant all the credit there is, then never
+    # read: the node's writes stop draining and it must give up after its write timeout.
+    s.sendall(channel.seal(wire.encode(wire.Credit(2**32 - 1))))
+    s.sendall(channel.seal(wire.encode(wire.Frontier.of({}))))
+    start = time.monotonic()
+
+    def gone() -> bool:
+        peers = cluster["a"].status()["peers"]
+        return not any(p["name"] == "mallory" and p["connected"] for p in peers)
+
+    # Mallory keeps pinging (it is not silent), it just never reads.
+    deadline = time.monotonic() + LIMITS["write"] + LIMITS["idle"] + TIMEOUT_MARGIN
+    while not gone():
+        assert time.monotonic() < deadline, "a peer that reads nothing was never cut off"
+        try:
+            s.sendall(channel.seal(wire.encode(wire.Ping())))
+        except OSError:
+            break
+        time.sleep(0.3)
+    cluster.wait(gone, timeout=TIMEOUT_MARGIN)
+    assert time.monotonic() - start >= LIMITS["write"] * 0.8
+    reasons = " ".join(cluster["a"].status().get("closed", []))
+    assert "did not read" in reasons
+    s.close()
+    _still_serving(cluster, "a peer that reads nothing")
