@@ -152,6 +152,28 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
                     target_ms / ms,
                 )
             )
+    if "test_p6_two_nodes_over_noise" in py:
+        info = py["test_p6_two_nodes_over_noise"]
+        rate = info["entries"] / info["seconds"]
+        out.append(
+            Row(
+                "P6",
+                f"two node processes over Noise, {info['entries']:,.0f} entries, end to end",
+                f"{rate / 1000:.1f}k/s",
+                "≥ 25k/s",
+                rate / 25_000,
+            )
+        )
+        trips = info["messages_before_streaming"] / 2  # one frontier each way
+        out.append(
+            Row(
+                "P6",
+                "round trips before streaming starts (one frontier each way)",
+                f"{trips:.0f}",
+                "1",
+                1 / trips,
+            )
+        )
     if "test_p7_peak_rss_ingesting" in py:
         info = py["test_p7_peak_rss_ingesting"]
         mb = info["peak_rss"] / 2**20

@@ -125,6 +125,41 @@ class NodeProcess:
         return {k: (v[0], v[1]) for k, v in self.status()["frontier"].items()}
 
 
+def identity_of(name: str) -> lattice.Identity:
+    """The deterministic identity of test node ``name``."""
+    return lattice.Identity.from_seed(
+        _lattice.blake3_derive_key("lattice test cluster", name.encode())
+    )
+
+
+def write_config(
+    path: Path,
+    *,
+    identity: str,
+    listen: tuple[str, int] | None,
+    store: str,
+    control: str | None,
+    members: Sequence[tuple[str, bytes, tuple[str, int] | None]],
+    limits: dict[str, float] | None = None,
+    noop_interval: float = 0.2,
+) -> None:
+    """A node configuration file (see :mod:`lattice.config`)."""
+    lines = ["[node]", f'identity = "{identity}"', f'store = "{store}"']
+    if listen is not None:
+        lines.append(f'listen = "{listen[0]}:{listen[1]}"')
+    if control is not None:
+        lines.append(f'control = "{control}"')
+    lines += [f"noop_interval = {noop_interval}", "", "[swarm]", f'id = "{SWARM.hex()}"', ""]
+    for name, key, address in members:
+        lines += ["[[swarm.members]]", f'name = "{name}"', f'public_key = "{key.hex()}"']
+        if address is not None:
+            lines.append(f'address = "{address[0]}:{address[1]}"')
+        lines.append("")
+    lines.append("[limits]")
+    lines += [f"{k} = {v}" for k, v in {**FAST_LIMITS, **(limits or {})}.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[1] / "python")
@@ -146,63 +181,47 @@ class Cluster:
         names: Sequence[str],
         links: Sequence[tuple[str, str]],
         *,
-        addresses: dict[str, str] | None = None,
+        addresses: dict[str, tuple[str, int]] | None = None,
         netns: dict[str, str] | None = None,
         limits: dict[str, float] | None = None,
         noop_interval: float = 0.2,
-        extra_members: Sequence[tuple[str, bytes]] = (),
+        extra_members: Sequence[tuple[str, bytes, dict[str, tuple[str, int]]]] = (),
     ) -> Cluster:
+        """Nodes ``names``; ``(a, b)`` in ``links`` makes a dial b. ``extra_members`` are
+        registered peers run by someone else (name, key, {node: the address that node
+        dials for it})."""
         ports = free_ports(len(names))
-        idents = {
-            n: lattice.Identity.from_seed(
-                _lattice.blake3_derive_key("lattice test cluster", n.encode())
-            )
-            for n in names
-        }
-        addr = {
-            n: ((addresses or {}).get(n, "127.0.0.1"), ports[i] if not addresses else 7000)
-            for i, n in enumerate(names)
-        }
+        idents = {n: identity_of(n) for n in names}
+        addr = {n: (addresses or {}).get(n, ("127.0.0.1", ports[i])) for i, n in enumerate(names)}
         dials: dict[str, set[str]] = {n: set() for n in names}
         for a, b in links:
             dials[a].add(b)
         cluster = cls(directory)
         for n in names:
-            key_path = directory / f"{n}.key"
-            idents[n].save(key_path)
-            members = []
-            for m in names:
-                key = idents[m].public_key.hex()
-                line = f'[[swarm.members]]\nname = "{m}"\npublic_key = "{key}"\n'
-                if m in dials[n]:
-                    line += f'address = "{addr[m][0]}:{addr[m][1]}"\n'
-                members.append(line)
-            for m, key in extra_members:
-                members.append(f'[[swarm.members]]\nname = "{m}"\npublic_key = "{key.hex()}"\n')
-            lim = {**FAST_LIMITS, **(limits or {})}
-            text = (
-                "[node]\n"
-                f'identity = "{n}.key"\n'
-                f'listen = "{addr[n][0]}:{addr[n][1]}"\n'
-                f'store = "{n}.db"\n'
-                f'control = "{n}.sock"\n'
-                f"noop_interval = {noop_interval}\n\n"
-                f'[swarm]\nid = "{SWARM.hex()}"\n\n'
-                + "\n".join(members)
-                + "\n[limits]\n"
-                + "".join(f"{k} = {v}\n" for k, v in lim.items())
-            )
+            idents[n].save(directory / f"{n}.key")
+            members = [
+                (m, idents[m].public_key, addr[m] if m in dials[n] else None) for m in names
+            ] + [(m, key, where.get(n)) for m, key, where in extra_members]
             config = directory / f"{n}.toml"
-            config.write_text(text)
+            write_config(
+                config,
+                identity=f"{n}.key",
+                listen=addr[n],
+                store=f"{n}.db",
+                control=f"{n}.sock",
+                members=members,
+                limits=limits,
+                noop_interval=noop_interval,
+            )
             cluster.nodes.append(
                 NodeProcess(
-                    n,
-                    idents[n],
-                    config,
-                    directory / f"{n}.db",
-                    directory / f"{n}.sock",
-                    addr[n],
-                    (netns or {}).get(n),
+                    name=n,
+                    identity=idents[n],
+                    config=config,
+                    store=directory / f"{n}.db",
+                    control=directory / f"{n}.sock",
+                    address=addr[n],
+                    netns=(netns or {}).get(n),
                 )
             )
         return cluster

@@ -29,7 +29,7 @@ TIMEOUT_MARGIN = 3.0
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     directory = tmp_path_factory.mktemp("hostile")
     c = Cluster.create(
-        directory, ["a", "b"], [("b", "a")], extra_members=[("mallory", MALLORY.public_key)]
+        directory, ["a", "b"], [("b", "a")], extra_members=[("mallory", MALLORY.public_key, {})]
     )
     # a holds enough entries that streaming them fills any socket buffer.
     a = c["a"]

@@ -1,0 +1,231 @@
+"""Split-brain on real networks (DESIGN §7): node processes in network namespaces joined by
+veth pairs and bridges, link delays from ``tc netem``, and an equivocating peer that is a
+real process too (``python -m lattice.adversary``).
+
+(I) Permanent: the attacker is the only link between two groups. It relays honestly, then
+tells each side a different version of its entry k and stops relaying. Each side's matrix
+shows the other side's rows stop advancing, and no version of X@k ever reaches the
+swarm-wide quorum.
+
+(II) Transitory: the attacker is not the bottleneck. Its two versions spread from two
+ends of a line of honest nodes and meet in the middle; every honest node ends with the
+fraud proof and X blocklisted. The detection time is reported in round trips.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cluster import Cluster, _env, identity_of, write_config
+from netns import Net, require_netns
+
+PORT = 7000
+#: One-way delay added by each host on its link (ms): a round trip between two honest
+#: neighbours costs 2 × DELAY_MS.
+DELAY_MS = 40.0
+RTT = 2 * DELAY_MS / 1000
+FORK_SEQ = 3
+RESULTS = Path(__file__).resolve().parents[1] / "target" / "partition.json"
+
+
+class Attacker:
+    """The equivocating peer: ``python -m lattice.adversary`` in its own namespace."""
+
+    def __init__(self, directory: Path, ns: str, left: Path, right: Path, bridge: bool) -> None:
+        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "lattice.adversary"]
+        cmd += ["--left", str(left), "--right", str(right)] + (["--bridge"] if bridge else [])
+        self.log = open(directory / "x.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=_env()
+        )
+        assert self._read()["ready"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"attacker exited: {self.proc.wait()}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def command(self, text: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.command("quit")
+                self.proc.wait(10)
+            except (OSError, RuntimeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def net() -> Iterator[Net]:
+    require_netns()
+    n = Net.create()
+    try:
+        yield n
+    finally:
+        n.remove()
+
+
+def _twins(directory: Path, members: list[tuple[str, bytes, tuple[str, int] | None]],
+           left: tuple[str, int], right: tuple[str, int]) -> tuple[Path, Path]:  # fmt: skip
+    identity_of("x").save(directory / "x.key")
+    paths = []
+    for side, listen in (("xl", left), ("xr", right)):
+        path = directory / f"{side}.toml"
+        write_config(
+            path, identity="x.key", listen=listen, store=f"{side}.db", control=None,
+            members=members, noop_interval=0.2,
+        )  # fmt: skip
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def _record(key: str, value: object) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[key] = value
+    RESULTS.write_text(json.dumps(data, indent=2))
+
+
+def test_permanent_split_brain_attacker_on_the_only_link(net: Net, tmp_path: Path) -> None:
+    # Left group a, b; right group c, d; the attacker's host is on both switches.
+    net.switch("bl")
+    net.switch("br")
+    ip = {"a": "10.77.1.1", "b": "10.77.1.2", "c": "10.77.2.1", "d": "10.77.2.2"}
+    for host in "ab":
+        net.host(host)
+        net.plug(host, "bl", f"{ip[host]}/24", DELAY_MS)
+    for host in "cd":
+        net.host(host)
+        net.plug(host, "br", f"{ip[host]}/24", DELAY_MS)
+    net.host("x")
+    net.plug("x", "bl", "10.77.1.100/24")
+    net.plug("x", "br", "10.77.2.100/24")
+    x_left, x_right = ("10.77.1.100", PORT), ("10.77.2.100", PORT)
+    x_key = identity_of("x").public_key
+    cluster = Cluster.create(
+        tmp_path, list("abcd"), [("b", "a"), ("d", "c")],
+        addresses={h: (ip[h], PORT) for h in "abcd"},
+        netns={h: net.ns(h) for h in "abcd"},
+        extra_members=[("x", x_key, {"a": x_left, "b": x_left, "c": x_right, "d": x_right})],
+    )  # fmt: skip
+    members = [(n.name, n.key, None) for n in cluster.nodes] + [("x", x_key, None)]
+    left_cfg, right_cfg = _twins(tmp_path, members, x_left, x_right)
+    cluster.start()
+    x = Attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=True)
+    try:
+        # Honest phase: the attacker relays, everyone sees everyone.
+        for i in range(1, FORK_SEQ):
+            x.command(f"append x{i}")
+        for n in cluster.nodes:
+            n.append(f"{n.name} before")
+        cluster.wait(cluster.converged, timeout=30, what="convergence through the attacker")
+        assert cluster["a"].frontier()["x"][0] == FORK_SEQ - 1
+        reply = x.command("fork pay-alice pay-bob")
+        assert reply["seq"] == FORK_SEQ
+        # Both sides keep working.
+        quorum_seen: list[int] = []
+        for round_ in range(8):
+            for n in cluster.nodes:
+                n.append(f"{n.name} after {round_}")
+            for n in cluster.nodes:
+                quorum_seen.append(n.matrix()["known_to_quorum"][4])
+            time.sleep(0.3)
+        left_view = cluster["a"].matrix()
+        later = {n.name: n.frontier() for n in cluster.nodes}
+        time.sleep(1.5)
+        for n in cluster.nodes:
+            n.append(f"{n.name} later")
+        time.sleep(1.5)
+        again = cluster["a"].matrix()
+        # The other side's rows (and columns) stopped advancing at a; its own did not.
+        for other in (2, 3):
+            assert again["rows"][other] == left_view["rows"][other], "right rows frozen at a"
+        assert again["rows"][0] != left_view["rows"][0], "a's own row still advances"
+        assert cluster["c"].frontier()["c"][0] > later["a"]["c"][0], "c kept writing"
+        # No version of X@k reaches the swarm-wide quorum (q = 4 of 5), ever.
+        for n in cluster.nodes:
+            quorum_seen.append(n.matrix()["known_to_quorum"][4])
+        assert max(quorum_seen) <= FORK_SEQ - 1
+        # Each side holds its own version only: nothing proves the fork here.
+        assert cluster["a"].status()["forks"] == [] and cluster["c"].status()["forks"] == []
+        assert cluster["a"].frontier()["x"][1] != cluster["c"].frontier()["x"][1]
+    finally:
+        x.stop()
+        cluster.stop()
+
+
+def test_transitory_split_brain_both_versions_meet(net: Net, tmp_path: Path) -> None:
+    # A line a–b–c–d on one switch, every host adding DELAY_MS; the attacker talks to a
+    # and d only (not the bottleneck: the honest line connects everyone).
+    net.switch("s0")
+    ip = {h: f"10.77.0.{i + 1}" for i, h in enumerate("abcd")}
+    for host in "abcd":
+        net.host(host)
+        net.plug(host, "s0", f"{ip[host]}/24", DELAY_MS)
+    net.host("x")
+    net.plug("x", "s0", "10.77.0.100/24", DELAY_MS)
+    x_left, x_right = ("10.77.0.100", PORT), ("10.77.0.100", PORT + 1)
+    x_key = identity_of("x").public_key
+    cluster = Cluster.create(
+        tmp_path, list("abcd"), [("b", "a"), ("c", "b"), ("d", "c")],
+        addresses={h: (ip[h], PORT) for h in "abcd"},
+        netns={h: net.ns(h) for h in "abcd"},
+        extra_members=[("x", x_key, {"a": x_left, "d": x_right})],
+    )  # fmt: skip
+    members = [(n.name, n.key, None) for n in cluster.nodes] + [("x", x_key, None)]
+    left_cfg, right_cfg = _twins(tmp_path, members, x_left, x_right)
+    cluster.start()
+    x = Attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=False)
+    try:
+        for i in range(1, FORK_SEQ):
+            x.command(f"append x{i}")
+        cluster.wait(cluster.converged, timeout=30, what="honest nodes hold X's history")
+        start = time.monotonic()
+        x.command("fork pay-alice pay-bob")
+        detected: dict[str, float] = {}
+        while len(detected) < 4:
+            for n in cluster.nodes:
+                if n.name not in detected and n.status()["forks"]:
+                    detected[n.name] = time.monotonic() - start
+            assert time.monotonic() - start < 60, f"not everyone detected the fork: {detected}"
+            time.sleep(0.01)
+        for n in cluster.nodes:
+            st = n.status()
+            assert st["blocklist"] == ["x"], n.name
+            assert [f["seq"] for f in st["forks"]] == [FORK_SEQ]
+            assert n.matrix()["known_to_quorum"][4] <= FORK_SEQ - 1
+        first, last = min(detected.values()), max(detected.values())
+        _record(
+            "transitory",
+            {
+                "delay_ms_per_host": DELAY_MS,
+                "rtt_s": RTT,
+                "first_detection_rtt": round(first / RTT, 2),
+                "all_blocklisted_rtt": round(last / RTT, 2),
+                "per_node_s": detected,
+            },
+        )
+        print(
+            f"\ntransitory split-brain: first proof after {first / RTT:.1f} RTT, "
+            f"all honest nodes blocklisted X after {last / RTT:.1f} RTT (RTT {RTT * 1000:.0f} ms)"
+        )
+    finally:
+        x.stop()
+        cluster.stop()
