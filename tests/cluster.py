@@ -72,7 +72,7 @@ class NodeProcess:
             "run",
             "--config",
             str(self.config),
-            "-v",
+            "-vv",
         ]
         if self.netns is not None:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
@@ -186,10 +186,11 @@ class Cluster:
         limits: dict[str, float] | None = None,
         noop_interval: float = 0.2,
         extra_members: Sequence[tuple[str, bytes, dict[str, tuple[str, int]]]] = (),
+        dial_via: dict[tuple[str, str], tuple[str, int]] | None = None,
     ) -> Cluster:
         """Nodes ``names``; ``(a, b)`` in ``links`` makes a dial b. ``extra_members`` are
         registered peers run by someone else (name, key, {node: the address that node
-        dials for it})."""
+        dials for it}). ``dial_via[(a, b)]`` is the address a dials to reach b (a relay)."""
         ports = free_ports(len(names))
         idents = {n: identity_of(n) for n in names}
         addr = {n: (addresses or {}).get(n, ("127.0.0.1", ports[i])) for i, n in enumerate(names)}
@@ -199,9 +200,11 @@ class Cluster:
         cluster = cls(directory)
         for n in names:
             idents[n].save(directory / f"{n}.key")
+            via = dial_via or {}
             members = [
-                (m, idents[m].public_key, addr[m] if m in dials[n] else None) for m in names
-            ] + [(m, key, where.get(n)) for m, key, where in extra_members]
+                (m, idents[m].public_key, via.get((n, m), addr[m]) if m in dials[n] else None)
+                for m in names
+            ] + [(m, key, via.get((n, m), where.get(n))) for m, key, where in extra_members]
             config = directory / f"{n}.toml"
             write_config(
                 config,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +51,7 @@ class Net:
     prefix: str
     hosts: list[str] = field(default_factory=list)
     switches: list[str] = field(default_factory=list)
+    relays: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _links: int = 0
 
     @classmethod
@@ -73,7 +76,7 @@ class Net:
         if not self.switches:
             _run("ip", "netns", "add", self.switch_ns)
             _run("ip", "-n", self.switch_ns, "link", "set", "lo", "up")
-        _run("ip", "-n", self.switch_ns, "link", "add", name, "type", "bridge")
+        _run("ip", "-n", self.switch_ns, "link", "add", "name", name, "type", "bridge")
         _run("ip", "-n", self.switch_ns, "link", "set", name, "up")
         self.switches.append(name)
 
@@ -97,11 +100,43 @@ class Net:
             )  # fmt: skip
         return inside
 
+    def netem_available(self) -> bool:
+        """Whether this kernel has ``sch_netem`` (some VM kernels are built without it)."""
+        probe = self.host("netemprobe")
+        _run("ip", "-n", probe, "link", "add", "dummy0", "type", "dummy", check=False)
+        made = _run(
+            "ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "dummy0", "root",
+            "netem", "delay", "1ms", check=False,
+        )  # fmt: skip
+        _run("ip", "netns", "del", probe, check=False)
+        self.hosts.remove("netemprobe")
+        return made.returncode == 0
+
+    def relay(
+        self, host: str, listen: tuple[str, int], target: tuple[str, int], delay_ms: float
+    ) -> None:
+        """A delay relay (``tests/delay_relay.py``) in ``host``'s namespace: connections to
+        ``listen`` reach ``target`` with ``delay_ms`` added each way (netem's stand-in)."""
+        script = Path(__file__).with_name("delay_relay.py")
+        proc = subprocess.Popen(
+            [
+                "ip", "netns", "exec", self.ns(host), sys.executable, str(script),
+                f"{listen[0]}:{listen[1]}", f"{target[0]}:{target[1]}", str(delay_ms),
+            ],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        self.relays.append(proc)
+
     def cut(self, host: str, interface: str) -> None:
         """Unplug a cable (the link goes down)."""
         _run("ip", "-n", self.ns(host), "link", "set", interface, "down")
 
     def remove(self) -> None:
+        for proc in self.relays:
+            proc.kill()
+            proc.wait()
+        self.relays.clear()
         for name in self.hosts:
             _run("ip", "netns", "del", self.ns(name), check=False)
         if self.switches:

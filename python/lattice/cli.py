@@ -95,13 +95,13 @@ def node() -> None:
 
 @node.command("run")
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-v", "--verbose", is_flag=True, help="Log connections.")
-def node_run(config: str, verbose: bool) -> None:
+@click.option("-v", "--verbose", count=True, help="Log connections (-vv: every batch).")
+def node_run(config: str, verbose: int) -> None:
     """Run a node until interrupted (SIGINT or SIGTERM stop it cleanly)."""
     from lattice.node import Node
 
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(asctime)s %(name)s %(message)s",
         stream=sys.stderr,
     )

@@ -130,6 +130,8 @@ class Node:
         self.links: dict[bytes, _Link] = {}
         self.client_links: set[_Link] = set()
         self.refused = 0
+        #: When (wall-clock seconds) this node first held each forked author's proof.
+        self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
         self._server: asyncio.Server | None = None
         self._control: asyncio.Server | None = None
@@ -412,6 +414,9 @@ class Node:
                         ) from None
                     return
                 if news:
+                    self.fork_seen.setdefault(
+                        _lattice.FraudProof.from_bytes(proof).author, time.time()
+                    )
                     self._gossip_fraud(proof, exclude=conn.remote)
             case wire.Credit(n):
                 link.credit += n
@@ -428,8 +433,18 @@ class Node:
 
     def _after_receive(self, result: ReceiveResult, source: bytes | None) -> None:
         """Store first (done by ``receive``), relay second, in the same order."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "from %s: %d delivered, %d evidence, %d frauds, %d pending",
+                self.name(source) if source else "-",
+                len(result.delivered),
+                len(result.evidence),
+                len(result.frauds),
+                result.pending,
+            )
         self._push(result.to_relay, exclude=source)
         for proof in result.frauds:
+            self.fork_seen.setdefault(proof.author, time.time())
             self._gossip_fraud(proof.to_bytes(), exclude=source)
             for remote in (proof.author,):
                 link = self.links.get(remote)
@@ -628,7 +643,12 @@ class Node:
                 for m in rep.missing()
             ],
             "forks": [
-                {"author": self.name(p.author), "seq": p.seq, "ids": [i.hex() for i in p.ids]}
+                {
+                    "author": self.name(p.author),
+                    "seq": p.seq,
+                    "ids": [i.hex() for i in p.ids],
+                    "seen_at": self.fork_seen.get(p.author),
+                }
                 for p in rep.frauds
             ],
             "blocklist": sorted(self.name(a) for a in rep.blocklist),
