@@ -145,3 +145,50 @@ def test_keygen(tmp_path: Path) -> None:
     assert ident.public_key.hex() == out.output.strip()
     again = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key")])
     assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_a_client_has_its_op_wrapped_by_its_home_peer(five: Cluster, tmp_path: Path) -> None:
+    client = lattice.Identity.from_seed(bytes([0x44]) * 32)
+    client.save(tmp_path / "client.key")
+    home = five["c"]
+    (tmp_path / "client.toml").write_text(
+        '[node]\nidentity = "client.key"\nrole = "client"\nhome = "c"\n'
+        f'[swarm]\nid = "{SWARM.hex()}"\n'
+        + "".join(
+            f'[[swarm.members]]\nname = "{n.name}"\npublic_key = "{n.key.hex()}"\n'
+            + (f'address = "{n.address[0]}:{n.address[1]}"\n' if n is home else "")
+            for n in five.nodes
+        )
+    )
+    out = CliRunner().invoke(main, ["submit", "--config", str(tmp_path / "client.toml"), "pay 5"])
+    assert out.exit_code == 0, out.output
+    assert "wrapped by c in its entry 1" in out.output
+    # The wrapped op spreads like any entry of c.
+    five.wait(lambda: five["a"].frontier().get("c", (0, ""))[0] >= 1)
+
+
+def test_frontier_comparison_finds_a_fork_at_the_handshake(tmp_path: Path) -> None:
+    """Path (c) of DESIGN §5 over the network: a and b each hold a different version of
+    X@1 before they ever talk; the frontier exchange requests the other version by id and
+    both hold the proof."""
+    x = lattice.Identity.from_seed(bytes([0x58]) * 32)
+    cluster = Cluster.create(
+        tmp_path, ["a", "b"], [("b", "a")], extra_members=[("x", x.public_key, {})]
+    )
+    peers = [n.key for n in cluster.nodes] + [x.public_key]
+    for node, payload in zip(cluster.nodes, (b"P", b"Q"), strict=True):
+        version = lattice.Entry.create(
+            x.signing_key, swarm=SWARM, seq=1, lamport=1, payload=payload
+        )
+        rep = Replica(node.identity, peers=peers, swarm_id=SWARM, path=node.store)
+        assert rep.receive([version]).delivered
+        rep.close()
+    cluster.start()
+    try:
+        for node in cluster.nodes:
+            cluster.wait(
+                lambda n=node: n.status()["blocklist"] == ["x"], what=f"{node.name} proves it"
+            )
+            assert [f["seq"] for f in node.status()["forks"]] == [1]
+    finally:
+        cluster.stop()

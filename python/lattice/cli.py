@@ -144,6 +144,32 @@ def append(config: str, as_hex: bool, payload: str) -> None:
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("payload")
+def submit(config: str, payload: str) -> None:
+    """As a client: have the home peer (``home`` in the config) wrap PAYLOAD as an op."""
+    from lattice.client import Client
+    from lattice.identity import Identity
+
+    cfg = _config(config)
+    if cfg.home is None:
+        raise click.ClickException(f"{config}: [node] home names no home peer")
+    home = cfg.member(cfg.home)
+    password = None if cfg.password is None else cfg.password.encode()
+    identity = Identity.load(cfg.identity, password=password)
+
+    async def run() -> None:
+        async with await Client.connect(home.address, identity, cfg.swarm_id, cfg.limits) as c:
+            ack = await c.submit(payload.encode())
+            click.echo(f"wrapped by {cfg.home} in its entry {ack.seq}, id {ack.entry_id.hex()}")
+
+    try:
+        asyncio.run(run())
+    except (LatticeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(config: str, as_json: bool) -> None:
     """Peers and connections, frontier, pending, forks and blocklist of a running node."""
