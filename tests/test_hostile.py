@@ -12,6 +12,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,52 @@ def test_peer_that_reads_nothing(cluster: Cluster) -> None:
     assert "did not read" in reasons
     s.close()
     _still_serving(cluster, "a peer that reads nothing")
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_slow_reader_cannot_grow_the_senders_memory(cluster: Cluster) -> None:
+    """A registered peer asks for everything (14 MB) and then reads at 256 KiB/s, granting
+    credit only for what it has taken: the node's queue for it stays about one batch, and
+    its memory does not grow with what it has yet to send."""
+    a = cluster["a"]
+    assert a.proc is not None
+    s = _connect(a.address, rcvbuf=65536)
+    channel = _handshake(s)
+    s.sendall(channel.seal(wire.encode(wire.Credit(1 << 20))))
+    s.sendall(channel.seal(wire.encode(wire.Frontier.of({}))))
+    rss_before = _rss_kb(a.proc.pid)
+    queued: list[int] = []
+    received = 0
+    start = time.monotonic()
+    s.settimeout(5)
+    last_ping = time.monotonic()
+    while time.monotonic() - start < 6:
+        if time.monotonic() - last_ping > 1:  # slow, not silent
+            s.sendall(channel.seal(wire.encode(wire.Ping())))
+            last_ping = time.monotonic()
+        record = _recv_record(s)
+        frame = channel.open(record)
+        if frame is not None:
+            msg = wire.decode(frame)
+            if isinstance(msg, wire.Entries):
+                received += len(msg.entries)
+                s.sendall(channel.seal(wire.encode(wire.Credit(sum(map(len, msg.entries))))))
+        time.sleep(len(record) / (256 * 1024))
+        peers = a.status()["peers"]
+        queued += [p["queued_bytes"] for p in peers if p["name"] == "mallory"]
+    rss_after = _rss_kb(a.proc.pid)
+    s.close()
+    print(
+        f"\nslow reader: {received} entries in 6 s, max queued {max(queued)} B, RSS +{rss_after - rss_before} kB"
+    )
+    assert received > 0, "the slow reader got entries"
+    assert received < 20_000, "it is slow: most are still unsent"
+    assert max(queued) <= 3 * (1 << 20), f"queue grew to {max(queued)} bytes"
+    assert rss_after - rss_before < 32 * 1024, f"RSS grew by {rss_after - rss_before} kB"
+    _still_serving(cluster, "a slow reader")

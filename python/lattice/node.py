@@ -621,6 +621,7 @@ class Node:
                     "frames_sent": 0 if link is None else link.conn.frames_sent,
                     "frames_received": 0 if link is None else link.conn.frames_received,
                     "dropped": 0 if link is None else link.dropped,
+                    "queued_bytes": 0 if link is None else link.queue_bytes,
                     "penalties": rep.penalties.get(m.public_key, 0),
                     "blocked": m.public_key in rep.blocklist,
                     "opening": [] if link is None else link.opening,
