@@ -19,6 +19,7 @@ from typing import Any
 
 import lattice
 from lattice import _lattice
+from lattice.config import Member, render
 from lattice.control import request
 from lattice.errors import InvalidArgument
 
@@ -143,21 +144,20 @@ def write_config(
     limits: dict[str, float] | None = None,
     noop_interval: float = 0.2,
 ) -> None:
-    """A node configuration file (see :mod:`lattice.config`)."""
-    lines = ["[node]", f'identity = "{identity}"', f'store = "{store}"']
-    if listen is not None:
-        lines.append(f'listen = "{listen[0]}:{listen[1]}"')
-    if control is not None:
-        lines.append(f'control = "{control}"')
-    lines += [f"noop_interval = {noop_interval}", "", "[swarm]", f'id = "{SWARM.hex()}"', ""]
-    for name, key, address in members:
-        lines += ["[[swarm.members]]", f'name = "{name}"', f'public_key = "{key.hex()}"']
-        if address is not None:
-            lines.append(f'address = "{address[0]}:{address[1]}"')
-        lines.append("")
-    lines.append("[limits]")
-    lines += [f"{k} = {v}" for k, v in {**FAST_LIMITS, **(limits or {})}.items()]
-    path.write_text("\n".join(lines) + "\n")
+    """A node configuration file (see :mod:`lattice.config`), with the tests' short
+    deadlines."""
+    path.write_text(
+        render(
+            identity=identity,
+            swarm_id=SWARM,
+            members=[Member(n, k, a) for n, k, a in members],
+            listen=listen,
+            store=store,
+            control=control,
+            noop_interval=noop_interval,
+            limits={**FAST_LIMITS, **(limits or {})},
+        )
+    )
 
 
 def _env() -> dict[str, str]:

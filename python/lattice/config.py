@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ from lattice import _lattice
 from lattice.connection import Limits
 from lattice.errors import InvalidArgument
 
-__all__ = ["Member", "NodeConfig", "load"]
+__all__ = ["Member", "NodeConfig", "load", "render"]
 
 ROLES = {"peer": _lattice.ROLE_PEER, "client": _lattice.ROLE_CLIENT, "guest": _lattice.ROLE_GUEST}
 DEFAULT_NOOP_INTERVAL = 1.0
@@ -201,3 +202,42 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         reconnect_max=float(limits_raw.get("reconnect_max", DEFAULT_RECONNECT_MAX)),
         password=node.get("password"),
     )
+
+
+def render(
+    *,
+    identity: str,
+    swarm_id: bytes,
+    members: Sequence[Member],
+    listen: tuple[str, int] | None = None,
+    store: str | None = None,
+    control: str | None = None,
+    role: str = "peer",
+    home: str | None = None,
+    noop_interval: float | None = None,
+    limits: dict[str, float] | None = None,
+) -> str:
+    """The TOML text of a configuration (what :func:`load` reads back).
+
+    >>> text = render(identity="a.key", swarm_id=bytes(32), members=[Member("a", bytes(32))])
+    >>> "[[swarm.members]]" in text and 'identity = "a.key"' in text
+    True
+    """
+    lines = ["[node]", f'identity = "{identity}"', f'role = "{role}"']
+    for key, value in (("store", store), ("control", control), ("home", home)):
+        if value is not None:
+            lines.append(f'{key} = "{value}"')
+    if listen is not None:
+        lines.append(f'listen = "{listen[0]}:{listen[1]}"')
+    if noop_interval is not None:
+        lines.append(f"noop_interval = {noop_interval}")
+    lines += ["", "[swarm]", f'id = "{swarm_id.hex()}"', ""]
+    for m in members:
+        lines += ["[[swarm.members]]", f'name = "{m.name}"', f'public_key = "{m.public_key.hex()}"']
+        if m.address is not None:
+            lines.append(f'address = "{m.address[0]}:{m.address[1]}"')
+        lines.append("")
+    if limits:
+        lines.append("[limits]")
+        lines += [f"{k} = {v}" for k, v in limits.items()]
+    return "\n".join(lines) + "\n"
