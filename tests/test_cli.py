@@ -25,6 +25,8 @@ def test_demo_command_runs() -> None:
         "verified from scratch: True",
         "fork detected",
         "X blocklisted by all 5 honest peers: True",
+        "all four matrices identical",
+        "blocklisted everywhere: True",
     ):
         assert expected in result.output
 

@@ -11,7 +11,7 @@ checks the proof, and every honest peer blocklists the liar.
 
 >>> from lattice.demo import run_demo
 >>> from rich.console import Console
->>> summary = run_demo(Console(quiet=True), rounds=20)
+>>> summary = run_demo(Console(quiet=True), rounds=20, network_part=False)
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 """
@@ -34,6 +34,7 @@ from lattice._lattice import FraudProof
 from lattice.entry import Kind
 from lattice.identity import Identity
 from lattice.matrix import EntanglementMatrix
+from lattice.netdemo import NetworkSummary, run_network_demo
 from lattice.proofs import QuorumProof
 from lattice.simulation import Equivocator, Simulation
 
@@ -68,6 +69,7 @@ class DemoSummary:
     tamper_detected_at: int | None
     swarm: SwarmSummary | None = None
     attack: AttackSummary | None = None
+    network: NetworkSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,9 @@ def _matrix_table(m: _lattice.Matrix) -> Table:
     return table
 
 
-def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
+def run_demo(
+    console: Console, rounds: int = DEFAULT_ROUNDS, network_part: bool = True
+) -> DemoSummary:
     """Run the demo, printing to ``console``; returns what it measured."""
     peers = [Identity.generate() for _ in PEER_NAMES]
     console.rule("[bold]lattice demo")
@@ -224,6 +228,7 @@ def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
     )
     swarm = run_swarm_demo(console)
     attack = run_attack_demo(console)
+    network = run_network_demo(console) if network_part else None
     console.rule()
     return DemoSummary(
         entries=len(entries),
@@ -234,6 +239,7 @@ def run_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> DemoSummary:
         tamper_detected_at=report.failure_index,
         swarm=swarm,
         attack=attack,
+        network=network,
     )
 
 
