@@ -40,7 +40,7 @@ class Attacker:
     """The equivocating peer: ``python -m lattice.adversary`` in its own namespace."""
 
     def __init__(self, directory: Path, ns: str, left: Path, right: Path, bridge: bool) -> None:
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "lattice.adversary"]
+        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "lattice.adversary", "-v"]
         cmd += ["--left", str(left), "--right", str(right)] + (["--bridge"] if bridge else [])
         self.log = open(directory / "x.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -218,7 +218,13 @@ def test_transitory_split_brain_both_versions_meet(net: Net, tmp_path: Path) -> 
                 for h in "ad"
             )
 
-        cluster.wait(x_linked, timeout=30, what="a and d connected to the attacker")
+        try:
+            cluster.wait(x_linked, timeout=30, what="a and d connected to the attacker")
+        except AssertionError:
+            for h in "ad":
+                print(h, [p for p in cluster[h].status()["peers"] if p["name"] == "x"])
+            print((tmp_path / "x.log").read_text()[-5000:])
+            raise
         start = time.time()
         x.command("fork pay-alice pay-bob")
         detected: dict[str, float] = {}

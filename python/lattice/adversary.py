@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 
 from lattice import _lattice
@@ -55,7 +56,12 @@ async def main() -> None:
     parser.add_argument("--left", required=True)
     parser.add_argument("--right", required=True)
     parser.add_argument("--bridge", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log to stderr.")
     args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+        )
     left_cfg, right_cfg = load(args.left), load(args.right)
     identity = Identity.load(left_cfg.identity)
     left, right = Twin(left_cfg, identity), Twin(right_cfg, identity)

@@ -287,6 +287,12 @@ class Node:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
             return
         link = _Link(conn, member or self._member(conn.remote))
+        log.info(
+            "%s %s (%s)",
+            "dialled" if initiator else "accepted",
+            link.name,
+            {1: "peer", 2: "client", 3: "guest"}.get(conn.role, "?"),
+        )
         if conn.role == _lattice.ROLE_CLIENT:
             self.client_links.add(link)
         elif not self._register(link):
@@ -423,6 +429,7 @@ class Node:
                 link.credit_event.set()
             case wire.Synced():
                 link.synced_in = True
+                log.info("synced from %s", link.name)
                 self._changed.set()
             case wire.Ping():
                 pass
@@ -475,6 +482,7 @@ class Node:
                 await self._drained(link)
             link.live = True
             self._enqueue_marker(link)
+            log.info("difference for %s queued; live from now on", link.name)
         except (LatticeError, OSError) as exc:
             self.closed_reasons.append(f"{link.name} stream: {exc}")
             await link.conn.close()
