@@ -54,10 +54,12 @@ def test_a_stopped_node_catches_up_after_restart(five: Cluster) -> None:
     for i in range(20):
         five["a"].append(f"a while c is down {i}")
         five["e"].append(f"e while c is down {i}")
-    five.wait(lambda: five["b"].frontier()["a"][0] == 20, what="b has a's writes")
+    five.wait(lambda: five["b"].frontier()["a"][0] >= 20, what="b has a's writes")
+    assert five["e"].frontier().get("a", (0, ""))[0] < 20, "e is cut off while c is down"
     five["c"].start()
     five.wait(five.converged, what="everyone caught up through c")
-    assert five["e"].frontier()["a"][0] == 20 and five["a"].frontier()["e"][0] == 21
+    # (Heartbeat noops may have added a seq or two since.)
+    assert five["e"].frontier()["a"][0] >= 20 and five["a"].frontier()["e"][0] >= 21
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
@@ -191,4 +193,34 @@ def test_frontier_comparison_finds_a_fork_at_the_handshake(tmp_path: Path) -> No
             )
             assert [f["seq"] for f in node.status()["forks"]] == [1]
     finally:
+        cluster.stop()
+
+
+def test_a_dialler_survives_connections_reset_during_the_handshake(tmp_path: Path) -> None:
+    """Whatever one attempt does (here: the far end resets it mid-handshake), the node
+    keeps dialling with backoff and connects once a real peer answers."""
+    import socket
+    import struct
+
+    cluster = Cluster.create(tmp_path, ["a", "b"], [("b", "a")])
+    a, b = cluster.nodes
+    fake = socket.socket()
+    fake.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    fake.bind(a.address)
+    fake.listen()
+    fake.settimeout(10)  # a dialler that gave up would leave accept() waiting
+    b.start()
+    try:
+        for _ in range(3):  # accept b's dial, read its first message, reset
+            conn, _ = fake.accept()
+            conn.recv(64)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        fake.close()
+        a.start()
+        a.append("after the resets")
+        cluster.wait(cluster.converged, what="b reconnected to the real a")
+        assert b.frontier()["a"][0] >= 1
+    finally:
+        fake.close()
         cluster.stop()

@@ -98,8 +98,10 @@ async def handshake(
         return await asyncio.wait_for(run(), timeout)
     except TimeoutError:
         raise HandshakeTimeout(f"handshake not finished within {timeout} s") from None
-    except asyncio.IncompleteReadError as exc:
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise ProtocolError("connection closed during the handshake") from exc
+    except OSError as exc:
+        raise ProtocolError(f"connection failed during the handshake: {exc}") from exc
     except DecodeError as exc:
         raise ProtocolError(f"malformed hello: {exc}") from exc
 

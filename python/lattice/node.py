@@ -253,7 +253,10 @@ class Node:
                 backoff = min(backoff * 2, self.config.reconnect_max)
                 continue
             started = time.monotonic()
-            await self._session(reader, writer, initiator=True, member=member)
+            try:
+                await self._session(reader, writer, initiator=True, member=member)
+            except Exception:  # a dialler must outlive any one connection
+                log.exception("connection to %s failed", member.name)
             if time.monotonic() - started > self.limits.handshake_timeout:
                 backoff = self.config.reconnect_min
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
@@ -278,7 +281,7 @@ class Node:
             )
             conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
             self._admit(conn, member)
-        except LatticeError as exc:
+        except (LatticeError, OSError) as exc:
             self.refused += 1
             self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")
             log.info("connection refused: %s", exc)
