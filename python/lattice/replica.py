@@ -53,6 +53,7 @@ from lattice.errors import (
     UnknownAuthor,
     WrongSwarm,
 )
+from lattice.forks import Forks, check_proof, proof_in_payload
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.pending import PendingBuffer
@@ -219,10 +220,6 @@ class Replica:
         self._pending: PendingBuffer[_lattice.Entry] = PendingBuffer(
             max_pending_bytes, max_pending_bytes_per_author
         )
-        # Per author: a version of one of its entries that some signed entry names but
-        # this replica does not hold (a broken prev or lipmaa link): requested by id, since
-        # if it exists it proves a fork.
-        self._suspects: dict[bytes, tuple[int, bytes]] = {}
         self._batch = _Batch()
         self._store = Store.open(path, swarm_id=self.swarm_id, owner=self.me, peers=self.peers)
         self._init_state()
@@ -245,17 +242,10 @@ class Replica:
         # an author's first entry, so a column-only replica keeps O(N) per log it follows.
         self._frontiers: dict[int, list[int]] = {}
         self._logs = {pk: _Log() for pk in self.peers}
-        # Forked authors and their lowest proven fork; the ids inside every proof seen.
-        self._forks: dict[bytes, _lattice.FraudProof] = {}
-        # Entries of forked authors kept, not delivered: id -> (author, seq, lamport).
-        self._evidence: dict[bytes, tuple[bytes, int, int]] = {}
-        # (observer, forked sender) -> the id the observer's frontier holds for it.
-        self._fork_ids: dict[tuple[int, int], bytes] = {}
-        self._unannounced: list[_lattice.FraudProof] = []
+        # Proofs, blocklist, evidence, committed versions, suspects, penalties (DESIGN §5).
+        self._forks = Forks()
         # Delivered a non-noop entry of another author since this replica's last entry.
         self._unentangled_data = False
-        #: Invalid fraud proofs sent, per peer (DESIGN §5: the sender is penalised, §11).
-        self.penalties: dict[bytes, int] = {}
 
     def _reset(self) -> None:
         self._init_state()
@@ -263,25 +253,16 @@ class Replica:
         self._load()
 
     def _load(self) -> None:
-        for author, seq, proof_bytes, announce in self._store.frauds():
-            proof = FraudProof.from_bytes(proof_bytes)
-            self._forks[author] = proof
-            self.matrix.freeze(author, seq - 1)
-            if announce:
-                self._unannounced.append(proof)
+        for proof in self._forks.load(self._store):
+            self.matrix.freeze(proof.author, proof.seq - 1)
         for author, seq, entry_id, lamport in self._store.heads():
             log = self._logs[author]
             if seq != log.head + 1:
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
-        for entry_id, author, seq, lamport, _ in self._store.evidence():
-            self._evidence[entry_id] = (author, seq, lamport)
         for observer, sender, seq in self._store.cells():
             self._row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
-        for observer, sender, entry_id in self._store.fork_cells():
-            self._fork_ids[observer, sender] = entry_id
-        self.penalties = self._store.penalties()
 
     def _row(self, author_index: int) -> list[int]:
         row = self._frontiers.get(author_index)
@@ -328,12 +309,12 @@ class Replica:
     @property
     def frauds(self) -> list[_lattice.FraudProof]:
         """The fraud proof of every forked author (its lowest known fork)."""
-        return list(self._forks.values())
+        return list(self._forks.proofs.values())
 
     @property
     def blocklist(self) -> set[bytes]:
         """Authors blocklisted for good: every author with a proven fork."""
-        return set(self._forks)
+        return set(self._forks.proofs)
 
     def disputed(self, author: bytes) -> set[bytes]:
         """Observers that committed to the forked ``author`` beyond the last seq before its
@@ -344,6 +325,11 @@ class Replica:
             return set()
         s = self.matrix.index(author)
         return {self.peers[o] for o, row in self._frontiers.items() if row[s] >= fork.seq}
+
+    @property
+    def penalties(self) -> dict[bytes, int]:
+        """Invalid fraud proofs sent, per peer (DESIGN §5: the sender is penalised)."""
+        return self._forks.penalties
 
     @property
     def pending(self) -> int:
@@ -361,10 +347,7 @@ class Replica:
         log = self._logs[author]
         if seq <= log.head and log.id_at(seq) == entry_id:
             return log.lamports[seq - 1]
-        kept = self._evidence.get(entry_id)
-        if kept is not None and kept[0] == author and kept[1] == seq:
-            return kept[2]
-        return None
+        return self._forks.kept_lamport(author, seq, entry_id)
 
     def missing(self) -> list[Missing]:
         """What to request so that pending entries can be delivered: per author, the runs
@@ -383,7 +366,7 @@ class Replica:
                 by_id.add((author, seq, waiting.want))
             else:
                 need[author] = max(need.get(author, 0), seq)
-        for author, (seq, entry_id) in self._suspects.items():
+        for author, (seq, entry_id) in self._forks.suspects.items():
             by_id.add((author, seq, entry_id))
         out = []
         for author, last in sorted(need.items()):
@@ -480,7 +463,9 @@ class Replica:
 
     def _committed_id(self, observer: int, sender: int, seq: int) -> bytes:
         """The id of ``sender``'s entry ``seq`` in ``observer``'s frontier."""
-        return self._fork_ids.get((observer, sender)) or self._logs[self.peers[sender]].id_at(seq)
+        return self._forks.committed.get((observer, sender)) or self._logs[
+            self.peers[sender]
+        ].id_at(seq)
 
     def _frontier_items(
         self, author_index: int, delta: dict[bytes, tuple[int, bytes]]
@@ -532,10 +517,7 @@ class Replica:
         payload = bytes(payload)
         if kind == Kind.FRAUD:
             # Never sign a FRAUD entry that others would reject.
-            try:
-                self._check_proof(FraudProof.from_bytes(payload))
-            except DecodeError as exc:
-                raise InvalidFraudProof(f"not a fraud proof: {exc}") from exc
+            proof_in_payload(payload, self.swarm_id, self._logs)
         return self._create(kind, payload)
 
     def noop(self) -> _lattice.Entry:
@@ -562,7 +544,7 @@ class Replica:
     def _announce_stored(self) -> None:
         """Append the FRAUD entry of every fork this replica detected but has not announced
         yet (a crash between the two commits): nothing found is lost."""
-        pending, self._unannounced = self._unannounced, []
+        pending, self._forks.unannounced = self._forks.unannounced, []
         for proof in pending:
             self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
 
@@ -631,16 +613,10 @@ class Replica:
         return known is None or proof.seq < known.seq
 
     def _check_proof(self, proof: _lattice.FraudProof) -> None:
-        proof.check(self.swarm_id)
-        if proof.author not in self._logs:
-            raise InvalidFraudProof(
-                "the proof accuses an author that is not a registered peer",
-                author=proof.author,
-                seq=proof.seq,
-            )
+        check_proof(proof, self.swarm_id, self._logs)
 
     def _penalise(self, peer: bytes) -> None:
-        self.penalties[peer] = self.penalties.get(peer, 0) + 1
+        self._forks.penalise(peer)
         self._batch.penalised.add(peer)
 
     def _reject(self, entry: _lattice.Entry, exc: LatticeError, data: bytes | None = None) -> None:
@@ -660,13 +636,12 @@ class Replica:
         seq = entry.seq
         if seq <= log.head and log.id_at(seq) == entry.id:
             return  # a duplicate or our own echo
-        if entry.id in self._pending or entry.id in self._evidence:
+        if entry.id in self._pending or entry.id in self._forks.evidence:
             return
         if entry.kind == _FRAUD and author not in self._forks:
             try:
-                proof = FraudProof.from_bytes(entry.payload)
-                self._check_proof(proof)
-            except (DecodeError, InvalidFraudProof) as exc:
+                proof_in_payload(entry.payload, self.swarm_id, self._logs)
+            except InvalidFraudProof as exc:
                 raise InvalidFraudProof(
                     f"FRAUD entry without a valid fraud proof: {exc}", author=author, seq=seq
                 ) from exc
@@ -717,14 +692,14 @@ class Replica:
             if fork is None or seq < fork.seq:
                 # DESIGN §5 path (a): a second signed version of a held position.
                 self._fork_found(FraudProof.from_entries(self._held_entry(held), e), True)
-                fork = self._forks[author]
+                fork = self._forks.get(author)
         if fork is not None:
-            if e.id in self._evidence:
+            if e.id in self._forks.evidence:
                 return None
             if not self._needed(e):
                 raise Blocked("author is blocklisted after a proven fork", author=author, seq=seq)
             self._check_evidence(e)
-            self._evidence[e.id] = (author, seq, e.lamport)
+            self._forks.keep(e)
             self._batch.evidence.append(e)
             return (author, seq)
         self._apply(e, self._check(e))
@@ -746,7 +721,7 @@ class Replica:
     def _needed(self, e: _lattice.Entry) -> bool:
         """Whether an entry of a forked author is to be kept: it is one of the versions a
         fraud proof names, or an entry waiting here needs exactly it."""
-        if e.id in self._forks[e.author].ids:
+        if self._forks.is_proof_version(e.author, e.id):
             return True
         return any(w.want == e.id for w in self._pending.waiters((e.author, e.seq)))
 
@@ -783,11 +758,11 @@ class Replica:
         if seq > 1:
             if entry.prev != log.id_at(seq - 1):
                 # Signed by the author: if that version exists, it proves a fork.
-                self._suspects[author] = (seq - 1, entry.prev)
+                self._forks.suspects[author] = (seq - 1, entry.prev)
                 raise BrokenPrev("prev is not the delivered entry seq - 1", author=author, seq=seq)
             link = _lattice.lipmaa(seq)
             if link != seq - 1 and entry.lipmaa != log.id_at(link):
-                self._suspects[author] = (link, entry.lipmaa)
+                self._forks.suspects[author] = (link, entry.lipmaa)
                 raise BrokenLipmaa("lipmaa link does not match", author=author, seq=seq)
             if lamport <= log.lamports[seq - 2]:
                 raise LamportNotIncreasing("lamport not above prev's", author=author, seq=seq)
@@ -840,7 +815,7 @@ class Replica:
             for peer, (_, dep_id) in e.deps.items():
                 if peer in self._forks:
                     key = (a, self.matrix.index(peer))
-                    self._fork_ids[key] = dep_id
+                    self._forks.committed[key] = dep_id
                     self._batch.fork_cells[key] = dep_id
         self._logs[self.peers[a]].append(e.id, e.lamport)
         self._batch.delivered.append((e, cells))
@@ -855,13 +830,9 @@ class Replica:
     def _fork_found(self, proof: _lattice.FraudProof, detected: bool) -> None:
         """Record a proven fork: blocklist its author for good, freeze its column at the
         last seq before the fork. ``detected``: found here (to be announced)."""
-        author, k = proof.author, proof.seq
-        known = self._forks.get(author)
-        if known is not None and known.seq <= k:
+        if not self._forks.record(proof):
             return
-        self._forks[author] = proof
-        self.matrix.freeze(author, k - 1)
-        self._suspects.pop(author, None)
+        self.matrix.freeze(proof.author, proof.seq - 1)
         # A lower fork than the one known is news too: announced if found here.
         self._batch.frauds.append((proof, detected))
 
@@ -888,7 +859,7 @@ class Replica:
                 fork_cells=[(o, s, i) for (o, s), i in batch.fork_cells.items()],
                 frauds=[(p.author, p.seq, p.to_bytes(), d) for p, d in batch.frauds],
                 announced=announced,
-                penalties=[(p, self.penalties[p]) for p in batch.penalised],
+                penalties=[(p, self._forks.penalties[p]) for p in batch.penalised],
             )
         except StoreError:
             # Nothing of this batch is stored: forget it in memory too, so the replica
@@ -897,9 +868,9 @@ class Replica:
             raise
         if self._pending.wanted:
             self._pending.satisfied({a: log.head for a, log in self._logs.items()})
-        for author, (seq, entry_id) in list(self._suspects.items()):
+        for author, (seq, entry_id) in list(self._forks.suspects.items()):
             if self._held_lamport(author, seq, entry_id) is not None:
-                del self._suspects[author]
+                del self._forks.suspects[author]
         result.delivered.extend(e for e, _ in batch.delivered)
         result.evidence.extend(batch.evidence)
         result.frauds.extend(p for p, _ in batch.frauds)
