@@ -24,13 +24,19 @@ from lattice.replica import Replica
 #: The hostile party is a registered member, so it gets past admission when it wants to.
 MALLORY = lattice.Identity.from_seed(bytes([0x66]) * 32)
 TIMEOUT_MARGIN = 3.0
+#: The per-link live queue cap of the node under attack (small, so floods hit it).
+QUEUE_CAP = 4 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     directory = tmp_path_factory.mktemp("hostile")
     c = Cluster.create(
-        directory, ["a", "b"], [("b", "a")], extra_members=[("mallory", MALLORY.public_key, {})]
+        directory,
+        ["a", "b"],
+        [("b", "a")],
+        extra_members=[("mallory", MALLORY.public_key, {})],
+        limits={"max_queue_bytes": QUEUE_CAP},
     )
     # a holds enough entries that streaming them fills any socket buffer.
     a = c["a"]
@@ -285,3 +291,50 @@ def test_slow_reader_cannot_grow_the_senders_memory(cluster: Cluster) -> None:
     assert max(queued) <= 3 * (1 << 20), f"queue grew to {max(queued)} bytes"
     assert rss_after - rss_before < 32 * 1024, f"RSS grew by {rss_after - rss_before} kB"
     _still_serving(cluster, "a slow reader")
+
+
+def test_request_flood_without_credit_is_bounded(cluster: Cluster) -> None:
+    """Asking for everything again and again, granting no credit: answers queue only up
+    to the link's cap (they used to queue without bound)."""
+    a = cluster["a"]
+    s = _connect(a.address)
+    channel = _handshake(s)
+    s.sendall(channel.seal(wire.encode(wire.Frontier.of(dict(a_heads(cluster))))))
+    everything = wire.Request([lattice.Missing(cluster["a"].key, 1, 20_000)])
+    for _ in range(40):
+        s.sendall(channel.seal(wire.encode(everything)))
+    time.sleep(1.0)
+    peers = a.status()["peers"]
+    queued = next(p["queued_bytes"] for p in peers if p["name"] == "mallory")
+    assert queued <= QUEUE_CAP + _lattice.MAX_ENTRY_LEN, queued
+    s.close()
+    _still_serving(cluster, "a request flood")
+
+
+def a_heads(cluster: Cluster) -> dict[bytes, tuple[int, bytes]]:
+    """a's frontier as a peer would report it (so a streams nothing on connect)."""
+    front = cluster["a"].frontier()
+    keys = {n.name: n.key for n in cluster.nodes}
+    return {keys[name]: (seq, bytes.fromhex(i)) for name, (seq, i) in front.items()}
+
+
+def test_a_small_window_is_respected_not_starved(cluster: Cluster) -> None:
+    """A peer granting less than one batch still gets entries, in frames that fit."""
+    s = _connect(cluster["a"].address)
+    channel = _handshake(s)
+    window = 600 * 1024
+    s.sendall(channel.seal(wire.encode(wire.Credit(window))))
+    s.sendall(channel.seal(wire.encode(wire.Frontier.of({}))))
+    got = 0
+    s.settimeout(10)
+    while got < 3000:
+        frame = channel.open(_recv_record(s))
+        if frame is None:
+            continue
+        msg = wire.decode(frame)
+        if isinstance(msg, wire.Entries):
+            size = sum(map(len, msg.entries))
+            assert size <= window
+            got += len(msg.entries)
+            s.sendall(channel.seal(wire.encode(wire.Credit(size))))
+    s.close()

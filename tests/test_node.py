@@ -224,3 +224,29 @@ def test_a_dialler_survives_connections_reset_during_the_handshake(tmp_path: Pat
     finally:
         fake.close()
         cluster.stop()
+
+
+def test_a_client_cannot_replay_or_forward_ops(five: Cluster) -> None:
+    """A home peer wraps a client's own ops only, each once, nonces increasing."""
+    import asyncio
+
+    from lattice import wire
+    from lattice.client import Client
+    from lattice.errors import ProtocolError
+
+    me = lattice.Identity.from_seed(bytes([0x45]) * 32)
+    other = lattice.Identity.from_seed(bytes([0x46]) * 32)
+
+    async def attempt(op: lattice.ClientOp) -> None:
+        async with await Client.connect(five["b"].address, me, SWARM) as client:
+            assert (await client.submit(b"honest")).seq >= 1
+            await client.conn.send(wire.Op(op.to_bytes()))
+            with pytest.raises(ProtocolError):
+                await client.conn.recv()  # the home peer closes the connection
+
+    replay = lattice.ClientOp.create(me.signing_key, SWARM, 1, b"an old nonce")
+    asyncio.run(attempt(replay))
+    forwarded = lattice.ClientOp.create(other.signing_key, SWARM, 2**62, b"not mine")
+    asyncio.run(attempt(forwarded))
+    reasons = " ".join(five["b"].status()["closed"])
+    assert "replay" in reasons and "another client" in reasons

@@ -9,7 +9,7 @@ the swarm and its members has a default::
     store = "a.db"                # SQLite, created on first start
     role = "peer"                 # peer | client | guest
     noop_interval = 1.0           # seconds between periodic noops (if anything changed)
-    control = "a.sock"            # local control socket (lattice status/append/matrix)
+    control = "a.sock"            # local control socket (default: next to the store)
     home = "b"                    # clients: the member whose node they talk to
 
     [swarm]
@@ -51,6 +51,7 @@ the swarm and its members has a default::
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Sequence
@@ -173,7 +174,25 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
     )
     if unknown:
         raise InvalidArgument(f"{path}: unknown [limits] keys {sorted(unknown)}")
+    for key, value in limits_raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise InvalidArgument(f"{path}: [limits] {key} must be a positive number")
     limits = Limits(**{k: v for k, v in limits_raw.items() if k in limit_names})
+    if not _lattice.MAX_ENTRY_LEN <= limits.credit < 2**32:
+        raise InvalidArgument(
+            f"{path}: [limits] credit must be at least one entry ({_lattice.MAX_ENTRY_LEN} "
+            f"bytes) and below 2^32"
+        )
+    names = [m.name for m in members]
+    keys = [m.public_key for m in members]
+    if len(set(names)) != len(names) or len(set(keys)) != len(keys):
+        raise InvalidArgument(f"{path}: a member name or key appears twice")
+    try:
+        noop_interval = float(node.get("noop_interval", DEFAULT_NOOP_INTERVAL))
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{path}: noop_interval must be a number") from None
+    if noop_interval <= 0:
+        raise InvalidArgument(f"{path}: noop_interval must be positive")
 
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
@@ -182,15 +201,18 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
     identity = rel(node["identity"])
     assert identity is not None
     stem = Path(node["identity"]).stem
+    # The control socket sits next to the store: two nodes of one identity (the
+    # adversary's twins) have two stores, and so two sockets.
+    store_name = node.get("store", f"{stem}.db")
     return NodeConfig(
         identity=identity,
         swarm_id=_hex32(swarm.get("id"), f"{path}: [swarm] id"),
         members=members,
         listen=_address(node["listen"], f"{path}: listen") if "listen" in node else None,
-        store=rel(node.get("store"), f"{stem}.db"),
+        store=rel(store_name),
         role=role,
-        noop_interval=float(node.get("noop_interval", DEFAULT_NOOP_INTERVAL)),
-        control=rel(node.get("control"), f"{stem}.sock"),
+        noop_interval=noop_interval,
+        control=rel(node.get("control"), f"{Path(store_name).stem}.sock"),
         faults=swarm.get("faults"),
         clients=tuple(_hex32(c, f"{path}: clients") for c in swarm["clients"])
         if "clients" in swarm
@@ -223,19 +245,25 @@ def render(
     >>> "[[swarm.members]]" in text and 'identity = "a.key"' in text
     True
     """
-    lines = ["[node]", f'identity = "{identity}"', f'role = "{role}"']
+    # JSON string literals are valid TOML basic strings: quotes and controls escaped.
+    q = json.dumps
+    lines = ["[node]", f"identity = {q(identity)}", f"role = {q(role)}"]
     for key, value in (("store", store), ("control", control), ("home", home)):
         if value is not None:
-            lines.append(f'{key} = "{value}"')
+            lines.append(f"{key} = {q(value)}")
     if listen is not None:
-        lines.append(f'listen = "{listen[0]}:{listen[1]}"')
+        lines.append(f"listen = {q(f'{listen[0]}:{listen[1]}')}")
     if noop_interval is not None:
         lines.append(f"noop_interval = {noop_interval}")
     lines += ["", "[swarm]", f'id = "{swarm_id.hex()}"', ""]
     for m in members:
-        lines += ["[[swarm.members]]", f'name = "{m.name}"', f'public_key = "{m.public_key.hex()}"']
+        lines += [
+            "[[swarm.members]]",
+            f"name = {q(m.name)}",
+            f'public_key = "{m.public_key.hex()}"',
+        ]
         if m.address is not None:
-            lines.append(f'address = "{m.address[0]}:{m.address[1]}"')
+            lines.append(f"address = {q(f'{m.address[0]}:{m.address[1]}')}")
         lines.append("")
     if limits:
         lines.append("[limits]")

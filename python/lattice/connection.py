@@ -175,10 +175,15 @@ class Connection:
                 raise ProtocolError(f"malformed message: {exc}", author=self.remote) from exc
 
     async def close(self) -> None:
-        """Close the socket (idempotent)."""
+        """Close the socket (idempotent). Anything still unsent is discarded: a peer that
+        stopped reading must not keep the socket, or this connection, alive."""
         if self.closed:
             return
         self.closed = True
-        self.writer.close()
+        transport = self.writer.transport
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 1.0)

@@ -10,10 +10,10 @@ Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,9 @@ __all__ = ["MAX_REQUEST_LEN", "request", "serve_control"]
 MAX_REQUEST_LEN = 3 * 1024 * 1024
 
 
-def _handle(node: Node, req: dict[str, Any]) -> dict[str, Any]:
+def _handle(node: Node, req: object) -> dict[str, Any]:
+    if not isinstance(req, dict):
+        raise InvalidArgument("a request is a JSON object")
     op = req.get("op")
     if op == "status":
         return {"ok": True, "status": node.status()}
@@ -44,10 +46,24 @@ def _handle(node: Node, req: dict[str, Any]) -> dict[str, Any]:
     raise InvalidArgument(f"unknown control op {op!r}")
 
 
+def _clear_stale(path: Path) -> None:
+    """Remove a socket left behind by a node that died; refuse to touch anything else."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not stat.S_ISSOCK(path.lstat().st_mode):
+        raise InvalidArgument(f"control path {path} exists and is not a socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # nobody listens: stale
+            return
+    raise InvalidArgument(f"another node is running with control socket {path}")
+
+
 async def serve_control(node: Node, path: Path) -> asyncio.Server:
-    """Serve the control socket of ``node`` at ``path``."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """Serve the control socket of ``node`` at ``path`` (mode 0600)."""
+    _clear_stale(path)
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -63,11 +79,8 @@ async def serve_control(node: Node, path: Path) -> asyncio.Server:
         finally:
             writer.close()
 
-    old = os.umask(0o177)
-    try:
-        server = await asyncio.start_unix_server(client, path, limit=MAX_REQUEST_LEN)
-    finally:
-        os.umask(old)
+    server = await asyncio.start_unix_server(client, path, limit=MAX_REQUEST_LEN)
+    os.chmod(path, 0o600)
     return server
 
 
@@ -89,7 +102,10 @@ def request(path: Path, req: dict[str, Any], timeout: float = 30.0) -> dict[str,
         raise InvalidArgument(
             f"no node answers on {path}: {exc} (is `lattice node run` up?)"
         ) from exc
-    reply: dict[str, Any] = json.loads(data)
-    if not reply.get("ok"):
+    try:
+        reply: dict[str, Any] = json.loads(data)
+    except ValueError:
+        raise InvalidArgument(f"the node on {path} gave no valid reply") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
         raise InvalidArgument(f"{reply.get('error')}: {reply.get('message')}")
     return reply

@@ -68,6 +68,12 @@ MAX_PENALTIES = 3
 TICK = 0.25
 #: A noop answering only noops goes out every this many noop intervals.
 NOOP_HEARTBEAT = 10
+#: Small messages queued for one link before it counts as not reading.
+MAX_CONTROL = 1024
+#: Concurrent connections still in their handshake (unauthenticated).
+MAX_HANDSHAKES = 64
+#: Client connections one home peer serves at once.
+MAX_CLIENTS = 256
 #: How many opening messages of a connection are recorded (see ``_Link.opening``).
 OPENING_LOG = 16
 
@@ -93,6 +99,9 @@ class _Link:
     last_request: float = 0.0
     last_sent: float = field(default_factory=time.monotonic)
     frontiers_received: int = 0
+    window: int = 0  # the peer's first grant: no batch is larger
+    credit_owed: int = 0  # credit to return, coalesced into one CREDIT
+    synced_pending: bool = False  # SYNCED goes out once the queue is empty
     sent_event: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     #: The first messages of the connection, as ("in" | "out", type): what the tests of
@@ -130,6 +139,9 @@ class Node:
         self.links: dict[bytes, _Link] = {}
         self.client_links: set[_Link] = set()
         self.refused = 0
+        self._handshaking = 0
+        # Per client, the highest op nonce wrapped: ops are wrapped once, in order.
+        self._client_nonces: dict[bytes, int] = {}
         #: When (wall-clock seconds) this node first held each forked author's proof.
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
@@ -173,7 +185,7 @@ class Node:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        if self.config.control is not None:
+        if self._control is not None and self.config.control is not None:
             with contextlib.suppress(OSError):
                 self.config.control.unlink()
         self.replica.close()
@@ -234,7 +246,20 @@ class Node:
     # --- connections -----------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._session(reader, writer, initiator=False, member=None)
+        task = asyncio.current_task()
+        if task is not None:  # stop() ends accepted sessions too
+            self._tasks.add(task)
+        try:
+            if self._handshaking >= MAX_HANDSHAKES:
+                self.refused += 1
+                writer.transport.abort()
+                return
+            await self._session(reader, writer, initiator=False, member=None)
+        except Exception:  # a listener must outlive any one connection
+            log.exception("accepted connection failed")
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
 
     async def _dial_loop(self, member: Member) -> None:
         backoff = self.config.reconnect_min
@@ -270,6 +295,7 @@ class Node:
         initiator: bool,
         member: Member | None,
     ) -> None:
+        self._handshaking += 1
         try:
             channel, remote, digest = await handshake(
                 reader,
@@ -289,6 +315,8 @@ class Node:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
             return
+        finally:
+            self._handshaking -= 1
         link = _Link(conn, member or self._member(conn.remote))
         log.info(
             "%s %s (%s)",
@@ -334,6 +362,8 @@ class Node:
             if conn.remote in self.replica.blocklist:
                 raise HandshakeRefused("peer is blocklisted (proven fork)", author=conn.remote)
         elif conn.role == _lattice.ROLE_CLIENT:
+            if len(self.client_links) >= MAX_CLIENTS:
+                raise HandshakeRefused("too many clients connected", author=conn.remote)
             if self.config.role != "peer":
                 raise HandshakeRefused("only peers are home peers", author=conn.remote)
             clients = self.config.clients
@@ -351,7 +381,10 @@ class Node:
             def initiated_by(lk: _Link) -> bytes:
                 return self.me if lk.conn.initiator else remote
 
-            if initiated_by(link) >= initiated_by(existing):
+            same_side = link.conn.initiator == existing.conn.initiator
+            # Both dialled: the link the smaller key started wins. A redial from the same
+            # side replaces a link that may be half-open.
+            if not same_side and initiated_by(link) >= initiated_by(existing):
                 return False
             self._spawn(existing.conn.close())
         self.links[remote] = link
@@ -366,7 +399,11 @@ class Node:
         await link.conn.send(msg)
 
     def _send_soon(self, link: _Link, msg: wire.Message) -> None:
-        """Queue a small message for the link's writer (never blocks)."""
+        """Queue a small message for the link's writer (never blocks). A peer that lets
+        more than ``MAX_CONTROL`` pile up is not reading: it is cut off."""
+        if len(link.control) >= MAX_CONTROL:
+            self._spawn(link.conn.close())
+            return
         link.control.append(msg)
         link.queue_event.set()
 
@@ -407,12 +444,18 @@ class Node:
                 result = self.replica.receive(entries)
                 self._after_receive(result, source=conn.remote)
                 link.granted += size
-                self._send_soon(link, wire.Credit(size))
+                if size:
+                    link.credit_owed += size
+                    link.queue_event.set()
                 self._request_missing(link)
             case wire.Request(missing):
-                answer = self.replica.answer(missing)
-                if answer:
-                    self._enqueue(link, answer, front=True)
+                # Answered only while this link's queue has room; a peer that asks and
+                # does not read is ignored until it drains (it asks again later).
+                room = self.limits.max_queue_bytes - link.queue_bytes
+                if room > 0:
+                    answer = self.replica.answer(missing, max_bytes=room)
+                    if answer:
+                        self._enqueue(link, answer, front=True)
             case wire.Fraud(proof):
                 try:
                     news = self.replica.receive_fraud_proof(proof, sender=conn.remote)
@@ -423,11 +466,13 @@ class Node:
                         ) from None
                     return
                 if news:
-                    self.fork_seen.setdefault(
-                        _lattice.FraudProof.from_bytes(proof).author, time.time()
-                    )
+                    accused = _lattice.FraudProof.from_bytes(proof).author
+                    self.fork_seen.setdefault(accused, time.time())
                     self._gossip_fraud(proof, exclude=conn.remote)
+                    self._disconnect(accused)
             case wire.Credit(n):
+                if not link.window:
+                    link.window = n
                 link.credit += n
                 link.credit_event.set()
             case wire.Synced():
@@ -456,12 +501,15 @@ class Node:
         for proof in result.frauds:
             self.fork_seen.setdefault(proof.author, time.time())
             self._gossip_fraud(proof.to_bytes(), exclude=source)
-            for remote in (proof.author,):
-                link = self.links.get(remote)
-                if link is not None:
-                    self._spawn(link.conn.close())
+            self._disconnect(proof.author)
         if result.delivered or result.frauds:
             self._changed.set()
+
+    def _disconnect(self, remote: bytes) -> None:
+        """Close the link to a peer just blocklisted."""
+        link = self.links.get(remote)
+        if link is not None:
+            self._spawn(link.conn.close())
 
     def _gossip_fraud(self, proof: bytes, exclude: bytes | None) -> None:
         for remote, link in list(self.links.items()):
@@ -481,10 +529,14 @@ class Node:
         """Send the peer what it lacks, in causal order within its credit, then go live."""
         try:
             for batch in self.replica.difference(remote):
+                if link.done.is_set():
+                    return
                 self._enqueue(link, batch)
                 await self._drained(link)
+                await asyncio.sleep(0)
             link.live = True
-            self._enqueue_marker(link)
+            link.synced_pending = True
+            link.queue_event.set()
             log.info("difference for %s queued; live from now on", link.name)
         except (LatticeError, OSError) as exc:
             self.closed_reasons.append(f"{link.name} stream: {exc}")
@@ -498,11 +550,6 @@ class Node:
         link.queue_bytes += sum(len(i) for i in items)
         link.queue_event.set()
 
-    def _enqueue_marker(self, link: _Link) -> None:
-        # An empty item: the writer sends SYNCED when it reaches it.
-        link.queue.append(b"")
-        link.queue_event.set()
-
     async def _drained(self, link: _Link) -> None:
         """Wait until the link's queue is down to one batch: the stream reads the store no
         faster than the peer takes entries (its credit), so memory stays bounded."""
@@ -512,49 +559,59 @@ class Node:
                 await asyncio.wait_for(link.sent_event.wait(), TICK)
 
     async def _writer(self, link: _Link) -> None:
-        """Send queued entries in batches, never beyond the peer's credit."""
+        """Send control messages first, then queued entries in batches that fit the peer's
+        window, never beyond its credit; SYNCED once the stream's entries are all out;
+        pings when idle or starved of credit."""
         conn = link.conn
         try:
             while not link.done.is_set():
-                if link.control:
-                    await self._send(link, link.control.popleft())
+                if link.control or link.credit_owed:
+                    await self._flush_control(link)
                     continue
                 if not link.queue:
+                    if link.synced_pending:
+                        link.synced_pending = False
+                        await self._send(link, wire.Synced())
+                        continue
                     link.queue_event.clear()
                     try:
                         await asyncio.wait_for(link.queue_event.wait(), self.limits.ping_interval)
                     except TimeoutError:
                         await self._send(link, wire.Ping())
                     continue
-                if link.queue[0] == b"":
-                    link.queue.popleft()
-                    await self._send(link, wire.Synced())
-                    continue
-                limit = min(MAX_BATCH_BYTES, max(1, self.limits.credit // 2))
+                limit = min(MAX_BATCH_BYTES, max(1, link.window))
                 batch: list[bytes] = []
                 size = 0
-                while (
-                    link.queue
-                    and link.queue[0] != b""
-                    and (not batch or size + len(link.queue[0]) <= limit)
-                ):
+                while link.queue and (not batch or size + len(link.queue[0]) <= limit):
                     item = link.queue.popleft()
                     batch.append(item)
                     size += len(item)
                 link.queue_bytes -= size
+                waited = 0.0
                 while link.credit < size and not link.done.is_set():
-                    # Waiting for credit, but control messages still go out.
-                    while link.control:
-                        await self._send(link, link.control.popleft())
+                    # Starved of credit: control messages still go out, and pings, so a
+                    # peer that grants little is slow, not silent.
+                    await self._flush_control(link)
                     link.credit_event.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(link.credit_event.wait(), TICK)
+                    waited += TICK
+                    if waited >= self.limits.ping_interval:
+                        waited = 0.0
+                        await self._send(link, wire.Ping())
                 link.credit -= size
                 await self._send(link, wire.Entries(batch))
                 link.sent_event.set()
-        except (LatticeError, OSError) as exc:
+        except (LatticeError, OSError, ValueError) as exc:
             self.closed_reasons.append(f"{link.name} writer: {exc}")
             await conn.close()
+
+    async def _flush_control(self, link: _Link) -> None:
+        if link.credit_owed:
+            owed, link.credit_owed = link.credit_owed, 0
+            await self._send(link, wire.Credit(owed))
+        while link.control:
+            await self._send(link, link.control.popleft())
 
     # --- clients (DESIGN §6) ---------------------------------------------------------
 
@@ -565,7 +622,7 @@ class Node:
             match msg:
                 case wire.Op(op):
                     try:
-                        entry = self.replica.wrap_client_op(op)
+                        entry = self._wrap(conn.remote, op)
                     except LatticeError as exc:
                         raise ProtocolError(
                             f"client op refused: {exc}", author=conn.remote
@@ -578,6 +635,18 @@ class Node:
                     raise ProtocolError(
                         f"unexpected {type(msg).__name__} from a client", author=conn.remote
                     )
+
+    def _wrap(self, client: bytes, data: bytes) -> _lattice.Entry:
+        """Wrap a client's op: only its own ops (signed by the key it authenticated with),
+        each once, nonces strictly increasing (no replay of an op seen in the logs)."""
+        op = _lattice.ClientOp.from_bytes(data)
+        if op.client != client:
+            raise ProtocolError("an op signed by another client", author=client)
+        if op.nonce <= self._client_nonces.get(client, -1):
+            raise ProtocolError("op nonce not above the client's last (a replay?)", author=client)
+        entry = self.replica.wrap_client_op(op)
+        self._client_nonces[client] = op.nonce
+        return entry
 
     # --- timers ----------------------------------------------------------------------
 
@@ -599,12 +668,17 @@ class Node:
                 self._push([noop])
 
     async def _maintenance_loop(self) -> None:
+        """Ask for what is missing: one peer per round, in turn, so the same entries are
+        not requested from every peer at once."""
+        turn = 0
         while self._running:
             await asyncio.sleep(TICK)
-            if self.replica.pending or self.replica.missing():
-                for link in list(self.links.values()):
-                    if link.live:
-                        self._request_missing(link)
+            if not (self.replica.pending or self.replica.missing()):
+                continue
+            live = [link for link in self.links.values() if link.live]
+            if live:
+                turn += 1
+                self._request_missing(live[turn % len(live)])
 
     # --- views -----------------------------------------------------------------------
 

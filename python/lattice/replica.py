@@ -63,6 +63,7 @@ from lattice.store import Store
 __all__ = [
     "DEFAULT_MAX_PENDING_BYTES",
     "DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR",
+    "MAX_ANSWER_BYTES",
     "MAX_ANSWER_ENTRIES",
     "SYNC_BATCH",
     "Missing",
@@ -78,6 +79,8 @@ DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 #: The most entries one :meth:`Replica.answer` call returns (a request may name any range).
 MAX_ANSWER_ENTRIES = 10_000
+#: About the most bytes one :meth:`Replica.answer` call returns.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 #: Entries per step of :meth:`Replica.difference`.
 SYNC_BATCH = 1_000
 _ID_LEN = _lattice.ID_LEN
@@ -384,24 +387,35 @@ class Replica:
                 out.append(Missing(author, seq, seq, entry_id))
         return out
 
-    def answer(self, requests: Iterable[Missing], limit: int = MAX_ANSWER_ENTRIES) -> list[bytes]:
+    def answer(
+        self,
+        requests: Iterable[Missing],
+        limit: int = MAX_ANSWER_ENTRIES,
+        max_bytes: int = MAX_ANSWER_BYTES,
+    ) -> list[bytes]:
         """The encoded entries this replica can send for ``requests`` (another replica's
-        :meth:`missing`), at most ``limit`` of them: by range from the delivered logs, by
-        id from delivered entries and evidence."""
+        :meth:`missing`), at most ``limit`` of them and about ``max_bytes`` in all: by range
+        from the delivered logs, by id from delivered entries and evidence."""
         out: list[bytes] = []
+        size = 0
         for request in requests:
             room = limit - len(out)
-            if room <= 0:
+            if room <= 0 or size >= max_bytes:
                 break
             if request.id is not None:
                 data = self._store.get_any(request.id)
-                if data is not None:
-                    out.append(data)
+                found = [] if data is None else [data]
             elif request.author in self._logs:
                 first = max(1, request.first)
                 last = min(request.last, self._logs[request.author].head, first + room - 1)
-                if first <= last:
-                    out.extend(self._store.range(request.author, first, last))
+                found = self._store.range(request.author, first, last) if first <= last else []
+            else:
+                found = []
+            for data in found:
+                out.append(data)
+                size += len(data)
+                if size >= max_bytes:
+                    break
         return out
 
     def difference(
