@@ -7,7 +7,7 @@
 //! The op id is the client-op-domain hash of everything before the signature; the client
 //! signs the id, exactly as peers sign entry ids.
 
-use crate::codec::{DecodeError, FORMAT_VERSION, MAX_PAYLOAD_LEN, Reader, SIGNATURE_LEN};
+use crate::codec::{DecodeError, FORMAT_VERSION, MAX_PAYLOAD_LEN, Reader, SIGNATURE_LEN, at_most};
 use crate::hash::{self, Domain};
 use crate::sign::{self, Keypair};
 use crate::{ID_LEN, Id};
@@ -52,13 +52,11 @@ impl ClientOp {
         nonce: u64,
         payload: &[u8],
     ) -> Result<ClientOp, DecodeError> {
-        if payload.len() > MAX_CLIENT_PAYLOAD_LEN {
-            return Err(DecodeError::LimitExceeded {
-                what: "client payload length",
-                value: payload.len() as u64,
-                max: MAX_CLIENT_PAYLOAD_LEN as u64,
-            });
-        }
+        at_most(
+            "client payload length",
+            payload.len() as u64,
+            MAX_CLIENT_PAYLOAD_LEN as u64,
+        )?;
         let id = hash::hash(
             Domain::ClientOp,
             &Self::signed_part(swarm, key.public_key(), nonce, payload),
@@ -90,21 +88,16 @@ impl ClientOp {
     /// Decode exactly one op.
     pub fn decode(bytes: &[u8]) -> Result<ClientOp, DecodeError> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("client op version")?;
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
+        r.version("client op version")?;
         let swarm = r.array("client op swarm")?;
         let client = r.array("client key")?;
         let nonce = r.u64("client nonce")?;
         let len = r.u32("client payload length")? as usize;
-        if len > MAX_CLIENT_PAYLOAD_LEN {
-            return Err(DecodeError::LimitExceeded {
-                what: "client payload length",
-                value: len as u64,
-                max: MAX_CLIENT_PAYLOAD_LEN as u64,
-            });
-        }
+        at_most(
+            "client payload length",
+            len as u64,
+            MAX_CLIENT_PAYLOAD_LEN as u64,
+        )?;
         let payload = r.take(len, "client payload")?.to_vec();
         let signature = r.array("client signature")?;
         r.finish()?;

@@ -120,6 +120,15 @@ pub enum DecodeError {
     DepsMismatch,
 }
 
+/// [`DecodeError::LimitExceeded`] unless `value <= max`: every length and count limit of
+/// every codec goes through here.
+pub fn at_most(what: &'static str, value: u64, max: u64) -> Result<(), DecodeError> {
+    if value > max {
+        return Err(DecodeError::LimitExceeded { what, value, max });
+    }
+    Ok(())
+}
+
 /// A cursor over untrusted bytes; every read is bounds-checked.
 #[derive(Debug)]
 pub struct Reader<'a> {
@@ -177,6 +186,15 @@ impl<'a> Reader<'a> {
     /// A big-endian u64.
     pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array(what)?))
+    }
+
+    /// The format version byte: [`DecodeError::UnknownVersion`] unless it is
+    /// [`FORMAT_VERSION`].
+    pub fn version(&mut self, what: &'static str) -> Result<(), DecodeError> {
+        match self.u8(what)? {
+            FORMAT_VERSION => Ok(()),
+            other => Err(DecodeError::UnknownVersion(other)),
+        }
     }
 
     /// Fail unless every byte was consumed.
@@ -278,7 +296,7 @@ fn field<const N: usize, const M: usize>(raw: &[u8; M], offset: usize) -> &[u8; 
 impl<'a> HeaderRef<'a> {
     /// Check the header's own rules (those that need no body).
     pub fn parse(raw: &'a [u8; HEADER_LEN]) -> Result<HeaderRef<'a>, DecodeError> {
-        use DecodeError::{LimitExceeded, NonCanonical};
+        use DecodeError::NonCanonical;
         if raw[0] != FORMAT_VERSION {
             return Err(DecodeError::UnknownVersion(raw[0]));
         }
@@ -291,13 +309,7 @@ impl<'a> HeaderRef<'a> {
         if h.lamport() < seq {
             return Err(NonCanonical("lamport must be at least seq"));
         }
-        if h.lamport() > MAX_SEQ {
-            return Err(LimitExceeded {
-                what: "lamport",
-                value: h.lamport(),
-                max: MAX_SEQ,
-            });
-        }
+        at_most("lamport", h.lamport(), MAX_SEQ)?;
         if (seq == 1) != (h.prev() == &ZERO_ID) {
             return Err(NonCanonical("prev must be zero exactly at seq 1"));
         }
@@ -306,13 +318,11 @@ impl<'a> HeaderRef<'a> {
                 "lipmaa must be zero exactly where lipmaa(seq) is seq - 1 or seq is 1",
             ));
         }
-        if h.payload_len() as usize > MAX_PAYLOAD_LEN {
-            return Err(LimitExceeded {
-                what: "payload length",
-                value: u64::from(h.payload_len()),
-                max: MAX_PAYLOAD_LEN as u64,
-            });
-        }
+        at_most(
+            "payload length",
+            u64::from(h.payload_len()),
+            MAX_PAYLOAD_LEN as u64,
+        )?;
         let is_noop = kind == Kind::Noop;
         if is_noop && h.payload_len() != 0 {
             return Err(NonCanonical("a noop carries no payload"));
@@ -561,13 +571,7 @@ impl<'a> CheckedEntry<'a> {
             .map_err(|_| DecodeError::NonCanonical("signature length"))?;
         let count_bytes: [u8; DEPS_COUNT_LEN] = r.array("dependency count")?;
         let count = u32::from_be_bytes(count_bytes) as usize;
-        if count > MAX_DEPS {
-            return Err(DecodeError::LimitExceeded {
-                what: "dependency count",
-                value: count as u64,
-                max: MAX_DEPS as u64,
-            });
-        }
+        at_most("dependency count", count as u64, MAX_DEPS as u64)?;
         let deps_start = r.position() - DEPS_COUNT_LEN;
         let items = r.take(count * DEP_LEN, "dependency list")?;
         check_deps(items, header.author())?;
@@ -608,13 +612,7 @@ impl<'a> EntryView<'a> {
 
     /// Decode exactly one entry, rejecting trailing bytes.
     pub fn decode(bytes: &'a [u8]) -> Result<EntryView<'a>, DecodeError> {
-        if bytes.len() > MAX_ENTRY_LEN {
-            return Err(DecodeError::LimitExceeded {
-                what: "entry length",
-                value: bytes.len() as u64,
-                max: MAX_ENTRY_LEN as u64,
-            });
-        }
+        at_most("entry length", bytes.len() as u64, MAX_ENTRY_LEN as u64)?;
         let mut r = Reader::new(bytes);
         let view = EntryView::read(&mut r)?;
         r.finish()?;
@@ -685,13 +683,7 @@ fn check_deps(items: &[u8], author: &Id) -> Result<(), DecodeError> {
                 "dependency seq must be at least 1",
             ));
         }
-        if seq > MAX_SEQ {
-            return Err(DecodeError::LimitExceeded {
-                what: "dependency seq",
-                value: seq,
-                max: MAX_SEQ,
-            });
-        }
+        at_most("dependency seq", seq, MAX_SEQ)?;
         last_peer = Some(peer);
     }
     Ok(())
@@ -729,13 +721,7 @@ impl UnsignedEntry {
         &self,
         sign: impl FnOnce(&Id) -> [u8; SIGNATURE_LEN],
     ) -> Result<Vec<u8>, DecodeError> {
-        if self.deps.len() > MAX_DEPS {
-            return Err(DecodeError::LimitExceeded {
-                what: "dependency count",
-                value: self.deps.len() as u64,
-                max: MAX_DEPS as u64,
-            });
-        }
+        at_most("dependency count", self.deps.len() as u64, MAX_DEPS as u64)?;
         let payload_len =
             u32::try_from(self.payload.len()).map_err(|_| DecodeError::LimitExceeded {
                 what: "payload length",

@@ -63,10 +63,7 @@ impl FraudProof {
     /// Decode exactly one canonical proof (structure only; see [`FraudProof::check`]).
     pub fn decode(bytes: &[u8]) -> Result<FraudProof, DecodeError> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("fraud proof version")?;
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
+        r.version("fraud proof version")?;
         let a = SignedHeader::read(&mut r)?;
         let b = SignedHeader::read(&mut r)?;
         r.finish()?;

@@ -19,7 +19,7 @@ use snow::params::NoiseParams;
 use snow::{Builder, HandshakeState, TransportState};
 use thiserror::Error;
 
-use crate::codec::{DecodeError, FORMAT_VERSION, Reader, SIGNATURE_LEN};
+use crate::codec::{DecodeError, FORMAT_VERSION, Reader, SIGNATURE_LEN, at_most};
 use crate::hash::Domain;
 use crate::sign::{self, Item, Keypair};
 use crate::{ID_LEN, Id};
@@ -156,13 +156,11 @@ impl Hello {
         role: Role,
         attestation: Vec<u8>,
     ) -> Result<Hello, DecodeError> {
-        if attestation.len() > MAX_ATTESTATION_LEN {
-            return Err(DecodeError::LimitExceeded {
-                what: "attestation length",
-                value: attestation.len() as u64,
-                max: MAX_ATTESTATION_LEN as u64,
-            });
-        }
+        at_most(
+            "attestation length",
+            attestation.len() as u64,
+            MAX_ATTESTATION_LEN as u64,
+        )?;
         Ok(Hello {
             role,
             swarm: *swarm,
@@ -188,22 +186,13 @@ impl Hello {
     /// Decode exactly one hello.
     pub fn decode(bytes: &[u8]) -> Result<Hello, DecodeError> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("hello version")?;
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::UnknownVersion(version));
-        }
+        r.version("hello version")?;
         let role = Role::from_u8(r.u8("role")?)?;
         let swarm = r.array("hello swarm")?;
         let identity = r.array("hello identity")?;
         let binding = r.array("binding signature")?;
         let len = u16::from_be_bytes(r.array("attestation length")?) as usize;
-        if len > MAX_ATTESTATION_LEN {
-            return Err(DecodeError::LimitExceeded {
-                what: "attestation length",
-                value: len as u64,
-                max: MAX_ATTESTATION_LEN as u64,
-            });
-        }
+        at_most("attestation length", len as u64, MAX_ATTESTATION_LEN as u64)?;
         let attestation = r.take(len, "attestation")?.to_vec();
         r.finish()?;
         Ok(Hello {
