@@ -6,9 +6,7 @@ store, talking Noise over TCP.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from lattice import _lattice
 from lattice.config import Member, render
 from lattice.control import request
 from lattice.errors import InvalidArgument
+from lattice.node import child_env, free_ports
 
 SWARM = bytes([0x5A]) * 32
 #: Short deadlines, so hostile-connection tests finish quickly.
@@ -33,18 +32,6 @@ FAST_LIMITS = {
     "reconnect_min": 0.05,
     "reconnect_max": 0.5,
 }
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @dataclass
@@ -79,7 +66,7 @@ class NodeProcess:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         self.log = self.config.with_suffix(".log")
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=_env())
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=child_env())
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -158,13 +145,6 @@ def write_config(
             limits={**FAST_LIMITS, **(limits or {})},
         )
     )
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "python")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 @dataclass

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from cluster import Cluster, _env, identity_of, write_config
+from cluster import Cluster, identity_of, write_config
+from lattice.node import child_env
 from netns import Net, require_netns
 
 PORT = 7000
@@ -44,7 +45,7 @@ class Attacker:
         cmd += ["--left", str(left), "--right", str(right)] + (["--bridge"] if bridge else [])
         self.log = open(directory / "x.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=_env()
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=child_env()
         )
         assert self._read()["ready"]
 

@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -168,16 +169,25 @@ def submit(config: str, payload: str) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def _query(config: str, op: str, as_json: bool) -> dict[str, Any] | None:
+    """The ``op`` reply of the node running with ``config``; printed as JSON (and None
+    returned) with ``--json``."""
+    reply = _control(config, {"op": op})[op]
+    assert isinstance(reply, dict)
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+        return None
+    return reply
+
+
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(config: str, as_json: bool) -> None:
     """Peers and connections, frontier, pending, forks and blocklist of a running node."""
-    st = _control(config, {"op": "status"})["status"]
-    if as_json:
-        click.echo(json.dumps(st, indent=2))
+    st = _query(config, "status", as_json)
+    if st is None:
         return
-    assert isinstance(st, dict)
     console = Console()
     console.print(
         f"node {st['name']} ({st['identity'][:16]}…) role {st['role']}, listen {st['listen']}"
@@ -210,20 +220,11 @@ def status(config: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def matrix(config: str, as_json: bool) -> None:
     """The entanglement matrix of a running node."""
-    m = _control(config, {"op": "matrix"})["matrix"]
-    if as_json:
-        click.echo(json.dumps(m, indent=2))
-        return
-    assert isinstance(m, dict)
-    table = Table(title="entanglement matrix (rows observe, columns are seen)")
-    table.add_column("observer")
-    for name in m["peers"]:
-        table.add_column(name, justify="right")
-    for name, row in zip(m["peers"], m["rows"], strict=True):
-        table.add_row(name, *(str(v) for v in row))
-    table.add_row("known to all", *(str(v) for v in m["known_to_all"]))
-    table.add_row(f"known to q={m['quorum']}", *(str(v) for v in m["known_to_quorum"]))
-    Console().print(table)
+    from lattice.control import matrix_table
+
+    m = _query(config, "matrix", as_json)
+    if m is not None:
+        Console().print(matrix_table(m, "entanglement matrix (rows observe, columns are seen)"))
 
 
 if __name__ == "__main__":

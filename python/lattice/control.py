@@ -17,15 +17,33 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.table import Table
+
 from lattice.errors import InvalidArgument, LatticeError
 
 if TYPE_CHECKING:
     from lattice.node import Node
 
-__all__ = ["MAX_REQUEST_LEN", "request", "serve_control"]
+__all__ = ["MAX_REQUEST_LEN", "matrix_table", "request", "serve_control"]
 
 #: Longest request line accepted (an append of up to 1 MiB, hex-encoded).
 MAX_REQUEST_LEN = 3 * 1024 * 1024
+
+
+def matrix_table(matrix: dict[str, Any], title: str) -> Table:
+    """A ``matrix`` reply as a table: rows observe, columns are seen, then what is known
+    to all and to a quorum."""
+    table = Table(title=title)
+    table.add_column("observer")
+    for name in matrix["peers"]:
+        table.add_column(name, justify="right")
+    for name, row in zip(matrix["peers"], matrix["rows"], strict=True):
+        table.add_row(name, *(str(v) for v in row))
+    table.add_row("known to all", *(str(v) for v in matrix["known_to_all"]))
+    table.add_row(
+        f"known to q={matrix['quorum']}", *(str(v) for v in matrix["known_to_quorum"]), style="bold"
+    )
+    return table
 
 
 def _handle(node: Node, req: object) -> dict[str, Any]:

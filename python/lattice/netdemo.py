@@ -10,7 +10,6 @@ entry, and the demo times how fast the honest nodes prove the fork and blocklist
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,10 @@ from rich.table import Table
 
 from lattice import _lattice
 from lattice.config import Member, render
-from lattice.control import request
+from lattice.control import matrix_table, request
 from lattice.errors import InvalidArgument
 from lattice.identity import Identity
+from lattice.node import child_env, free_ports
 
 __all__ = ["NetworkSummary", "run_network_demo"]
 
@@ -48,18 +48,6 @@ class NetworkSummary:
     blocklisted_everywhere: bool
 
 
-def _free_ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 class _Proc:
     """One node process and its control socket."""
 
@@ -71,7 +59,7 @@ class _Proc:
             [sys.executable, "-m", "lattice.cli", "node", "run", "--config", str(config)],
             stdout=self.log,
             stderr=self.log,
-            env=_env(),
+            env=child_env(),
         )
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
@@ -98,13 +86,6 @@ class _Proc:
         self.log.close()
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def _wait(condition: Any, what: str) -> float:
     start = time.monotonic()
     while not condition():
@@ -112,20 +93,6 @@ def _wait(condition: Any, what: str) -> float:
             raise TimeoutError(f"the network demo timed out waiting for {what}")
         time.sleep(0.02)
     return time.monotonic() - start
-
-
-def _matrix_table(matrix: dict[str, Any], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("observer")
-    for name in matrix["peers"]:
-        table.add_column(name, justify="right")
-    for name, row in zip(matrix["peers"], matrix["rows"], strict=True):
-        table.add_row(name, *(str(v) for v in row))
-    table.add_row("known to all", *(str(v) for v in matrix["known_to_all"]))
-    table.add_row(
-        f"known to q={matrix['quorum']}", *(str(v) for v in matrix["known_to_quorum"]), style="bold"
-    )
-    return table
 
 
 def run_network_demo(console: Console) -> NetworkSummary:
@@ -138,7 +105,7 @@ def run_network_demo(console: Console) -> NetworkSummary:
 def _run(console: Console, d: Path) -> NetworkSummary:
     ids = {n: Identity.generate() for n in NAMES}
     x = Identity.generate()
-    ports = _free_ports(len(NAMES) + 2)
+    ports = free_ports(len(NAMES) + 2)
     addr = {n: ("127.0.0.1", ports[i]) for i, n in enumerate(NAMES)}
     x_addr = {"A": ("127.0.0.1", ports[-2]), "D": ("127.0.0.1", ports[-1])}
     for n, ident in ids.items():
@@ -188,7 +155,7 @@ def _run(console: Console, d: Path) -> NetworkSummary:
             for p in procs:
                 p.call("append", payload=f"{p.name} writes #{r + 1}".encode().hex())
         console.print(f"each node appended {ROUNDS} entries through its control socket")
-        console.print(_matrix_table(procs[0].call("matrix")["matrix"], "A's matrix, just after"))
+        console.print(matrix_table(procs[0].call("matrix")["matrix"], "A's matrix, just after"))
 
         def settled() -> bool:
             # X has not shown up yet: its row is empty, so "known to all" waits for it;
@@ -201,14 +168,15 @@ def _run(console: Console, d: Path) -> NetworkSummary:
 
         took = _wait(settled, "the matrices to converge")
         console.print(
-            _matrix_table(procs[0].call("matrix")["matrix"], f"A's matrix {took:.2f} s later")
+            matrix_table(procs[0].call("matrix")["matrix"], f"A's matrix {took:.2f} s later")
         )
         console.print("all four matrices identical; every write known to a quorum")
 
         adversary = subprocess.Popen(
             [sys.executable, "-m", "lattice.adversary", "--left", str(d / "XL.toml"),
              "--right", str(d / "XR.toml")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=child_env(),
         )  # fmt: skip
         assert adversary.stdin is not None and adversary.stdout is not None
 

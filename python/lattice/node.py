@@ -35,7 +35,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -54,7 +56,7 @@ from lattice.errors import (
 from lattice.identity import Identity
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, ReceiveResult, Replica
 
-__all__ = ["Node", "local_swarm"]
+__all__ = ["Node", "child_env", "free_ports", "local_swarm"]
 
 log = logging.getLogger("lattice.node")
 
@@ -756,6 +758,27 @@ class Node:
         }
 
 
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` TCP ports free on ``host`` right now (for tests and demos that start nodes)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child process (a node, the adversary) that must import this
+    very ``lattice`` package."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
 async def local_swarm(
     n: int,
     directory: Path,
@@ -769,13 +792,7 @@ async def local_swarm(
 
     ids = [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
-    servers = []
-    for _ in range(n):
-        servers.append(await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0))
-    ports = [s.sockets[0].getsockname()[1] for s in servers]
-    for s in servers:
-        s.close()
-        await s.wait_closed()
+    ports = free_ports(n)
     members = tuple(
         Member(f"n{i}", ident.public_key, ("127.0.0.1", ports[i])) for i, ident in enumerate(ids)
     )
