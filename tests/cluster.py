@@ -1,26 +1,20 @@
 """Real node processes for the network tests: identities and TOML configs on disk,
-``lattice node run`` subprocesses on loopback (or inside network namespaces), and their
-control sockets. Nothing here is mocked: every node is its own process with its own SQLite
-store, talking Noise over TCP.
+``lattice node run`` subprocesses on loopback (or inside network namespaces), driven by
+:class:`lattice.net.process.NodeProcess` through their control sockets. Nothing here is
+mocked: every node is its own process with its own SQLite store, talking Noise over TCP.
 """
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import lattice
 from lattice import _lattice
-from lattice.config import Member, render
-from lattice.control import request
-from lattice.errors import InvalidArgument
-from lattice.node import child_env, free_ports
+from lattice.net.config import Member, render
+from lattice.net.process import NodeProcess, free_ports
 
 SWARM = bytes([0x5A]) * 32
 #: Short deadlines, so hostile-connection tests finish quickly.
@@ -34,83 +28,19 @@ FAST_LIMITS = {
 }
 
 
-@dataclass
-class NodeProcess:
-    name: str
+@dataclass(kw_only=True)
+class ClusterNode(NodeProcess):
+    """A test node process (:class:`lattice.net.process.NodeProcess`) with what the tests
+    know of it: its identity, store file and address. Logs every batch (``-vv``)."""
+
     identity: lattice.Identity
-    config: Path
     store: Path
-    control: Path
     address: tuple[str, int]
-    netns: str | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
+    verbose: int = 2
 
     @property
     def key(self) -> bytes:
         return self.identity.public_key
-
-    def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        cmd = [
-            sys.executable,
-            "-m",
-            "lattice.cli",
-            "node",
-            "run",
-            "--config",
-            str(self.config),
-            "-vv",
-        ]
-        if self.netns is not None:
-            cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        self.log = self.config.with_suffix(".log")
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=child_env())
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.status()
-                return
-            except InvalidArgument:
-                if self.proc.poll() is not None:
-                    tail = self.log.read_text()[-2000:]
-                    raise RuntimeError(f"node {self.name} exited: {tail}") from None
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def call(self, req: dict[str, Any]) -> dict[str, Any]:
-        return request(self.control, req, timeout=10)
-
-    def status(self) -> dict[str, Any]:
-        st: dict[str, Any] = self.call({"op": "status"})["status"]
-        return st
-
-    def matrix(self) -> dict[str, Any]:
-        m: dict[str, Any] = self.call({"op": "matrix"})["matrix"]
-        return m
-
-    def append(self, text: str) -> tuple[int, bytes]:
-        reply = self.call({"op": "append", "payload": text.encode().hex()})
-        return int(reply["seq"]), bytes.fromhex(reply["id"])
-
-    def frontier(self) -> dict[str, tuple[int, str]]:
-        return {k: (v[0], v[1]) for k, v in self.status()["frontier"].items()}
 
 
 def identity_of(name: str) -> lattice.Identity:
@@ -131,7 +61,7 @@ def write_config(
     limits: dict[str, float] | None = None,
     noop_interval: float = 0.2,
 ) -> None:
-    """A node configuration file (see :mod:`lattice.config`), with the tests' short
+    """A node configuration file (see :mod:`lattice.net.config`), with the tests' short
     deadlines."""
     path.write_text(
         render(
@@ -152,7 +82,7 @@ class Cluster:
     """Nodes with configs under ``directory``; ``links`` says who dials whom."""
 
     directory: Path
-    nodes: list[NodeProcess] = field(default_factory=list)
+    nodes: list[ClusterNode] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -197,7 +127,7 @@ class Cluster:
                 noop_interval=noop_interval,
             )
             cluster.nodes.append(
-                NodeProcess(
+                ClusterNode(
                     name=n,
                     identity=idents[n],
                     config=config,
@@ -209,7 +139,7 @@ class Cluster:
             )
         return cluster
 
-    def __getitem__(self, name: str) -> NodeProcess:
+    def __getitem__(self, name: str) -> ClusterNode:
         return next(n for n in self.nodes if n.name == name)
 
     def start(self) -> None:

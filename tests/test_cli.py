@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from click.testing import CliRunner
+from PIL import Image
 from rich.console import Console
 
 from lattice.cli import main
-from lattice.demo import run_demo
+from lattice.demo import SECTIONS, run_demo
 
 
 def test_version() -> None:
@@ -27,8 +31,47 @@ def test_demo_command_runs() -> None:
         "X blocklisted by all 5 honest peers: True",
         "all four matrices identical",
         "blocklisted everywhere: True",
+        "drawn as a heatmap",
     ):
         assert expected in result.output
+    # The network section says where it drew the matrix, and the picture is there.
+    drawn = re.search(r"drawn as a heatmap: (\S+\.png)", result.output)
+    assert drawn is not None
+    assert Image.open(drawn.group(1)).format == "PNG"
+
+
+def test_demo_lists_its_sections() -> None:
+    result = CliRunner().invoke(main, ["demo", "--list"])
+    assert result.exit_code == 0, result.output
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert names == ["core", "swarm", "attack", "network"] == list(SECTIONS)
+
+
+def test_demo_runs_one_section() -> None:
+    result = CliRunner().invoke(main, ["demo", "swarm"])
+    assert result.exit_code == 0, result.output
+    assert "verified from scratch: True" in result.output
+    # Only that section: nothing of the core, the attack or the network.
+    for other in ("batch-verified", "fork detected", "Noise over TCP"):
+        assert other not in result.output
+    summary = run_demo(Console(quiet=True), sections=["attack"])
+    assert summary.ran == ("attack",) and summary.core is None and summary.swarm is None
+    assert summary.attack is not None and summary.attack.blocklisted_everywhere
+
+
+def test_demo_network_section_draws_where_it_is_told(tmp_path: Path) -> None:
+    out = tmp_path / "matrix.png"
+    result = CliRunner().invoke(main, ["demo", "network", "--png", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"drawn as a heatmap: {out}" in result.output
+    assert "blocklisted everywhere: True" in result.output
+    assert Image.open(out).size[0] > 100
+
+
+def test_demo_refuses_an_unknown_section() -> None:
+    result = CliRunner().invoke(main, ["demo", "nope"])
+    assert result.exit_code == 2
+    assert "no section 'nope'" in result.output and "core, swarm, attack, network" in result.output
 
 
 def test_demo_summary_is_consistent() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import lattice
-from lattice.config import Member, load, render
-from lattice.control import request, serve_control
 from lattice.errors import InvalidArgument
+from lattice.net.config import Member, load, render
+from lattice.net.control import request, serve_control
 
 
 class _Dummy:

@@ -231,8 +231,8 @@ def test_a_client_cannot_replay_or_forward_ops(five: Cluster) -> None:
     import asyncio
 
     from lattice import wire
-    from lattice.client import Client
     from lattice.errors import ProtocolError
+    from lattice.net.client import Client
 
     me = lattice.Identity.from_seed(bytes([0x45]) * 32)
     other = lattice.Identity.from_seed(bytes([0x46]) * 32)

@@ -1,6 +1,6 @@
 """Split-brain on real networks (DESIGN §7): node processes in network namespaces joined by
 veth pairs and bridges, link delays from ``tc netem``, and an equivocating peer that is a
-real process too (``python -m lattice.adversary``).
+real process too (``python -m lattice.net.adversary``).
 
 (I) Permanent: the attacker is the only link between two groups. It relays honestly, then
 tells each side a different version of its entry k and stops relaying. Each side's matrix
@@ -15,17 +15,14 @@ fraud proof and X blocklisted. The detection time is reported in round trips.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cluster import Cluster, identity_of, write_config
-from lattice.node import child_env
+from lattice.net.process import AdversaryProcess
 from netns import Net, require_netns
 
 PORT = 7000
@@ -37,40 +34,11 @@ FORK_SEQ = 3
 RESULTS = Path(__file__).resolve().parents[1] / "target" / "partition.json"
 
 
-class Attacker:
-    """The equivocating peer: ``python -m lattice.adversary`` in its own namespace."""
-
-    def __init__(self, directory: Path, ns: str, left: Path, right: Path, bridge: bool) -> None:
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "lattice.adversary", "-v"]
-        cmd += ["--left", str(left), "--right", str(right)] + (["--bridge"] if bridge else [])
-        self.log = open(directory / "x.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=child_env()
-        )
-        assert self._read()["ready"]
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"attacker exited: {self.proc.wait()}")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def command(self, text: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text.encode() + b"\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.command("quit")
-                self.proc.wait(10)
-            except (OSError, RuntimeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-        self.log.close()
+def attacker(directory: Path, ns: str, left: Path, right: Path, bridge: bool) -> AdversaryProcess:
+    """The equivocating peer: ``python -m lattice.net.adversary`` in its own namespace."""
+    return AdversaryProcess(
+        left, right, bridge=bridge, netns=ns, log=directory / "x.log", verbose=True
+    )
 
 
 @pytest.fixture
@@ -130,7 +98,7 @@ def test_permanent_split_brain_attacker_on_the_only_link(net: Net, tmp_path: Pat
     members = [(n.name, n.key, None) for n in cluster.nodes] + [("x", x_key, None)]
     left_cfg, right_cfg = _twins(tmp_path, members, x_left, x_right)
     cluster.start()
-    x = Attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=True)
+    x = attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=True)
     try:
         # Honest phase: the attacker relays, everyone sees everyone.
         for i in range(1, FORK_SEQ):
@@ -207,7 +175,7 @@ def test_transitory_split_brain_both_versions_meet(net: Net, tmp_path: Path) -> 
     members = [(n.name, n.key, None) for n in cluster.nodes] + [("x", x_key, None)]
     left_cfg, right_cfg = _twins(tmp_path, members, x_left, x_right)
     cluster.start()
-    x = Attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=False)
+    x = attacker(tmp_path, net.ns("x"), left_cfg, right_cfg, bridge=False)
     try:
         for i in range(1, FORK_SEQ):
             x.command(f"append x{i}")

@@ -38,23 +38,45 @@ def version() -> None:
 
 
 @main.command()
+@click.argument("section", required=False)
 @click.option(
     "--rounds",
     default=None,
     type=click.IntRange(min=1),
-    help="Entries per peer (default 10,000).",
+    help="Entries per peer in the core section (default 10,000).",
 )
-def demo(rounds: int | None) -> None:
-    """Sign, entangle, batch-verify and validate tens of thousands of entries."""
-    from lattice.demo import DEFAULT_ROUNDS, run_demo
+@click.option("--list", "list_sections", is_flag=True, help="Name the sections and exit.")
+@click.option(
+    "--png",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Where the network section draws the matrix (default: a new temporary directory).",
+)
+def demo(section: str | None, rounds: int | None, list_sections: bool, png: str | None) -> None:
+    """Run the demo: every section, or only SECTION (see --list)."""
+    from lattice.demo import DEFAULT_ROUNDS, SECTIONS, run_demo
 
-    summary = run_demo(Console(soft_wrap=True), rounds=rounds or DEFAULT_ROUNDS)
-    if not (summary.all_signatures_valid and summary.chains_valid):
+    if list_sections:
+        for s in SECTIONS.values():
+            click.echo(f"{s.name:<8} {s.about}")
+        return
+    if section is not None and section not in SECTIONS:
+        raise click.BadParameter(
+            f"no section {section!r}; sections: {', '.join(SECTIONS)}", param_hint="SECTION"
+        )
+    summary = run_demo(
+        Console(soft_wrap=True),
+        rounds=rounds or DEFAULT_ROUNDS,
+        sections=None if section is None else [section],
+        png=None if png is None else Path(png),
+    )
+    core = summary.core
+    if core is not None and not (core.all_signatures_valid and core.chains_valid):
         raise click.ClickException("the demo's own entries did not verify")
 
 
 def _config(path: str):  # type: ignore[no-untyped-def]
-    from lattice.config import load
+    from lattice.net.config import load
 
     try:
         return load(path)
@@ -63,7 +85,7 @@ def _config(path: str):  # type: ignore[no-untyped-def]
 
 
 def _control(path: str, req: dict[str, object]) -> dict[str, object]:
-    from lattice.control import request
+    from lattice.net.control import request
 
     cfg = _config(path)
     if cfg.control is None:
@@ -99,7 +121,7 @@ def node() -> None:
 @click.option("-v", "--verbose", count=True, help="Log connections (-vv: every batch).")
 def node_run(config: str, verbose: int) -> None:
     """Run a node until interrupted (SIGINT or SIGTERM stop it cleanly)."""
-    from lattice.node import Node
+    from lattice.net.node import Node
 
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
@@ -148,8 +170,8 @@ def append(config: str, as_hex: bool, payload: str) -> None:
 @click.argument("payload")
 def submit(config: str, payload: str) -> None:
     """As a client: have the home peer (``home`` in the config) wrap PAYLOAD as an op."""
-    from lattice.client import Client
     from lattice.identity import Identity
+    from lattice.net.client import Client
 
     cfg = _config(config)
     if cfg.home is None:
@@ -218,13 +240,29 @@ def status(config: str, as_json: bool) -> None:
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def matrix(config: str, as_json: bool) -> None:
+@click.option(
+    "--png",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Also draw the matrix as a heatmap into this PNG file.",
+)
+def matrix(config: str, as_json: bool, png: str | None) -> None:
     """The entanglement matrix of a running node."""
-    from lattice.control import matrix_table
+    from lattice import heatmap
+    from lattice.net.control import matrix_table
 
-    m = _query(config, "matrix", as_json)
-    if m is not None:
+    m = _query(config, "matrix", False)
+    assert m is not None
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+    else:
         Console().print(matrix_table(m, "entanglement matrix (rows observe, columns are seen)"))
+    if png is not None:
+        try:
+            picture = heatmap.from_reply(png, m, f"entanglement matrix of {config}")
+        except (LatticeError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"wrote {picture.path} ({picture.size[0]}×{picture.size[1]} px)", err=as_json)
 
 
 if __name__ == "__main__":

@@ -1,129 +1,24 @@
-"""The local control interface of a running node (``lattice status``, ``append``,
-``matrix``): a Unix socket next to the store, one JSON object per line each way. Only the
-node's own user can use it (the socket is created mode 0600).
+"""Deprecated alias of :mod:`lattice.net.control`, kept for one release (lattice 0.2 removes it).
 
-Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
-``{"op": "append", "payload": "<hex>"}``. Every reply has ``"ok"``; failures carry
-``"error"`` (the exception class) and ``"message"``.
+Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); import
+``lattice.net.control`` instead. Importing this module warns with :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import socket
-import stat
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import warnings
 
-from rich.table import Table
-
-from lattice.errors import InvalidArgument, LatticeError
-
-if TYPE_CHECKING:
-    from lattice.node import Node
+from lattice.net.control import (
+    MAX_REQUEST_LEN,
+    matrix_table,
+    request,
+    serve_control,
+)
 
 __all__ = ["MAX_REQUEST_LEN", "matrix_table", "request", "serve_control"]
 
-#: Longest request line accepted (an append of up to 1 MiB, hex-encoded).
-MAX_REQUEST_LEN = 3 * 1024 * 1024
-
-
-def matrix_table(matrix: dict[str, Any], title: str) -> Table:
-    """A ``matrix`` reply as a table: rows observe, columns are seen, then what is known
-    to all and to a quorum."""
-    table = Table(title=title)
-    table.add_column("observer")
-    for name in matrix["peers"]:
-        table.add_column(name, justify="right")
-    for name, row in zip(matrix["peers"], matrix["rows"], strict=True):
-        table.add_row(name, *(str(v) for v in row))
-    table.add_row("known to all", *(str(v) for v in matrix["known_to_all"]))
-    table.add_row(
-        f"known to q={matrix['quorum']}", *(str(v) for v in matrix["known_to_quorum"]), style="bold"
-    )
-    return table
-
-
-def _handle(node: Node, req: object) -> dict[str, Any]:
-    if not isinstance(req, dict):
-        raise InvalidArgument("a request is a JSON object")
-    op = req.get("op")
-    if op == "status":
-        return {"ok": True, "status": node.status()}
-    if op == "matrix":
-        return {"ok": True, "matrix": node.matrix()}
-    if op == "append":
-        try:
-            payload = bytes.fromhex(str(req.get("payload", "")))
-        except ValueError:
-            raise InvalidArgument("payload must be hex") from None
-        entry = node.append(payload)
-        return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
-    raise InvalidArgument(f"unknown control op {op!r}")
-
-
-def _clear_stale(path: Path) -> None:
-    """Remove a socket left behind by a node that died; refuse to touch anything else."""
-    if not path.exists() and not path.is_symlink():
-        return
-    if not stat.S_ISSOCK(path.lstat().st_mode):
-        raise InvalidArgument(f"control path {path} exists and is not a socket")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # nobody listens: stale
-            return
-    raise InvalidArgument(f"another node is running with control socket {path}")
-
-
-async def serve_control(node: Node, path: Path) -> asyncio.Server:
-    """Serve the control socket of ``node`` at ``path`` (mode 0600)."""
-    _clear_stale(path)
-
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                try:
-                    reply = _handle(node, json.loads(line))
-                except (LatticeError, ValueError) as exc:
-                    reply = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
-                writer.write(json.dumps(reply).encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_unix_server(client, path, limit=MAX_REQUEST_LEN)
-    os.chmod(path, 0o600)
-    return server
-
-
-def request(path: Path, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request to the node whose control socket is ``path``; returns the reply
-    (raises :class:`InvalidArgument` if no node is running there, or on a failure)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(str(path))
-            s.sendall(json.dumps(req).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(1 << 16)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError as exc:
-        raise InvalidArgument(
-            f"no node answers on {path}: {exc} (is `lattice node run` up?)"
-        ) from exc
-    try:
-        reply: dict[str, Any] = json.loads(data)
-    except ValueError:
-        raise InvalidArgument(f"the node on {path} gave no valid reply") from None
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        raise InvalidArgument(f"{reply.get('error')}: {reply.get('message')}")
-    return reply
+warnings.warn(
+    "lattice.control moved to lattice.net.control; the old name goes away in lattice 0.2",
+    DeprecationWarning,
+    stacklevel=2,
+)

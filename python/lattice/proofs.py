@@ -38,7 +38,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lattice import _lattice
 from lattice.entry import Kind
@@ -51,10 +51,7 @@ from lattice.errors import (
     UnknownVersion,
 )
 
-if TYPE_CHECKING:
-    from lattice.replica import Replica
-
-__all__ = ["PROOF_VERSION", "QuorumProof", "SignerEvidence", "build_quorum_proof"]
+__all__ = ["PROOF_VERSION", "QuorumProof", "ReplicaView", "SignerEvidence", "build_quorum_proof"]
 
 PROOF_VERSION = 1
 #: Bounds of the encoding: at most one signer per peer of the largest swarm, Merkle proofs
@@ -246,7 +243,32 @@ class _Reader:
             raise TrailingBytes(f"{len(self.data) - self.pos} trailing bytes after a quorum proof")
 
 
-def build_quorum_proof(replica: Replica, entry_id: bytes) -> QuorumProof | None:
+class _Quorum(Protocol):
+    @property
+    def quorum(self) -> int: ...
+
+
+class ReplicaView(Protocol):
+    """What a quorum proof is built from: the read-only part of a replica's public API
+    (a :class:`~lattice.Replica` is one), so proofs never reach into replica internals."""
+
+    @property
+    def peers(self) -> Sequence[bytes]: ...
+
+    @property
+    def swarm_id(self) -> bytes: ...
+
+    @property
+    def matrix(self) -> _Quorum: ...
+
+    def get(self, entry_id: bytes) -> _lattice.Entry | None: ...
+
+    def entries(self, author: bytes | None = None, since: int = 0) -> list[_lattice.Entry]: ...
+
+    def id_at(self, author: bytes, seq: int) -> bytes | None: ...
+
+
+def build_quorum_proof(replica: ReplicaView, entry_id: bytes) -> QuorumProof | None:
     """The quorum proof ``replica`` can give for the client op wrapped in ``entry_id`` (see
     :meth:`Replica.quorum_proof <lattice.Replica.quorum_proof>`), built from its delivered
     entries only."""
@@ -268,7 +290,9 @@ def build_quorum_proof(replica: Replica, entry_id: bytes) -> QuorumProof | None:
     return QuorumProof(replica.swarm_id, wrapping.to_bytes(), tuple(signers))
 
 
-def _signer_evidence(replica: Replica, peer: bytes, home: bytes, k: int) -> SignerEvidence | None:
+def _signer_evidence(
+    replica: ReplicaView, peer: bytes, home: bytes, k: int
+) -> SignerEvidence | None:
     """``peer``'s first noop whose frontier holds ``home`` at seq >= k, with the proofs."""
     frontier: dict[bytes, tuple[int, bytes]] = {}
     for entry in replica.entries(peer):
@@ -295,7 +319,7 @@ def _signer_evidence(replica: Replica, peer: bytes, home: bytes, k: int) -> Sign
     return None
 
 
-def _signed_header(replica: Replica, author: bytes, seq: int) -> bytes:
+def _signed_header(replica: ReplicaView, author: bytes, seq: int) -> bytes:
     entry_id = replica.id_at(author, seq)
     entry = None if entry_id is None else replica.get(entry_id)
     if entry is None:

@@ -32,33 +32,33 @@ before the fork, while honest entries that depend on either branch are still del
 from __future__ import annotations
 
 import os
-from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 
 from lattice import _lattice
+from lattice.batch import Batch, ReceiveResult
 from lattice.entry import Kind
 from lattice.errors import (
     Blocked,
-    BrokenLipmaa,
-    BrokenPrev,
     DecodeError,
-    FrontierMismatch,
     InvalidFraudProof,
     InvalidSignature,
-    LamportNotIncreasing,
     LatticeError,
-    NonMonotonicFrontier,
     StoreError,
     UnknownAuthor,
     WrongSwarm,
 )
 from lattice.forks import Forks, check_proof, proof_in_payload
+from lattice.history import History
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.pending import PendingBuffer
 from lattice.proofs import QuorumProof, build_quorum_proof
+from lattice.queries import Queries
 from lattice.store import Store
+from lattice.sync import MAX_ANSWER_BYTES, MAX_ANSWER_ENTRIES, SYNC_BATCH, Missing
+from lattice.validity import Wait, check, check_evidence
+from lattice.writer import DEFAULT_BUSY_TIMEOUT, CommitWriter
 
 __all__ = [
     "DEFAULT_MAX_PENDING_BYTES",
@@ -77,117 +77,12 @@ FraudProof = _lattice.FraudProof
 #: Pending buffer caps (DESIGN §3): entries waiting for dependencies, in encoded bytes.
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
-#: The most entries one :meth:`Replica.answer` call returns (a request may name any range).
-MAX_ANSWER_ENTRIES = 10_000
-#: About the most bytes one :meth:`Replica.answer` call returns.
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
-#: Entries per step of :meth:`Replica.difference`.
-SYNC_BATCH = 1_000
 _ID_LEN = _lattice.ID_LEN
 _NOOP = int(Kind.NOOP)
 _FRAUD = int(Kind.FRAUD)
 
 
-@dataclass
-class ReceiveResult:
-    """What one :meth:`Replica.receive` call did.
-
-    ``delivered``: entries delivered (and durably stored) by this call, in causal order;
-    ``pending``: how many entries wait for dependencies after it; ``rejected``: inputs that
-    are invalid, with the typed error saying why (nothing of them is stored or relayed);
-    ``frauds``: fraud proofs this call established (DESIGN §5); ``evidence``: entries of
-    forked authors kept (not delivered) because honest entries depend on them or they
-    prove the fork; ``appended``: entries this replica wrote in reaction (the ``FRAUD``
-    entry announcing a fork it detected). A node relays :attr:`to_relay`.
-    """
-
-    delivered: list[_lattice.Entry] = field(default_factory=list)
-    pending: int = 0
-    rejected: list[tuple[bytes, LatticeError]] = field(default_factory=list)
-    frauds: list[_lattice.FraudProof] = field(default_factory=list)
-    evidence: list[_lattice.Entry] = field(default_factory=list)
-    appended: list[_lattice.Entry] = field(default_factory=list)
-
-    @property
-    def to_relay(self) -> list[_lattice.Entry]:
-        """What a node forwards to its peers, in a causal order: evidence first (honest
-        entries may depend on it), then what was delivered, then this replica's own."""
-        return [*self.evidence, *self.delivered, *self.appended]
-
-
-@dataclass(frozen=True)
-class Missing:
-    """Entries to request: ``author``'s seqs ``first`` to ``last`` inclusive, or, when
-    ``id`` is set, exactly the version of ``author``'s entry ``first`` (== ``last``) with
-    that id — another version than the one held here, or one of a forked author's."""
-
-    author: bytes
-    first: int
-    last: int
-    id: bytes | None = None
-
-
-class _Log:
-    """What the replica keeps in memory of one author's delivered log: 40 bytes an entry
-    (id and lamport), so ids and lamports of any delivered position are O(1) lookups while
-    the entries themselves live in SQLite (DESIGN §15 P7)."""
-
-    __slots__ = ("ids", "lamports")
-
-    def __init__(self) -> None:
-        self.ids = bytearray()
-        self.lamports = array("Q")
-
-    @property
-    def head(self) -> int:
-        return len(self.lamports)
-
-    def id_at(self, seq: int) -> bytes:
-        return bytes(self.ids[(seq - 1) * _ID_LEN : seq * _ID_LEN])
-
-    def append(self, entry_id: bytes, lamport: int) -> None:
-        self.ids += entry_id
-        self.lamports.append(lamport)
-
-
-class _Wait(Exception):
-    """Internal: the entry waits for ``author``'s entry ``seq`` with id ``want``."""
-
-    def __init__(self, author: bytes, seq: int, want: bytes) -> None:
-        self.key = (author, seq)
-        self.want = want
-
-
-#: A delivered entry and the matrix cells (observer, sender, seq) it raised.
-_Delivered = tuple[_lattice.Entry, list[tuple[int, int, int]]]
-
-
-class _Batch:
-    """What one receive or append changes, until it is committed in one transaction."""
-
-    __slots__ = (
-        "delivered",
-        "evidence",
-        "fork_cells",
-        "frauds",
-        "penalised",
-        "rejected",
-    )
-
-    def __init__(self) -> None:
-        self.delivered: list[_Delivered] = []
-        self.evidence: list[_lattice.Entry] = []
-        self.fork_cells: dict[tuple[int, int], bytes] = {}
-        # (proof, whether this replica detected it and must announce it)
-        self.frauds: list[tuple[_lattice.FraudProof, bool]] = []
-        self.penalised: set[bytes] = set()
-        self.rejected: list[tuple[bytes, LatticeError]] = []
-
-    def __bool__(self) -> bool:
-        return bool(self.delivered or self.evidence or self.frauds or self.penalised)
-
-
-class Replica:
+class Replica(Queries):
     """One peer's replica of a swarm: sans-I/O, durable when given a ``path``."""
 
     def __init__(
@@ -223,8 +118,10 @@ class Replica:
         self._pending: PendingBuffer[_lattice.Entry] = PendingBuffer(
             max_pending_bytes, max_pending_bytes_per_author
         )
-        self._batch = _Batch()
+        self._batch = Batch()
         self._store = Store.open(path, swarm_id=self.swarm_id, owner=self.me, peers=self.peers)
+        # Set by commit_in_background (a node): commits then run on the writer's thread.
+        self._writer: CommitWriter | None = None
         self._init_state()
         self._load()
         self._announce_stored()
@@ -240,19 +137,18 @@ class Replica:
 
     def _init_state(self) -> None:
         self.matrix = self._new_matrix(self.peers, self._faults)
-        # The frontier each author committed to, by index: the raw matrix rows (never
-        # frozen), needed to check that deltas advance and noop roots recompute. Created on
-        # an author's first entry, so a column-only replica keeps O(N) per log it follows.
-        self._frontiers: dict[int, list[int]] = {}
-        self._logs = {pk: _Log() for pk in self.peers}
         # Proofs, blocklist, evidence, committed versions, suspects, penalties (DESIGN §5).
         self._forks = Forks()
+        # The delivered logs in memory and the frontiers their authors committed to.
+        self._history = History(self.peers, self._forks)
+        self._logs = self._history.logs
+        self._frontiers = self._history.frontiers
         # Delivered a non-noop entry of another author since this replica's last entry.
         self._unentangled_data = False
 
     def _reset(self) -> None:
         self._init_state()
-        self._batch = _Batch()
+        self._batch = Batch()
         self._load()
 
     def _load(self) -> None:
@@ -264,260 +160,14 @@ class Replica:
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
         for observer, sender, seq in self._store.cells():
-            self._row(observer)[sender] = seq
+            self._history.row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
-
-    def _row(self, author_index: int) -> list[int]:
-        row = self._frontiers.get(author_index)
-        if row is None:
-            row = self._frontiers[author_index] = [0] * self._n
-        return row
-
-    def frontier(self) -> dict[bytes, tuple[int, bytes]]:
-        """Head (seq, id) of every log this replica has delivered entries of; a forked
-        author at the last seq before its fork."""
-        out = {}
-        for pk, log in self._logs.items():
-            seq = log.head
-            fork = self._forks.get(pk)
-            if fork is not None:
-                seq = min(seq, fork.seq - 1)
-            if seq:
-                out[pk] = (seq, log.id_at(seq))
-        return out
-
-    def head(self, author: bytes) -> int:
-        """Seq of ``author``'s latest delivered entry (0 if none)."""
-        return self._logs[author].head
-
-    def id_at(self, author: bytes, seq: int) -> bytes | None:
-        """The id of ``author``'s delivered entry ``seq``, if delivered."""
-        log = self._logs[author]
-        return log.id_at(seq) if 1 <= seq <= log.head else None
-
-    def entries(self, author: bytes | None = None, since: int = 0) -> list[_lattice.Entry]:
-        """Delivered entries in causal (delivery) order, optionally of one author after
-        seq ``since``."""
-        return [Entry.from_bytes(b) for b in self._store.entries(author, since)]
-
-    def evidence(self, author: bytes | None = None) -> list[_lattice.Entry]:
-        """Entries of forked authors kept as evidence (not delivered), in arrival order."""
-        return [Entry.from_bytes(data) for *_, data in self._store.evidence(author)]
-
-    def get(self, entry_id: bytes) -> _lattice.Entry | None:
-        """The delivered entry with this id, if any."""
-        data = self._store.get(entry_id)
-        return None if data is None else Entry.from_bytes(data)
-
-    @property
-    def frauds(self) -> list[_lattice.FraudProof]:
-        """The fraud proof of every forked author (its lowest known fork)."""
-        return list(self._forks.proofs.values())
-
-    @property
-    def blocklist(self) -> set[bytes]:
-        """Authors blocklisted for good: every author with a proven fork."""
-        return set(self._forks.proofs)
-
-    def disputed(self, author: bytes) -> set[bytes]:
-        """Observers that committed to the forked ``author`` beyond the last seq before its
-        fork: their view of it is on one branch or the other, and never counted (DESIGN §4).
-        Empty if ``author`` is not forked."""
-        fork = self._forks.get(author)
-        if fork is None:
-            return set()
-        s = self.matrix.index(author)
-        return {self.peers[o] for o, row in self._frontiers.items() if row[s] >= fork.seq}
-
-    @property
-    def penalties(self) -> dict[bytes, int]:
-        """Invalid fraud proofs sent, per peer (DESIGN §5: the sender is penalised)."""
-        return self._forks.penalties
-
-    @property
-    def pending(self) -> int:
-        """Number of entries waiting for dependencies."""
-        return len(self._pending)
-
-    @property
-    def pending_bytes(self) -> int:
-        """Encoded size of the entries waiting for dependencies."""
-        return self._pending.bytes
-
-    def _held_lamport(self, author: bytes, seq: int, entry_id: bytes) -> int | None:
-        """The lamport of ``author``'s entry ``seq`` if held with this id (delivered, or
-        kept as evidence), else None."""
-        log = self._logs[author]
-        if seq <= log.head and log.id_at(seq) == entry_id:
-            return log.lamports[seq - 1]
-        return self._forks.kept_lamport(author, seq, entry_id)
-
-    def missing(self) -> list[Missing]:
-        """What to request so that pending entries can be delivered: per author, the runs
-        of seqs between its first undelivered one and the highest any pending entry needs
-        (leaving out what is already pending here); and, by id, versions of entries that
-        differ from the ones held and entries of forked authors that honest entries need."""
-        need: dict[bytes, int] = {
-            a: s for a, s in self._pending.wanted.items() if a not in self._forks
-        }
-        by_id: set[tuple[bytes, int, bytes]] = set()
-        held: dict[bytes, list[int]] = {}
-        for waiting in self._pending:
-            held.setdefault(waiting.author, []).append(waiting.seq)
-            author, seq = waiting.key
-            if author in self._forks or seq <= self._logs[author].head:
-                by_id.add((author, seq, waiting.want))
-            else:
-                need[author] = max(need.get(author, 0), seq)
-        for author, (seq, entry_id) in self._forks.suspects.items():
-            by_id.add((author, seq, entry_id))
-        out = []
-        for author, last in sorted(need.items()):
-            first = self._logs[author].head + 1
-            for seq in sorted(held.get(author, ())):
-                if seq > last:
-                    break
-                if seq > first:
-                    out.append(Missing(author, first, seq - 1))
-                first = max(first, seq + 1)
-            if last >= first:
-                out.append(Missing(author, first, last))
-        for author, seq, entry_id in sorted(by_id):
-            if self._held_lamport(author, seq, entry_id) is None and entry_id not in self._pending:
-                out.append(Missing(author, seq, seq, entry_id))
-        return out
-
-    def answer(
-        self,
-        requests: Iterable[Missing],
-        limit: int = MAX_ANSWER_ENTRIES,
-        max_bytes: int = MAX_ANSWER_BYTES,
-    ) -> list[bytes]:
-        """The encoded entries this replica can send for ``requests`` (another replica's
-        :meth:`missing`), at most ``limit`` of them and about ``max_bytes`` in all: by range
-        from the delivered logs, by id from delivered entries and evidence."""
-        out: list[bytes] = []
-        size = 0
-        for request in requests:
-            room = limit - len(out)
-            if room <= 0 or size >= max_bytes:
-                break
-            if request.id is not None:
-                data = self._store.get_any(request.id)
-                found = [] if data is None else [data]
-            elif request.author in self._logs:
-                first = max(1, request.first)
-                last = min(request.last, self._logs[request.author].head, first + room - 1)
-                found = self._store.range(request.author, first, last) if first <= last else []
-            else:
-                found = []
-            for data in found:
-                out.append(data)
-                size += len(data)
-                if size >= max_bytes:
-                    break
-        return out
-
-    def difference(
-        self, remote: Mapping[bytes, int], batch: int = SYNC_BATCH
-    ) -> Iterator[list[bytes]]:
-        """What a peer whose frontier is ``remote`` ({author: seq}) lacks of this replica's
-        delivered entries, in causal (delivery) order, ``batch`` entries at a time (DESIGN
-        §7). The store is read lazily, one batch per step, so entries delivered while the
-        caller sends are included, and memory stays O(batch)."""
-        starts = [
-            position
-            for author, log in self._logs.items()
-            if log.head > remote.get(author, 0)
-            and (position := self._store.ord_of(author, remote.get(author, 0) + 1)) is not None
-        ]
-        if not starts:
-            return
-        position = min(starts) - 1
-        while True:
-            rows = self._store.after(position, batch)
-            if not rows:
-                return
-            position = rows[-1][0]
-            out = [data for _, author, seq, data in rows if seq > remote.get(author, 0)]
-            if out:
-                yield out
-
-    def compare_frontier(self, remote: Mapping[bytes, tuple[int, bytes]]) -> list[Missing]:
-        """Fork check and difference of a peer's frontier (DESIGN §5 path c, §7): what to
-        request from a peer that reported ``remote`` ({author: (seq, id)}). A head this
-        replica holds with another id is requested by id: if the peer has it, it arrives
-        as the second version of a signed entry and proves the fork."""
-        out = []
-        for author, (seq, entry_id) in sorted(remote.items()):
-            log = self._logs.get(author)
-            if log is None or author == self.me or author in self._forks or seq < 1:
-                continue
-            if seq > log.head:
-                out.append(Missing(author, log.head + 1, seq))
-            elif log.id_at(seq) != entry_id:
-                out.append(Missing(author, seq, seq, bytes(entry_id)))
-        return out
 
     # --- writing -------------------------------------------------------------------------
 
-    def _delta(self) -> dict[bytes, tuple[int, bytes]]:
-        """My frontier growth since my last entry: heads I hold beyond what I committed (a
-        forked author no further than the last seq before its fork)."""
-        mine = self._row(self._me_index)
-        delta = {}
-        for i, pk in enumerate(self.peers):
-            head = self._logs[pk].head
-            fork = self._forks.get(pk)
-            if fork is not None:
-                head = min(head, fork.seq - 1)
-            if pk != self.me and head > mine[i]:
-                delta[pk] = (head, self._logs[pk].id_at(head))
-        return delta
-
-    def _committed_id(self, observer: int, sender: int, seq: int) -> bytes:
-        """The id of ``sender``'s entry ``seq`` in ``observer``'s frontier."""
-        return self._forks.committed.get((observer, sender)) or self._logs[
-            self.peers[sender]
-        ].id_at(seq)
-
-    def _frontier_items(
-        self, author_index: int, delta: dict[bytes, tuple[int, bytes]]
-    ) -> list[tuple[bytes, int, bytes]]:
-        """The author's frontier after an entry with this delta, sorted by peer: what a
-        noop's ``frontier_root`` commits to. The author itself is at its previous entry
-        (docs/format.md, "Frontier root")."""
-        row = self._row(author_index)
-        items = []
-        for i, pk in sorted(enumerate(self.peers), key=lambda x: x[1]):
-            seq, entry_id = delta.get(pk, (row[i], b""))
-            if seq:
-                items.append((pk, seq, entry_id or self._committed_id(author_index, i, seq)))
-        return items
-
     def _create(self, kind: Kind, payload: bytes, announces: bytes | None = None) -> _lattice.Entry:
-        log = self._logs[self.me]
-        seq = log.head + 1
-        delta = self._delta()
-        lamport = 1 + max(
-            [log.lamports[-1] if log.head else 0]
-            + [self._logs[pk].lamports[s - 1] for pk, (s, _) in delta.items()]
-        )
-        link = _lattice.lipmaa(seq)
-        frontier_root = None
-        if kind == Kind.NOOP:
-            frontier_root = _lattice.frontier_root(self._frontier_items(self._me_index, delta))
-        entry = Entry.create(
-            self.identity.signing_key,
-            swarm=self.swarm_id,
-            seq=seq,
-            lamport=lamport,
-            prev=log.id_at(seq - 1) if seq > 1 else None,
-            lipmaa=log.id_at(link) if link else None,
-            deps=delta,
-            payload=payload,
-            kind=int(kind),
-            frontier_root=frontier_root,
+        entry = self._history.draft(
+            self._me_index, self.identity.signing_key, self.swarm_id, kind, payload
         )
         self._deliver(entry)
         self._commit(ReceiveResult(), announced=() if announces is None else (announces,))
@@ -540,7 +190,7 @@ class Replica:
 
     def frontier_changed(self) -> bool:
         """True when this replica delivered entries its own log has not entangled yet."""
-        return bool(self._delta())
+        return bool(self._history.delta(self._me_index))
 
     def data_changed(self) -> bool:
         """True when, since this replica's last entry, it delivered an entry of another
@@ -671,7 +321,7 @@ class Replica:
             try:
                 try:
                     key = self._process(e)
-                except _Wait as wait:
+                except Wait as wait:
                     self._pending.park(
                         e.id,
                         e.author,
@@ -695,7 +345,7 @@ class Replica:
 
     def _process(self, e: _lattice.Entry) -> tuple[bytes, int] | None:
         """Deliver ``e`` or keep it as evidence; returns the position now held, None if it
-        was held already. Raises _Wait or the LatticeError that makes it invalid."""
+        was held already. Raises Wait or the LatticeError that makes it invalid."""
         author, seq = e.author, e.seq
         log = self._logs[author]
         fork = self._forks.get(author)
@@ -712,11 +362,11 @@ class Replica:
                 return None
             if not self._needed(e):
                 raise Blocked("author is blocklisted after a proven fork", author=author, seq=seq)
-            self._check_evidence(e)
+            check_evidence(self._history, e)
             self._forks.keep(e)
             self._batch.evidence.append(e)
             return (author, seq)
-        self._apply(e, self._check(e))
+        self._apply(e, check(self._history, e))
         return (author, seq)
 
     def _held_entry(self, entry_id: bytes) -> _lattice.Entry:
@@ -728,6 +378,10 @@ class Replica:
             if entry.id == entry_id:
                 return entry
         data = self._store.get_any(entry_id)
+        if data is None and self._writer is not None:
+            # Delivered by an earlier call whose commit may still be on its way.
+            self._writer.wait()
+            data = self._store.get_any(entry_id)
         if data is None:
             raise StoreError(f"held entry {entry_id.hex()[:16]}… missing from the store")
         return Entry.from_bytes(data)
@@ -739,86 +393,10 @@ class Replica:
             return True
         return any(w.want == e.id for w in self._pending.waiters((e.author, e.seq)))
 
-    def _check_evidence(self, e: _lattice.Entry) -> None:
-        """The checks an entry of a forked author passes to be kept: its links and
-        dependencies are held with the ids it names, and its lamport is above theirs. (Its
-        frontier is not checked: its author is already proven faulty.)"""
-        author, seq = e.author, e.seq
-        links = []
-        if seq > 1:
-            links.append((author, seq - 1, e.prev))
-            link = _lattice.lipmaa(seq)
-            if link != seq - 1:
-                links.append((author, link, e.lipmaa))
-        for peer, (s, i) in e.deps.items():
-            if peer not in self._logs:
-                raise UnknownAuthor("dependency on an unregistered peer", author=author, seq=seq)
-            links.append((peer, s, i))
-        for peer, s, entry_id in links:
-            lamport = self._held_lamport(peer, s, entry_id)
-            if lamport is None:
-                raise _Wait(peer, s, entry_id)
-            if e.lamport <= lamport:
-                raise LamportNotIncreasing("lamport not above a link's", author=author, seq=seq)
-
-    def _check(self, entry: _lattice.Entry) -> list[tuple[int, int]]:
-        """Check an entry of an author that is not forked, whose log is at seq - 1 or
-        behind; raise _Wait if a link or dependency is not held yet, a LatticeError if it
-        is invalid. Returns the row delta."""
-        author, seq, lamport = entry.author, entry.seq, entry.lamport
-        log = self._logs[author]
-        if seq > log.head + 1:
-            raise _Wait(author, seq - 1, entry.prev)
-        if seq > 1:
-            if entry.prev != log.id_at(seq - 1):
-                # Signed by the author: if that version exists, it proves a fork.
-                self._forks.suspects[author] = (seq - 1, entry.prev)
-                raise BrokenPrev("prev is not the delivered entry seq - 1", author=author, seq=seq)
-            link = _lattice.lipmaa(seq)
-            if link != seq - 1 and entry.lipmaa != log.id_at(link):
-                self._forks.suspects[author] = (link, entry.lipmaa)
-                raise BrokenLipmaa("lipmaa link does not match", author=author, seq=seq)
-            if lamport <= log.lamports[seq - 2]:
-                raise LamportNotIncreasing("lamport not above prev's", author=author, seq=seq)
-        a = self.matrix.index(author)
-        row = self._row(a)
-        delta = [(a, seq)]
-        deps = entry.deps
-        for peer, (dep_seq, dep_id) in deps.items():
-            p = self.matrix.index(peer)
-            if dep_seq <= row[p]:
-                raise NonMonotonicFrontier(
-                    f"dependency on seq {dep_seq} of a peer already at {row[p]} in this "
-                    "author's frontier",
-                    author=author,
-                    seq=seq,
-                )
-            dep_log = self._logs[peer]
-            if dep_seq <= dep_log.head and dep_log.id_at(dep_seq) == dep_id:
-                dep_lamport: int | None = dep_log.lamports[dep_seq - 1]
-            else:
-                dep_lamport = self._held_lamport(peer, dep_seq, dep_id)
-            if dep_lamport is None:
-                # Not held yet, or held with another id (DESIGN §5 path b: fetched by id,
-                # it proves a fork; until then this entry waits).
-                raise _Wait(peer, dep_seq, dep_id)
-            if lamport <= dep_lamport:
-                raise LamportNotIncreasing(
-                    "lamport not above a dependency's", author=author, seq=seq
-                )
-            delta.append((p, dep_seq))
-        if entry.kind == _NOOP:
-            expected = _lattice.frontier_root(self._frontier_items(a, dict(deps)))
-            if entry.frontier_root != expected:
-                raise FrontierMismatch(
-                    "frontier root does not match the author's frontier", author=author, seq=seq
-                )
-        return delta
-
     def _apply(self, e: _lattice.Entry, delta: list[tuple[int, int]]) -> None:
         """Deliver a checked entry: log, raw row, matrix (frozen columns capped there)."""
         a = delta[0][0]
-        row = self._row(a)
+        row = self._history.row(a)
         cells = []
         for col, s in delta:
             if s > row[col]:
@@ -851,39 +429,27 @@ class Replica:
         self._batch.frauds.append((proof, detected))
 
     def _commit(self, result: ReceiveResult, announced: Sequence[bytes] = ()) -> None:
-        batch, self._batch = self._batch, _Batch()
+        batch, self._batch = self._batch, Batch()
         result.rejected.extend(batch.rejected)
         if not batch and not announced:
             return
-        # Only each cell's final value is written: cells only grow, so the last raise of a
-        # cell in the batch is its value (a batch of 1,000 entries from 8 authors touches
-        # a few dozen cells, not thousands).
-        cells: dict[tuple[int, int], int] = {}
-        for _, raised in batch.delivered:
-            for observer, sender, seq in raised:
-                cells[observer, sender] = seq
-        try:
-            self._store.add(
-                [
-                    (e.id, e.author, e.seq, e.lamport, e.kind, e.to_bytes())
-                    for e, _ in batch.delivered
-                ],
-                [(o, s, seq) for (o, s), seq in cells.items()],
-                evidence=[(e.id, e.author, e.seq, e.lamport, e.to_bytes()) for e in batch.evidence],
-                fork_cells=[(o, s, i) for (o, s), i in batch.fork_cells.items()],
-                frauds=[(p.author, p.seq, p.to_bytes(), d) for p, d in batch.frauds],
-                announced=announced,
-                penalties=[(p, self._forks.penalties[p]) for p in batch.penalised],
-            )
-        except StoreError:
-            # Nothing of this batch is stored: forget it in memory too, so the replica
-            # stays exactly what its store says (the entries can be received again).
-            self._reset()
-            raise
+        rows = batch.rows(announced, self._forks.penalties)
+        if self._writer is not None:
+            # On the writer's thread; committed() says when it is durable, and a failure
+            # is handled by recover().
+            self._writer.submit(rows)
+        else:
+            try:
+                self._store.commit(rows)
+            except StoreError:
+                # Nothing of this batch is stored: forget it in memory too, so the replica
+                # stays exactly what its store says (the entries can be received again).
+                self._reset()
+                raise
         if self._pending.wanted:
             self._pending.satisfied({a: log.head for a, log in self._logs.items()})
         for author, (seq, entry_id) in list(self._forks.suspects.items()):
-            if self._held_lamport(author, seq, entry_id) is not None:
+            if self._history.held_lamport(author, seq, entry_id) is not None:
                 del self._forks.suspects[author]
         result.delivered.extend(e for e, _ in batch.delivered)
         result.evidence.extend(batch.evidence)
@@ -909,10 +475,49 @@ class Replica:
         """A :class:`~lattice.proofs.QuorumProof` that a quorum saw the client op wrapped
         in entry ``entry_id``, or None if the entry is unknown, is not a wrapped client op,
         or fewer than q peers' noops have entangled it yet."""
+        if self._writer is not None:
+            self._writer.wait()  # built from committed entries
         return build_quorum_proof(self, entry_id)
 
+    # --- durability (DESIGN §13) ----------------------------------------------------------
+
+    def commit_in_background(self, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        """Run this replica's commits on one writer thread (:mod:`lattice.writer`) from now
+        on: calls that deliver or append return once their commit is *queued*, and
+        :meth:`committed` says when it is durable — for a node, whose event loop must not
+        wait for ``fsync`` and relays or acknowledges only after it. Needs a store file.
+
+        >>> import lattice, tempfile, pathlib
+        >>> me = lattice.Identity.generate()
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.db"
+        >>> rep = lattice.Replica(me, peers=[me.public_key], path=path)
+        >>> rep.commit_in_background()
+        >>> e = rep.append(b"queued")
+        >>> rep.committed().result()  # durable from here on
+        >>> rep.close()
+        """
+        if self._writer is None:
+            self._writer = CommitWriter(self._store, busy_timeout)
+
+    def committed(self) -> Future[None] | None:
+        """The future of the latest background commit: done once everything returned so
+        far is durable (commits finish in order), or failed with :class:`StoreError` (then
+        call :meth:`recover`). None when commits are synchronous or none was made."""
+        return None if self._writer is None else self._writer.last()
+
+    def recover(self) -> None:
+        """After a background commit failed: let the commits queued behind it fail too,
+        then rebuild the in-memory state from the store, so the replica is again exactly
+        what its store holds (what was not stored can be received again). Does nothing
+        when no commit failed."""
+        if self._writer is not None and self._writer.failed is not None:
+            self._writer.reset()
+            self._reset()
+
     def close(self) -> None:
-        """Close the store."""
+        """Finish the queued commits and close the store."""
+        if self._writer is not None:
+            self._writer.close()
         self._store.close()
 
     def __enter__(self) -> Replica:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lattice.errors import StoreError
 
-__all__ = ["STORE_FORMAT_VERSION", "Store"]
+__all__ = ["STORE_FORMAT_VERSION", "Commit", "Store", "write"]
 
 #: Bumped whenever the schema changes; files of a newer version are refused, older ones are
 #: upgraded in place (see ``_UPGRADES``).
@@ -100,8 +101,84 @@ CREATE TABLE IF NOT EXISTS penalties (
 _UPGRADES: dict[int, tuple[str, ...]] = {1: _SCHEMA_V2}
 
 
+@dataclass(frozen=True)
+class Commit:
+    """The rows of one durable commit (see :meth:`Store.add` for what each holds)."""
+
+    entries: list[tuple[bytes, bytes, int, int, int, bytes]]
+    cells: list[tuple[int, int, int]]
+    evidence: list[tuple[bytes, bytes, int, int, bytes]] = field(default_factory=list)
+    fork_cells: list[tuple[int, int, bytes]] = field(default_factory=list)
+    frauds: list[tuple[bytes, int, bytes, bool]] = field(default_factory=list)
+    announced: list[bytes] = field(default_factory=list)
+    penalties: list[tuple[bytes, int]] = field(default_factory=list)
+
+
+def _configure(c: sqlite3.Connection) -> None:
+    """The settings of every connection to a store file."""
+    # FULL: a commit is on disk before the call that made it returns (DESIGN §13).
+    c.execute("PRAGMA synchronous=FULL")
+    # Ingest dirties index pages all over the id index (ids are random): checkpoint
+    # the WAL every ~40 MB rather than every 4 MB (nearly every batch), and keep the
+    # hot index pages cached. Durability is the commit's, not the checkpoint's.
+    c.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    c.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    c.execute("PRAGMA foreign_keys=ON")
+
+
+def write(c: sqlite3.Connection, rows: Commit, path: Path | None) -> None:
+    """Store ``rows`` through connection ``c`` in one durable transaction; on failure
+    nothing is stored, the connection stays usable and :class:`StoreError` is raised."""
+    try:
+        c.execute("BEGIN IMMEDIATE")
+        c.executemany(
+            "INSERT INTO entries (id, author, seq, lamport, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)",
+            rows.entries,
+        )
+        c.executemany(
+            "INSERT INTO cells (observer, sender, seq) VALUES (?, ?, ?) "
+            "ON CONFLICT (observer, sender) DO UPDATE SET seq = max(seq, excluded.seq)",
+            rows.cells,
+        )
+        # The fork tables are empty in almost every batch: skip their statements.
+        for sql, todo in (
+            (
+                "INSERT OR IGNORE INTO evidence (id, author, seq, lamport, bytes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows.evidence,
+            ),
+            (
+                "INSERT OR REPLACE INTO fork_cells (observer, sender, id) VALUES (?, ?, ?)",
+                rows.fork_cells,
+            ),
+            (
+                "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, "
+                "proof = excluded.proof, announce = excluded.announce "
+                "WHERE excluded.seq < frauds.seq",
+                rows.frauds,
+            ),
+            ("UPDATE frauds SET announce = 0 WHERE author = ?", [(a,) for a in rows.announced]),
+            (
+                "INSERT INTO penalties (peer, count) VALUES (?, ?) "
+                "ON CONFLICT (peer) DO UPDATE SET count = excluded.count",
+                rows.penalties,
+            ),
+        ):
+            if todo:
+                c.executemany(sql, todo)
+        c.execute("COMMIT")
+    except Exception as exc:
+        # Whatever failed (SQLite, or a value SQLite cannot hold), nothing is stored
+        # and the connection is left usable.
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise StoreError(f"could not store entries in {path or 'memory'}: {exc}") from exc
+
+
 class Store:
-    """The SQLite store of one replica. Not thread-safe: one replica, one owner."""
+    """The SQLite store of one replica. Not thread-safe: one replica, one owner; its
+    commits may run on one writer thread instead (:mod:`lattice.writer`)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
         self._conn = conn
@@ -154,15 +231,7 @@ class Store:
                 f"{STORE_FORMAT_VERSION}: upgrade lattice to open it"
             )
         c.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before the call that made it returns (DESIGN §13).
-        c.execute("PRAGMA synchronous=FULL")
-        # Ingest dirties index pages all over the id index (ids are random): checkpoint
-        # the WAL every ~40 MB rather than every 4 MB (nearly every batch), and keep the
-        # hot index pages cached. Durability is the commit's, not the checkpoint's.
-        c.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        c.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        c.execute("PRAGMA cache_size=-65536")
-        c.execute("PRAGMA foreign_keys=ON")
+        _configure(c)
         if not tables:
             c.execute("BEGIN IMMEDIATE")
             for statement in (*_SCHEMA, *_SCHEMA_V2):
@@ -227,54 +296,37 @@ class Store:
 
         On failure nothing is stored and :class:`StoreError` is raised.
         """
-        c = self._conn
+        self.commit(
+            Commit(
+                list(entries),
+                list(cells),
+                evidence=list(evidence),
+                fork_cells=list(fork_cells),
+                frauds=list(frauds),
+                announced=list(announced),
+                penalties=list(penalties),
+            )
+        )
+
+    def commit(self, rows: Commit) -> None:
+        """Store ``rows`` in one durable commit on this store's own connection (see
+        :meth:`add`; a :class:`~lattice.writer.CommitWriter` runs the same on its thread)."""
+        write(self._conn, rows, self.path)
+
+    def connect_writer(self, busy_timeout: float) -> sqlite3.Connection:
+        """A second connection to this store's file, for the one thread that writes
+        (:mod:`lattice.writer`). In WAL mode this connection's commits and the reads on
+        :attr:`_conn` do not block each other, and those reads see committed data only."""
+        if self.path is None:
+            raise StoreError("an in-memory store has no file for a writer thread")
         try:
-            c.execute("BEGIN IMMEDIATE")
-            c.executemany(
-                "INSERT INTO entries (id, author, seq, lamport, kind, bytes) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                entries,
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
-            c.executemany(
-                "INSERT INTO cells (observer, sender, seq) VALUES (?, ?, ?) "
-                "ON CONFLICT (observer, sender) DO UPDATE SET seq = max(seq, excluded.seq)",
-                cells,
-            )
-            # The fork tables are empty in almost every batch: skip their statements.
-            for sql, rows in (
-                (
-                    "INSERT OR IGNORE INTO evidence (id, author, seq, lamport, bytes) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    evidence,
-                ),
-                (
-                    "INSERT OR REPLACE INTO fork_cells (observer, sender, id) VALUES (?, ?, ?)",
-                    fork_cells,
-                ),
-                (
-                    "INSERT INTO frauds (author, seq, proof, announce) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, "
-                    "proof = excluded.proof, announce = excluded.announce "
-                    "WHERE excluded.seq < frauds.seq",
-                    frauds,
-                ),
-                ("UPDATE frauds SET announce = 0 WHERE author = ?", [(a,) for a in announced]),
-                (
-                    "INSERT INTO penalties (peer, count) VALUES (?, ?) "
-                    "ON CONFLICT (peer) DO UPDATE SET count = excluded.count",
-                    penalties,
-                ),
-            ):
-                todo = list(rows)
-                if todo:
-                    c.executemany(sql, todo)
-            c.execute("COMMIT")
-        except Exception as exc:
-            # Whatever failed (SQLite, or a value SQLite cannot hold), nothing is stored
-            # and the connection is left usable.
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise StoreError(f"could not store entries in {self.path or 'memory'}: {exc}") from exc
+            _configure(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open a writer for {self.path}: {exc}") from exc
+        return conn
 
     # --- reading -------------------------------------------------------------------------
 

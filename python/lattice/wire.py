@@ -1,38 +1,31 @@
-"""The messages two nodes exchange inside encrypted frames (DESIGN §7).
+"""Deprecated alias of :mod:`lattice.net.wire`, kept for one release (lattice 0.2 removes it).
 
-Every frame body is one message: a type byte, then its fields (integers big-endian, every
-count bounded). Decoding is strict — unknown types, truncation, trailing bytes and counts
-over their limits are typed :class:`~lattice.errors.DecodeError`\\ s — and a node closes a
-connection that sends one.
-
-::
-
-    FRONTIER  1  count u32 ‖ (peer [32] ‖ seq u64 ‖ id [32])* ‖ root [32]
-    ENTRIES   2  count u32 ‖ (len u32 ‖ entry)*
-    REQUEST   3  count u32 ‖ (author [32] ‖ first u64 ‖ last u64 ‖ has_id u8 ‖ [id [32]])*
-    FRAUD     4  fraud proof
-    CREDIT    5  bytes u32          (flow control: the sender may send this many more)
-    SYNCED    6                     (the initial difference is streamed; live from here)
-    OP        7  client op          (client → home peer)
-    OP_ACK    8  entry id [32] ‖ seq u64
-    PING      9                     (keep-alive on an idle connection)
-
->>> from lattice import wire
->>> msg = wire.Credit(4096)
->>> wire.decode(wire.encode(msg)) == msg
-True
+Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); import
+``lattice.net.wire`` instead. Importing this module warns with :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import IntEnum
+import warnings
 
-from lattice import _lattice
-from lattice.errors import DecodeError, LimitExceeded, TrailingBytes, Truncated, UnknownKind
-from lattice.replica import Missing
+from lattice.net.wire import (
+    MAX_ENTRIES_PER_FRAME,
+    MAX_FRONTIER_ITEMS,
+    MAX_REQUESTS,
+    Credit,
+    Entries,
+    Fraud,
+    Frontier,
+    Message,
+    MessageType,
+    Op,
+    OpAck,
+    Ping,
+    Request,
+    Synced,
+    decode,
+    encode,
+)
 
 __all__ = [
     "MAX_ENTRIES_PER_FRAME",
@@ -53,221 +46,8 @@ __all__ = [
     "encode",
 ]
 
-_ID = _lattice.ID_LEN
-#: Bounds of the counts (a frontier names each peer once; 16384 is the matrix limit).
-MAX_FRONTIER_ITEMS = 16384
-MAX_ENTRIES_PER_FRAME = 65536
-MAX_REQUESTS = 4096
-_ITEM = struct.Struct(">32sQ32s")
-_REQ = struct.Struct(">32sQQB")
-_U32 = struct.Struct(">I")
-
-
-class MessageType(IntEnum):
-    FRONTIER = 1
-    ENTRIES = 2
-    REQUEST = 3
-    FRAUD = 4
-    CREDIT = 5
-    SYNCED = 6
-    OP = 7
-    OP_ACK = 8
-    PING = 9
-
-
-@dataclass(frozen=True)
-class Frontier:
-    """A node's frontier: every log's head (seq, id), and the frontier root over them."""
-
-    heads: Mapping[bytes, tuple[int, bytes]]
-    root: bytes
-
-    @classmethod
-    def of(cls, heads: Mapping[bytes, tuple[int, bytes]]) -> Frontier:
-        """The message for ``heads`` with its root computed."""
-        items = [(p, s, i) for p, (s, i) in sorted(heads.items())]
-        return cls(dict(heads), _lattice.frontier_root(items))
-
-
-@dataclass(frozen=True)
-class Entries:
-    """A batch of encoded entries, in causal order."""
-
-    entries: Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class Request:
-    """Entries a node misses (:meth:`Replica.missing <lattice.Replica.missing>`)."""
-
-    missing: Sequence[Missing]
-
-
-@dataclass(frozen=True)
-class Fraud:
-    """A fraud proof, gossiped on its own."""
-
-    proof: bytes
-
-
-@dataclass(frozen=True)
-class Credit:
-    """Flow control: the receiver has room for this many more bytes of ENTRIES."""
-
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Synced:
-    """The initial difference has been streamed; entries from here on are live."""
-
-
-@dataclass(frozen=True)
-class Op:
-    """A client's signed op for its home peer."""
-
-    op: bytes
-
-
-@dataclass(frozen=True)
-class OpAck:
-    """The home peer wrapped the op in its entry ``seq`` with id ``entry_id``."""
-
-    entry_id: bytes
-    seq: int
-
-
-@dataclass(frozen=True)
-class Ping:
-    """Keep-alive."""
-
-
-Message = Frontier | Entries | Request | Fraud | Credit | Synced | Op | OpAck | Ping
-
-
-def encode(msg: Message) -> bytes:
-    """The frame body of ``msg``."""
-    match msg:
-        case Frontier(heads, root):
-            items = sorted(heads.items())
-            if len(items) > MAX_FRONTIER_ITEMS:
-                raise LimitExceeded(f"{len(items)} frontier items")
-            body = b"".join(_ITEM.pack(p, s, i) for p, (s, i) in items)
-            return bytes([MessageType.FRONTIER]) + _U32.pack(len(items)) + body + root
-        case Entries(entries):
-            if len(entries) > MAX_ENTRIES_PER_FRAME:
-                raise LimitExceeded(f"{len(entries)} entries in one frame")
-            parts = [bytes([MessageType.ENTRIES]), _U32.pack(len(entries))]
-            for e in entries:
-                parts += (_U32.pack(len(e)), e)
-            return b"".join(parts)
-        case Request(missing):
-            if len(missing) > MAX_REQUESTS:
-                raise LimitExceeded(f"{len(missing)} requests")
-            parts = [bytes([MessageType.REQUEST]), _U32.pack(len(missing))]
-            for m in missing:
-                parts.append(_REQ.pack(m.author, m.first, m.last, m.id is not None))
-                if m.id is not None:
-                    parts.append(m.id)
-            return b"".join(parts)
-        case Fraud(proof):
-            return bytes([MessageType.FRAUD]) + proof
-        case Credit(n):
-            return bytes([MessageType.CREDIT]) + _U32.pack(n)
-        case Synced():
-            return bytes([MessageType.SYNCED])
-        case Op(op):
-            return bytes([MessageType.OP]) + op
-        case OpAck(entry_id, seq):
-            return bytes([MessageType.OP_ACK]) + entry_id + struct.pack(">Q", seq)
-        case Ping():
-            return bytes([MessageType.PING])
-    raise TypeError(f"not a wire message: {msg!r}")
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.pos = 1
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise Truncated(
-                f"{what}: need {n} bytes at {self.pos}, have {len(self.data) - self.pos}"
-            )
-        out = bytes(self.data[self.pos : self.pos + n])
-        self.pos += n
-        return out
-
-    def count(self, limit: int, what: str) -> int:
-        (n,) = _U32.unpack(self.take(4, what))
-        if n > limit:
-            raise LimitExceeded(f"{n} {what} (limit {limit})")
-        return int(n)
-
-    def rest(self) -> bytes:
-        out = bytes(self.data[self.pos :])
-        self.pos = len(self.data)
-        return out
-
-    def finish(self) -> None:
-        if self.pos != len(self.data):
-            raise TrailingBytes(f"{len(self.data) - self.pos} bytes after the message")
-
-
-def decode(body: bytes) -> Message:
-    """The message in a frame body; a typed :class:`DecodeError` if it is not one."""
-    if not body:
-        raise Truncated("empty frame")
-    try:
-        kind = MessageType(body[0])
-    except ValueError:
-        raise UnknownKind(f"unknown message type {body[0]}") from None
-    r = _Reader(body)
-    msg: Message
-    if kind == MessageType.FRONTIER:
-        n = r.count(MAX_FRONTIER_ITEMS, "frontier items")
-        heads: dict[bytes, tuple[int, bytes]] = {}
-        last = b""
-        for _ in range(n):
-            peer, seq, entry_id = _ITEM.unpack(r.take(_ITEM.size, "frontier item"))
-            if peer <= last:
-                raise DecodeError("frontier items must be strictly ascending by peer")
-            last = peer
-            heads[peer] = (seq, entry_id)
-        msg = Frontier(heads, r.take(_ID, "frontier root"))
-    elif kind == MessageType.ENTRIES:
-        n = r.count(MAX_ENTRIES_PER_FRAME, "entries")
-        entries = []
-        for _ in range(n):
-            (size,) = _U32.unpack(r.take(4, "entry length"))
-            if size > _lattice.MAX_ENTRY_LEN:
-                raise LimitExceeded(f"entry of {size} bytes")
-            entries.append(r.take(size, "entry"))
-        msg = Entries(entries)
-    elif kind == MessageType.REQUEST:
-        n = r.count(MAX_REQUESTS, "requests")
-        missing = []
-        for _ in range(n):
-            author, first, last_seq, has_id = _REQ.unpack(r.take(_REQ.size, "request"))
-            if has_id > 1:
-                raise DecodeError("request id flag must be 0 or 1")
-            missing.append(
-                Missing(author, first, last_seq, r.take(_ID, "request id") if has_id else None)
-            )
-        msg = Request(missing)
-    elif kind == MessageType.FRAUD:
-        msg = Fraud(r.rest())
-    elif kind == MessageType.CREDIT:
-        msg = Credit(int(_U32.unpack(r.take(4, "credit"))[0]))
-    elif kind == MessageType.SYNCED:
-        msg = Synced()
-    elif kind == MessageType.OP:
-        msg = Op(r.rest())
-    elif kind == MessageType.OP_ACK:
-        entry_id = r.take(_ID, "entry id")
-        msg = OpAck(entry_id, int(struct.unpack(">Q", r.take(8, "seq"))[0]))
-    else:
-        msg = Ping()
-    r.finish()
-    return msg
+warnings.warn(
+    "lattice.wire moved to lattice.net.wire; the old name goes away in lattice 0.2",
+    DeprecationWarning,
+    stacklevel=2,
+)

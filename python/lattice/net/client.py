@@ -1,0 +1,104 @@
+"""A client of a home peer (DESIGN §6, §7): it has a key but no log and no row in the
+matrix. It connects with the ``client`` role, sends signed ops, and its home peer wraps
+each in one of its own entries and answers with that entry's id and seq.
+
+>>> import asyncio, tempfile, pathlib
+>>> import lattice
+>>> from lattice.net.node import local_swarm
+>>> async def demo():
+...     nodes = await local_swarm(1, pathlib.Path(tempfile.mkdtemp()))
+...     me = lattice.Identity.generate()
+...     async with await Client.connect(nodes[0].listen_address, me, bytes(32)) as client:
+...         ack = await client.submit(b"pay bob 5")
+...     wrapped = nodes[0].replica.get(ack.entry_id)
+...     await nodes[0].stop()
+...     return ack.seq, lattice.ClientOp.from_bytes(wrapped.payload).payload
+>>> asyncio.run(demo())
+(1, b'pay bob 5')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from lattice import _lattice
+from lattice.errors import ProtocolError
+from lattice.identity import Identity
+from lattice.net import wire
+from lattice.net.connection import Connection, Limits, handshake
+
+__all__ = ["Client"]
+
+
+class Client:
+    """A connection to a home peer in the ``client`` role."""
+
+    def __init__(self, conn: Connection, identity: Identity, swarm_id: bytes) -> None:
+        self.conn = conn
+        self.identity = identity
+        self.swarm_id = swarm_id
+        self._nonce = time.time_ns()
+
+    @classmethod
+    async def connect(
+        cls,
+        address: tuple[str, int] | None,
+        identity: Identity,
+        swarm_id: bytes,
+        limits: Limits | None = None,
+    ) -> Client:
+        """Connect to the home peer at ``address`` and authenticate."""
+        if address is None:
+            raise ProtocolError("the home peer has no address")
+        limits = limits or Limits()
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(*address), limits.handshake_timeout
+        )
+        keypair = _lattice.NoiseKeypair.generate()
+        hello = _lattice.Hello.create(
+            identity.signing_key, keypair.public, swarm_id, _lattice.ROLE_CLIENT
+        )
+        try:
+            channel, remote, digest = await handshake(
+                reader, writer, initiator=True, keypair=keypair, hello=hello,
+                timeout=limits.handshake_timeout,
+            )  # fmt: skip
+        except BaseException:
+            writer.close()
+            raise
+        if remote.swarm != swarm_id or remote.role != _lattice.ROLE_PEER:
+            writer.close()
+            raise ProtocolError("the home peer is not a peer of this swarm", author=remote.identity)
+        return cls(
+            Connection(reader, writer, channel, remote, digest, limits, True), identity, swarm_id
+        )
+
+    @property
+    def home(self) -> bytes:
+        """The home peer's identity, as authenticated by the handshake."""
+        return self.conn.remote
+
+    async def submit(self, payload: bytes) -> wire.OpAck:
+        """Sign ``payload`` as an op and have the home peer wrap it; returns the id and seq
+        of the wrapping entry once it is durably stored there."""
+        self._nonce += 1
+        op = _lattice.ClientOp.create(
+            self.identity.signing_key, self.swarm_id, self._nonce, payload
+        )
+        await self.conn.send(wire.Op(op.to_bytes()))
+        while True:
+            msg = await self.conn.recv()
+            if isinstance(msg, wire.OpAck):
+                return msg
+            if not isinstance(msg, wire.Ping):
+                raise ProtocolError(f"unexpected {type(msg).__name__} from the home peer")
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,190 @@
+"""One encrypted, authenticated connection between two parties (DESIGN §7).
+
+TCP carries length-prefixed records (``len u16 ‖ noise message``). The first three are
+the Noise XX handshake, whose encrypted payloads are the parties' hellos: each names its
+Ed25519 identity, swarm and role, and signs the Noise static key it just proved it holds.
+After that, records carry frames of :mod:`lattice.net.wire` messages. Everything here has a
+deadline: a party that stays silent, reads nothing or sends garbage is cut off with a typed
+:class:`~lattice.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from dataclasses import dataclass
+
+from lattice import _lattice
+from lattice.errors import (
+    DecodeError,
+    HandshakeRefused,
+    HandshakeTimeout,
+    LatticeError,
+    ProtocolError,
+)
+from lattice.net import wire
+
+__all__ = ["Connection", "Limits", "handshake"]
+
+_LEN = struct.Struct(">H")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Deadlines and budgets of one connection (seconds and bytes)."""
+
+    #: The whole handshake must finish within this.
+    handshake_timeout: float = 5.0
+    #: A connection that sends nothing (not even a ping) for this long is closed.
+    idle_timeout: float = 30.0
+    #: A write that the peer does not drain within this is fatal (a peer that reads nothing).
+    write_timeout: float = 10.0
+    #: Keep-alive interval on an otherwise idle connection.
+    ping_interval: float = 5.0
+    #: Flow control: ENTRIES bytes a peer may have in flight to us.
+    credit: int = 8 * 1024 * 1024
+    #: Live entries queued for one slow peer before the queue is dropped (it re-requests).
+    max_queue_bytes: int = 32 * 1024 * 1024
+
+
+async def _read_record(reader: asyncio.StreamReader) -> bytes:
+    (n,) = _LEN.unpack(await reader.readexactly(2))
+    if n == 0:
+        raise ProtocolError("empty record")
+    return await reader.readexactly(n)
+
+
+def _record(message: bytes) -> bytes:
+    return _LEN.pack(len(message)) + message
+
+
+async def handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    initiator: bool,
+    keypair: _lattice.NoiseKeypair,
+    hello: _lattice.Hello,
+    timeout: float,
+) -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
+    """Run the XX handshake; returns the channel, the peer's verified hello and the
+    handshake hash. Raises :class:`ProtocolError` (timeout, malformed message, a hello that
+    does not bind the static key the peer proved it holds)."""
+
+    async def run() -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
+        if initiator:
+            hs = _lattice.NoiseHandshake.initiator(keypair)
+            writer.write(_record(hs.write()))
+            await writer.drain()
+            payload = hs.read(await _read_record(reader))
+            writer.write(_record(hs.write(hello.to_bytes())))
+            await writer.drain()
+        else:
+            hs = _lattice.NoiseHandshake.responder(keypair)
+            hs.read(await _read_record(reader))
+            writer.write(_record(hs.write(hello.to_bytes())))
+            await writer.drain()
+            payload = hs.read(await _read_record(reader))
+        remote = _lattice.Hello.from_bytes(payload)
+        static = hs.remote_static
+        if static is None or not remote.binds(static):
+            raise HandshakeRefused(
+                "the hello does not bind the Noise static key", author=remote.identity
+            )
+        digest = hs.handshake_hash
+        return hs.into_channel(), remote, digest
+
+    try:
+        return await asyncio.wait_for(run(), timeout)
+    except TimeoutError:
+        raise HandshakeTimeout(f"handshake not finished within {timeout} s") from None
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        raise ProtocolError("connection closed during the handshake") from exc
+    except OSError as exc:
+        raise ProtocolError(f"connection failed during the handshake: {exc}") from exc
+    except DecodeError as exc:
+        raise ProtocolError(f"malformed hello: {exc}") from exc
+
+
+class Connection:
+    """An established connection: send and receive :mod:`lattice.net.wire` messages."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        channel: _lattice.NoiseChannel,
+        hello: _lattice.Hello,
+        handshake_hash: bytes,
+        limits: Limits,
+        initiator: bool,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.channel = channel
+        self.hello = hello
+        self.remote = hello.identity
+        self.role = hello.role
+        self.handshake_hash = handshake_hash
+        self.limits = limits
+        self.initiator = initiator
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.bytes_sent = 0
+        self.closed = False
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, msg: wire.Message) -> None:
+        """Send one message; waits (up to ``write_timeout``) until the peer has taken it."""
+        body = wire.encode(msg)
+        data = self.channel.seal(body)
+        async with self._send_lock:
+            if self.closed:
+                raise ProtocolError("connection closed")
+            self.writer.write(data)
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.limits.write_timeout)
+            except TimeoutError:
+                raise ProtocolError(
+                    f"peer did not read for {self.limits.write_timeout} s", author=self.remote
+                ) from None
+            except (ConnectionError, RuntimeError) as exc:
+                raise ProtocolError(f"connection lost: {exc}", author=self.remote) from exc
+        self.frames_sent += 1
+        self.bytes_sent += len(data)
+
+    async def recv(self) -> wire.Message:
+        """The next message; :class:`ProtocolError` on anything malformed, on silence past
+        ``idle_timeout``, or when the connection closes."""
+        while True:
+            try:
+                record = await asyncio.wait_for(_read_record(self.reader), self.limits.idle_timeout)
+            except TimeoutError:
+                raise ProtocolError(
+                    f"peer silent for {self.limits.idle_timeout} s", author=self.remote
+                ) from None
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                raise ProtocolError("connection closed by the peer", author=self.remote) from exc
+            frame = self.channel.open(record)
+            if frame is None:
+                continue
+            self.frames_received += 1
+            try:
+                return wire.decode(frame)
+            except LatticeError as exc:
+                raise ProtocolError(f"malformed message: {exc}", author=self.remote) from exc
+
+    async def close(self) -> None:
+        """Close the socket (idempotent). Anything still unsent is discarded: a peer that
+        stopped reading must not keep the socket, or this connection, alive."""
+        if self.closed:
+            return
+        self.closed = True
+        transport = self.writer.transport
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)

@@ -1,0 +1,588 @@
+"""A lattice node: a :class:`~lattice.Replica` with a durable store, on the network
+(DESIGN §7).
+
+The node listens, dials its configured peers (reconnecting with backoff), runs the Noise
+XX handshake on every connection — whose hellos bind each side's Noise key to its Ed25519
+identity, swarm and role — and admits the party by role: the session class for the role
+(:data:`~lattice.net.sessions.SESSIONS`) decides who it serves, then runs the protocol of
+that role (:mod:`lattice.net.sessions.peer`, :mod:`lattice.net.sessions.client`). The
+node keeps the link registry (one link per peer), relays what is delivered, gossips fraud
+proofs, and runs the timers (noops, requests for missing entries).
+
+Its store commits run on one writer thread (:mod:`lattice.writer`), so an ``fsync`` never
+stalls the other links; what a commit stores is relayed, or acknowledged, only after the
+commit returned (store first, relay second), in the order the commits were made.
+
+>>> import asyncio, tempfile, pathlib
+>>> from lattice.net.node import local_swarm
+>>> async def demo():
+...     nodes = await local_swarm(2, pathlib.Path(tempfile.mkdtemp()))
+...     entry = nodes[0].append(b"hello")
+...     await nodes[1].wait_for(lambda n: n.replica.get(entry.id) is not None)
+...     payload = nodes[1].replica.get(entry.id).payload
+...     for n in nodes:
+...         await n.stop()
+...     return payload
+>>> asyncio.run(demo())
+b'hello'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+
+from lattice import _lattice
+from lattice.batch import ReceiveResult
+from lattice.errors import HandshakeRefused, LatticeError, StoreError
+from lattice.identity import Identity
+from lattice.net import wire
+from lattice.net.config import ROLES, Member, NodeConfig
+from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.process import free_ports
+from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
+from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
+
+__all__ = ["MAX_HANDSHAKES", "NOOP_HEARTBEAT", "TICK", "Node", "local_swarm"]
+
+log = logging.getLogger("lattice.node")
+
+#: Seconds between maintenance rounds (missing entries, keep-alive).
+TICK = 0.25
+#: A noop answering only noops goes out every this many noop intervals.
+NOOP_HEARTBEAT = 10
+#: Concurrent connections still in their handshake (unauthenticated).
+MAX_HANDSHAKES = 64
+#: The name of each role, for logs and refusals.
+ROLE_NAMES = {code: name for name, code in ROLES.items()}
+
+#: Work that waits for a commit: (its future, what to do once durable, what on failure).
+_AfterCommit = tuple[
+    "Future[None] | None", Callable[[], None], Callable[[LatticeError], None] | None
+]
+
+
+class Node:
+    """A node: replica, listener, dialers, one session per connection, control socket."""
+
+    def __init__(self, config: NodeConfig, identity: Identity | None = None) -> None:
+        self.config = config
+        password = None if config.password is None else config.password.encode()
+        self.identity = identity or Identity.load(config.identity, password=password)
+        self.me = self.identity.public_key
+        self.limits: Limits = config.limits
+        self.replica = Replica(
+            self.identity,
+            peers=config.peers,
+            swarm_id=config.swarm_id,
+            path=config.store,
+            faults=config.faults,
+            clients=config.clients,
+            max_pending_bytes=config.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
+        )
+        if config.store is not None:
+            self.replica.commit_in_background()
+        self.names = {m.public_key: m.name for m in config.members}
+        self.keypair = _lattice.NoiseKeypair.generate()
+        self.hello = _lattice.Hello.create(
+            self.identity.signing_key, self.keypair.public, config.swarm_id, ROLES[config.role]
+        )
+        #: The link registry: one live session per registered peer.
+        self.links: dict[bytes, PeerSession] = {}
+        self.client_links: set[ClientSession] = set()
+        self.refused = 0
+        self._handshaking = 0
+        self.client_nonces: dict[bytes, int] = {}
+        self.fork_seen: dict[bytes, float] = {}
+        self.closed_reasons: deque[str] = deque(maxlen=50)
+        self._server: asyncio.Server | None = None
+        self._control: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+        self._changed = asyncio.Event()
+        # What waits for commits, in commit order (see after_commit).
+        self._after: deque[_AfterCommit] = deque()
+        self._after_event = asyncio.Event()
+        self.listen_address: tuple[str, int] | None = None
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen, dial, and start the timers."""
+        self._running = True
+        if self.config.listen is not None:
+            host, port = self.config.listen
+            self._server = await asyncio.start_server(self._accept, host, port)
+            sock = self._server.sockets[0].getsockname()
+            self.listen_address = (sock[0], sock[1])
+        if self.config.control is not None:
+            from lattice.net.control import serve_control
+
+            self._control = await serve_control(self, self.config.control)
+        for member in self.config.members:
+            if member.public_key != self.me and member.address is not None:
+                self.spawn(self._dial_loop(member))
+        self.spawn(self._commit_loop())
+        self.spawn(self._noop_loop())
+        self.spawn(self._maintenance_loop())
+
+    async def stop(self) -> None:
+        """Close every connection, finish the queued commits and close the store."""
+        self._running = False
+        for server in (self._server, self._control):
+            if server is not None:
+                server.close()
+        for link in [*self.links.values(), *self.client_links]:
+            await link.conn.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._control is not None and self.config.control is not None:
+            with contextlib.suppress(OSError):
+                self.config.control.unlink()
+        await asyncio.to_thread(self.replica.close)
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        """Run ``coro`` as a task of this node (cancelled by :meth:`stop`)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def changed(self) -> None:
+        """Wake :meth:`wait_for`: something a condition may read has changed."""
+        self._changed.set()
+
+    async def wait_for(self, condition: Callable[[Node], bool], timeout: float = 30.0) -> None:
+        """Wait until ``condition(self)`` holds (re-checked whenever the node changes)."""
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("condition not met in time")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, TICK))
+
+    # --- commits: store first, relay second -------------------------------------------
+
+    def after_commit(
+        self, then: Callable[[], None], on_fail: Callable[[LatticeError], None] | None = None
+    ) -> None:
+        """Run ``then`` once everything the replica did so far is durably stored (at once
+        if it already is), after whatever waited for earlier commits; ``on_fail`` instead
+        if that commit failed (the replica has then recovered from its store)."""
+        future = self.replica.committed()
+        if not self._after and (future is None or (future.done() and not future.exception())):
+            then()
+            return
+        self._after.append((future, then, on_fail))
+        self._after_event.set()
+
+    async def durable(self) -> None:
+        """Wait until everything the replica did so far is durably stored; raises the
+        :class:`StoreError` if that commit failed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def ok() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def failed(exc: LatticeError) -> None:
+            if not done.done():
+                done.set_exception(exc)
+
+        self.after_commit(ok, failed)
+        await done
+
+    async def _commit_loop(self) -> None:
+        """Run what waits for commits, in order, as the writer thread finishes them."""
+        while True:
+            while not self._after:
+                self._after_event.clear()
+                await self._after_event.wait()
+            future, then, on_fail = self._after[0]
+            error: LatticeError | None = None
+            if future is not None:
+                try:
+                    # Shielded: stopping the node must not cancel a queued commit.
+                    await asyncio.shield(asyncio.wrap_future(future))
+                except StoreError as exc:
+                    error = exc
+            self._after.popleft()
+            try:
+                if error is None:
+                    then()
+                else:
+                    log.error("a commit failed; recovering from the store: %s", error)
+                    self.replica.recover()
+                    if on_fail is not None:
+                        on_fail(error)
+            except Exception:  # one failing callback must not stop the others
+                log.exception("after a commit")
+
+    # --- writing and relaying ----------------------------------------------------------
+
+    def append(self, payload: bytes) -> _lattice.Entry:
+        """Append to this node's log; the entry is pushed to every peer once its commit is
+        durable (``await node.durable()`` to wait for that)."""
+        entry = self.replica.append(payload)
+        self.after_commit(partial(self.relay, [entry]))
+        return entry
+
+    def relay(self, entries: Iterable[_lattice.Entry], exclude: bytes | None = None) -> None:
+        """Push durably stored entries to every live peer link but ``exclude``."""
+        data = [e.to_bytes() for e in entries]
+        if not data:
+            return
+        self._changed.set()
+        for remote, link in self.links.items():
+            if remote != exclude and link.live:
+                link.push(data)
+
+    def after_receive(self, result: ReceiveResult, source: bytes | None) -> None:
+        """Once a receive is durable: relay what it delivered and the proofs it found."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "from %s: %d delivered, %d evidence, %d frauds, %d pending",
+                self.name(source) if source else "-",
+                len(result.delivered),
+                len(result.evidence),
+                len(result.frauds),
+                result.pending,
+            )
+        self.relay(result.to_relay, exclude=source)
+        for proof in result.frauds:
+            self.fork_seen.setdefault(proof.author, time.time())
+            self.gossip_fraud(proof.to_bytes(), exclude=source)
+            self.disconnect(proof.author)
+        if result.delivered or result.frauds:
+            self._changed.set()
+
+    def disconnect(self, remote: bytes) -> None:
+        """Close the link to a peer just blocklisted."""
+        link = self.links.get(remote)
+        if link is not None:
+            self.spawn(link.conn.close())
+
+    def gossip_fraud(self, proof: bytes, exclude: bytes | None) -> None:
+        """Send a fraud proof to every peer link but ``exclude``."""
+        for remote, link in list(self.links.items()):
+            if remote != exclude:
+                link.send_soon(wire.Fraud(proof))
+
+    # --- connections -----------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # stop() ends accepted sessions too
+            self._tasks.add(task)
+        try:
+            if self._handshaking >= MAX_HANDSHAKES:
+                self.refused += 1
+                writer.transport.abort()
+                return
+            await self._connection(reader, writer, initiator=False, member=None)
+        except Exception:  # a listener must outlive any one connection
+            log.exception("accepted connection failed")
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _dial_loop(self, member: Member) -> None:
+        backoff = self.config.reconnect_min
+        assert member.address is not None
+        while self._running:
+            existing = self.links.get(member.public_key)
+            if existing is not None:
+                await existing.done.wait()
+                continue
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(*member.address), self.limits.handshake_timeout
+                )
+            except (OSError, TimeoutError):
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, self.config.reconnect_max)
+                continue
+            started = time.monotonic()
+            try:
+                await self._connection(reader, writer, initiator=True, member=member)
+            except Exception:  # a dialler must outlive any one connection
+                log.exception("connection to %s failed", member.name)
+            if time.monotonic() - started > self.limits.handshake_timeout:
+                backoff = self.config.reconnect_min
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, self.config.reconnect_max)
+
+    async def _connection(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        initiator: bool,
+        member: Member | None,
+    ) -> None:
+        """Handshake, admission by role, then the role's session until it ends."""
+        self._handshaking += 1
+        try:
+            channel, remote, digest = await handshake(
+                reader,
+                writer,
+                initiator=initiator,
+                keypair=self.keypair,
+                hello=self.hello,
+                timeout=self.limits.handshake_timeout,
+            )
+            conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
+            session_class = self._admit(conn, member)
+        except (LatticeError, OSError) as exc:
+            self.refused += 1
+            self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")
+            log.info("connection refused: %s", exc)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            return
+        finally:
+            self._handshaking -= 1
+        session = session_class(self, conn, member or self.member(conn.remote))
+        log.info(
+            "%s %s (%s)",
+            "dialled" if initiator else "accepted",
+            session.name,
+            ROLE_NAMES.get(conn.role, "?"),
+        )
+        if not self._register(session):
+            await conn.close()
+            return
+        try:
+            await session.run()
+        except (LatticeError, OSError) as exc:
+            self.closed_reasons.append(f"{session.name}: {type(exc).__name__}: {exc}")
+            log.info("link %s closed: %s", session.name, exc)
+        finally:
+            await conn.close()
+            self._unregister(session)
+            session.ended()
+            self._changed.set()
+
+    def member(self, key: bytes) -> Member | None:
+        """The registered peer with this key, if any."""
+        return next((m for m in self.config.members if m.public_key == key), None)
+
+    def _admit(self, conn: Connection, member: Member | None) -> type[Session]:
+        """Who may talk to this node, in which role (DESIGN §7): the session class that
+        serves the party's role, once it has admitted the party."""
+        if conn.hello.swarm != self.config.swarm_id:
+            raise HandshakeRefused("hello for another swarm", author=conn.remote)
+        if conn.remote == self.me:
+            raise HandshakeRefused("a connection to itself", author=conn.remote)
+        session_class = SESSIONS.get(conn.role)
+        if session_class is None:
+            role = ROLE_NAMES.get(conn.role, str(conn.role))
+            raise HandshakeRefused(f"{role}s are not served by this node", author=conn.remote)
+        session_class.admit(self, conn, member)
+        return session_class
+
+    def count(self, role: int) -> int:
+        """Live sessions of ``role``."""
+        if role == _lattice.ROLE_PEER:
+            return len(self.links)
+        if role == _lattice.ROLE_CLIENT:
+            return len(self.client_links)
+        return 0
+
+    def _register(self, session: Session) -> bool:
+        """Enter a session in the registry. One link per peer: when both dialled, the one
+        the smaller key initiated wins; a redial from the same side replaces a link that
+        may be half-open. False: this session is to be dropped."""
+        if isinstance(session, ClientSession):
+            self.client_links.add(session)
+            return True
+        if not isinstance(session, PeerSession):
+            return True
+        remote = session.conn.remote
+        existing = self.links.get(remote)
+        if existing is not None and not existing.done.is_set():
+
+            def initiated_by(s: Session) -> bytes:
+                return self.me if s.conn.initiator else remote
+
+            same_side = session.conn.initiator == existing.conn.initiator
+            if not same_side and initiated_by(session) >= initiated_by(existing):
+                return False
+            self.spawn(existing.conn.close())
+        self.links[remote] = session
+        self._changed.set()
+        return True
+
+    def _unregister(self, session: Session) -> None:
+        if isinstance(session, ClientSession):
+            self.client_links.discard(session)
+        elif self.links.get(session.conn.remote) is session:
+            del self.links[session.conn.remote]
+
+    # --- timers ----------------------------------------------------------------------
+
+    async def _noop_loop(self) -> None:
+        """Noops after new data every interval; after noops only, every
+        ``NOOP_HEARTBEAT`` intervals (so the matrix keeps advancing, but noops do not
+        answer each other forever)."""
+        ticks = 0
+        while self._running:
+            await asyncio.sleep(self.config.noop_interval)
+            ticks += 1
+            heartbeat = ticks % NOOP_HEARTBEAT == 0
+            try:
+                noop = self.replica.maybe_noop(data_only=not heartbeat)
+            except LatticeError as exc:
+                log.warning("noop failed: %s", exc)
+                continue
+            if noop is not None:
+                self.after_commit(partial(self.relay, [noop]))
+
+    async def _maintenance_loop(self) -> None:
+        """Ask for what is missing: one peer per round, in turn, so the same entries are
+        not requested from every peer at once."""
+        turn = 0
+        while self._running:
+            await asyncio.sleep(TICK)
+            if not (self.replica.pending or self.replica.missing()):
+                continue
+            live = [link for link in self.links.values() if link.live]
+            if live:
+                turn += 1
+                live[turn % len(live)].request_missing()
+
+    # --- views -----------------------------------------------------------------------
+
+    def name(self, key: bytes) -> str:
+        """The configured name of a member (or the first bytes of its key in hex)."""
+        return self.names.get(key, key[:4].hex())
+
+    def status(self) -> dict[str, object]:
+        """What ``lattice status`` shows: peers and connections, frontier, pending,
+        forks and blocklist."""
+        rep = self.replica
+        peers = []
+        for m in self.config.members:
+            if m.public_key == self.me:
+                continue
+            link = self.links.get(m.public_key)
+            peers.append(
+                {
+                    "name": m.name,
+                    "public_key": m.public_key.hex(),
+                    "address": None if m.address is None else f"{m.address[0]}:{m.address[1]}",
+                    "connected": link is not None,
+                    "direction": None if link is None else ("out" if link.conn.initiator else "in"),
+                    "synced_out": bool(link and link.live),
+                    "synced_in": bool(link and link.synced_in),
+                    "frames_sent": 0 if link is None else link.conn.frames_sent,
+                    "frames_received": 0 if link is None else link.conn.frames_received,
+                    "dropped": 0 if link is None else link.dropped,
+                    "queued_bytes": 0 if link is None else link.queue_bytes,
+                    "penalties": rep.penalties.get(m.public_key, 0),
+                    "blocked": m.public_key in rep.blocklist,
+                    "opening": [] if link is None else link.opening,
+                }
+            )
+        return {
+            "name": self.name(self.me),
+            "identity": self.me.hex(),
+            "swarm": self.config.swarm_id.hex(),
+            "role": self.config.role,
+            "listen": None
+            if self.listen_address is None
+            else f"{self.listen_address[0]}:{self.listen_address[1]}",
+            "peers": peers,
+            "clients": len(self.client_links),
+            "frontier": {self.name(a): [s, i.hex()] for a, (s, i) in rep.frontier().items()},
+            "pending": rep.pending,
+            "missing": [
+                {"author": self.name(m.author), "first": m.first, "last": m.last}
+                for m in rep.missing()
+            ],
+            "forks": [
+                {
+                    "author": self.name(p.author),
+                    "seq": p.seq,
+                    "ids": [i.hex() for i in p.ids],
+                    "seen_at": self.fork_seen.get(p.author),
+                }
+                for p in rep.frauds
+            ],
+            "blocklist": sorted(self.name(a) for a in rep.blocklist),
+            "refused": self.refused,
+            "closed": list(self.closed_reasons),
+        }
+
+    def matrix(self) -> dict[str, object]:
+        """What ``lattice matrix`` shows."""
+        m = self.replica.matrix
+        names = [self.name(p) for p in m.peers]
+        rows = [[m.cell(o, s) for s in m.peers] for o in m.peers] if hasattr(m, "row") else []
+        return {
+            "peers": names,
+            "rows": rows,
+            "known_to_all": [m.known_to_all().get(p, 0) for p in m.peers],
+            "known_to_quorum": [m.known_to_quorum().get(p, 0) for p in m.peers],
+            "quorum": m.quorum,
+        }
+
+
+async def local_swarm(
+    n: int,
+    directory: Path,
+    *,
+    noop_interval: float = 0.2,
+    limits: Limits | None = None,
+) -> list[Node]:
+    """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
+    line (each dials the previous one), started. For examples and tests."""
+    ids = [Identity.generate() for _ in range(n)]
+    swarm_id = bytes(32)
+    ports = free_ports(n)
+    members = tuple(
+        Member(f"n{i}", ident.public_key, ("127.0.0.1", ports[i])) for i, ident in enumerate(ids)
+    )
+    nodes = []
+    for i, ident in enumerate(ids):
+        visible = tuple(
+            m if j == i - 1 else Member(m.name, m.public_key) for j, m in enumerate(members)
+        )
+        config = NodeConfig(
+            identity=directory / f"n{i}.key",
+            swarm_id=swarm_id,
+            members=visible,
+            listen=("127.0.0.1", ports[i]),
+            store=directory / f"n{i}.db",
+            noop_interval=noop_interval,
+            control=None,
+            limits=limits or Limits(),
+            reconnect_min=0.05,
+            reconnect_max=0.5,
+        )
+        node = Node(config, identity=ident)
+        await node.start()
+        nodes.append(node)
+    return nodes

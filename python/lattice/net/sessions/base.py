@@ -1,0 +1,96 @@
+"""What every session has, and what a session may use of its node.
+
+A session is one authenticated connection in one role (DESIGN §7): the node runs the
+handshake, picks the session class from the role in the peer's hello
+(:data:`lattice.net.sessions.SESSIONS`), lets the class admit or refuse the party, enters
+the session in its registry and runs it. Sessions never import the node: they see it
+through :class:`NodeContext`, so a new role is a new module here and a line in the
+table, and the peer code is not touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from typing import ClassVar, Protocol
+
+from lattice import _lattice
+from lattice.batch import ReceiveResult
+from lattice.errors import LatticeError
+from lattice.net.config import Member, NodeConfig
+from lattice.net.connection import Connection, Limits
+from lattice.replica import Replica
+
+__all__ = ["NodeContext", "Session"]
+
+
+class NodeContext(Protocol):
+    """The node as its sessions see it."""
+
+    config: NodeConfig
+    replica: Replica
+    limits: Limits
+    me: bytes
+    #: Per client, the highest op nonce wrapped (ops are wrapped once, in order).
+    client_nonces: dict[bytes, int]
+    #: When (wall-clock seconds) this node first held each forked author's proof.
+    fork_seen: dict[bytes, float]
+    closed_reasons: deque[str]
+
+    def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
+
+    def changed(self) -> None: ...
+
+    def member(self, key: bytes) -> Member | None: ...
+
+    def count(self, role: int) -> int:
+        """Live sessions of ``role``."""
+        ...
+
+    def relay(self, entries: Iterable[_lattice.Entry], exclude: bytes | None = None) -> None: ...
+
+    def after_receive(self, result: ReceiveResult, source: bytes | None) -> None: ...
+
+    def gossip_fraud(self, proof: bytes, exclude: bytes | None) -> None: ...
+
+    def disconnect(self, remote: bytes) -> None: ...
+
+    def after_commit(
+        self,
+        then: Callable[[], None],
+        on_fail: Callable[[LatticeError], None] | None = None,
+    ) -> None: ...
+
+    async def durable(self) -> None: ...
+
+
+class Session:
+    """One live connection of one role; subclasses serve the role."""
+
+    #: The role this class serves, as in the hello (``lattice._lattice.ROLE_*``).
+    role: ClassVar[int]
+
+    def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        self.node = node
+        self.conn = conn
+        self.member = member
+        #: Set once the session has ended and its connection is closed.
+        self.done = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self.member.name if self.member else self.conn.remote[:4].hex()
+
+    @classmethod
+    def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        """Raise :class:`~lattice.errors.HandshakeRefused` unless ``node`` serves this
+        party in this role (called after the handshake, before anything else is read)."""
+
+    async def run(self) -> None:
+        """Serve the connection until it ends (raises on a protocol failure)."""
+        raise NotImplementedError
+
+    def ended(self) -> None:
+        """Wake everything that waits on this session: it is over."""
+        self.done.set()
