@@ -96,14 +96,20 @@ def test_lattice_matrix_png_of_a_running_node(tmp_path: Path) -> None:
             n.append(f"{n.name} writes")
         cluster.wait(lambda: min(cluster["a"].matrix()["known_to_quorum"]) >= 1, what="a quorum")
         out = tmp_path / "a.png"
-        result = CliRunner().invoke(
-            main, ["matrix", "--config", str(cluster["a"].config), "--png", str(out)]
-        )
-        assert result.exit_code == 0, result.output
+        for _ in range(50):  # a matrix that did not move while it was drawn
+            before = cluster["a"].matrix()
+            result = CliRunner().invoke(
+                main, ["matrix", "--config", str(cluster["a"].config), "--png", str(out)]
+            )
+            assert result.exit_code == 0, result.output
+            if cluster["a"].matrix() == before:
+                break
         assert f"wrote {out}" in result.output
         meta = json.loads(Image.open(out).text[heatmap.PNG_KEY])
-        assert meta["peers"] == ["a", "b", "c"]
-        check_picture(out, meta["rows"], meta["known_to_quorum"])
+        assert meta["peers"] == before["peers"] == ["a", "b", "c"]
+        assert meta["rows"] == before["rows"] and len(before["rows"]) == 3
+        assert meta["known_to_quorum"] == before["known_to_quorum"]
+        check_picture(out, before["rows"], before["known_to_quorum"])
         bad = CliRunner().invoke(
             main,
             ["matrix", "--config", str(cluster["a"].config), "--png", str(tmp_path / "no/x.png")],

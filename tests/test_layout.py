@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ PUBLIC_NAMES = {
 
 #: Old module → its new home, and the names it exported.
 MOVED = {
-    "node": ("lattice.net.node", ["Node", "local_swarm", "child_env", "free_ports"]),
+    "node": ("lattice.net.node", ["Node"]),
     "connection": ("lattice.net.connection", ["Connection", "Limits", "handshake"]),
     "wire": ("lattice.net.wire", ["Frontier", "Entries", "Request", "decode", "encode"]),
     "config": ("lattice.net.config", ["Member", "NodeConfig", "load", "render"]),
@@ -46,7 +45,7 @@ MOVED = {
 
 
 def test_public_names_are_all_still_there() -> None:
-    assert set(lattice.__all__) >= PUBLIC_NAMES
+    assert set(lattice.__all__) == PUBLIC_NAMES
     for name in PUBLIC_NAMES:
         assert getattr(lattice, name) is not None
 
@@ -58,11 +57,15 @@ def test_moved_module_still_imports_and_warns(old: str) -> None:
     with pytest.warns(DeprecationWarning, match=f"lattice.{old} moved to"):
         alias = importlib.import_module(f"lattice.{old}")
     target = importlib.import_module(new)
+    if old == "node":  # it exported helpers that now live beside the node
+        for name, home in (("local_swarm", "local"), ("child_env", "process")):
+            assert getattr(alias, name) is getattr(
+                importlib.import_module(f"lattice.net.{home}"), name
+            )
+        assert alias.free_ports is importlib.import_module("lattice.net.process").free_ports
     for name in names:
         here = getattr(alias, name)
-        there = getattr(target, name, None) or getattr(
-            importlib.import_module("lattice.net.process"), name
-        )
+        there = getattr(target, name)
         assert here is there, (old, name)
         assert name in alias.__all__
 
@@ -144,7 +147,45 @@ def test_one_session_class_per_role() -> None:
         assert "lattice.net.node" not in imported, module
 
 
-def test_aliases_warn_only_on_import() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        import lattice.net.node  # noqa: F401 - the new home never warns
+def test_the_new_homes_never_warn() -> None:
+    """Only the old names are deprecated: importing the package, its new homes and the
+    command line in a fresh interpreter raises no DeprecationWarning."""
+    import subprocess
+
+    code = "import lattice, lattice.net, lattice.net.node, lattice.demo, lattice.cli"
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_role_without_a_session_class_is_refused_after_the_handshake(tmp_path: Path) -> None:
+    """The node admits by the table: a guest (no guest session yet) completes the Noise
+    handshake and is refused, with the reason recorded; a peer is unaffected."""
+    import asyncio
+
+    from lattice.net.connection import handshake
+    from lattice.net.local import local_swarm
+
+    async def run() -> None:
+        (node,) = await local_swarm(1, tmp_path)
+        try:
+            assert node.listen_address is not None
+            reader, writer = await asyncio.open_connection(*node.listen_address)
+            guest = lattice.Identity.generate()
+            keypair = _lattice.NoiseKeypair.generate()
+            hello = _lattice.Hello.create(
+                guest.signing_key, keypair.public, bytes(32), _lattice.ROLE_GUEST
+            )
+            await handshake(reader, writer, initiator=True, keypair=keypair, hello=hello, timeout=5)
+            assert await reader.read() == b"", "closed by the node"
+            writer.close()
+            await node.wait_for(lambda n: n.refused == 1)
+            assert "guests are not served by this node" in node.closed_reasons[-1]
+            assert not node.links and not node.client_links
+        finally:
+            await node.stop()
+
+    asyncio.run(run())

@@ -19,7 +19,7 @@ import pytest
 
 import lattice
 from lattice.errors import StoreError
-from lattice.net.node import local_swarm
+from lattice.net.local import local_swarm
 from lattice.store import Commit, Store
 from lattice.writer import CommitWriter
 
@@ -182,3 +182,148 @@ def test_a_stalled_commit_stalls_no_other_link_and_nothing_is_relayed_before_it(
                 await n.stop()
 
     asyncio.run(run())
+
+
+def test_a_node_whose_commit_fails_loses_nothing(tmp_path: Path) -> None:
+    """n1's store stays locked past its busy timeout: the commit fails, n1 goes back to
+    its store and re-syncs every link, and the entry arrives, is stored and relayed."""
+
+    async def run() -> None:
+        nodes = await local_swarm(3, tmp_path, noop_interval=3600, store_busy_timeout=0.3)
+        n0, n1, n2 = nodes
+        try:
+            await n1.wait_for(lambda n: len(n.links) == 2 and all(s.live for s in n.links.values()))
+            assert n1.config.store is not None
+            with write_locked(n1.config.store):
+                entry = n0.append(b"survives a failed commit")
+                await n1.wait_for(lambda n: any("store:" in r for r in n.closed_reasons))
+            # Nothing of it was stored, so nothing was relayed; after the re-sync it is.
+            await n2.wait_for(lambda n: n.replica.get(entry.id) is not None)
+            assert n1.replica.get(entry.id) == entry
+            assert not n1.replica.recover_needed()
+        finally:
+            for n in nodes:
+                await n.stop()
+
+    asyncio.run(run())
+
+
+def test_after_recovery_no_stale_failure_is_reported(tmp_path: Path) -> None:
+    a, b = lattice.Identity.generate(), lattice.Identity.generate()
+    peers = [a.public_key, b.public_key]
+    entry = lattice.Replica(a, peers=peers).append(b"x")
+    path = tmp_path / "b.db"
+    rep = lattice.Replica(b, peers=peers, path=path)
+    rep.commit_in_background(busy_timeout=0.2)
+    try:
+        with write_locked(path):
+            rep.receive([entry])
+            with pytest.raises(StoreError):
+                rep.committed().result(timeout=30)  # type: ignore[union-attr]
+        assert rep.recover_needed()
+        rep.recover()
+        assert not rep.recover_needed()
+        # Nothing new to store: no commit, and certainly not the old failed one.
+        rep.receive([])
+        assert rep.committed() is None
+        assert rep.quorum_proof(entry.id) is None
+        rep.receive([entry])
+        rep.committed().result(timeout=30)  # type: ignore[union-attr]
+        assert rep.get(entry.id) == entry
+    finally:
+        rep.close()
+
+
+def test_a_client_op_whose_commit_fails_can_be_sent_again(tmp_path: Path) -> None:
+    from lattice.errors import LatticeError
+    from lattice.net import wire
+    from lattice.net.client import Client
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, noop_interval=3600, store_busy_timeout=0.3)
+        me = lattice.Identity.generate()
+        op = lattice.ClientOp.create(me.signing_key, bytes(32), 7, b"pay bob 5")
+        try:
+            assert home.config.store is not None and home.listen_address is not None
+            with write_locked(home.config.store):
+                client = await Client.connect(home.listen_address, me, bytes(32))
+                await client.conn.send(wire.Op(op.to_bytes()))
+                with pytest.raises(LatticeError):
+                    await client.conn.recv()  # no ack: the node closes the connection
+                await client.close()
+            assert home.replica.head(home.me) == 0
+            client = await Client.connect(home.listen_address, me, bytes(32))
+            await client.conn.send(wire.Op(op.to_bytes()))
+            ack = await client.conn.recv()
+            await client.close()
+            assert isinstance(ack, wire.OpAck) and ack.seq == 1
+            wrapped = home.replica.get(ack.entry_id)
+            assert wrapped is not None and wrapped.payload == op.to_bytes()
+        finally:
+            await home.stop()
+
+    asyncio.run(run())
+
+
+def test_stopping_a_node_finishes_its_queued_commits(tmp_path: Path) -> None:
+    async def run() -> list[bytes]:
+        (node,) = await local_swarm(1, tmp_path, noop_interval=3600)
+        assert node.config.store is not None
+        release = threading.Event()
+
+        def hold() -> None:
+            assert node.config.store is not None
+            with write_locked(node.config.store):
+                release.wait(30)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        await asyncio.sleep(0.2)
+        ids = [node.append(b"queued %d" % i).id for i in range(3)]
+        waiter = asyncio.ensure_future(node.durable())
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        threading.Timer(0.5, release.set).start()
+        await node.stop()  # waits for the writer, then answers whoever waited
+        await asyncio.wait_for(waiter, 10)
+        holder.join(10)
+        return ids
+
+    ids = asyncio.run(run())
+    # Every entry appended before the stop is in the file.
+    conn = sqlite3.connect(tmp_path / "n0.db")
+    try:
+        stored = {bytes(r[0]) for r in conn.execute("SELECT id FROM entries")}
+    finally:
+        conn.close()
+    assert set(ids) <= stored
+
+
+def test_a_fork_against_an_entry_still_in_flight_is_proven_without_waiting(
+    tmp_path: Path,
+) -> None:
+    """The first version's commit is stalled; the second version arrives: the replica
+    finds the first among the commits in flight and proves the fork at once (waiting
+    for the stalled commit would hang here, the lock being held by this very thread)."""
+    from lattice.simulation import Equivocator
+
+    ids = [lattice.Identity.generate() for _ in range(4)]
+    peers = [i.public_key for i in ids]
+    liar = Equivocator(ids[3], peers)
+    p, q = liar.equivocate(b"pay alice", b"pay bob")
+    path = tmp_path / "b.db"
+    rep = lattice.Replica(ids[1], peers=peers, path=path)
+    rep.commit_in_background(busy_timeout=30)
+    try:
+        with write_locked(path):
+            rep.receive([p])
+            result = rep.receive([q])
+            assert [f.author for f in result.frauds] == [ids[3].public_key]
+            assert result.frauds[0].verify(bytes(32))
+            assert rep.blocklist == {ids[3].public_key}
+        rep.committed().result(timeout=30)  # type: ignore[union-attr]
+    finally:
+        rep.close()
+    again = lattice.Replica(ids[1], peers=peers, path=path)
+    assert again.blocklist == {ids[3].public_key}
+    again.close()

@@ -23,7 +23,8 @@ __all__ = ["Batch", "ReceiveResult"]
 class ReceiveResult:
     """What one :meth:`Replica.receive <lattice.Replica.receive>` call did.
 
-    ``delivered``: entries delivered (and durably stored) by this call, in causal order;
+    ``delivered``: entries delivered (and durably stored, or with background commits
+    queued to be) by this call, in causal order;
     ``pending``: how many entries wait for dependencies after it; ``rejected``: inputs that
     are invalid, with the typed error saying why (nothing of them is stored or relayed);
     ``frauds``: fraud proofs this call established (DESIGN §5); ``evidence``: entries of

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import warnings
 
-from lattice.net.node import Node, local_swarm
+from lattice.net.local import local_swarm
+from lattice.net.node import Node
 from lattice.net.process import child_env, free_ports
 
 __all__ = ["Node", "child_env", "free_ports", "local_swarm"]

@@ -175,7 +175,8 @@ class Replica(Queries):
 
     def append(self, payload: bytes, kind: Kind = Kind.DATA) -> _lattice.Entry:
         """Append a DATA entry (or another non-noop kind) entangling the current frontier;
-        returns after it is durably stored."""
+        returns after it is durably stored (with :meth:`commit_in_background`: once its
+        commit is queued; :meth:`committed` says when it is stored)."""
         if kind == Kind.NOOP:
             return self.noop()
         payload = bytes(payload)
@@ -217,7 +218,8 @@ class Replica(Queries):
     def receive(self, items: Iterable[_lattice.Entry | bytes]) -> ReceiveResult:
         """Take entries in any order (bytes or Entry objects; duplicates and own echoes
         are harmless) and deliver what can be delivered. Signatures of the whole batch are
-        verified at once; what is delivered is durably stored before this returns.
+        verified at once; what is delivered is durably stored before this returns (with
+        :meth:`commit_in_background`: queued to be, see :meth:`committed`).
 
         A fork found here (DESIGN §5) is in ``frauds`` of the result, and this replica's
         ``FRAUD`` entry announcing it in ``appended``.
@@ -379,9 +381,8 @@ class Replica(Queries):
                 return entry
         data = self._store.get_any(entry_id)
         if data is None and self._writer is not None:
-            # Delivered by an earlier call whose commit may still be on its way.
-            self._writer.wait()
-            data = self._store.get_any(entry_id)
+            # Delivered by an earlier call whose commit is still on its way.
+            data = self._writer.find(entry_id)
         if data is None:
             raise StoreError(f"held entry {entry_id.hex()[:16]}… missing from the store")
         return Entry.from_bytes(data)
@@ -459,7 +460,8 @@ class Replica(Queries):
 
     def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
         """As a client's home peer: check the client's signed op and wrap its exact bytes in
-        one of this replica's DATA entries (returned once durably stored)."""
+        one of this replica's DATA entries (returned once durably stored, or queued to be:
+        see :meth:`append`)."""
         if not isinstance(op, _lattice.ClientOp):
             op = _lattice.ClientOp.from_bytes(op)
         if op.swarm != self.swarm_id:
@@ -476,7 +478,10 @@ class Replica(Queries):
         in entry ``entry_id``, or None if the entry is unknown, is not a wrapped client op,
         or fewer than q peers' noops have entangled it yet."""
         if self._writer is not None:
-            self._writer.wait()  # built from committed entries
+            try:
+                self._writer.wait()  # built from committed entries
+            except StoreError:
+                return None
         return build_quorum_proof(self, entry_id)
 
     # --- durability (DESIGN §13) ----------------------------------------------------------
@@ -505,6 +510,10 @@ class Replica(Queries):
         call :meth:`recover`). None when commits are synchronous or none was made."""
         return None if self._writer is None else self._writer.last()
 
+    def recover_needed(self) -> bool:
+        """True when a background commit failed and :meth:`recover` has not run since."""
+        return self._writer is not None and self._writer.failed is not None
+
     def recover(self) -> None:
         """After a background commit failed: let the commits queued behind it fail too,
         then rebuild the in-memory state from the store, so the replica is again exactly
@@ -513,6 +522,8 @@ class Replica(Queries):
         if self._writer is not None and self._writer.failed is not None:
             self._writer.reset()
             self._reset()
+            # A fork stored but whose FRAUD entry was not: announce it now.
+            self._announce_stored()
 
     def close(self) -> None:
         """Finish the queued commits and close the store."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lattice.errors import StoreError
@@ -49,7 +50,8 @@ class CommitWriter:
         self._lock = threading.Lock()
         self._failed: StoreError | None = None
         self._last: Future[None] | None = None
-        self._queued = 0
+        # Commits submitted and not finished, oldest first (read by find()).
+        self._in_flight: deque[Commit] = deque()
 
     @property
     def failed(self) -> StoreError | None:
@@ -59,13 +61,13 @@ class CommitWriter:
     @property
     def queued(self) -> int:
         """Commits submitted and not finished yet."""
-        return self._queued
+        return len(self._in_flight)
 
     def submit(self, rows: Commit) -> Future[None]:
         """Queue one commit; the future is done once it is durable (or has failed with
         :class:`StoreError`)."""
         with self._lock:
-            self._queued += 1
+            self._in_flight.append(rows)
         future = self._pool.submit(self._run, rows)
         self._last = future
         return future
@@ -84,7 +86,22 @@ class CommitWriter:
                 raise
         finally:
             with self._lock:
-                self._queued -= 1
+                self._in_flight.popleft()
+
+    def find(self, entry_id: bytes) -> bytes | None:
+        """The bytes of the entry with this id in a commit not finished yet (delivered or
+        kept as evidence), if any: a caller may need an entry it handed over before it is
+        stored, and must not wait for the disk to get it."""
+        with self._lock:
+            commits = list(self._in_flight)
+        for rows in commits:
+            for row in rows.entries:
+                if row[0] == entry_id:
+                    return row[5]
+            for ev in rows.evidence:
+                if ev[0] == entry_id:
+                    return ev[4]
+        return None
 
     def last(self) -> Future[None] | None:
         """The future of the latest commit submitted (done: everything before it is too),
@@ -103,6 +120,8 @@ class CommitWriter:
         if self._last is not None:
             with contextlib.suppress(StoreError):
                 self._last.result()
+        # Forget the failed future too: what comes next is not behind it.
+        self._last = None
         self._failed = None
 
     def close(self) -> None:

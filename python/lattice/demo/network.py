@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lattice import _lattice, heatmap
+from lattice.errors import InvalidArgument
 from lattice.identity import Identity
 from lattice.net.config import Member, render
 from lattice.net.control import matrix_table
@@ -133,8 +134,14 @@ def _run(console: Console, d: Path, png: Path) -> NetworkSummary:
         converged = procs[0].matrix()
         console.print(matrix_table(converged, f"A's matrix {took:.2f} s later"))
         console.print("all four matrices identical; every write known to a quorum")
-        picture = heatmap.from_reply(png, converged, f"A's entanglement matrix, {took:.2f} s in")
-        console.print(f"A's matrix drawn as a heatmap: {picture.path}")
+        drawn: Path | None = None
+        try:
+            drawn = heatmap.from_reply(
+                png, converged, f"A's entanglement matrix, {took:.2f} s in"
+            ).path
+            console.print(f"A's matrix drawn as a heatmap: {drawn}")
+        except (InvalidArgument, OSError) as exc:  # e.g. matplotlib not installed
+            console.print(f"[yellow]the matrix picture was not drawn: {exc}")
 
         adversary = AdversaryProcess(d / "XL.toml", d / "XR.toml", log=d / "X.log")
         tell = adversary.command
@@ -183,7 +190,7 @@ def _run(console: Console, d: Path, png: Path) -> NetworkSummary:
             "fraud proof reached every node, and X is blocklisted everywhere: "
             f"{everywhere}"
         )
-        return NetworkSummary(True, detection, everywhere, picture.path)
+        return NetworkSummary(True, detection, everywhere, drawn)
     finally:
         if adversary is not None:
             adversary.stop()

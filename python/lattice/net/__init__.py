@@ -12,7 +12,8 @@ from __future__ import annotations
 from lattice.net.client import Client
 from lattice.net.config import Member, NodeConfig, load, render
 from lattice.net.connection import Connection, Limits
-from lattice.net.node import Node, local_swarm
+from lattice.net.local import local_swarm
+from lattice.net.node import Node
 from lattice.net.process import AdversaryProcess, NodeProcess, child_env, free_ports
 
 __all__ = [

@@ -4,7 +4,7 @@ each in one of its own entries and answers with that entry's id and seq.
 
 >>> import asyncio, tempfile, pathlib
 >>> import lattice
->>> from lattice.net.node import local_swarm
+>>> from lattice.net.local import local_swarm
 >>> async def demo():
 ...     nodes = await local_swarm(1, pathlib.Path(tempfile.mkdtemp()))
 ...     me = lattice.Identity.generate()

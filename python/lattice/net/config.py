@@ -30,6 +30,7 @@ the swarm and its members has a default::
     credit = 8388608
     max_queue_bytes = 33554432
     max_pending_bytes = 67108864
+    store_busy_timeout = 30.0     # seconds a commit waits for a lock held by another process
     reconnect_min = 0.2
     reconnect_max = 10.0
 
@@ -62,6 +63,7 @@ from typing import Any
 from lattice import _lattice
 from lattice.errors import InvalidArgument
 from lattice.net.connection import Limits
+from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Member", "NodeConfig", "load", "render"]
 
@@ -97,6 +99,8 @@ class NodeConfig:
     home: str | None = None
     limits: Limits = field(default_factory=Limits)
     max_pending_bytes: int | None = None
+    #: Seconds a store commit waits for a lock held by another connection before it fails.
+    store_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     reconnect_min: float = DEFAULT_RECONNECT_MIN
     reconnect_max: float = DEFAULT_RECONNECT_MAX
     password: str | None = None
@@ -168,6 +172,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         - limit_names
         - {
             "max_pending_bytes",
+            "store_busy_timeout",
             "reconnect_min",
             "reconnect_max",
         }
@@ -220,6 +225,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         home=node.get("home"),
         limits=limits,
         max_pending_bytes=limits_raw.get("max_pending_bytes"),
+        store_busy_timeout=float(limits_raw.get("store_busy_timeout", DEFAULT_BUSY_TIMEOUT)),
         reconnect_min=float(limits_raw.get("reconnect_min", DEFAULT_RECONNECT_MIN)),
         reconnect_max=float(limits_raw.get("reconnect_max", DEFAULT_RECONNECT_MAX)),
         password=node.get("password"),

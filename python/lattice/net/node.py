@@ -14,7 +14,7 @@ stalls the other links; what a commit stores is relayed, or acknowledged, only a
 commit returned (store first, relay second), in the order the commits were made.
 
 >>> import asyncio, tempfile, pathlib
->>> from lattice.net.node import local_swarm
+>>> from lattice.net.local import local_swarm
 >>> async def demo():
 ...     nodes = await local_swarm(2, pathlib.Path(tempfile.mkdtemp()))
 ...     entry = nodes[0].append(b"hello")
@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from functools import partial
-from pathlib import Path
 
 from lattice import _lattice
 from lattice.batch import ReceiveResult
@@ -47,11 +46,10 @@ from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
-from lattice.net.process import free_ports
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
-__all__ = ["MAX_HANDSHAKES", "NOOP_HEARTBEAT", "TICK", "Node", "local_swarm"]
+__all__ = ["MAX_HANDSHAKES", "NOOP_HEARTBEAT", "TICK", "Node"]
 
 log = logging.getLogger("lattice.node")
 
@@ -89,7 +87,7 @@ class Node:
             max_pending_bytes=config.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
         )
         if config.store is not None:
-            self.replica.commit_in_background()
+            self.replica.commit_in_background(config.store_busy_timeout)
         self.names = {m.public_key: m.name for m in config.members}
         self.keypair = _lattice.NoiseKeypair.generate()
         self.hello = _lattice.Hello.create(
@@ -150,7 +148,8 @@ class Node:
         if self._control is not None and self.config.control is not None:
             with contextlib.suppress(OSError):
                 self.config.control.unlink()
-        await asyncio.to_thread(self.replica.close)
+        await asyncio.to_thread(self.replica.close)  # every queued commit finishes
+        self._run_after_commits()  # and whoever waits for one hears how it ended
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -210,8 +209,26 @@ class Node:
             if not done.done():
                 done.set_exception(exc)
 
+        if not self._running:  # nobody runs the queue: wait for the commit itself
+            future = self.replica.committed()
+            if future is not None:
+                await asyncio.shield(asyncio.wrap_future(future))
+            return
         self.after_commit(ok, failed)
         await done
+
+    def _run_after_commits(self) -> None:
+        """Run what waits for commits that have all finished (at stop)."""
+        while self._after:
+            future, then, on_fail = self._after.popleft()
+            error = None if future is None or not future.done() else future.exception()
+            try:
+                if error is None:
+                    then()
+                elif on_fail is not None and isinstance(error, LatticeError):
+                    on_fail(error)
+            except Exception:
+                log.exception("after a commit")
 
     async def _commit_loop(self) -> None:
         """Run what waits for commits, in order, as the writer thread finishes them."""
@@ -232,12 +249,27 @@ class Node:
                 if error is None:
                     then()
                 else:
-                    log.error("a commit failed; recovering from the store: %s", error)
-                    self.replica.recover()
+                    self._commit_failed(error)
                     if on_fail is not None:
                         on_fail(error)
             except Exception:  # one failing callback must not stop the others
                 log.exception("after a commit")
+
+    def _commit_failed(self, error: LatticeError) -> None:
+        """A commit failed (the commits queued behind it fail too): the replica goes back
+        to what its store holds, and every peer link is closed, so that the frontier
+        exchange of the next connection finds and re-sends what was lost."""
+        if not self.replica.recover_needed():
+            return  # one of the commits queued behind the failed one: recovered already
+        log.error("a commit failed; recovering from the store: %s", error)
+        self.closed_reasons.append(f"store: {error}")
+        try:
+            self.replica.recover()
+        except LatticeError as exc:
+            log.error("recovering from the store failed too: %s", exc)
+            self.closed_reasons.append(f"store: recovery failed: {exc}")
+        for link in list(self.links.values()):
+            self.spawn(link.conn.close())
 
     # --- writing and relaying ----------------------------------------------------------
 
@@ -548,41 +580,3 @@ class Node:
             "known_to_quorum": [m.known_to_quorum().get(p, 0) for p in m.peers],
             "quorum": m.quorum,
         }
-
-
-async def local_swarm(
-    n: int,
-    directory: Path,
-    *,
-    noop_interval: float = 0.2,
-    limits: Limits | None = None,
-) -> list[Node]:
-    """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
-    line (each dials the previous one), started. For examples and tests."""
-    ids = [Identity.generate() for _ in range(n)]
-    swarm_id = bytes(32)
-    ports = free_ports(n)
-    members = tuple(
-        Member(f"n{i}", ident.public_key, ("127.0.0.1", ports[i])) for i, ident in enumerate(ids)
-    )
-    nodes = []
-    for i, ident in enumerate(ids):
-        visible = tuple(
-            m if j == i - 1 else Member(m.name, m.public_key) for j, m in enumerate(members)
-        )
-        config = NodeConfig(
-            identity=directory / f"n{i}.key",
-            swarm_id=swarm_id,
-            members=visible,
-            listen=("127.0.0.1", ports[i]),
-            store=directory / f"n{i}.db",
-            noop_interval=noop_interval,
-            control=None,
-            limits=limits or Limits(),
-            reconnect_min=0.05,
-            reconnect_max=0.5,
-        )
-        node = Node(config, identity=ident)
-        await node.start()
-        nodes.append(node)
-    return nodes

@@ -42,13 +42,23 @@ class ClientSession(Session):
             msg = await conn.recv()
             match msg:
                 case wire.Op(op):
+                    previous = node.client_nonces.get(conn.remote)
                     try:
                         entry = self.wrap(op)
                     except LatticeError as exc:
                         raise ProtocolError(
                             f"client op refused: {exc}", author=conn.remote
                         ) from exc
-                    await node.durable()  # store first, then relay and acknowledge
+                    try:
+                        await node.durable()  # store first, then relay and acknowledge
+                    except LatticeError:
+                        # Not stored: the client may send this op again.
+                        if node.client_nonces.get(conn.remote) == op_nonce(op):
+                            if previous is None:
+                                node.client_nonces.pop(conn.remote, None)
+                            else:
+                                node.client_nonces[conn.remote] = previous
+                        raise
                     node.relay([entry])
                     await conn.send(wire.OpAck(entry.id, entry.seq))
                 case wire.Ping():
@@ -70,3 +80,8 @@ class ClientSession(Session):
         entry = self.node.replica.wrap_client_op(op)
         nonces[client] = op.nonce
         return entry
+
+
+def op_nonce(data: bytes) -> int:
+    """The nonce of an encoded client op."""
+    return _lattice.ClientOp.from_bytes(data).nonce

@@ -187,8 +187,12 @@ class PeerSession(Session):
                 if news:
                     accused = _lattice.FraudProof.from_bytes(proof).author
                     node.fork_seen.setdefault(accused, time.time())
-                    node.gossip_fraud(proof, exclude=remote)
-                    node.disconnect(accused)
+
+                    def stored() -> None:  # store first, gossip second
+                        node.gossip_fraud(proof, exclude=remote)
+                        node.disconnect(accused)
+
+                    node.after_commit(stored)
             case wire.Credit(n):
                 if not self.window:
                     self.window = n
@@ -213,7 +217,7 @@ class PeerSession(Session):
         if self.granted < 0:
             raise ProtocolError("entries beyond the granted credit", author=remote)
         result = node.replica.receive(entries)
-        for proof in result.frauds:  # held from now on, whatever the commit's fate
+        for proof in result.frauds:  # when this node first held the proof (in memory)
             node.fork_seen.setdefault(proof.author, time.time())
 
         def durable() -> None:
