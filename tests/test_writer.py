@@ -42,6 +42,20 @@ def _row(i: int) -> tuple[bytes, bytes, int, int, int, bytes]:
     return (bytes([i]) * 32, bytes(32), i, i, 1, b"entry %d" % i)
 
 
+def _background_pair(
+    directory: Path, count: int, busy_timeout: float
+) -> tuple[lattice.Identity, lattice.Identity, list[lattice.Entry], lattice.Replica]:
+    """Peer a's first ``count`` entries, and b's durable replica (``b.db`` in
+    ``directory``) committing in the background."""
+    a, b = lattice.Identity.generate(), lattice.Identity.generate()
+    peers = [a.public_key, b.public_key]
+    source = lattice.Replica(a, peers=peers)
+    entries = [source.append(b"e%d" % i) for i in range(count)]
+    rep = lattice.Replica(b, peers=peers, path=directory / "b.db")
+    rep.commit_in_background(busy_timeout=busy_timeout)
+    return a, b, entries, rep
+
+
 def test_commits_run_in_order_and_a_failure_fails_what_is_queued(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     store = Store.open(path, swarm_id=SWARM, owner=bytes(32), peers=[bytes(32)])
@@ -65,19 +79,18 @@ def test_commits_run_in_order_and_a_failure_fails_what_is_queued(tmp_path: Path)
         writer.submit(Commit([_row(2)], [])).result(timeout=30)
         assert store.count() == 2
         assert writer.queued == 0
+        assert not writer.submit(Commit([_row(4)], [])).cancel(), "a commit cannot be cancelled"
     finally:
         writer.close()
         store.close()
+    with pytest.raises(StoreError, match="closed"):
+        writer.submit(Commit([_row(5)], []))
+    assert writer.queued == 0
 
 
 def test_a_replica_in_background_mode_serves_only_what_is_committed(tmp_path: Path) -> None:
-    a, b = lattice.Identity.generate(), lattice.Identity.generate()
-    peers = [a.public_key, b.public_key]
-    source = lattice.Replica(a, peers=peers)
-    entries = [source.append(b"e%d" % i) for i in range(3)]
-    path = tmp_path / "b.db"
-    rep = lattice.Replica(b, peers=peers, path=path)
-    rep.commit_in_background(busy_timeout=60)
+    a, b, entries, rep = _background_pair(tmp_path, 3, busy_timeout=60)
+    peers, path = [a.public_key, b.public_key], tmp_path / "b.db"
     try:
         with write_locked(path):
             result = rep.receive(entries[:2])
@@ -102,13 +115,8 @@ def test_a_replica_in_background_mode_serves_only_what_is_committed(tmp_path: Pa
 def test_a_failed_background_commit_leaves_the_replica_what_its_store_says(
     tmp_path: Path,
 ) -> None:
-    a, b = lattice.Identity.generate(), lattice.Identity.generate()
-    peers = [a.public_key, b.public_key]
-    source = lattice.Replica(a, peers=peers)
-    entries = [source.append(b"e%d" % i) for i in range(4)]
-    path = tmp_path / "b.db"
-    rep = lattice.Replica(b, peers=peers, path=path)
-    rep.commit_in_background(busy_timeout=0.2)
+    a, _, entries, rep = _background_pair(tmp_path, 4, busy_timeout=0.2)
+    b, path = rep.identity, tmp_path / "b.db"
     try:
         rep.receive(entries[:1])
         rep.committed().result(timeout=30)  # type: ignore[union-attr]
@@ -234,7 +242,9 @@ def test_after_recovery_no_stale_failure_is_reported(tmp_path: Path) -> None:
         rep.close()
 
 
-def test_a_client_op_whose_commit_fails_can_be_sent_again(tmp_path: Path) -> None:
+def test_client_ops_whose_commits_fail_can_be_sent_again(tmp_path: Path) -> None:
+    """Two connections of one client each send an op while the home peer's store is
+    locked: neither is stored, and both can be sent again, in order, and are wrapped."""
     from lattice.errors import LatticeError
     from lattice.net import wire
     from lattice.net.client import Client
@@ -242,23 +252,33 @@ def test_a_client_op_whose_commit_fails_can_be_sent_again(tmp_path: Path) -> Non
     async def run() -> None:
         (home,) = await local_swarm(1, tmp_path, noop_interval=3600, store_busy_timeout=0.3)
         me = lattice.Identity.generate()
-        op = lattice.ClientOp.create(me.signing_key, bytes(32), 7, b"pay bob 5")
+        ops = [lattice.ClientOp.create(me.signing_key, bytes(32), n, b"op %d" % n) for n in (5, 6)]
         try:
             assert home.config.store is not None and home.listen_address is not None
             with write_locked(home.config.store):
-                client = await Client.connect(home.listen_address, me, bytes(32))
-                await client.conn.send(wire.Op(op.to_bytes()))
-                with pytest.raises(LatticeError):
-                    await client.conn.recv()  # no ack: the node closes the connection
-                await client.close()
+                clients = [await Client.connect(home.listen_address, me, bytes(32)) for _ in ops]
+                for client, op in zip(clients, ops, strict=True):
+                    await client.conn.send(wire.Op(op.to_bytes()))
+                for client in clients:
+                    with pytest.raises(LatticeError):
+                        await client.conn.recv()  # no ack: the node closes the connection
+                    await client.close()
             assert home.replica.head(home.me) == 0
             client = await Client.connect(home.listen_address, me, bytes(32))
-            await client.conn.send(wire.Op(op.to_bytes()))
-            ack = await client.conn.recv()
+            acks = []
+            for op in ops:
+                await client.conn.send(wire.Op(op.to_bytes()))
+                acks.append(await client.conn.recv())
+            # And a replay of a stored op is still refused.
+            await client.conn.send(wire.Op(ops[0].to_bytes()))
+            with pytest.raises(LatticeError):
+                await client.conn.recv()
             await client.close()
-            assert isinstance(ack, wire.OpAck) and ack.seq == 1
-            wrapped = home.replica.get(ack.entry_id)
-            assert wrapped is not None and wrapped.payload == op.to_bytes()
+            assert [a.seq for a in acks if isinstance(a, wire.OpAck)] == [1, 2]
+            for ack, op in zip(acks, ops, strict=True):
+                assert isinstance(ack, wire.OpAck)
+                wrapped = home.replica.get(ack.entry_id)
+                assert wrapped is not None and wrapped.payload == op.to_bytes()
         finally:
             await home.stop()
 

@@ -7,17 +7,13 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 from __future__ import annotations
 
 import asyncio
-import warnings
 
+from lattice._moved import moved
 from lattice.net.adversary import Twin, main
 
 __all__ = ["Twin", "main"]
 
-warnings.warn(
-    "lattice.adversary moved to lattice.net.adversary; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.adversary", "lattice.net.adversary")
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -6,14 +6,9 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.client import Client
 
 __all__ = ["Client"]
 
-warnings.warn(
-    "lattice.client moved to lattice.net.client; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.client", "lattice.net.client")

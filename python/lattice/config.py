@@ -6,8 +6,7 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.config import (
     Member,
     NodeConfig,
@@ -17,8 +16,4 @@ from lattice.net.config import (
 
 __all__ = ["Member", "NodeConfig", "load", "render"]
 
-warnings.warn(
-    "lattice.config moved to lattice.net.config; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.config", "lattice.net.config")

@@ -6,14 +6,9 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.connection import Connection, Limits, handshake
 
 __all__ = ["Connection", "Limits", "handshake"]
 
-warnings.warn(
-    "lattice.connection moved to lattice.net.connection; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.connection", "lattice.net.connection")

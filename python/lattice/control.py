@@ -6,8 +6,7 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.control import (
     MAX_REQUEST_LEN,
     matrix_table,
@@ -17,8 +16,4 @@ from lattice.net.control import (
 
 __all__ = ["MAX_REQUEST_LEN", "matrix_table", "request", "serve_control"]
 
-warnings.warn(
-    "lattice.control moved to lattice.net.control; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.control", "lattice.net.control")

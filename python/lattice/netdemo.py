@@ -6,14 +6,9 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.demo.network import NetworkSummary, run_network_demo
 
 __all__ = ["NetworkSummary", "run_network_demo"]
 
-warnings.warn(
-    "lattice.netdemo moved to lattice.demo.network; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.netdemo", "lattice.demo.network")

@@ -6,16 +6,11 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.local import local_swarm
 from lattice.net.node import Node
 from lattice.net.process import child_env, free_ports
 
 __all__ = ["Node", "child_env", "free_ports", "local_swarm"]
 
-warnings.warn(
-    "lattice.node moved to lattice.net.node; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.node", "lattice.net.node")

@@ -206,12 +206,13 @@ class Replica(Queries):
         changed = self.data_changed() if data_only else self.frontier_changed()
         return self.noop() if changed else None
 
-    def _announce_stored(self) -> None:
+    def _announce_stored(self) -> list[_lattice.Entry]:
         """Append the FRAUD entry of every fork this replica detected but has not announced
         yet (a crash between the two commits): nothing found is lost."""
         pending, self._forks.unannounced = self._forks.unannounced, []
-        for proof in pending:
-            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
+        return [
+            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author) for proof in pending
+        ]
 
     # --- receiving -----------------------------------------------------------------------
 
@@ -379,10 +380,11 @@ class Replica(Queries):
         for entry, _ in self._batch.delivered:
             if entry.id == entry_id:
                 return entry
-        data = self._store.get_any(entry_id)
-        if data is None and self._writer is not None:
-            # Delivered by an earlier call whose commit is still on its way.
-            data = self._writer.find(entry_id)
+        # Delivered by an earlier call whose commit may still be on its way: look there
+        # first (an entry leaves the writer's queue only once it is stored).
+        data = None if self._writer is None else self._writer.find(entry_id)
+        if data is None:
+            data = self._store.get_any(entry_id)
         if data is None:
             raise StoreError(f"held entry {entry_id.hex()[:16]}… missing from the store")
         return Entry.from_bytes(data)
@@ -514,16 +516,18 @@ class Replica(Queries):
         """True when a background commit failed and :meth:`recover` has not run since."""
         return self._writer is not None and self._writer.failed is not None
 
-    def recover(self) -> None:
+    def recover(self) -> list[_lattice.Entry]:
         """After a background commit failed: let the commits queued behind it fail too,
-        then rebuild the in-memory state from the store, so the replica is again exactly
-        what its store holds (what was not stored can be received again). Does nothing
-        when no commit failed."""
-        if self._writer is not None and self._writer.failed is not None:
-            self._writer.reset()
-            self._reset()
-            # A fork stored but whose FRAUD entry was not: announce it now.
-            self._announce_stored()
+        rebuild the in-memory state from the store, so the replica is again exactly what
+        its store holds (what was not stored can be received again), and announce any
+        fork stored without its FRAUD entry. Returns the entries this appended (to relay
+        once committed); does nothing when no commit failed."""
+        if self._writer is None or self._writer.failed is None:
+            return []
+        self._writer.drain()
+        self._reset()  # raises if the store cannot be read: the writer stays failed
+        self._writer.reset()
+        return self._announce_stored()
 
     def close(self) -> None:
         """Finish the queued commits and close the store."""

@@ -6,8 +6,7 @@ Lattice's network code moved into the :mod:`lattice.net` package (DESIGN §1); i
 
 from __future__ import annotations
 
-import warnings
-
+from lattice._moved import moved
 from lattice.net.wire import (
     MAX_ENTRIES_PER_FRAME,
     MAX_FRONTIER_ITEMS,
@@ -46,8 +45,4 @@ __all__ = [
     "encode",
 ]
 
-warnings.warn(
-    "lattice.wire moved to lattice.net.wire; the old name goes away in lattice 0.2",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved("lattice.wire", "lattice.net.wire")

@@ -65,28 +65,45 @@ class CommitWriter:
 
     def submit(self, rows: Commit) -> Future[None]:
         """Queue one commit; the future is done once it is durable (or has failed with
-        :class:`StoreError`)."""
+        :class:`StoreError`). It cannot be cancelled: a commit, once handed over, runs."""
+        done: Future[None] = Future()
+        done.set_running_or_notify_cancel()
         with self._lock:
+            # Appended and queued together, so _in_flight is in the thread's order.
             self._in_flight.append(rows)
-        future = self._pool.submit(self._run, rows)
-        self._last = future
-        return future
+            try:
+                self._pool.submit(self._run, rows, done)
+            except RuntimeError as exc:  # the writer is closed
+                self._in_flight.pop()
+                raise StoreError(f"the writer of {self.path} is closed") from exc
+        self._last = done
+        return done
 
-    def _run(self, rows: Commit) -> None:
+    def _run(self, rows: Commit, done: Future[None]) -> None:
+        error: StoreError | None = None
         try:
             if self._failed is not None:
                 raise StoreError(
                     f"not stored in {self.path}: an earlier commit failed ({self._failed})"
                 )
-            try:
-                write(self._conn, rows, self.path)
-            except StoreError as exc:
+            write(self._conn, rows, self.path)
+        except StoreError as exc:
+            if self._failed is None:
                 log.error("commit failed: %s", exc)
                 self._failed = exc
-                raise
+            error = exc
+        except BaseException as exc:  # never leave a waiter without an answer
+            error = StoreError(f"commit to {self.path} failed: {exc!r}")
+            self._failed = self._failed or error
         finally:
+            # Every commit runs, in submission order: the oldest in flight is this one.
+            # It leaves only now, after COMMIT, so find() never misses an entry.
             with self._lock:
                 self._in_flight.popleft()
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
     def find(self, entry_id: bytes) -> bytes | None:
         """The bytes of the entry with this id in a commit not finished yet (delivered or
@@ -114,12 +131,16 @@ class CommitWriter:
         if self._last is not None:
             self._last.result()
 
-    def reset(self) -> None:
-        """After a failure: wait for the queue to drain (the commits in it fail too), then
-        accept commits again. The caller rebuilds its state from the store."""
+    def drain(self) -> None:
+        """Wait until every submitted commit has finished, failed or not."""
         if self._last is not None:
             with contextlib.suppress(StoreError):
                 self._last.result()
+
+    def reset(self) -> None:
+        """After a failure, once the caller has rebuilt its state from the store: accept
+        commits again (call :meth:`drain` first; the queued ones fail too)."""
+        self.drain()
         # Forget the failed future too: what comes next is not behind it.
         self._last = None
         self._failed = None

@@ -99,6 +99,7 @@ class Node:
         self.refused = 0
         self._handshaking = 0
         self.client_nonces: dict[bytes, int] = {}
+        self.client_stored_nonces: dict[bytes, int] = {}
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
         self._server: asyncio.Server | None = None
@@ -198,7 +199,8 @@ class Node:
 
     async def durable(self) -> None:
         """Wait until everything the replica did so far is durably stored; raises the
-        :class:`StoreError` if that commit failed."""
+        :class:`StoreError` if that commit failed. On a node that is not running (nobody
+        runs the queue of :meth:`after_commit`) this waits for the latest commit itself."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def ok() -> None:
@@ -221,12 +223,14 @@ class Node:
         """Run what waits for commits that have all finished (at stop)."""
         while self._after:
             future, then, on_fail = self._after.popleft()
-            error = None if future is None or not future.done() else future.exception()
+            error: BaseException | None = None
+            if future is not None:
+                error = future.exception() if future.done() else StoreError("not committed")
             try:
                 if error is None:
                     then()
-                elif on_fail is not None and isinstance(error, LatticeError):
-                    on_fail(error)
+                elif on_fail is not None:
+                    on_fail(error if isinstance(error, LatticeError) else StoreError(str(error)))
             except Exception:
                 log.exception("after a commit")
 
@@ -249,25 +253,31 @@ class Node:
                 if error is None:
                     then()
                 else:
-                    self._commit_failed(error)
-                    if on_fail is not None:
-                        on_fail(error)
+                    try:
+                        self._commit_failed(error)
+                    finally:
+                        if on_fail is not None:
+                            on_fail(error)
             except Exception:  # one failing callback must not stop the others
                 log.exception("after a commit")
 
     def _commit_failed(self, error: LatticeError) -> None:
         """A commit failed (the commits queued behind it fail too): the replica goes back
         to what its store holds, and every peer link is closed, so that the frontier
-        exchange of the next connection finds and re-sends what was lost."""
+        exchange of the next connection finds and re-sends what was lost (a peer may have
+        been shown a frontier with entries that are now gone)."""
         if not self.replica.recover_needed():
             return  # one of the commits queued behind the failed one: recovered already
         log.error("a commit failed; recovering from the store: %s", error)
         self.closed_reasons.append(f"store: {error}")
         try:
-            self.replica.recover()
-        except LatticeError as exc:
+            announced = self.replica.recover()
+        except Exception as exc:  # the store cannot even be read: retried at the next failure
             log.error("recovering from the store failed too: %s", exc)
             self.closed_reasons.append(f"store: recovery failed: {exc}")
+            announced = []
+        if announced:
+            self.after_commit(partial(self.relay, announced))
         for link in list(self.links.values()):
             self.spawn(link.conn.close())
 

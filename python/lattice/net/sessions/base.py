@@ -32,8 +32,10 @@ class NodeContext(Protocol):
     replica: Replica
     limits: Limits
     me: bytes
-    #: Per client, the highest op nonce wrapped (ops are wrapped once, in order).
+    #: Per client, the highest op nonce wrapped (ops are wrapped once, in order) ...
     client_nonces: dict[bytes, int]
+    #: ... and the highest whose wrapping entry is durably stored.
+    client_stored_nonces: dict[bytes, int]
     #: When (wall-clock seconds) this node first held each forked author's proof.
     fork_seen: dict[bytes, float]
     closed_reasons: deque[str]

@@ -42,9 +42,8 @@ class ClientSession(Session):
             msg = await conn.recv()
             match msg:
                 case wire.Op(op):
-                    previous = node.client_nonces.get(conn.remote)
                     try:
-                        entry = self.wrap(op)
+                        entry, nonce = self.wrap(op)
                     except LatticeError as exc:
                         raise ProtocolError(
                             f"client op refused: {exc}", author=conn.remote
@@ -52,13 +51,9 @@ class ClientSession(Session):
                     try:
                         await node.durable()  # store first, then relay and acknowledge
                     except LatticeError:
-                        # Not stored: the client may send this op again.
-                        if node.client_nonces.get(conn.remote) == op_nonce(op):
-                            if previous is None:
-                                node.client_nonces.pop(conn.remote, None)
-                            else:
-                                node.client_nonces[conn.remote] = previous
+                        self._not_stored()
                         raise
+                    self._stored(nonce)
                     node.relay([entry])
                     await conn.send(wire.OpAck(entry.id, entry.seq))
                 case wire.Ping():
@@ -68,9 +63,10 @@ class ClientSession(Session):
                         f"unexpected {type(msg).__name__} from a client", author=conn.remote
                     )
 
-    def wrap(self, data: bytes) -> _lattice.Entry:
+    def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),
-        each once, nonces strictly increasing (no replay of an op seen in the logs)."""
+        each once, nonces strictly increasing (no replay of an op seen in the logs).
+        Returns the wrapping entry and the op's nonce."""
         client, nonces = self.conn.remote, self.node.client_nonces
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
@@ -79,9 +75,20 @@ class ClientSession(Session):
             raise ProtocolError("op nonce not above the client's last (a replay?)", author=client)
         entry = self.node.replica.wrap_client_op(op)
         nonces[client] = op.nonce
-        return entry
+        return entry, op.nonce
 
+    def _stored(self, nonce: int) -> None:
+        client, node = self.conn.remote, self.node
+        for table in (node.client_stored_nonces, node.client_nonces):
+            table[client] = max(table.get(client, -1), nonce)
 
-def op_nonce(data: bytes) -> int:
-    """The nonce of an encoded client op."""
-    return _lattice.ClientOp.from_bytes(data).nonce
+    def _not_stored(self) -> None:
+        """The commit failed and the replica went back to its store: nothing of this
+        client that is not stored was wrapped, so its ops above the last stored one may
+        come again."""
+        client, node = self.conn.remote, self.node
+        stored = node.client_stored_nonces.get(client)
+        if stored is None:
+            node.client_nonces.pop(client, None)
+        else:
+            node.client_nonces[client] = stored
