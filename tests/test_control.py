@@ -12,7 +12,7 @@ import pytest
 import lattice
 from lattice.errors import InvalidArgument
 from lattice.net.config import Member, load, render
-from lattice.net.control import request, serve_control
+from lattice.net.control import MAX_REQUEST_LEN, request, serve_control
 
 
 class _Dummy:
@@ -86,3 +86,67 @@ def test_config_round_trip_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="noop_interval"):
         load(tmp_path / "zero.toml")
     assert lattice.MAX_ENTRY_LEN > 1000
+
+
+class _Appender(_Dummy):
+    """A control target that records appends (status, matrix and append are all real
+    control ops; only the node behind them is left out)."""
+
+    def __init__(self) -> None:
+        self.appended: list[bytes] = []
+
+    def matrix(self) -> dict[str, object]:
+        return {}
+
+    def append(self, payload: bytes) -> lattice.Entry:
+        self.appended.append(payload)
+        key = lattice.Identity.from_seed(bytes(32)).signing_key
+        return lattice.Entry.create(key, swarm=bytes(32), seq=1, lamport=1, payload=payload)
+
+    async def durable(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "message"),
+    [
+        (b"\xff\xfe{}\n", "InvalidArgument", "UTF-8"),
+        (b"[" * 100_000 + b"\n", "InvalidArgument", "nests at most"),
+        (b'{"op": "append", "x": {"a": {"b": {"c": {"d": 1}}}}}\n', "InvalidArgument", "nests"),
+        (b'{"op": "append"}\n', "InvalidArgument", "needs a payload"),
+        (b'{"op": "append", "payload": 5}\n', "InvalidArgument", "needs a payload"),
+        (b'{"op": "append", "payload": "zz"}\n', "InvalidArgument", "hex"),
+        (b"not json\n", "InvalidArgument", "one JSON object"),
+        (b'{"op": 1}\n', "InvalidArgument", "unknown control op"),
+        (b"x" * (MAX_REQUEST_LEN + 10) + b"\n", "LimitExceeded", "at most"),
+    ],
+    ids=["bad utf-8", "deep list", "deep object", "no payload", "payload not text",
+         "payload not hex", "not json", "op not text", "too long"],
+)  # fmt: skip
+def test_malformed_requests_get_typed_answers(
+    tmp_path: Path, line: bytes, error: str, message: str
+) -> None:
+    path = tmp_path / "c.sock"
+    target = _Appender()
+
+    async def run() -> None:
+        server = await serve_control(target, path)  # type: ignore[arg-type]
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path))
+            writer.write(line)
+            await writer.drain()
+            reply = json.loads(await asyncio.wait_for(reader.readline(), 30))
+            assert reply["ok"] is False and reply["error"] == error, reply
+            assert message in reply["message"], reply
+            assert hasattr(lattice.errors, reply["error"])
+            writer.close()
+            # The server is still there, and nothing was appended.
+            ok = await asyncio.to_thread(request, path, {"op": "status"})
+            assert ok["status"] == {"ok": 1}
+            assert target.appended == []
+            done = await asyncio.to_thread(request, path, {"op": "append", "payload": "6869"})
+            assert done["seq"] == 1 and target.appended == [b"hi"]
+        finally:
+            server.close()
+
+    asyncio.run(run())

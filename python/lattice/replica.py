@@ -119,12 +119,22 @@ class Replica(Queries):
             max_pending_bytes, max_pending_bytes_per_author
         )
         self._batch = Batch()
-        self._store = Store.open(path, swarm_id=self.swarm_id, owner=self.me, peers=self.peers)
+        self._store = Store.open(
+            path,
+            swarm_id=self.swarm_id,
+            owner=self.me,
+            peers=self.peers,
+            faults=self.matrix.faults,
+        )
         # Set by commit_in_background (a node): commits then run on the writer's thread.
         self._writer: CommitWriter | None = None
-        self._init_state()
-        self._load()
-        self._announce_stored()
+        try:
+            self._init_state()
+            self._load()
+            self._announce_stored()
+        except BaseException:
+            self._store.close()  # and its lock: nothing half-opened stays in use
+            raise
 
     # --- state -------------------------------------------------------------------------
 

@@ -17,11 +17,14 @@ newer format, fails with :class:`~lattice.errors.StoreError`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from lattice.errors import StoreError
 
@@ -36,6 +39,11 @@ WAL_CHECKPOINT_PAGES = 10_000
 CACHE_KIB = 64 * 1024
 #: SQLite's application_id for lattice files ("LATT").
 APPLICATION_ID = 0x4C415454
+#: Store files (and SQLite's -wal and -shm beside them, which take the file's mode) are
+#: readable by their owner only, like keys.
+FILE_MODE = 0o600
+#: Beside each store file: the lock that makes its opener the only writer, holding its pid.
+LOCK_SUFFIX = ".lock"
 
 _SCHEMA = (
     """
@@ -171,18 +179,55 @@ def write(c: sqlite3.Connection, rows: Commit, path: Path | None) -> None:
     except Exception as exc:
         # Whatever failed (SQLite, or a value SQLite cannot hold), nothing is stored
         # and the connection is left usable.
-        if c.in_transaction:
-            c.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):
+            if c.in_transaction:
+                c.execute("ROLLBACK")
         raise StoreError(f"could not store entries in {path or 'memory'}: {exc}") from exc
+
+
+def _lock(path: Path) -> BinaryIO:
+    """Take the exclusive lock beside ``path`` (a store has one writer: DESIGN §13);
+    StoreError naming the holder's pid if another opener has it. The lock goes with the
+    returned file: when it is closed, or collected with a store nobody closed."""
+    lock_path = path.with_name(path.name + LOCK_SUFFIX)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock {lock_path}: {exc}") from exc
+    lock = os.fdopen(fd, "r+b", buffering=0)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = lock.read(32).decode(errors="replace").strip() or "unknown"
+        lock.close()
+        raise StoreError(
+            f"{path} is in use by pid {holder} (one opener per store: stop that node or "
+            "close its replica first)"
+        ) from None
+    except OSError as exc:
+        lock.close()
+        raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n".encode())
+    return lock
+
+
+def _unlock(lock: BinaryIO | None) -> None:
+    if lock is not None:
+        with contextlib.suppress(OSError):
+            lock.close()  # closing the file releases the flock
 
 
 class Store:
     """The SQLite store of one replica. Not thread-safe: one replica, one owner; its
     commits may run on one writer thread instead (:mod:`lattice.writer`)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path | None, lock: BinaryIO | None = None
+    ) -> None:
         self._conn = conn
         self.path = path
+        self._lock = lock
 
     @classmethod
     def open(
@@ -192,30 +237,44 @@ class Store:
         swarm_id: bytes,
         owner: bytes,
         peers: Sequence[bytes],
+        faults: int | None = None,
     ) -> Store:
-        """Open or create the store at ``path`` (``None``: in memory).
+        """Open or create the store at ``path`` (``None``: in memory), as its only user:
+        a second opener, in this process or another, gets :class:`StoreError` naming the
+        pid that holds it. A new file is created readable by its owner only.
 
-        Raises :class:`StoreError` if the file belongs to another swarm, another owner or
-        another membership list, or has a format this build does not read.
+        Raises :class:`StoreError` if the file belongs to another swarm, another owner,
+        another membership list or another ``faults``, is not a lattice store (corrupt,
+        truncated, or something else), or has a format this build does not read.
         """
         target = None if path is None else Path(path)
+        lock = None if target is None else _lock(target)
         try:
+            if target is not None and not target.exists():
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
             conn = sqlite3.connect(
                 ":memory:" if target is None else target,
                 isolation_level=None,  # transactions are explicit (BEGIN/COMMIT)
                 check_same_thread=False,
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
+            _unlock(lock)
             raise StoreError(f"cannot open store {target}: {exc}") from exc
-        store = cls(conn, target)
+        store = cls(conn, target, lock)
         try:
-            store._init(swarm_id=swarm_id, owner=owner, peers=peers)
+            store._init(swarm_id=swarm_id, owner=owner, peers=peers, faults=faults)
+        except sqlite3.Error as exc:
+            store.close()
+            raise StoreError(f"{target} is not a readable lattice store: {exc}") from exc
         except BaseException:
-            conn.close()
+            store.close()
             raise
         return store
 
-    def _init(self, *, swarm_id: bytes, owner: bytes, peers: Sequence[bytes]) -> None:
+    def _init(
+        self, *, swarm_id: bytes, owner: bytes, peers: Sequence[bytes], faults: int | None
+    ) -> None:
         c = self._conn
         try:
             app_id = c.execute("PRAGMA application_id").fetchone()[0]
@@ -236,10 +295,10 @@ class Store:
             c.execute("BEGIN IMMEDIATE")
             for statement in (*_SCHEMA, *_SCHEMA_V2):
                 c.execute(statement)
-            c.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("swarm_id", swarm_id), ("owner", owner), ("peers", b"".join(peers))],
-            )
+            rows = [("swarm_id", swarm_id), ("owner", owner), ("peers", b"".join(peers))]
+            if faults is not None:
+                rows.append(("faults", str(faults).encode()))
+            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
             c.execute(f"PRAGMA application_id={APPLICATION_ID}")
             c.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
             c.execute("COMMIT")
@@ -257,6 +316,17 @@ class Store:
                 f"{self.path} was created with another membership list (peers and their order "
                 "must match: the matrix is indexed by them)"
             )
+        if faults is not None:
+            stored = meta.get("faults")
+            if stored is None:  # a file from before faults were recorded: record them now
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES ('faults', ?)", (str(faults).encode(),)
+                )
+            elif bytes(stored) != str(faults).encode():
+                raise StoreError(
+                    f"{self.path} was created with faults = {bytes(stored).decode()}, not "
+                    f"{faults} (the quorum depends on it: use the same value)"
+                )
         if version < STORE_FORMAT_VERSION:
             self._upgrade(version)
 
@@ -330,109 +400,147 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """SQLite's errors while reading, as :class:`StoreError`."""
+        try:
+            yield
+        except sqlite3.ProgrammingError as exc:
+            raise StoreError(f"the store {self.path or '(memory)'} is closed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot read the store {self.path or '(memory)'} (corrupt or truncated?): {exc}"
+            ) from exc
+
     def frauds(self) -> list[tuple[bytes, int, bytes, bool]]:
         """Every stored fraud proof as (author, seq, proof, announce)."""
-        rows = self._conn.execute("SELECT author, seq, proof, announce FROM frauds ORDER BY rowid")
-        return [(bytes(a), s, bytes(p), bool(n)) for a, s, p, n in rows]
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT author, seq, proof, announce FROM frauds ORDER BY rowid"
+            )
+            return [(bytes(a), s, bytes(p), bool(n)) for a, s, p, n in rows]
 
     def evidence(
         self, author: bytes | None = None
     ) -> Iterator[tuple[bytes, bytes, int, int, bytes]]:
         """Entries kept as evidence, as (id, author, seq, lamport, bytes), in arrival order."""
-        if author is None:
-            rows = self._conn.execute(
-                "SELECT id, author, seq, lamport, bytes FROM evidence ORDER BY ord"
-            )
-        else:
-            rows = self._conn.execute(
-                "SELECT id, author, seq, lamport, bytes FROM evidence WHERE author = ? "
-                "ORDER BY ord",
-                (author,),
-            )
-        for i, a, s, lam, data in rows:
-            yield bytes(i), bytes(a), s, lam, bytes(data)
+        with self._reading():
+            if author is None:
+                rows = self._conn.execute(
+                    "SELECT id, author, seq, lamport, bytes FROM evidence ORDER BY ord"
+                )
+            else:
+                rows = self._conn.execute(
+                    "SELECT id, author, seq, lamport, bytes FROM evidence WHERE author = ? "
+                    "ORDER BY ord",
+                    (author,),
+                )
+            for i, a, s, lam, data in rows:
+                yield bytes(i), bytes(a), s, lam, bytes(data)
 
     def fork_cells(self) -> list[tuple[int, int, bytes]]:
         """Every (observer, sender, id) commitment to a forked author's entry."""
-        rows = self._conn.execute("SELECT observer, sender, id FROM fork_cells")
-        return [(o, s, bytes(i)) for o, s, i in rows]
+        with self._reading():
+            rows = self._conn.execute("SELECT observer, sender, id FROM fork_cells")
+            return [(o, s, bytes(i)) for o, s, i in rows]
 
     def penalties(self) -> dict[bytes, int]:
         """Penalty count per peer."""
-        rows = self._conn.execute("SELECT peer, count FROM penalties")
-        return {bytes(p): n for p, n in rows}
+        with self._reading():
+            rows = self._conn.execute("SELECT peer, count FROM penalties")
+            return {bytes(p): n for p, n in rows}
 
     def count(self) -> int:
         """Number of stored entries."""
-        return int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+        with self._reading():
+            return int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
 
     def cells(self) -> list[tuple[int, int, int]]:
         """Every stored matrix cell as (observer, sender, seq)."""
-        return self._conn.execute("SELECT observer, sender, seq FROM cells").fetchall()
+        with self._reading():
+            return self._conn.execute("SELECT observer, sender, seq FROM cells").fetchall()
 
     def heads(self) -> Iterator[tuple[bytes, int, bytes, int]]:
         """(author, seq, id, lamport) of every entry, in delivery order; used at start-up to
         rebuild the in-memory id and lamport index."""
-        yield from self._conn.execute("SELECT author, seq, id, lamport FROM entries ORDER BY ord")
+        with self._reading():
+            yield from self._conn.execute(
+                "SELECT author, seq, id, lamport FROM entries ORDER BY ord"
+            )
 
     def entries(self, author: bytes | None = None, since: int = 0) -> Iterator[bytes]:
         """Encoded entries in delivery order (a causal order), optionally of one author
         with seq above ``since``."""
-        if author is None:
-            rows = self._conn.execute("SELECT bytes FROM entries ORDER BY ord")
-        else:
-            rows = self._conn.execute(
-                "SELECT bytes FROM entries WHERE author = ? AND seq > ? ORDER BY seq",
-                (author, since),
-            )
-        for (data,) in rows:
-            yield data
+        with self._reading():
+            if author is None:
+                rows = self._conn.execute("SELECT bytes FROM entries ORDER BY ord")
+            else:
+                rows = self._conn.execute(
+                    "SELECT bytes FROM entries WHERE author = ? AND seq > ? ORDER BY seq",
+                    (author, since),
+                )
+            for (data,) in rows:
+                yield data
 
     def get(self, entry_id: bytes) -> bytes | None:
         """The encoded delivered entry with this id, if stored."""
-        row = self._conn.execute("SELECT bytes FROM entries WHERE id = ?", (entry_id,)).fetchone()
-        return None if row is None else bytes(row[0])
+        with self._reading():
+            row = self._conn.execute(
+                "SELECT bytes FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+            return None if row is None else bytes(row[0])
 
     def get_any(self, entry_id: bytes) -> bytes | None:
         """The encoded entry with this id, delivered or kept as evidence."""
-        data = self.get(entry_id)
-        if data is not None:
-            return data
-        row = self._conn.execute("SELECT bytes FROM evidence WHERE id = ?", (entry_id,)).fetchone()
-        return None if row is None else bytes(row[0])
+        with self._reading():
+            data = self.get(entry_id)
+            if data is not None:
+                return data
+            row = self._conn.execute(
+                "SELECT bytes FROM evidence WHERE id = ?", (entry_id,)
+            ).fetchone()
+            return None if row is None else bytes(row[0])
 
     def ord_of(self, author: bytes, seq: int) -> int | None:
         """The delivery position of ``author``'s entry ``seq``, if stored."""
-        row = self._conn.execute(
-            "SELECT ord FROM entries WHERE author = ? AND seq = ?", (author, seq)
-        ).fetchone()
-        return None if row is None else int(row[0])
+        with self._reading():
+            row = self._conn.execute(
+                "SELECT ord FROM entries WHERE author = ? AND seq = ?", (author, seq)
+            ).fetchone()
+            return None if row is None else int(row[0])
 
     def after(self, position: int, limit: int) -> list[tuple[int, bytes, int, bytes]]:
         """Up to ``limit`` entries delivered after position ``position``, in delivery (causal)
         order, as (position, author, seq, bytes): what a sync stream reads, a batch at a
         time."""
-        rows = self._conn.execute(
-            "SELECT ord, author, seq, bytes FROM entries WHERE ord > ? ORDER BY ord LIMIT ?",
-            (position, limit),
-        )
-        return [(o, bytes(a), s, bytes(b)) for o, a, s, b in rows]
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT ord, author, seq, bytes FROM entries WHERE ord > ? ORDER BY ord LIMIT ?",
+                (position, limit),
+            )
+            return [(o, bytes(a), s, bytes(b)) for o, a, s, b in rows]
 
     def range(self, author: bytes, first: int, last: int) -> list[bytes]:
         """Delivered entries of ``author`` with seqs ``first`` to ``last``, in seq order."""
-        rows = self._conn.execute(
-            "SELECT bytes FROM entries WHERE author = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-            (author, first, last),
-        )
-        return [bytes(r[0]) for r in rows]
+        with self._reading():
+            rows = self._conn.execute(
+                "SELECT bytes FROM entries WHERE author = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (author, first, last),
+            )
+            return [bytes(r[0]) for r in rows]
 
     def at(self, author: bytes, seq: int) -> bytes | None:
         """The encoded entry of ``author`` at ``seq``, if stored."""
-        row = self._conn.execute(
-            "SELECT bytes FROM entries WHERE author = ? AND seq = ?", (author, seq)
-        ).fetchone()
-        return None if row is None else bytes(row[0])
+        with self._reading():
+            row = self._conn.execute(
+                "SELECT bytes FROM entries WHERE author = ? AND seq = ?", (author, seq)
+            ).fetchone()
+            return None if row is None else bytes(row[0])
 
     def close(self) -> None:
-        """Close the file (checkpointing the WAL)."""
-        self._conn.close()
+        """Close the file (checkpointing the WAL) and let others open it."""
+        try:
+            self._conn.close()
+        finally:
+            _unlock(self._lock)
+            self._lock = None

@@ -20,12 +20,21 @@ from typing import Any, Protocol
 from rich.table import Table
 
 from lattice import _lattice
-from lattice.errors import InvalidArgument, LatticeError
+from lattice.errors import InvalidArgument, LatticeError, LimitExceeded
 
-__all__ = ["MAX_REQUEST_LEN", "ControlTarget", "matrix_table", "request", "serve_control"]
+__all__ = [
+    "MAX_REQUEST_DEPTH",
+    "MAX_REQUEST_LEN",
+    "ControlTarget",
+    "matrix_table",
+    "request",
+    "serve_control",
+]
 
 #: Longest request line accepted (an append of up to 1 MiB, hex-encoded).
 MAX_REQUEST_LEN = 3 * 1024 * 1024
+#: Deepest nesting of a request (they are flat objects; the margin is for later ones).
+MAX_REQUEST_DEPTH = 4
 
 
 def matrix_table(matrix: dict[str, Any], title: str) -> Table:
@@ -65,14 +74,59 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
     if op == "matrix":
         return {"ok": True, "matrix": node.matrix()}
     if op == "append":
+        hex_payload = req.get("payload")
+        if not isinstance(hex_payload, str):
+            raise InvalidArgument("append needs a payload: a string of hex digits")
         try:
-            payload = bytes.fromhex(str(req.get("payload", "")))
+            payload = bytes.fromhex(hex_payload)
         except ValueError:
             raise InvalidArgument("payload must be hex") from None
         entry = node.append(payload)
         await node.durable()  # acknowledged once stored
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
     raise InvalidArgument(f"unknown control op {op!r}")
+
+
+def _parse(line: bytes) -> object:
+    """One request line as JSON, or a typed error: bytes that are not UTF-8, text that is
+    not JSON, or nesting beyond ``MAX_REQUEST_DEPTH`` (requests are flat objects)."""
+    try:
+        text = line.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"a control request is UTF-8 JSON: {exc}") from None
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_REQUEST_DEPTH:
+                raise InvalidArgument(
+                    f"a control request nests at most {MAX_REQUEST_DEPTH} levels deep"
+                )
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"a control request is one JSON object per line: {exc}") from None
+
+
+def _failure(exc: LatticeError) -> dict[str, Any]:
+    return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+
+
+def _answer(writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
+    writer.write(json.dumps(reply).encode() + b"\n")
 
 
 def _clear_stale(path: Path) -> None:
@@ -96,14 +150,24 @@ async def serve_control(node: ControlTarget, path: Path) -> asyncio.Server:
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while line := await reader.readline():
+            while True:
                 try:
-                    reply = await _handle(node, json.loads(line))
-                except (LatticeError, ValueError) as exc:
-                    reply = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
-                writer.write(json.dumps(reply).encode() + b"\n")
+                    line = await reader.readline()
+                except ValueError:  # longer than the limit: answered, then closed
+                    _answer(writer, _failure(LimitExceeded(
+                        f"a control request is at most {MAX_REQUEST_LEN} bytes"
+                    )))  # fmt: skip
+                    await writer.drain()
+                    return
+                if not line:
+                    return
+                try:
+                    reply = await _handle(node, _parse(line))
+                except LatticeError as exc:
+                    reply = _failure(exc)
+                _answer(writer, reply)
                 await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+        except ConnectionError:
             pass
         finally:
             writer.close()
