@@ -60,6 +60,7 @@ def write_config(
     members: Sequence[tuple[str, bytes, tuple[str, int] | None]],
     limits: dict[str, float] | None = None,
     noop_interval: float = 0.2,
+    clients: Sequence[bytes] | None = None,
 ) -> None:
     """A node configuration file (see :mod:`lattice.net.config`), with the tests' short
     deadlines."""
@@ -73,6 +74,7 @@ def write_config(
             control=control,
             noop_interval=noop_interval,
             limits={**FAST_LIMITS, **(limits or {})},
+            clients=clients,
         )
     )
 
@@ -97,6 +99,7 @@ class Cluster:
         noop_interval: float = 0.2,
         extra_members: Sequence[tuple[str, bytes, dict[str, tuple[str, int]]]] = (),
         dial_via: dict[tuple[str, str], tuple[str, int]] | None = None,
+        clients: Sequence[bytes] | None = None,
     ) -> Cluster:
         """Nodes ``names``; ``(a, b)`` in ``links`` makes a dial b. ``extra_members`` are
         registered peers run by someone else (name, key, {node: the address that node
@@ -125,6 +128,7 @@ class Cluster:
                 members=members,
                 limits=limits,
                 noop_interval=noop_interval,
+                clients=clients,
             )
             cluster.nodes.append(
                 ClusterNode(

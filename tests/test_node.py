@@ -23,9 +23,13 @@ def line(tmp_path: Path, **kwargs: object) -> Cluster:
     return Cluster.create(tmp_path, LINE, links, **kwargs)  # type: ignore[arg-type]
 
 
+#: The clients the test swarm's home peers serve (closed by default: DESIGN §6).
+CLIENTS = [lattice.Identity.from_seed(bytes([b]) * 32).public_key for b in (0x44, 0x45)]
+
+
 @pytest.fixture
 def five(tmp_path: Path):  # type: ignore[no-untyped-def]
-    cluster = line(tmp_path)
+    cluster = line(tmp_path, clients=CLIENTS)
     cluster.start()
     yield cluster
     cluster.stop()

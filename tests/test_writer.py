@@ -250,8 +250,10 @@ def test_client_ops_whose_commits_fail_can_be_sent_again(tmp_path: Path) -> None
     from lattice.net.client import Client
 
     async def run() -> None:
-        (home,) = await local_swarm(1, tmp_path, noop_interval=3600, store_busy_timeout=0.3)
         me = lattice.Identity.generate()
+        (home,) = await local_swarm(
+            1, tmp_path, noop_interval=3600, store_busy_timeout=0.3, clients=[me.public_key]
+        )
         ops = [lattice.ClientOp.create(me.signing_key, bytes(32), n, b"op %d" % n) for n in (5, 6)]
         try:
             assert home.config.store is not None and home.listen_address is not None

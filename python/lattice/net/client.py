@@ -6,8 +6,8 @@ each in one of its own entries and answers with that entry's id and seq.
 >>> import lattice
 >>> from lattice.net.local import local_swarm
 >>> async def demo():
-...     nodes = await local_swarm(1, pathlib.Path(tempfile.mkdtemp()))
 ...     me = lattice.Identity.generate()
+...     nodes = await local_swarm(1, pathlib.Path(tempfile.mkdtemp()), clients=[me.public_key])
 ...     async with await Client.connect(nodes[0].listen_address, me, bytes(32)) as client:
 ...         ack = await client.submit(b"pay bob 5")
 ...     wrapped = nodes[0].replica.get(ack.entry_id)

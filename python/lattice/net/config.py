@@ -15,7 +15,8 @@ the swarm and its members has a default::
     [swarm]
     id = "00…00"                  # 64 hex digits
     faults = 1                    # optional; default ⌊(N − 1) / 3⌋
-    clients = ["…"]               # optional: clients this node is the home peer of
+    clients = ["…"]               # the clients this node is the home peer of (default: none)
+    open_clients = false          # true: any key may be a client (quotas still apply; warned)
 
     [[swarm.members]]
     name = "a"
@@ -31,6 +32,8 @@ the swarm and its members has a default::
     max_queue_bytes = 33554432
     max_pending_bytes = 67108864
     store_busy_timeout = 30.0     # seconds a commit waits for a lock held by another process
+    client_ops_per_minute = 600   # per client key, across its connections
+    client_bytes_per_minute = 16777216
     reconnect_min = 0.2
     reconnect_max = 10.0
 
@@ -63,6 +66,7 @@ from typing import Any
 from lattice import _lattice
 from lattice.errors import InvalidArgument
 from lattice.net.connection import Limits
+from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Member", "NodeConfig", "load", "render"]
@@ -96,11 +100,16 @@ class NodeConfig:
     control: Path | None = None
     faults: int | None = None
     clients: tuple[bytes, ...] | None = None
+    #: Any key may be a client (with no ``clients`` list). Off by default: closed.
+    open_clients: bool = False
     home: str | None = None
     limits: Limits = field(default_factory=Limits)
     max_pending_bytes: int | None = None
     #: Seconds a store commit waits for a lock held by another connection before it fails.
     store_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    #: Per-client quotas of a home peer, per minute, across a client's connections.
+    client_ops_per_minute: int = DEFAULT_CLIENT_OPS_PER_MINUTE
+    client_bytes_per_minute: int = DEFAULT_CLIENT_BYTES_PER_MINUTE
     reconnect_min: float = DEFAULT_RECONNECT_MIN
     reconnect_max: float = DEFAULT_RECONNECT_MAX
     password: str | None = None
@@ -173,6 +182,8 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         - {
             "max_pending_bytes",
             "store_busy_timeout",
+            "client_ops_per_minute",
+            "client_bytes_per_minute",
             "reconnect_min",
             "reconnect_max",
         }
@@ -222,14 +233,28 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         clients=tuple(_hex32(c, f"{path}: clients") for c in swarm["clients"])
         if "clients" in swarm
         else None,
+        open_clients=_flag(swarm, "open_clients", path),
         home=node.get("home"),
         limits=limits,
         max_pending_bytes=limits_raw.get("max_pending_bytes"),
         store_busy_timeout=float(limits_raw.get("store_busy_timeout", DEFAULT_BUSY_TIMEOUT)),
+        client_ops_per_minute=int(
+            limits_raw.get("client_ops_per_minute", DEFAULT_CLIENT_OPS_PER_MINUTE)
+        ),
+        client_bytes_per_minute=int(
+            limits_raw.get("client_bytes_per_minute", DEFAULT_CLIENT_BYTES_PER_MINUTE)
+        ),
         reconnect_min=float(limits_raw.get("reconnect_min", DEFAULT_RECONNECT_MIN)),
         reconnect_max=float(limits_raw.get("reconnect_max", DEFAULT_RECONNECT_MAX)),
         password=node.get("password"),
     )
+
+
+def _flag(table: dict[str, Any], key: str, path: object) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{path}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def render(
@@ -244,6 +269,8 @@ def render(
     home: str | None = None,
     noop_interval: float | None = None,
     limits: dict[str, float] | None = None,
+    clients: Sequence[bytes] | None = None,
+    open_clients: bool = False,
 ) -> str:
     """The TOML text of a configuration (what :func:`load` reads back).
 
@@ -261,7 +288,12 @@ def render(
         lines.append(f"listen = {q(f'{listen[0]}:{listen[1]}')}")
     if noop_interval is not None:
         lines.append(f"noop_interval = {noop_interval}")
-    lines += ["", "[swarm]", f'id = "{swarm_id.hex()}"', ""]
+    lines += ["", "[swarm]", f'id = "{swarm_id.hex()}"']
+    if clients is not None:
+        lines.append("clients = [" + ", ".join(f'"{c.hex()}"' for c in clients) + "]")
+    if open_clients:
+        lines.append("open_clients = true")
+    lines.append("")
     for m in members:
         lines += [
             "[[swarm.members]]",

@@ -14,6 +14,7 @@ fresh identities and stores, started and connected in a line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from lattice.identity import Identity
@@ -33,9 +34,12 @@ async def local_swarm(
     noop_interval: float = 0.2,
     limits: Limits | None = None,
     store_busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    clients: Sequence[bytes] | None = None,
+    open_clients: bool = False,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
-    line (each dials the previous one), started. For examples and tests."""
+    line (each dials the previous one), started. For examples and tests. Like any node,
+    they serve no clients unless given ``clients`` (keys) or ``open_clients``."""
     ids = [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
@@ -59,6 +63,8 @@ async def local_swarm(
             reconnect_min=0.05,
             reconnect_max=0.5,
             store_busy_timeout=store_busy_timeout,
+            clients=None if clients is None else tuple(clients),
+            open_clients=open_clients,
         )
         node = Node(config, identity=ident)
         await node.start()

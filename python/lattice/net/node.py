@@ -46,6 +46,7 @@ from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.quota import Quota
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
@@ -100,6 +101,7 @@ class Node:
         self._handshaking = 0
         self.client_nonces: dict[bytes, int] = {}
         self.client_stored_nonces: dict[bytes, int] = {}
+        self.client_quotas: dict[bytes, Quota] = {}
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
         self._server: asyncio.Server | None = None
@@ -116,6 +118,7 @@ class Node:
 
     async def start(self) -> None:
         """Listen, dial, and start the timers."""
+        ClientSession.warn_if_open(self.config)
         self._running = True
         if self.config.listen is not None:
             host, port = self.config.listen

@@ -20,6 +20,7 @@ from lattice.batch import ReceiveResult
 from lattice.errors import LatticeError
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
+from lattice.net.quota import Quota
 from lattice.replica import Replica
 
 __all__ = ["NodeContext", "Session"]
@@ -36,6 +37,8 @@ class NodeContext(Protocol):
     client_nonces: dict[bytes, int]
     #: ... and the highest whose wrapping entry is durably stored.
     client_stored_nonces: dict[bytes, int]
+    #: Per client, what it used of its quota in the current window.
+    client_quotas: dict[bytes, Quota]
     #: When (wall-clock seconds) this node first held each forked author's proof.
     fork_seen: dict[bytes, float]
     closed_reasons: deque[str]

@@ -1,21 +1,29 @@
 """The session with a client (DESIGN §6): its home peer wraps the client's signed ops.
 
-A client has a key but no row in the matrix. It sends ``OP`` messages; the home peer
-checks each op (signed by the key the client authenticated with, for this swarm, its
-nonce above the client's last), wraps its exact bytes in one of its own DATA entries,
-and answers ``OP_ACK`` once that entry is durably stored and on its way to the peers.
+A client has a key but no row in the matrix. A home peer serves only the clients its
+configuration lists, or, with ``open_clients``, any key. The client sends ``OP`` messages;
+the home peer checks each op (signed by the key the client authenticated with, for this
+swarm, its nonce above the client's last, within the client's quota of ops and bytes per
+minute), wraps its exact bytes in one of its own DATA entries, and answers ``OP_ACK`` once
+that entry is durably stored and on its way to the peers.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
 from lattice import _lattice
 from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
 from lattice.net import wire
-from lattice.net.config import Member
+from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
+from lattice.net.quota import quota_for
 from lattice.net.sessions.base import NodeContext, Session
 
 __all__ = ["MAX_CLIENTS", "ClientSession"]
+
+log = logging.getLogger("lattice.node")
 
 #: Client connections one home peer serves at once.
 MAX_CLIENTS = 256
@@ -33,8 +41,25 @@ class ClientSession(Session):
         if node.config.role != "peer":
             raise HandshakeRefused("only peers are home peers", author=conn.remote)
         clients = node.config.clients
+        if clients is None and not node.config.open_clients:
+            raise HandshakeRefused(
+                "this home peer serves no clients (list them in [swarm] clients, or set "
+                "open_clients = true)",
+                author=conn.remote,
+            )
         if clients is not None and conn.remote not in clients:
             raise HandshakeRefused("not a client of this home peer", author=conn.remote)
+
+    @staticmethod
+    def warn_if_open(config: NodeConfig) -> None:
+        """Warn, at a node's start, if any key may be a client of it."""
+        if config.open_clients and config.clients is None:
+            log.warning(
+                "open client access: any key can have ops wrapped into this node's log "
+                "(within %d ops and %d bytes per minute each); list [swarm] clients to close it",
+                config.client_ops_per_minute,
+                config.client_bytes_per_minute,
+            )
 
     async def run(self) -> None:
         conn, node = self.conn, self.node
@@ -67,12 +92,20 @@ class ClientSession(Session):
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),
         each once, nonces strictly increasing (no replay of an op seen in the logs).
         Returns the wrapping entry and the op's nonce."""
-        client, nonces = self.conn.remote, self.node.client_nonces
+        client, nonces, config = self.conn.remote, self.node.client_nonces, self.node.config
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
             raise ProtocolError("an op signed by another client", author=client)
         if op.nonce <= nonces.get(client, -1):
             raise ProtocolError("op nonce not above the client's last (a replay?)", author=client)
+        quota = quota_for(
+            self.node.client_quotas,
+            client,
+            config.client_ops_per_minute,
+            config.client_bytes_per_minute,
+            time.monotonic(),
+        )
+        quota.take(len(data), time.monotonic())
         entry = self.node.replica.wrap_client_op(op)
         nonces[client] = op.nonce
         return entry, op.nonce
