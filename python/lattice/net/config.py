@@ -55,6 +55,7 @@ the swarm and its members has a default::
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -126,135 +127,225 @@ class NodeConfig:
         raise InvalidArgument(f"no member named {name!r}")
 
 
-def _address(value: Any, what: str) -> tuple[str, int]:
-    if not isinstance(value, str) or ":" not in value:
-        raise InvalidArgument(f"{what} must be 'host:port', got {value!r}")
-    host, _, port = value.rpartition(":")
-    try:
-        return host.strip("[]"), int(port)
-    except ValueError:
-        raise InvalidArgument(f"{what}: bad port in {value!r}") from None
+#: The keys each table of a configuration file may have (anything else is a mistake).
+NODE_KEYS = frozenset(
+    {"identity", "listen", "store", "role", "noop_interval", "control", "home", "password"}
+)
+SWARM_KEYS = frozenset({"id", "faults", "clients", "open_clients", "members"})
+MEMBER_KEYS = frozenset({"name", "public_key", "address"})
+#: [limits] keys beyond :class:`Limits`' own fields.
+NODE_LIMIT_KEYS = frozenset(
+    {
+        "max_pending_bytes",
+        "store_busy_timeout",
+        "client_ops_per_minute",
+        "client_bytes_per_minute",
+        "reconnect_min",
+        "reconnect_max",
+    }
+)
+#: [limits] keys that count bytes or ops: whole numbers.
+INTEGER_LIMITS = frozenset(
+    {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
+     "client_bytes_per_minute"}
+)  # fmt: skip
+TABLES = frozenset({"node", "swarm", "limits"})
+#: The highest port number.
+MAX_PORT = 65535
 
 
-def _hex32(value: Any, what: str) -> bytes:
-    try:
-        out = bytes.fromhex(value)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{what} must be 64 hex digits") from None
-    if len(out) != 32:
-        raise InvalidArgument(f"{what} must be 32 bytes (64 hex digits), got {len(out)}")
-    return out
+class _File:
+    """One configuration file being read: every error names it, and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, message: str) -> InvalidArgument:
+        return InvalidArgument(f"{self.path}: {message}")
+
+    def table(self, raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(f"{where} must be a table, got {type(value).__name__}")
+        return value
+
+    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise self.error(f"unknown key {key!r} in {where}{suggestion}")
+
+    def string(self, table: dict[str, Any], key: str, where: str) -> str | None:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.error(f"{where} {key} must be a string, got {value!r}")
+        return value
+
+    def number(
+        self, table: dict[str, Any], key: str, where: str, default: float, whole: bool = False
+    ) -> float:
+        value = table.get(key, default)
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            kind = "a whole number" if whole else "a number"
+            raise self.error(f"{where} {key} must be {kind}, got {value!r}")
+        if not 0 < value < float("inf"):
+            raise self.error(f"{where} {key} must be positive, got {value!r}")
+        return value
+
+    def address(self, value: Any, what: str) -> tuple[str, int]:
+        if not isinstance(value, str) or ":" not in value:
+            raise self.error(f"{what} must be 'host:port', got {value!r}")
+        host, _, port = value.rpartition(":")
+        try:
+            number = int(port)
+        except ValueError:
+            raise self.error(f"{what}: bad port in {value!r}") from None
+        if not 1 <= number <= MAX_PORT:
+            raise self.error(f"{what}: port {number} is outside 1–{MAX_PORT}")
+        if not host.strip("[]"):
+            raise self.error(f"{what}: no host in {value!r}")
+        return host.strip("[]"), number
+
+    def hex32(self, value: Any, what: str) -> bytes:
+        try:
+            out = bytes.fromhex(value)
+        except (TypeError, ValueError):
+            raise self.error(f"{what} must be 64 hex digits, got {value!r}") from None
+        if len(out) != 32:
+            raise self.error(f"{what} must be 32 bytes (64 hex digits), got {len(out)}")
+        return out
+
+    def flag(self, table: dict[str, Any], key: str, where: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(f"{where} {key} must be true or false, got {value!r}")
+        return value
 
 
 def load(path: str | os.PathLike[str]) -> NodeConfig:
-    """Read and check a node configuration file (:class:`InvalidArgument` says what is
-    wrong, and where)."""
+    """Read and check a node configuration file: every table's keys, types and ranges
+    (:class:`InvalidArgument` names the file and the key, with a hint for a typo)."""
     path = Path(path)
+    f = _File(path)
     try:
         raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f"cannot read {path}: {exc}") from exc
+    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits])")
     base = path.parent
-    node = raw.get("node", {})
-    swarm = raw.get("swarm", {})
-    if "identity" not in node:
-        raise InvalidArgument(f"{path}: [node] identity is required")
-    members = tuple(
-        Member(
-            name=str(m.get("name", i)),
-            public_key=_hex32(m.get("public_key"), f"{path}: members[{i}].public_key"),
-            address=_address(m["address"], f"{path}: members[{i}].address")
-            if "address" in m
-            else None,
+    node = f.table(raw, "node", "[node]")
+    swarm = f.table(raw, "swarm", "[swarm]")
+    limits_raw = f.table(raw, "limits", "[limits]")
+    f.known(node, NODE_KEYS, "[node]")
+    f.known(swarm, SWARM_KEYS, "[swarm]")
+    limit_names = {fl.name for fl in fields(Limits)}
+    f.known(limits_raw, frozenset(limit_names) | NODE_LIMIT_KEYS, "[limits]")
+    identity_name = f.string(node, "identity", "[node]")
+    if identity_name is None:
+        raise f.error("[node] identity is required")
+    listed = swarm.get("members", [])
+    if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
+        raise f.error("[[swarm.members]] must be tables")
+    members = []
+    for i, m in enumerate(listed):
+        where = f"[[swarm.members]] #{i + 1}"
+        f.known(m, MEMBER_KEYS, where)
+        name = m.get("name", str(i))
+        if not isinstance(name, str):
+            raise f.error(f"{where} name must be a string, got {name!r}")
+        members.append(
+            Member(
+                name=name,
+                public_key=f.hex32(m.get("public_key"), f"{where} public_key"),
+                address=f.address(m["address"], f"{where} address") if "address" in m else None,
+            )
         )
-        for i, m in enumerate(swarm.get("members", []))
-    )
     if not members:
-        raise InvalidArgument(f"{path}: [[swarm.members]] must list the swarm's peers")
-    role = node.get("role", "peer")
-    if role not in ROLES:
-        raise InvalidArgument(f"{path}: role must be one of {sorted(ROLES)}, got {role!r}")
-    limit_names = {f.name for f in fields(Limits)}
-    limits_raw = raw.get("limits", {})
-    unknown = (
-        set(limits_raw)
-        - limit_names
-        - {
-            "max_pending_bytes",
-            "store_busy_timeout",
-            "client_ops_per_minute",
-            "client_bytes_per_minute",
-            "reconnect_min",
-            "reconnect_max",
-        }
-    )
-    if unknown:
-        raise InvalidArgument(f"{path}: unknown [limits] keys {sorted(unknown)}")
-    for key, value in limits_raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise InvalidArgument(f"{path}: [limits] {key} must be a positive number")
-    limits = Limits(**{k: v for k, v in limits_raw.items() if k in limit_names})
-    if not _lattice.MAX_ENTRY_LEN <= limits.credit < 2**32:
-        raise InvalidArgument(
-            f"{path}: [limits] credit must be at least one entry ({_lattice.MAX_ENTRY_LEN} "
-            f"bytes) and below 2^32"
-        )
+        raise f.error("[[swarm.members]] must list the swarm's peers")
     names = [m.name for m in members]
     keys = [m.public_key for m in members]
     if len(set(names)) != len(names) or len(set(keys)) != len(keys):
-        raise InvalidArgument(f"{path}: a member name or key appears twice")
-    try:
-        noop_interval = float(node.get("noop_interval", DEFAULT_NOOP_INTERVAL))
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{path}: noop_interval must be a number") from None
-    if noop_interval <= 0:
-        raise InvalidArgument(f"{path}: noop_interval must be positive")
+        raise f.error("a member name or key appears twice")
+    role = f.string(node, "role", "[node]") or "peer"
+    if role not in ROLES:
+        raise f.error(f"[node] role must be one of {sorted(ROLES)}, got {role!r}")
+    numbers = {
+        key: f.number(limits_raw, key, "[limits]", 1, whole=key in INTEGER_LIMITS)
+        for key in limits_raw
+    }
+    limits = Limits(**{k: v for k, v in numbers.items() if k in limit_names})  # type: ignore[arg-type]
+    if not _lattice.MAX_ENTRY_LEN <= limits.credit < 2**32:
+        raise f.error(
+            f"[limits] credit must be at least one entry ({_lattice.MAX_ENTRY_LEN} "
+            f"bytes) and below 2^32"
+        )
+    reconnect_min = numbers.get("reconnect_min", DEFAULT_RECONNECT_MIN)
+    reconnect_max = numbers.get("reconnect_max", DEFAULT_RECONNECT_MAX)
+    if reconnect_min > reconnect_max:
+        raise f.error(
+            f"[limits] reconnect_min ({reconnect_min}) is above reconnect_max ({reconnect_max})"
+        )
+    noop_interval = f.number(node, "noop_interval", "[node]", DEFAULT_NOOP_INTERVAL)
+    faults = swarm.get("faults")
+    if faults is not None and (
+        isinstance(faults, bool) or not isinstance(faults, int) or not 0 <= faults < len(members)
+    ):
+        raise f.error(
+            f"[swarm] faults must be a whole number in 0–{len(members) - 1}, got {faults!r}"
+        )
+    clients = swarm.get("clients")
+    if clients is not None and not isinstance(clients, list):
+        raise f.error(f"[swarm] clients must be a list of public keys, got {clients!r}")
+    home = f.string(node, "home", "[node]")
+    if home is not None and home not in names:
+        hint = difflib.get_close_matches(home, names, n=1)
+        raise f.error(
+            f"[node] home names no member: {home!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else f"; members are {', '.join(names)}")
+        )
 
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
         return None if chosen is None else (base / chosen)
 
-    identity = rel(node["identity"])
-    assert identity is not None
-    stem = Path(node["identity"]).stem
+    identity = base / identity_name
+    stem = Path(identity_name).stem
     # The control socket sits next to the store: two nodes of one identity (the
     # adversary's twins) have two stores, and so two sockets.
-    store_name = node.get("store", f"{stem}.db")
+    store_name = f.string(node, "store", "[node]") or f"{stem}.db"
+    listen = f.string(node, "listen", "[node]")
     return NodeConfig(
         identity=identity,
-        swarm_id=_hex32(swarm.get("id"), f"{path}: [swarm] id"),
-        members=members,
-        listen=_address(node["listen"], f"{path}: listen") if "listen" in node else None,
+        swarm_id=f.hex32(swarm.get("id"), "[swarm] id"),
+        members=tuple(members),
+        listen=None if listen is None else f.address(listen, "[node] listen"),
         store=rel(store_name),
         role=role,
         noop_interval=noop_interval,
-        control=rel(node.get("control"), f"{Path(store_name).stem}.sock"),
-        faults=swarm.get("faults"),
-        clients=tuple(_hex32(c, f"{path}: clients") for c in swarm["clients"])
-        if "clients" in swarm
-        else None,
-        open_clients=_flag(swarm, "open_clients", path),
-        home=node.get("home"),
+        control=rel(f.string(node, "control", "[node]"), f"{Path(store_name).stem}.sock"),
+        faults=faults,
+        clients=None
+        if clients is None
+        else tuple(f.hex32(c, f"[swarm] clients #{i + 1}") for i, c in enumerate(clients)),
+        open_clients=f.flag(swarm, "open_clients", "[swarm]"),
+        home=home,
         limits=limits,
-        max_pending_bytes=limits_raw.get("max_pending_bytes"),
-        store_busy_timeout=float(limits_raw.get("store_busy_timeout", DEFAULT_BUSY_TIMEOUT)),
+        max_pending_bytes=None
+        if "max_pending_bytes" not in numbers
+        else int(numbers["max_pending_bytes"]),
+        store_busy_timeout=numbers.get("store_busy_timeout", DEFAULT_BUSY_TIMEOUT),
         client_ops_per_minute=int(
-            limits_raw.get("client_ops_per_minute", DEFAULT_CLIENT_OPS_PER_MINUTE)
+            numbers.get("client_ops_per_minute", DEFAULT_CLIENT_OPS_PER_MINUTE)
         ),
         client_bytes_per_minute=int(
-            limits_raw.get("client_bytes_per_minute", DEFAULT_CLIENT_BYTES_PER_MINUTE)
+            numbers.get("client_bytes_per_minute", DEFAULT_CLIENT_BYTES_PER_MINUTE)
         ),
-        reconnect_min=float(limits_raw.get("reconnect_min", DEFAULT_RECONNECT_MIN)),
-        reconnect_max=float(limits_raw.get("reconnect_max", DEFAULT_RECONNECT_MAX)),
-        password=node.get("password"),
+        reconnect_min=reconnect_min,
+        reconnect_max=reconnect_max,
+        password=f.string(node, "password", "[node]"),
     )
-
-
-def _flag(table: dict[str, Any], key: str, path: object) -> bool:
-    value = table.get(key, False)
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"{path}: {key} must be true or false, got {value!r}")
-    return value
 
 
 def render(
