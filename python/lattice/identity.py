@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from lattice import _lattice
-from lattice.errors import InvalidKey
+from lattice.errors import InvalidArgument, InvalidKey
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -32,6 +32,19 @@ __all__ = ["Identity"]
 
 #: Files holding secret keys are readable by their owner only.
 KEY_FILE_MODE = 0o600
+
+
+def _password(password: bytes | str | None) -> bytes | None:
+    """A key file's password as bytes (text as UTF-8); an empty one is refused."""
+    if password is None:
+        return None
+    if isinstance(password, str):
+        password = password.encode()
+    if not isinstance(password, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"a password is bytes or str, not {type(password).__name__}")
+    if not password:
+        raise InvalidArgument("an empty password (pass None for a key file without one)")
+    return bytes(password)
 
 
 class Identity:
@@ -83,24 +96,29 @@ class Identity:
         """Check a signature by this identity (ZIP-215 rules)."""
         return _lattice.verify(self.public_key, message, signature)
 
-    def save(self, path: str | os.PathLike[str], password: bytes | None = None) -> None:
-        """Write the key as PKCS#8 PEM, encrypted if ``password`` is given, mode 0600.
+    def save(self, path: str | os.PathLike[str], password: bytes | str | None = None) -> None:
+        """Write the key as PKCS#8 PEM, encrypted if ``password`` is given (bytes, or text
+        as UTF-8; never empty: None writes it unencrypted), mode 0600.
 
         The file is created with its final mode before any secret is written, and replaced
         atomically, so a crash never leaves a readable or half-written key behind.
         """
+        password = _password(password)
         private = ed25519.Ed25519PrivateKey.from_private_bytes(self._key.seed())
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(password)
-            if password
-            else serialization.NoEncryption()
+            serialization.NoEncryption()
+            if password is None
+            else serialization.BestAvailableEncryption(password)
         )
         pem = private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
         target = Path(path)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_FILE_MODE)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_FILE_MODE)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write the key file {target}: {exc.strerror}") from exc
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(pem)
@@ -113,15 +131,18 @@ class Identity:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], password: bytes | None = None) -> Identity:
+    def load(cls, path: str | os.PathLike[str], password: bytes | str | None = None) -> Identity:
         """Read a key written by :meth:`save` (or any PKCS#8 Ed25519 PEM).
 
         Raises :class:`~lattice.errors.InvalidKey` if the file is not an Ed25519 key, the
         password is wrong or missing, or the key may not identify a peer.
         """
-        data = Path(path).read_bytes()
         try:
-            private = serialization.load_pem_private_key(data, password=password)
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read the key file {path}: {exc.strerror}") from exc
+        try:
+            private = serialization.load_pem_private_key(data, password=_password(password))
         except (ValueError, TypeError) as exc:
             raise InvalidKey(f"cannot load identity from {os.fspath(path)!r}: {exc}") from exc
         if not isinstance(private, ed25519.Ed25519PrivateKey):

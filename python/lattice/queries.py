@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from lattice import _lattice
+from lattice.errors import InvalidArgument, UnknownAuthor
 from lattice.forks import Forks
 from lattice.history import History, Log
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
@@ -29,6 +30,8 @@ from lattice.sync import missing as _missing
 __all__ = ["Queries"]
 
 Entry = _lattice.Entry
+#: The largest seq an entry may have (DESIGN §3: counters below 2^63).
+MAX_SEQ = 2**63 - 1
 
 
 class Queries:
@@ -57,18 +60,26 @@ class Queries:
                 out[pk] = (seq, log.id_at(seq))
         return out
 
+    def _log(self, author: bytes) -> Log:
+        log = self._logs.get(author)
+        if log is None:
+            raise UnknownAuthor("not a registered peer of this swarm", author=bytes(author))
+        return log
+
     def head(self, author: bytes) -> int:
-        """Seq of ``author``'s latest delivered entry (0 if none)."""
-        return self._logs[author].head
+        """Seq of ``author``'s latest delivered entry (0 if none); :class:`UnknownAuthor`
+        if ``author`` is not a peer of this swarm."""
+        return self._log(author).head
 
     def id_at(self, author: bytes, seq: int) -> bytes | None:
         """The id of ``author``'s delivered entry ``seq``, if delivered."""
-        log = self._logs[author]
+        log = self._log(author)
         return log.id_at(seq) if 1 <= seq <= log.head else None
 
     def entries(self, author: bytes | None = None, since: int = 0) -> list[_lattice.Entry]:
         """Delivered entries in causal (delivery) order, optionally of one author after
         seq ``since``."""
+        since = min(max(0, since), MAX_SEQ)  # seqs are below 2^63: nothing is after that
         return [Entry.from_bytes(b) for b in self._store.entries(author, since)]
 
     def evidence(self, author: bytes | None = None) -> list[_lattice.Entry]:
@@ -129,6 +140,9 @@ class Queries:
         """The encoded entries this replica can send for ``requests`` (another replica's
         :meth:`missing`), at most ``limit`` of them and about ``max_bytes`` in all: by range
         from the delivered logs, by id from delivered entries and evidence."""
+        requests = list(requests)
+        if not all(isinstance(r, Missing) for r in requests):
+            raise InvalidArgument("requests are lattice.Missing values")
         return _answer(self._store, self._history, requests, limit, max_bytes)
 
     def difference(

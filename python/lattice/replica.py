@@ -41,6 +41,7 @@ from lattice.entry import Kind
 from lattice.errors import (
     Blocked,
     DecodeError,
+    InvalidArgument,
     InvalidFraudProof,
     InvalidSignature,
     LatticeError,
@@ -82,6 +83,14 @@ _NOOP = int(Kind.NOOP)
 _FRAUD = int(Kind.FRAUD)
 
 
+def _entry_bytes(item: object) -> bytes:
+    if isinstance(item, Entry):
+        return item.to_bytes()
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    raise InvalidArgument(f"entries are lattice.Entry objects or bytes, not {type(item).__name__}")
+
+
 class Replica(Queries):
     """One peer's replica of a swarm: sans-I/O, durable when given a ``path``."""
 
@@ -100,6 +109,9 @@ class Replica(Queries):
     ) -> None:
         if len(swarm_id) != _ID_LEN:
             raise DecodeError(f"a swarm id is {_ID_LEN} bytes, got {len(swarm_id)}")
+        if faults is not None and (isinstance(faults, bool) or not isinstance(faults, int)):
+            raise InvalidArgument(f"faults is a whole number or None, not {faults!r}")
+        peers = [bytes(pk) for pk in peers]  # any iterable, read once
         for pk in peers:
             _lattice.check_public_key(pk)
         self.identity = identity
@@ -189,6 +201,8 @@ class Replica(Queries):
         commit is queued; :meth:`committed` says when it is stored)."""
         if kind == Kind.NOOP:
             return self.noop()
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"a payload is bytes, not {type(payload).__name__}")
         payload = bytes(payload)
         if kind == Kind.FRAUD:
             # Never sign a FRAUD entry that others would reject.
@@ -236,7 +250,7 @@ class Replica(Queries):
         ``FRAUD`` entry announcing it in ``appended``.
         """
         result = ReceiveResult()
-        raw = [item.to_bytes() if isinstance(item, Entry) else bytes(item) for item in items]
+        raw = [_entry_bytes(item) for item in items]
         decoded = _lattice.decode_entries(raw, verify_signatures=True)
         # Entries of a blocklisted author are kept only if something here needs them; what
         # needs them may come later in the same batch, so those are tried again at the end.
@@ -272,6 +286,10 @@ class Replica(Queries):
         the accused author at once, whether or not this replica has seen either version;
         returns True if it was news. An invalid one raises :class:`InvalidFraudProof` and
         counts against ``sender``."""
+        if not isinstance(proof, FraudProof | bytes | bytearray | memoryview):
+            raise InvalidArgument(
+                f"a fraud proof is a FraudProof or bytes, not {type(proof).__name__}"
+            )
         try:
             if not isinstance(proof, FraudProof):
                 try:
