@@ -167,6 +167,8 @@ class Replica(Queries):
         self._frontiers = self._history.frontiers
         # Delivered a non-noop entry of another author since this replica's last entry.
         self._unentangled_data = False
+        # Non-noop entries delivered (own and others') since this replica was opened.
+        self._data_delivered = 0
 
     def _reset(self) -> None:
         self._init_state()
@@ -212,6 +214,12 @@ class Replica(Queries):
     def noop(self) -> _lattice.Entry:
         """Append a NOOP: no payload, advances the matrix, carries the frontier root."""
         return self._create(Kind.NOOP, b"")
+
+    @property
+    def data_delivered(self) -> int:
+        """How many entries that are not noops this replica delivered (its own and
+        others') since it was opened: a node's noop heartbeat restarts when it changes."""
+        return self._data_delivered
 
     def frontier_changed(self) -> bool:
         """True when this replica delivered entries its own log has not entangled yet."""
@@ -442,6 +450,8 @@ class Replica(Queries):
                     self._batch.fork_cells[key] = dep_id
         self._logs[self.peers[a]].append(e.id, e.lamport)
         self._batch.delivered.append((e, cells))
+        if e.kind != _NOOP:
+            self._data_delivered += 1
         if a == self._me_index:
             self._unentangled_data = False
         elif e.kind != _NOOP:

@@ -46,18 +46,17 @@ from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.heartbeat import Heartbeat
 from lattice.net.quota import Quota
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
-__all__ = ["MAX_HANDSHAKES", "NOOP_HEARTBEAT", "TICK", "Node"]
+__all__ = ["MAX_HANDSHAKES", "TICK", "Node"]
 
 log = logging.getLogger("lattice.node")
 
 #: Seconds between maintenance rounds (missing entries, keep-alive).
 TICK = 0.25
-#: A noop answering only noops goes out every this many noop intervals.
-NOOP_HEARTBEAT = 10
 #: Concurrent connections still in their handshake (unauthenticated).
 MAX_HANDSHAKES = 64
 #: The name of each role, for logs and refusals.
@@ -489,14 +488,13 @@ class Node:
     # --- timers ----------------------------------------------------------------------
 
     async def _noop_loop(self) -> None:
-        """Noops after new data every interval; after noops only, every
-        ``NOOP_HEARTBEAT`` intervals (so the matrix keeps advancing, but noops do not
-        answer each other forever)."""
-        ticks = 0
+        """Noops after new data every interval; after noops only, on the backing-off
+        :class:`~lattice.net.heartbeat.Heartbeat` (so the matrix keeps advancing, but an
+        idle swarm does not fill its stores)."""
+        beat = Heartbeat(self.config.noop_interval)
         while self._running:
             await asyncio.sleep(self.config.noop_interval)
-            ticks += 1
-            heartbeat = ticks % NOOP_HEARTBEAT == 0
+            heartbeat = beat.tick(self.replica.data_delivered)
             try:
                 noop = self.replica.maybe_noop(data_only=not heartbeat)
             except LatticeError as exc:
