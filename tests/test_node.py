@@ -145,11 +145,11 @@ def test_cli_against_a_running_node(five: Cluster) -> None:
 
 
 def test_keygen(tmp_path: Path) -> None:
-    out = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key")])
+    out = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key"), "--no-password"])
     assert out.exit_code == 0
     ident = lattice.Identity.load(tmp_path / "k.key")
     assert ident.public_key.hex() == out.output.strip()
-    again = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key")])
+    again = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k.key"), "--no-password"])
     assert again.exit_code != 0 and "exists" in again.output
 
 

@@ -1,8 +1,15 @@
 """The ``lattice`` command line.
 
+Every user error ends in one ``Error:`` line naming the file, key or argument, and exit
+status 1: the group turns any :class:`~lattice.errors.LatticeError` or ``OSError`` into
+that, so no command shows a traceback for a mistake. Commands that talk to a node take
+``--config`` (default ``$LATTICE_CONFIG``) and ``--timeout``.
+
 >>> from click.testing import CliRunner
 >>> from lattice.cli import main
 >>> CliRunner().invoke(main, ["version"]).output.startswith("lattice ")
+True
+>>> CliRunner().invoke(main, ["--version"]).output.startswith("lattice, version ")
 True
 """
 
@@ -11,22 +18,68 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from lattice import __version__
-from lattice.errors import LatticeError
+from lattice.errors import InvalidArgument, LatticeError
 
 __all__ = ["main"]
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The environment variables the command line reads.
+CONFIG_ENV = "LATTICE_CONFIG"
+PASSWORD_ENV = "LATTICE_PASSWORD"
+#: Seconds a command waits for a node, by default.
+DEFAULT_TIMEOUT = 30.0
+
+
+class _Lattice(click.Group):
+    """A group whose commands report user errors as one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LatticeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config",
+        required=True,
+        envvar=CONFIG_ENV,
+        show_envvar=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="The configuration file.",
+    )(f)
+
+
+def timeout_option(f: F) -> F:
+    return click.option(
+        "--timeout",
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds to wait for the node.",
+    )(f)
+
+
+@click.group(cls=_Lattice, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lattice")
 def main() -> None:
     """Lattice: Byzantine-tolerant peer-to-peer replication."""
 
@@ -75,49 +128,115 @@ def demo(section: str | None, rounds: int | None, list_sections: bool, png: str 
         raise click.ClickException("the demo's own entries did not verify")
 
 
-def _config(path: str):  # type: ignore[no-untyped-def]
+def _config(path: str, role: str = "peer"):  # type: ignore[no-untyped-def]
+    """The configuration at ``path``, which must be of a node (``role`` peer) or of a
+    client."""
     from lattice.net.config import load
 
-    try:
-        return load(path)
-    except LatticeError as exc:
-        raise click.ClickException(str(exc)) from exc
+    cfg = load(path)
+    if role == "peer" and cfg.role == "client":
+        raise InvalidArgument(
+            f"{path} is a client's configuration (role = client): node commands need a "
+            "node's; a client uses `lattice submit`"
+        )
+    if role == "client" and cfg.role != "client":
+        raise InvalidArgument(
+            f"{path} is not a client's configuration (role = {cfg.role}): `lattice submit` "
+            "needs role = client and home"
+        )
+    return cfg
 
 
-def _control(path: str, req: dict[str, object]) -> dict[str, object]:
+def _control(path: str, req: dict[str, object], timeout: float) -> dict[str, object]:
     from lattice.net.control import request
 
     cfg = _config(path)
     if cfg.control is None:
-        raise click.ClickException(f"{path} names no control socket")
-    try:
-        return request(cfg.control, req)
-    except LatticeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InvalidArgument(f"{path} names no control socket")
+    return request(cfg.control, req, timeout=timeout)
+
+
+def _password(password_file: str | None, no_password: bool, confirm: bool) -> bytes | None:
+    """A key's password: from ``--password-file``, ``$LATTICE_PASSWORD`` or a hidden
+    prompt (confirmed when ``confirm``); None only with ``--no-password``."""
+    from_env = os.environ.get(PASSWORD_ENV)
+    if no_password:
+        if password_file is not None:
+            raise click.ClickException("--no-password and --password-file contradict each other")
+        return None
+    if password_file is not None:
+        text = Path(password_file).read_text().removesuffix("\n")
+        where = f"the password file {password_file}"
+    elif from_env is not None:
+        text, where = from_env, f"${PASSWORD_ENV}"
+    elif sys.stdin.isatty():
+        text = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+        where = "the password typed"
+    else:
+        raise click.ClickException(
+            f"a key needs a password: --password-file FILE or ${PASSWORD_ENV} (or a terminal "
+            "to type it in); --no-password writes the key unencrypted"
+        )
+    if not text:
+        raise click.ClickException(f"{where} is empty (use --no-password for a key without one)")
+    return text.encode()
 
 
 @main.command()
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Key file.")
-@click.option("--password", default=None, help="Encrypt the key file with this password.")
+@click.option(
+    "--password-file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help=f"Encrypt the key with the password in this file (or set ${PASSWORD_ENV}).",
+)
+@click.option("--no-password", is_flag=True, help="Write the key unencrypted.")
 @click.option("--force", is_flag=True, help="Overwrite an existing key file.")
-def keygen(out: str, password: str | None, force: bool) -> None:
-    """Create an identity (Ed25519, PKCS#8 PEM, mode 0600); print its public key."""
+def keygen(out: str, password_file: str | None, no_password: bool, force: bool) -> None:
+    """Create an identity (Ed25519, PKCS#8 PEM, mode 0600); print its public key.
+
+    The key is encrypted with a password from --password-file, $LATTICE_PASSWORD or a
+    hidden, confirmed prompt; --no-password writes it unencrypted.
+    """
     from lattice.identity import Identity
 
     if Path(out).exists() and not force:
         raise click.ClickException(f"{out} exists (use --force to replace it)")
+    password = _password(password_file, no_password, confirm=True)
     ident = Identity.generate()
-    ident.save(out, password=None if password is None else password.encode())
+    ident.save(out, password=password)
     click.echo(ident.public_key.hex())
 
 
-@main.group()
+@main.group(cls=_Lattice)
+def key() -> None:
+    """Look at identity keys."""
+
+
+@key.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--password-file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help=f"The key's password is in this file (or in ${PASSWORD_ENV}).",
+)
+def key_show(file: str, password_file: str | None) -> None:
+    """Print the public key of the identity in FILE (like ssh-keygen -y)."""
+    from lattice.identity import Identity
+
+    encrypted = b"ENCRYPTED" in Path(file).read_bytes()[:64]
+    password = _password(password_file, not encrypted, confirm=False) if encrypted else None
+    click.echo(Identity.load(file, password=password).public_key.hex())
+
+
+@main.group(cls=_Lattice)
 def node() -> None:
     """Run a node."""
 
 
 @node.command("run")
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@config_option
 @click.option("-v", "--verbose", count=True, help="Log connections (-vv: every batch).")
 def node_run(config: str, verbose: int) -> None:
     """Run a node until interrupted (SIGINT or SIGTERM stop it cleanly)."""
@@ -131,11 +250,12 @@ def node_run(config: str, verbose: int) -> None:
     cfg = _config(config)
 
     async def run() -> None:
+        n = Node(cfg)
         try:
-            n = Node(cfg)
-        except LatticeError as exc:
-            raise click.ClickException(str(exc)) from exc
-        await n.start()
+            await n.start()
+        except BaseException:
+            await n.stop()  # nothing half-started stays: the store is closed, its lock freed
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -155,46 +275,59 @@ def node_run(config: str, verbose: int) -> None:
 
 
 @main.command()
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@config_option
+@timeout_option
 @click.option("--hex", "as_hex", is_flag=True, help="PAYLOAD is hex.")
 @click.argument("payload")
-def append(config: str, as_hex: bool, payload: str) -> None:
-    """Append PAYLOAD to the running node's log."""
-    data = bytes.fromhex(payload) if as_hex else payload.encode()
-    reply = _control(config, {"op": "append", "payload": data.hex()})
+def append(config: str, timeout: float, as_hex: bool, payload: str) -> None:
+    """Append PAYLOAD to the running node's log: text, - for standard input, @FILE for the
+    bytes of FILE, or hex with --hex."""
+    if payload == "-":
+        data = sys.stdin.buffer.read()
+    elif payload.startswith("@"):
+        data = Path(payload[1:]).read_bytes()
+    elif as_hex:
+        try:
+            data = bytes.fromhex(payload)
+        except ValueError:
+            raise click.ClickException(f"PAYLOAD is not hex digits: {payload!r}") from None
+    else:
+        data = payload.encode()
+    reply = _control(config, {"op": "append", "payload": data.hex()}, timeout)
     click.echo(f"appended seq {reply['seq']}, id {reply['id']}")
 
 
 @main.command()
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@config_option
+@timeout_option
 @click.argument("payload")
-def submit(config: str, payload: str) -> None:
-    """As a client: have the home peer (``home`` in the config) wrap PAYLOAD as an op."""
+def submit(config: str, timeout: float, payload: str) -> None:
+    """As a client: have the home peer (home in the config) wrap PAYLOAD as an op."""
     from lattice.identity import Identity
     from lattice.net.client import Client
 
-    cfg = _config(config)
+    cfg = _config(config, role="client")
     if cfg.home is None:
-        raise click.ClickException(f"{config}: [node] home names no home peer")
+        raise InvalidArgument(f"{config}: [node] home names no home peer")
     home = cfg.member(cfg.home)
-    password = None if cfg.password is None else cfg.password.encode()
-    identity = Identity.load(cfg.identity, password=password)
+    identity = Identity.load(cfg.identity, password=cfg.key_password())
 
     async def run() -> None:
-        async with await Client.connect(home.address, identity, cfg.swarm_id, cfg.limits) as c:
-            ack = await c.submit(payload.encode())
+        connect = Client.connect(home.address, identity, cfg.swarm_id, cfg.limits)
+        async with await asyncio.wait_for(connect, timeout) as c:
+            ack = await asyncio.wait_for(c.submit(payload.encode()), timeout)
             click.echo(f"wrapped by {cfg.home} in its entry {ack.seq}, id {ack.entry_id.hex()}")
 
     try:
         asyncio.run(run())
-    except (LatticeError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except TimeoutError:
+        raise click.ClickException(f"no answer from {cfg.home} within {timeout} s") from None
 
 
-def _query(config: str, op: str, as_json: bool) -> dict[str, Any] | None:
+def _query(config: str, op: str, as_json: bool, timeout: float) -> dict[str, Any] | None:
     """The ``op`` reply of the node running with ``config``; printed as JSON (and None
     returned) with ``--json``."""
-    reply = _control(config, {"op": op})[op]
+    reply = _control(config, {"op": op}, timeout)[op]
     assert isinstance(reply, dict)
     if as_json:
         click.echo(json.dumps(reply, indent=2))
@@ -203,11 +336,12 @@ def _query(config: str, op: str, as_json: bool) -> dict[str, Any] | None:
 
 
 @main.command()
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@config_option
+@timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(config: str, as_json: bool) -> None:
+def status(config: str, timeout: float, as_json: bool) -> None:
     """Peers and connections, frontier, pending, forks and blocklist of a running node."""
-    st = _query(config, "status", as_json)
+    st = _query(config, "status", as_json, timeout)
     if st is None:
         return
     console = Console()
@@ -238,7 +372,8 @@ def status(config: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@config_option
+@timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
     "--png",
@@ -246,22 +381,19 @@ def status(config: str, as_json: bool) -> None:
     type=click.Path(dir_okay=False),
     help="Also draw the matrix as a heatmap into this PNG file.",
 )
-def matrix(config: str, as_json: bool, png: str | None) -> None:
+def matrix(config: str, timeout: float, as_json: bool, png: str | None) -> None:
     """The entanglement matrix of a running node."""
     from lattice import heatmap
     from lattice.net.control import matrix_table
 
-    m = _query(config, "matrix", False)
+    m = _query(config, "matrix", False, timeout)
     assert m is not None
     if as_json:
         click.echo(json.dumps(m, indent=2))
     else:
         Console().print(matrix_table(m, "entanglement matrix (rows observe, columns are seen)"))
     if png is not None:
-        try:
-            picture = heatmap.from_reply(png, m, f"entanglement matrix of {config}")
-        except (LatticeError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        picture = heatmap.from_reply(png, m, f"entanglement matrix of {config}")
         click.echo(f"wrote {picture.path} ({picture.size[0]}×{picture.size[1]} px)", err=as_json)
 
 

@@ -11,6 +11,7 @@ the swarm and its members has a default::
     noop_interval = 1.0           # seconds between periodic noops (if anything changed)
     control = "a.sock"            # local control socket (default: next to the store)
     home = "b"                    # clients: the member whose node they talk to
+    password_file = "a.pass"      # the key's password, if it has one (first line)
 
     [swarm]
     id = "00…00"                  # 64 hex digits
@@ -114,6 +115,22 @@ class NodeConfig:
     reconnect_min: float = DEFAULT_RECONNECT_MIN
     reconnect_max: float = DEFAULT_RECONNECT_MAX
     password: str | None = None
+    #: A file holding the key's password (its first line), instead of ``password``.
+    password_file: Path | None = None
+
+    def key_password(self) -> bytes | None:
+        """The identity key's password: from ``password_file`` or ``password``, if any."""
+        if self.password_file is not None:
+            try:
+                text = self.password_file.read_text().removesuffix("\n")
+            except OSError as exc:
+                raise InvalidArgument(
+                    f"cannot read the password file {self.password_file}: {exc.strerror}"
+                ) from exc
+            if not text:
+                raise InvalidArgument(f"the password file {self.password_file} is empty")
+            return text.encode()
+        return None if self.password is None else self.password.encode()
 
     @property
     def peers(self) -> list[bytes]:
@@ -129,7 +146,17 @@ class NodeConfig:
 
 #: The keys each table of a configuration file may have (anything else is a mistake).
 NODE_KEYS = frozenset(
-    {"identity", "listen", "store", "role", "noop_interval", "control", "home", "password"}
+    {
+        "identity",
+        "listen",
+        "store",
+        "role",
+        "noop_interval",
+        "control",
+        "home",
+        "password",
+        "password_file",
+    }
 )
 SWARM_KEYS = frozenset({"id", "faults", "clients", "open_clients", "members"})
 MEMBER_KEYS = frozenset({"name", "public_key", "address"})
@@ -345,6 +372,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         reconnect_min=reconnect_min,
         reconnect_max=reconnect_max,
         password=f.string(node, "password", "[node]"),
+        password_file=rel(f.string(node, "password_file", "[node]")),
     )
 
 

@@ -172,7 +172,12 @@ async def serve_control(node: ControlTarget, path: Path) -> asyncio.Server:
         finally:
             writer.close()
 
-    server = await asyncio.start_unix_server(client, path, limit=MAX_REQUEST_LEN)
+    try:
+        server = await asyncio.start_unix_server(client, path, limit=MAX_REQUEST_LEN)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot serve the control socket {path}: {exc.strerror or exc}"
+        ) from exc
     os.chmod(path, 0o600)
     return server
 

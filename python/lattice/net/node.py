@@ -41,7 +41,7 @@ from functools import partial
 
 from lattice import _lattice
 from lattice.batch import ReceiveResult
-from lattice.errors import HandshakeRefused, LatticeError, StoreError
+from lattice.errors import HandshakeRefused, InvalidArgument, LatticeError, StoreError
 from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
@@ -73,8 +73,7 @@ class Node:
 
     def __init__(self, config: NodeConfig, identity: Identity | None = None) -> None:
         self.config = config
-        password = None if config.password is None else config.password.encode()
-        self.identity = identity or Identity.load(config.identity, password=password)
+        self.identity = identity or Identity.load(config.identity, password=config.key_password())
         self.me = self.identity.public_key
         self.limits: Limits = config.limits
         self.replica = Replica(
@@ -121,7 +120,11 @@ class Node:
         self._running = True
         if self.config.listen is not None:
             host, port = self.config.listen
-            self._server = await asyncio.start_server(self._accept, host, port)
+            try:
+                self._server = await asyncio.start_server(self._accept, host, port)
+            except OSError as exc:
+                why = exc.strerror or exc
+                raise InvalidArgument(f"cannot listen on {host}:{port}: {why}") from exc
             sock = self._server.sockets[0].getsockname()
             self.listen_address = (sock[0], sock[1])
         if self.config.control is not None:
