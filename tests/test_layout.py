@@ -166,7 +166,8 @@ def test_a_role_without_a_session_class_is_refused_after_the_handshake(tmp_path:
     handshake and is refused, with the reason recorded; a peer is unaffected."""
     import asyncio
 
-    from lattice.net.connection import handshake
+    from lattice.net import wire
+    from lattice.net.connection import Connection, Limits, handshake
     from lattice.net.local import local_swarm
 
     async def run() -> None:
@@ -179,7 +180,14 @@ def test_a_role_without_a_session_class_is_refused_after_the_handshake(tmp_path:
             hello = _lattice.Hello.create(
                 guest.signing_key, keypair.public, bytes(32), _lattice.ROLE_GUEST
             )
-            await handshake(reader, writer, initiator=True, keypair=keypair, hello=hello, timeout=5)
+            channel, remote, digest = await handshake(
+                reader, writer, initiator=True, keypair=keypair, hello=hello, timeout=5
+            )
+            conn = Connection(reader, writer, channel, remote, digest, Limits(), True)
+            # Told why, then closed.
+            refusal = await conn.recv()
+            assert isinstance(refusal, wire.Refused)
+            assert refusal.reason.startswith("guests are not served by this node")
             assert await reader.read() == b"", "closed by the node"
             writer.close()
             await node.wait_for(lambda n: n.refused == 1)

@@ -234,8 +234,8 @@ def test_a_client_cannot_replay_or_forward_ops(five: Cluster) -> None:
     """A home peer wraps a client's own ops only, each once, nonces increasing."""
     import asyncio
 
-    from lattice import wire
     from lattice.errors import ProtocolError
+    from lattice.net import wire
     from lattice.net.client import Client
 
     me = lattice.Identity.from_seed(bytes([0x45]) * 32)
@@ -245,8 +245,10 @@ def test_a_client_cannot_replay_or_forward_ops(five: Cluster) -> None:
         async with await Client.connect(five["b"].address, me, SWARM) as client:
             assert (await client.submit(b"honest")).seq >= 1
             await client.conn.send(wire.Op(op.to_bytes()))
+            refusal = await client.conn.recv()  # the home peer says why ...
+            assert isinstance(refusal, wire.Refused) and "op refused" in refusal.reason
             with pytest.raises(ProtocolError):
-                await client.conn.recv()  # the home peer closes the connection
+                await client.conn.recv()  # ... and closes the connection
 
     replay = lattice.ClientOp.create(me.signing_key, SWARM, 1, b"an old nonce")
     asyncio.run(attempt(replay))

@@ -131,3 +131,26 @@ def test_quotas_are_windows_and_the_table_stays_bounded() -> None:
         quota_for(table, i.to_bytes(32, "big"), 1, 1, now=float(i // MAX_TRACKED_CLIENTS) * 120)
     # Past the bound, the expired windows were forgotten.
     assert len(table) <= MAX_TRACKED_CLIENTS + 1
+
+
+def test_a_refused_client_is_told_why(tmp_path: Path) -> None:
+    from lattice.errors import HandshakeRefused
+
+    listed, stranger = lattice.Identity.generate(), lattice.Identity.generate()
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, clients=[listed.public_key])
+        try:
+            assert home.listen_address is not None
+            async with await Client.connect(home.listen_address, stranger, SWARM) as client:
+                with pytest.raises(HandshakeRefused, match="not a client of this home peer"):
+                    await client.submit(b"op")
+            home.config = _with(home.config, client_ops_per_minute=1)
+            async with await Client.connect(home.listen_address, listed, SWARM) as client:
+                await client.submit(b"one")
+                with pytest.raises(HandshakeRefused, match="op refused: client quota exceeded"):
+                    await client.submit(b"two")
+        finally:
+            await home.stop()
+
+    asyncio.run(run())

@@ -273,6 +273,8 @@ def test_client_ops_whose_commits_fail_can_be_sent_again(tmp_path: Path) -> None
                 acks.append(await client.conn.recv())
             # And a replay of a stored op is still refused.
             await client.conn.send(wire.Op(ops[0].to_bytes()))
+            refusal = await client.conn.recv()
+            assert isinstance(refusal, wire.Refused) and "replay" in refusal.reason
             with pytest.raises(LatticeError):
                 await client.conn.recv()
             await client.close()

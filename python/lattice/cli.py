@@ -369,6 +369,11 @@ def status(config: str, timeout: float, as_json: bool) -> None:
     for f in st["forks"]:
         console.print(f"[red]fork[/]: {f['author']} at seq {f['seq']}")
     console.print(f"blocklist: {', '.join(st['blocklist']) or '-'}")
+    if st.get("blocklisted"):
+        console.print(
+            f"[bold red]this node is blocklisted: fork at seq {st['blocklisted']['seq']}[/] "
+            "(its peers hold a proof that it signed two versions; it can no longer write)"
+        )
 
 
 @main.command()

@@ -190,6 +190,10 @@ class Replica(Queries):
     # --- writing -------------------------------------------------------------------------
 
     def _create(self, kind: Kind, payload: bytes, announces: bytes | None = None) -> _lattice.Entry:
+        own = self._forks.get(self.me)
+        if own is not None:
+            # Its own fork is proven: anything it signs now is rejected everywhere.
+            raise Blocked(f"this node is blocklisted: fork at seq {own.seq}", author=self.me)
         entry = self._history.draft(
             self._me_index, self.identity.signing_key, self.swarm_id, kind, payload
         )
@@ -235,6 +239,8 @@ class Replica(Queries):
         """The periodic noop (DESIGN §3): emit one only if the frontier changed since this
         replica's last entry (with ``data_only``: only if it changed by more than noops).
         A node calls this on a timer."""
+        if self.me in self._forks:
+            return None  # blocklisted: it signs nothing more
         changed = self.data_changed() if data_only else self.frontier_changed()
         return self.noop() if changed else None
 
@@ -243,7 +249,9 @@ class Replica(Queries):
         yet (a crash between the two commits): nothing found is lost."""
         pending, self._forks.unannounced = self._forks.unannounced, []
         return [
-            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author) for proof in pending
+            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
+            for proof in pending
+            if proof.author != self.me  # a node cannot announce its own fork: others do
         ]
 
     # --- receiving -----------------------------------------------------------------------
@@ -278,7 +286,8 @@ class Replica(Queries):
                 self._admit(entry)
             except LatticeError as exc:
                 self._reject(entry, exc, data)
-        announce = [p for p, detected in self._batch.frauds if detected]
+        # A proof of this node's own fork is announced by the others (it signs no more).
+        announce = [p for p, detected in self._batch.frauds if detected and p.author != self.me]
         self._commit(result)
         for proof in announce:
             result.appended.append(

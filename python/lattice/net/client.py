@@ -23,7 +23,7 @@ import asyncio
 import time
 
 from lattice import _lattice
-from lattice.errors import ProtocolError
+from lattice.errors import HandshakeRefused, ProtocolError
 from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.connection import Connection, Limits, handshake
@@ -91,6 +91,8 @@ class Client:
             msg = await self.conn.recv()
             if isinstance(msg, wire.OpAck):
                 return msg
+            if isinstance(msg, wire.Refused):
+                raise HandshakeRefused(f"refused by the home peer: {msg.reason}", author=self.home)
             if not isinstance(msg, wire.Ping):
                 raise ProtocolError(f"unexpected {type(msg).__name__} from the home peer")
 

@@ -49,6 +49,8 @@ from lattice.net.connection import Connection, Limits, handshake
 from lattice.net.heartbeat import Heartbeat
 from lattice.net.quota import Quota
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
+from lattice.net.sessions.base import refuse
+from lattice.net.views import NodeViews
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
 __all__ = ["MAX_HANDSHAKES", "TICK", "Node"]
@@ -68,7 +70,7 @@ _AfterCommit = tuple[
 ]
 
 
-class Node:
+class Node(NodeViews):
     """A node: replica, listener, dialers, one session per connection, control socket."""
 
     def __init__(self, config: NodeConfig, identity: Identity | None = None) -> None:
@@ -400,7 +402,6 @@ class Node:
                 timeout=self.limits.handshake_timeout,
             )
             conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
-            session_class = self._admit(conn, member)
         except (LatticeError, OSError) as exc:
             self.refused += 1
             self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")
@@ -411,6 +412,15 @@ class Node:
             return
         finally:
             self._handshaking -= 1
+        try:
+            session_class = self._admit(conn, member)
+        except LatticeError as exc:  # authenticated: told why, and shown any proof
+            self.refused += 1
+            self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")
+            log.info("connection refused: %s", exc)
+            proofs = [p.to_bytes() for p in self.replica.frauds if p.author == conn.remote]
+            await refuse(conn, str(exc), proofs)
+            return
         session = session_class(self, conn, member or self.member(conn.remote))
         log.info(
             "%s %s (%s)",
@@ -518,79 +528,3 @@ class Node:
             if live:
                 turn += 1
                 live[turn % len(live)].request_missing()
-
-    # --- views -----------------------------------------------------------------------
-
-    def name(self, key: bytes) -> str:
-        """The configured name of a member (or the first bytes of its key in hex)."""
-        return self.names.get(key, key[:4].hex())
-
-    def status(self) -> dict[str, object]:
-        """What ``lattice status`` shows: peers and connections, frontier, pending,
-        forks and blocklist."""
-        rep = self.replica
-        peers = []
-        for m in self.config.members:
-            if m.public_key == self.me:
-                continue
-            link = self.links.get(m.public_key)
-            peers.append(
-                {
-                    "name": m.name,
-                    "public_key": m.public_key.hex(),
-                    "address": None if m.address is None else f"{m.address[0]}:{m.address[1]}",
-                    "connected": link is not None,
-                    "direction": None if link is None else ("out" if link.conn.initiator else "in"),
-                    "synced_out": bool(link and link.live),
-                    "synced_in": bool(link and link.synced_in),
-                    "frames_sent": 0 if link is None else link.conn.frames_sent,
-                    "frames_received": 0 if link is None else link.conn.frames_received,
-                    "dropped": 0 if link is None else link.dropped,
-                    "queued_bytes": 0 if link is None else link.queue_bytes,
-                    "penalties": rep.penalties.get(m.public_key, 0),
-                    "blocked": m.public_key in rep.blocklist,
-                    "opening": [] if link is None else link.opening,
-                }
-            )
-        return {
-            "name": self.name(self.me),
-            "identity": self.me.hex(),
-            "swarm": self.config.swarm_id.hex(),
-            "role": self.config.role,
-            "listen": None
-            if self.listen_address is None
-            else f"{self.listen_address[0]}:{self.listen_address[1]}",
-            "peers": peers,
-            "clients": len(self.client_links),
-            "frontier": {self.name(a): [s, i.hex()] for a, (s, i) in rep.frontier().items()},
-            "pending": rep.pending,
-            "missing": [
-                {"author": self.name(m.author), "first": m.first, "last": m.last}
-                for m in rep.missing()
-            ],
-            "forks": [
-                {
-                    "author": self.name(p.author),
-                    "seq": p.seq,
-                    "ids": [i.hex() for i in p.ids],
-                    "seen_at": self.fork_seen.get(p.author),
-                }
-                for p in rep.frauds
-            ],
-            "blocklist": sorted(self.name(a) for a in rep.blocklist),
-            "refused": self.refused,
-            "closed": list(self.closed_reasons),
-        }
-
-    def matrix(self) -> dict[str, object]:
-        """What ``lattice matrix`` shows."""
-        m = self.replica.matrix
-        names = [self.name(p) for p in m.peers]
-        rows = [[m.cell(o, s) for s in m.peers] for o in m.peers] if hasattr(m, "row") else []
-        return {
-            "peers": names,
-            "rows": rows,
-            "known_to_all": [m.known_to_all().get(p, 0) for p in m.peers],
-            "known_to_quorum": [m.known_to_quorum().get(p, 0) for p in m.peers],
-            "quorum": m.quorum,
-        }

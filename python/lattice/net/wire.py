@@ -37,6 +37,7 @@ from lattice.sync import Missing
 __all__ = [
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_ITEMS",
+    "MAX_REASON_LEN",
     "MAX_REQUESTS",
     "Credit",
     "Entries",
@@ -47,6 +48,7 @@ __all__ = [
     "Op",
     "OpAck",
     "Ping",
+    "Refused",
     "Request",
     "Synced",
     "decode",
@@ -58,6 +60,8 @@ _ID = _lattice.ID_LEN
 MAX_FRONTIER_ITEMS = 16384
 MAX_ENTRIES_PER_FRAME = 65536
 MAX_REQUESTS = 4096
+#: Longest refusal reason, in UTF-8 bytes.
+MAX_REASON_LEN = 1024
 _ITEM = struct.Struct(">32sQ32s")
 _REQ = struct.Struct(">32sQQB")
 _U32 = struct.Struct(">I")
@@ -73,6 +77,7 @@ class MessageType(IntEnum):
     OP = 7
     OP_ACK = 8
     PING = 9
+    REFUSED = 10
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,15 @@ class Ping:
     """Keep-alive."""
 
 
-Message = Frontier | Entries | Request | Fraud | Credit | Synced | Op | OpAck | Ping
+@dataclass(frozen=True)
+class Refused:
+    """Why the sender closes the connection (after the handshake: not a member, not a
+    client, blocklisted, an op refused …): the last message it sends."""
+
+    reason: str
+
+
+Message = Frontier | Entries | Request | Fraud | Credit | Synced | Op | OpAck | Ping | Refused
 
 
 def encode(msg: Message) -> bytes:
@@ -182,6 +195,9 @@ def encode(msg: Message) -> bytes:
             return bytes([MessageType.OP_ACK]) + entry_id + struct.pack(">Q", seq)
         case Ping():
             return bytes([MessageType.PING])
+        case Refused(reason):
+            text = reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
+            return bytes([MessageType.REFUSED]) + struct.pack(">H", len(text)) + text
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -267,6 +283,14 @@ def decode(body: bytes) -> Message:
     elif kind == MessageType.OP_ACK:
         entry_id = r.take(_ID, "entry id")
         msg = OpAck(entry_id, int(struct.unpack(">Q", r.take(8, "seq"))[0]))
+    elif kind == MessageType.REFUSED:
+        (size,) = struct.unpack(">H", r.take(2, "reason length"))
+        if size > MAX_REASON_LEN:
+            raise LimitExceeded(f"refusal reason of {size} bytes (limit {MAX_REASON_LEN})")
+        try:
+            msg = Refused(r.take(size, "reason").decode())
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"refusal reason is not UTF-8: {exc}") from None
     else:
         msg = Ping()
     r.finish()

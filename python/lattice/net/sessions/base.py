@@ -11,6 +11,7 @@ table, and the peer code is not touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from typing import ClassVar, Protocol
@@ -18,12 +19,16 @@ from typing import ClassVar, Protocol
 from lattice import _lattice
 from lattice.batch import ReceiveResult
 from lattice.errors import LatticeError
+from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
 from lattice.net.quota import Quota
 from lattice.replica import Replica
 
-__all__ = ["NodeContext", "Session"]
+__all__ = ["REFUSAL_TIMEOUT", "NodeContext", "Session", "refuse"]
+
+#: Seconds a refusal may take to send before the connection is closed anyway.
+REFUSAL_TIMEOUT = 1.0
 
 
 class NodeContext(Protocol):
@@ -99,3 +104,14 @@ class Session:
     def ended(self) -> None:
         """Wake everything that waits on this session: it is over."""
         self.done.set()
+
+
+async def refuse(conn: Connection, reason: str, proofs: Iterable[bytes] = ()) -> None:
+    """Tell an authenticated party why it is refused (``REFUSED``), after the fraud proofs
+    that make it so, if any (a node blocklisted learns what others hold against it), and
+    close. A party that does not read is closed all the same."""
+    with contextlib.suppress(LatticeError, OSError, TimeoutError):
+        for proof in proofs:
+            await asyncio.wait_for(conn.send(wire.Fraud(proof)), REFUSAL_TIMEOUT)
+        await asyncio.wait_for(conn.send(wire.Refused(reason)), REFUSAL_TIMEOUT)
+    await conn.close()

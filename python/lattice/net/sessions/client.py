@@ -19,7 +19,7 @@ from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
 from lattice.net.quota import quota_for
-from lattice.net.sessions.base import NodeContext, Session
+from lattice.net.sessions.base import NodeContext, Session, refuse
 
 __all__ = ["MAX_CLIENTS", "ClientSession"]
 
@@ -70,6 +70,7 @@ class ClientSession(Session):
                     try:
                         entry, nonce = self.wrap(op)
                     except LatticeError as exc:
+                        await refuse(conn, f"op refused: {exc}")
                         raise ProtocolError(
                             f"client op refused: {exc}", author=conn.remote
                         ) from exc

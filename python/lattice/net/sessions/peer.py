@@ -204,6 +204,8 @@ class PeerSession(Session):
                 node.changed()
             case wire.Ping():
                 pass
+            case wire.Refused(reason):
+                raise HandshakeRefused(f"refused by {self.name}: {reason}", author=remote)
             case _:
                 raise ProtocolError(f"unexpected {type(msg).__name__} from a peer", author=remote)
 
