@@ -82,7 +82,9 @@ class Client:
     async def submit(self, payload: bytes) -> wire.OpAck:
         """Sign ``payload`` as an op and have the home peer wrap it; returns the id and seq
         of the wrapping entry once it is durably stored there."""
-        self._nonce += 1
+        # From the clock, so two sessions of one key, or one after a restart, pick new
+        # nonces (the home peer takes them within a window: lattice.net.nonces).
+        self._nonce = max(self._nonce + 1, time.time_ns())
         op = _lattice.ClientOp.create(
             self.identity.signing_key, self.swarm_id, self._nonce, payload
         )

@@ -47,20 +47,20 @@ from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
 from lattice.net.heartbeat import Heartbeat
+from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.net.sessions.base import refuse
+from lattice.net.slots import HandshakeSlots
 from lattice.net.views import NodeViews
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
-__all__ = ["MAX_HANDSHAKES", "TICK", "Node"]
+__all__ = ["TICK", "Node"]
 
 log = logging.getLogger("lattice.node")
 
 #: Seconds between maintenance rounds (missing entries, keep-alive).
 TICK = 0.25
-#: Concurrent connections still in their handshake (unauthenticated).
-MAX_HANDSHAKES = 64
 #: The name of each role, for logs and refusals.
 ROLE_NAMES = {code: name for name, code in ROLES.items()}
 
@@ -98,9 +98,9 @@ class Node(NodeViews):
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
         self.refused = 0
-        self._handshaking = 0
-        self.client_nonces: dict[bytes, int] = {}
-        self.client_stored_nonces: dict[bytes, int] = {}
+        #: Inbound handshakes in progress, by source address (floods: lattice.net.slots).
+        self.slots = HandshakeSlots()
+        self.client_nonces = ClientNonces()
         self.client_quotas: dict[bytes, Quota] = {}
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
@@ -344,12 +344,22 @@ class Node(NodeViews):
         task = asyncio.current_task()
         if task is not None:  # stop() ends accepted sessions too
             self._tasks.add(task)
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if not self.slots.take(source):
+            self.refused += 1
+            writer.transport.abort()
+            if task is not None:
+                self._tasks.discard(task)
+            return
         try:
-            if self._handshaking >= MAX_HANDSHAKES:
-                self.refused += 1
-                writer.transport.abort()
-                return
-            await self._connection(reader, writer, initiator=False, member=None)
+            await self._connection(
+                reader,
+                writer,
+                initiator=False,
+                member=None,
+                release=lambda: self.slots.release(source),
+            )
         except Exception:  # a listener must outlive any one connection
             log.exception("accepted connection failed")
         finally:
@@ -389,9 +399,10 @@ class Node(NodeViews):
         *,
         initiator: bool,
         member: Member | None,
+        release: Callable[[], None] | None = None,
     ) -> None:
-        """Handshake, admission by role, then the role's session until it ends."""
-        self._handshaking += 1
+        """Handshake, admission by role, then the role's session until it ends;
+        ``release`` gives back the handshake's slot once it is over."""
         try:
             channel, remote, digest = await handshake(
                 reader,
@@ -411,7 +422,8 @@ class Node(NodeViews):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
             return
         finally:
-            self._handshaking -= 1
+            if release is not None:
+                release()
         try:
             session_class = self._admit(conn, member)
         except LatticeError as exc:  # authenticated: told why, and shown any proof

@@ -22,6 +22,7 @@ from lattice.errors import LatticeError
 from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
+from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
 from lattice.replica import Replica
 
@@ -38,10 +39,8 @@ class NodeContext(Protocol):
     replica: Replica
     limits: Limits
     me: bytes
-    #: Per client, the highest op nonce wrapped (ops are wrapped once, in order) ...
-    client_nonces: dict[bytes, int]
-    #: ... and the highest whose wrapping entry is durably stored.
-    client_stored_nonces: dict[bytes, int]
+    #: The nonces of the client ops wrapped (each op is wrapped once).
+    client_nonces: ClientNonces
     #: Per client, what it used of its quota in the current window.
     client_quotas: dict[bytes, Quota]
     #: When (wall-clock seconds) this node first held each forked author's proof.

@@ -14,6 +14,7 @@ import logging
 import time
 
 from lattice import _lattice
+from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
 from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
@@ -22,6 +23,8 @@ from lattice.net.quota import quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
 
 __all__ = ["MAX_CLIENTS", "ClientSession"]
+
+_DATA = int(Kind.DATA)
 
 log = logging.getLogger("lattice.node")
 
@@ -77,9 +80,9 @@ class ClientSession(Session):
                     try:
                         await node.durable()  # store first, then relay and acknowledge
                     except LatticeError:
-                        self._not_stored()
+                        # Not stored: the client may send this op again.
+                        node.client_nonces.release(conn.remote, nonce)
                         raise
-                    self._stored(nonce)
                     node.relay([entry])
                     await conn.send(wire.OpAck(entry.id, entry.seq))
                 case wire.Ping():
@@ -91,38 +94,28 @@ class ClientSession(Session):
 
     def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),
-        each once, nonces strictly increasing (no replay of an op seen in the logs).
-        Returns the wrapping entry and the op's nonce."""
-        client, nonces, config = self.conn.remote, self.node.client_nonces, self.node.config
+        each once (:mod:`lattice.net.nonces`: two sessions of one client may interleave),
+        within its quota. Returns the wrapping entry and the op's nonce."""
+        client, node = self.conn.remote, self.node
+        nonces, config, replica = node.client_nonces, node.config, node.replica
+        if not nonces.loaded:  # the ops wrapped before this node started count too
+            nonces.load(e.payload for e in replica.entries(replica.me) if e.kind == _DATA)
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
             raise ProtocolError("an op signed by another client", author=client)
-        if op.nonce <= nonces.get(client, -1):
-            raise ProtocolError("op nonce not above the client's last (a replay?)", author=client)
-        quota = quota_for(
-            self.node.client_quotas,
-            client,
-            config.client_ops_per_minute,
-            config.client_bytes_per_minute,
-            time.monotonic(),
-        )
-        quota.take(len(data), time.monotonic())
-        entry = self.node.replica.wrap_client_op(op)
-        nonces[client] = op.nonce
+        nonces.claim(client, op.nonce)
+        try:
+            now = time.monotonic()
+            quota = quota_for(
+                node.client_quotas,
+                client,
+                config.client_ops_per_minute,
+                config.client_bytes_per_minute,
+                now,
+            )
+            quota.take(len(data), now)
+            entry = replica.wrap_client_op(op)
+        except BaseException:
+            nonces.release(client, op.nonce)
+            raise
         return entry, op.nonce
-
-    def _stored(self, nonce: int) -> None:
-        client, node = self.conn.remote, self.node
-        for table in (node.client_stored_nonces, node.client_nonces):
-            table[client] = max(table.get(client, -1), nonce)
-
-    def _not_stored(self) -> None:
-        """The commit failed and the replica went back to its store: nothing of this
-        client that is not stored was wrapped, so its ops above the last stored one may
-        come again."""
-        client, node = self.conn.remote, self.node
-        stored = node.client_stored_nonces.get(client)
-        if stored is None:
-            node.client_nonces.pop(client, None)
-        else:
-            node.client_nonces[client] = stored

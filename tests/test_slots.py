@@ -1,0 +1,83 @@
+"""Handshake floods (issue 10): silent, reconnecting sockets from one address hold a few
+handshake slots at most; a client from another address and a registered peer still
+connect and sync. A real node on loopback; the flood comes from 127.0.0.2."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from pathlib import Path
+
+import lattice
+from lattice.net.client import Client
+from lattice.net.connection import Limits
+from lattice.net.local import local_swarm
+from lattice.net.slots import EARLY_DROP_AT, MAX_HANDSHAKES, PER_SOURCE, HandshakeSlots
+
+FLOODERS = 150
+
+
+def test_slots_per_source_total_and_early_drop() -> None:
+    slots = HandshakeSlots(rng=random.Random(7))
+    assert sum(slots.take("flood") for _ in range(100)) == PER_SOURCE
+    taken = sum(slots.take(f"10.0.{i // 250}.{i % 250}") for i in range(1000))
+    assert slots.in_progress <= MAX_HANDSHAKES
+    # Past the early-drop point some were dropped at random before the room was full.
+    assert PER_SOURCE + taken < 1000 and slots.dropped > 1000 - MAX_HANDSHAKES
+    for _ in range(PER_SOURCE):
+        slots.release("flood")
+    assert slots.take("flood") or slots.in_progress >= EARLY_DROP_AT
+
+
+def test_a_flood_from_one_address_stops_nobody_else(tmp_path: Path) -> None:
+    me = lattice.Identity.generate()
+    limits = Limits(handshake_timeout=1.0)
+
+    async def run() -> None:
+        n0, n1 = await local_swarm(2, tmp_path, limits=limits, clients=[me.public_key])
+        assert n0.listen_address is not None
+        host, port = n0.listen_address
+        stop = asyncio.Event()
+        opened = 0
+
+        async def flood() -> None:
+            nonlocal opened
+            while not stop.is_set():
+                try:
+                    reader, writer = await asyncio.open_connection(
+                        host, port, local_addr=("127.0.0.2", 0)
+                    )
+                except OSError:
+                    await asyncio.sleep(0.01)
+                    continue
+                opened += 1
+                # Silent: say nothing, hold the slot until the node gives up on it.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reader.read(), 5)
+                writer.close()
+
+        tasks = [asyncio.ensure_future(flood()) for _ in range(FLOODERS)]
+        try:
+            await asyncio.sleep(1.0)  # the flood is on
+            assert n0.slots.in_progress <= PER_SOURCE + 2
+            # A client from another address connects and has its op wrapped.
+            async with await Client.connect((host, port), me, bytes(32), limits) as client:
+                ack = await client.submit(b"through the flood")
+            # A registered peer, cut off, dials again and syncs.
+            n0.disconnect(n1.me)
+            await n1.wait_for(lambda n: n.replica.get(ack.entry_id) is not None, timeout=30)
+            entry = n0.append(b"and live pushes too")
+            await n1.wait_for(lambda n: n.replica.get(entry.id) is not None, timeout=30)
+            assert opened > FLOODERS and n0.slots.dropped > 0
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+            for n in (n0, n1):
+                await n.stop()
+
+    asyncio.run(run())
