@@ -208,6 +208,52 @@ def keygen(out: str, password_file: str | None, no_password: bool, force: bool) 
     click.echo(ident.public_key.hex())
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--peers", required=True, help="The peers' names, comma-separated: a,b,c.")
+@click.option("--clients", default=0, type=click.IntRange(min=0), help="How many clients.")
+@click.option(
+    "--base-port", default=7001, show_default=True, type=click.IntRange(1, 65535),
+    help="The first node's port on 127.0.0.1; the others follow.",
+)  # fmt: skip
+@click.option(
+    "--password-file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Encrypt the keys with the password in this file (the nodes read it from there).",
+)
+@click.option("--no-password", is_flag=True, help="Write the keys unencrypted.")
+def init(
+    directory: str,
+    peers: str,
+    clients: int,
+    base_port: int,
+    password_file: str | None,
+    no_password: bool,
+) -> None:
+    """Make a swarm in DIRECTORY: keys, a fresh swarm id, one configuration per node and
+    client; print the commands that start it."""
+    from lattice.net.scaffold import make_swarm
+
+    if password_file is None and not no_password:
+        raise click.ClickException(
+            "the keys need a password: --password-file FILE (the nodes read it there), or "
+            "--no-password"
+        )
+    password = _password(password_file, no_password, confirm=False)
+    made = make_swarm(
+        directory,
+        [p.strip() for p in peers.split(",") if p.strip()],
+        clients=clients,
+        base_port=base_port,
+        password=password,
+        password_file=None if password_file is None else str(Path(password_file).resolve()),
+    )
+    click.echo(f"a swarm of {len(made.peers)} in {made.directory}; start each node with:")
+    for command in made.commands:
+        click.echo(f"  {command}")
+
+
 @main.group(cls=_Lattice)
 def key() -> None:
     """Look at identity keys."""

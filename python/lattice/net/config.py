@@ -390,6 +390,7 @@ def render(
     limits: dict[str, float] | None = None,
     clients: Sequence[bytes] | None = None,
     open_clients: bool = False,
+    password_file: str | None = None,
 ) -> str:
     """The TOML text of a configuration (what :func:`load` reads back).
 
@@ -400,7 +401,12 @@ def render(
     # JSON string literals are valid TOML basic strings: quotes and controls escaped.
     q = json.dumps
     lines = ["[node]", f"identity = {q(identity)}", f"role = {q(role)}"]
-    for key, value in (("store", store), ("control", control), ("home", home)):
+    for key, value in (
+        ("store", store),
+        ("control", control),
+        ("home", home),
+        ("password_file", password_file),
+    ):
         if value is not None:
             lines.append(f"{key} = {q(value)}")
     if listen is not None:
