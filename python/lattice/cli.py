@@ -254,6 +254,22 @@ def init(
         click.echo(f"  {command}")
 
 
+@main.command()
+@config_option
+def verify(config: str) -> None:
+    """Check a node's store from scratch: every chain, signature, payload and matrix cell
+    (the store may be in use); report the first bad position."""
+    from lattice.integrity import verify as verify_store
+
+    cfg = _config(config)
+    if cfg.store is None:
+        raise InvalidArgument(f"{config} names no store")
+    verdict = verify_store(cfg.store)
+    if not verdict.ok:
+        raise click.ClickException(f"{cfg.store}: {verdict}")
+    click.echo(f"{cfg.store}: {verdict}")
+
+
 @main.group(cls=_Lattice)
 def key() -> None:
     """Look at identity keys."""

@@ -183,6 +183,7 @@ class Replica(Queries):
             if seq != log.head + 1:
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
+        self._store.check_tail()
         for observer, sender, seq in self._store.cells():
             self._history.row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])

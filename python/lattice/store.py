@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lattice.errors import StoreError
+from lattice import _lattice
+from lattice.errors import LatticeError, StoreError
 
 __all__ = ["STORE_FORMAT_VERSION", "Commit", "Store", "write"]
 
@@ -481,6 +482,22 @@ class Store:
                 )
             for (data,) in rows:
                 yield data
+
+    def check_tail(self) -> None:
+        """The cheap check of opening: the entry delivered last decodes and is the one its
+        row indexes (``lattice verify`` checks everything); StoreError if not."""
+        with self._reading():
+            row = self._conn.execute(
+                "SELECT id, bytes FROM entries ORDER BY ord DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return
+        try:
+            intact = _lattice.Entry.from_bytes(bytes(row[1])).id == bytes(row[0])
+        except LatticeError:
+            intact = False
+        if not intact:
+            raise StoreError(f"the last entry in {self.path} is damaged: run `lattice verify`")
 
     def get(self, entry_id: bytes) -> bytes | None:
         """The encoded delivered entry with this id, if stored."""
