@@ -61,6 +61,7 @@ def write_config(
     limits: dict[str, float] | None = None,
     noop_interval: float = 0.2,
     clients: Sequence[bytes] | None = None,
+    offline: bool = False,
 ) -> None:
     """A node configuration file (see :mod:`lattice.net.config`), with the tests' short
     deadlines."""
@@ -75,6 +76,7 @@ def write_config(
             noop_interval=noop_interval,
             limits={**FAST_LIMITS, **(limits or {})},
             clients=clients,
+            offline=offline,
         )
     )
 
@@ -100,6 +102,7 @@ class Cluster:
         extra_members: Sequence[tuple[str, bytes, dict[str, tuple[str, int]]]] = (),
         dial_via: dict[tuple[str, str], tuple[str, int]] | None = None,
         clients: Sequence[bytes] | None = None,
+        offline: bool = False,
     ) -> Cluster:
         """Nodes ``names``; ``(a, b)`` in ``links`` makes a dial b. ``extra_members`` are
         registered peers run by someone else (name, key, {node: the address that node
@@ -129,6 +132,7 @@ class Cluster:
                 limits=limits,
                 noop_interval=noop_interval,
                 clients=clients,
+                offline=offline,
             )
             cluster.nodes.append(
                 ClusterNode(

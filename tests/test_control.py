@@ -106,6 +106,9 @@ class _Appender(_Dummy):
     async def durable(self) -> None:
         return None
 
+    async def writable(self, timeout: float) -> None:
+        return None
+
 
 @pytest.mark.parametrize(
     ("line", "error", "message"),

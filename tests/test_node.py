@@ -106,7 +106,8 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
 
 
 def test_the_difference_is_found_in_one_round_trip(tmp_path: Path) -> None:
-    cluster = Cluster.create(tmp_path, ["a", "b"], [("b", "a")])
+    # Offline: each writes alone on purpose (no peer confirms its head first).
+    cluster = Cluster.create(tmp_path, ["a", "b"], [("b", "a")], offline=True)
     a, b = cluster.nodes
     # Diverge: each writes alone.
     a.start()

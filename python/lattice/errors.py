@@ -38,6 +38,7 @@ __all__ = [
     "NoiseFailure",
     "NonCanonical",
     "NonMonotonicFrontier",
+    "NotSynced",
     "OutOfRange",
     "PayloadMismatch",
     "PendingOverflow",
@@ -204,6 +205,11 @@ class UnknownAuthor(LatticeError):
 
 class Blocked(LatticeError):
     """The author is blocklisted after a proven fork."""
+
+
+class NotSynced(LatticeError):
+    """A node may not sign yet: it has not compared its own log with a peer's view of it
+    (a restored backup, or a fresh store for an existing key, would fork it)."""
 
 
 class ForkDetected(LatticeError):

@@ -12,6 +12,7 @@ the swarm and its members has a default::
     control = "a.sock"            # local control socket (default: next to the store)
     home = "b"                    # clients: the member whose node they talk to
     password_file = "a.pass"      # the key's password, if it has one (first line)
+    offline = false               # true: sign before a peer has confirmed this node's head
 
     [swarm]
     id = "00…00"                  # 64 hex digits
@@ -117,6 +118,9 @@ class NodeConfig:
     password: str | None = None
     #: A file holding the key's password (its first line), instead of ``password``.
     password_file: Path | None = None
+    #: Sign without first comparing this node's own log with a peer's view of it (a
+    #: restored backup then forks the node: an explicit, loudly logged choice).
+    offline: bool = False
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -156,6 +160,7 @@ NODE_KEYS = frozenset(
         "home",
         "password",
         "password_file",
+        "offline",
     }
 )
 SWARM_KEYS = frozenset({"id", "faults", "clients", "open_clients", "members"})
@@ -373,6 +378,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         reconnect_max=reconnect_max,
         password=f.string(node, "password", "[node]"),
         password_file=rel(f.string(node, "password_file", "[node]")),
+        offline=f.flag(node, "offline", "[node]"),
     )
 
 
@@ -391,6 +397,7 @@ def render(
     clients: Sequence[bytes] | None = None,
     open_clients: bool = False,
     password_file: str | None = None,
+    offline: bool = False,
 ) -> str:
     """The TOML text of a configuration (what :func:`load` reads back).
 
@@ -398,8 +405,11 @@ def render(
     >>> "[[swarm.members]]" in text and 'identity = "a.key"' in text
     True
     """
+
     # JSON string literals are valid TOML basic strings: quotes and controls escaped.
-    q = json.dumps
+    def q(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
     lines = ["[node]", f"identity = {q(identity)}", f"role = {q(role)}"]
     for key, value in (
         ("store", store),
@@ -413,6 +423,8 @@ def render(
         lines.append(f"listen = {q(f'{listen[0]}:{listen[1]}')}")
     if noop_interval is not None:
         lines.append(f"noop_interval = {noop_interval}")
+    if offline:
+        lines.append("offline = true")
     lines += ["", "[swarm]", f'id = "{swarm_id.hex()}"']
     if clients is not None:
         lines.append("clients = [" + ", ".join(f'"{c.hex()}"' for c in clients) + "]")

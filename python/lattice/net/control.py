@@ -33,6 +33,9 @@ __all__ = [
 
 #: Longest request line accepted (an append of up to 1 MiB, hex-encoded).
 MAX_REQUEST_LEN = 3 * 1024 * 1024
+#: Seconds an append waits for a node that may not sign yet (it is comparing its own log
+#: with a peer's) before it is refused.
+APPEND_WAIT = 5.0
 #: Deepest nesting of a request (they are flat objects; the margin is for later ones).
 MAX_REQUEST_DEPTH = 4
 
@@ -62,6 +65,8 @@ class ControlTarget(Protocol):
 
     def append(self, payload: bytes) -> _lattice.Entry: ...
 
+    async def writable(self, timeout: float) -> None: ...
+
     async def durable(self) -> None: ...
 
 
@@ -81,6 +86,7 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
             payload = bytes.fromhex(hex_payload)
         except ValueError:
             raise InvalidArgument("payload must be hex") from None
+        await node.writable(APPEND_WAIT)  # a node just started may still check its head
         entry = node.append(payload)
         await node.durable()  # acknowledged once stored
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}

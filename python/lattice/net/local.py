@@ -69,4 +69,6 @@ async def local_swarm(
         node = Node(config, identity=ident)
         await node.start()
         nodes.append(node)
+    for node in nodes:  # connected, and each has seen a peer's view of its own log
+        await node.writable(30.0)
     return nodes

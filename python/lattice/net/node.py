@@ -49,6 +49,7 @@ from lattice.net.connection import Connection, Limits, handshake
 from lattice.net.heartbeat import Heartbeat
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
+from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.net.sessions.base import refuse
 from lattice.net.slots import HandshakeSlots
@@ -94,6 +95,9 @@ class Node(NodeViews):
         self.hello = _lattice.Hello.create(
             self.identity.signing_key, self.keypair.public, config.swarm_id, ROLES[config.role]
         )
+        #: May this node sign yet? Not before a peer has shown it its own log (no self-forks).
+        alone = all(m.public_key == self.me for m in config.members)
+        self.selfcheck = SelfCheck(lambda: self.replica.head(self.me), alone, config.offline)
         #: The link registry: one live session per registered peer.
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
@@ -119,6 +123,11 @@ class Node(NodeViews):
     async def start(self) -> None:
         """Listen, dial, and start the timers."""
         ClientSession.warn_if_open(self.config)
+        if self.config.offline:
+            log.warning(
+                "offline: this node signs without comparing its own log with a peer's; if "
+                "its store is a restored backup, its next entry forks it for good"
+            )
         self._running = True
         if self.config.listen is not None:
             host, port = self.config.listen
@@ -293,9 +302,17 @@ class Node(NodeViews):
     def append(self, payload: bytes) -> _lattice.Entry:
         """Append to this node's log; the entry is pushed to every peer once its commit is
         durable (``await node.durable()`` to wait for that)."""
+        self.selfcheck.require()
         entry = self.replica.append(payload)
         self.after_commit(partial(self.relay, [entry]))
         return entry
+
+    async def writable(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds until this node may sign (a peer has shown it
+        its own log, and it has caught up); :class:`NotSynced` says why if not."""
+        with contextlib.suppress(TimeoutError):
+            await self.wait_for(lambda n: n.selfcheck.ready, timeout)
+        self.selfcheck.require()
 
     def relay(self, entries: Iterable[_lattice.Entry], exclude: bytes | None = None) -> None:
         """Push durably stored entries to every live peer link but ``exclude``."""
@@ -520,6 +537,8 @@ class Node(NodeViews):
         while self._running:
             await asyncio.sleep(self.config.noop_interval)
             heartbeat = beat.tick(self.replica.data_delivered)
+            if not self.selfcheck.ready:
+                continue  # not even a noop before the node knows its own head
             try:
                 noop = self.replica.maybe_noop(data_only=not heartbeat)
             except LatticeError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 from lattice.net.config import NodeConfig
+from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions.client import ClientSession
 from lattice.net.sessions.peer import PeerSession
 from lattice.replica import Replica
@@ -29,6 +30,7 @@ class NodeViews:
     refused: int
     closed_reasons: deque[str]
     listen_address: tuple[str, int] | None
+    selfcheck: SelfCheck
 
     def name(self, key: bytes) -> str:
         """The configured name of a member (or the first bytes of its key in hex)."""
@@ -87,6 +89,7 @@ class NodeViews:
                 for p in rep.frauds
             ],
             "blocklist": sorted(self.name(a) for a in rep.blocklist),
+            "writable": self.selfcheck.ready,
             "blocklisted": next(({"seq": p.seq} for p in rep.frauds if p.author == self.me), None),
             "refused": self.refused,
             "closed": list(self.closed_reasons),

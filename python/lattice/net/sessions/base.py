@@ -24,6 +24,7 @@ from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
+from lattice.net.selfcheck import SelfCheck
 from lattice.replica import Replica
 
 __all__ = ["REFUSAL_TIMEOUT", "NodeContext", "Session", "refuse"]
@@ -41,6 +42,8 @@ class NodeContext(Protocol):
     me: bytes
     #: The nonces of the client ops wrapped (each op is wrapped once).
     client_nonces: ClientNonces
+    #: Whether the node may sign yet (no self-forks).
+    selfcheck: SelfCheck
     #: Per client, what it used of its quota in the current window.
     client_quotas: dict[bytes, Quota]
     #: When (wall-clock seconds) this node first held each forked author's proof.

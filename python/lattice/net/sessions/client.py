@@ -100,6 +100,7 @@ class ClientSession(Session):
         nonces, config, replica = node.client_nonces, node.config, node.replica
         if not nonces.loaded:  # the ops wrapped before this node started count too
             nonces.load(e.payload for e in replica.entries(replica.me) if e.kind == _DATA)
+        node.selfcheck.require()  # the home peer signs the wrapping entry
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
             raise ProtocolError("an op signed by another client", author=client)

@@ -161,6 +161,10 @@ class PeerSession(Session):
                 self.frontiers_received += 1
                 if self.frontiers_received > 1:
                     raise ProtocolError("a second frontier on one connection", author=remote)
+                # The peer's view of this node's own log: it signs nothing until it holds
+                # at least that (its newer entries arrive in the peer's stream).
+                node.selfcheck.peer_view(heads.get(node.me, (0, b""))[0])
+                node.changed()
                 requests = [m for m in node.replica.compare_frontier(heads) if m.id is not None]
                 if requests:
                     self.send_soon(wire.Request(requests[: wire.MAX_REQUESTS]))

@@ -1,0 +1,99 @@
+"""No self-forks (issue 10): a node restored from a backup does not sign its "next"
+entry — which it signed already — until a peer has shown it its own log and it has
+fetched its newer entries. The exact sequence: back up, append, restore, start isolated
+(refused, saying why), start with a peer (recovered, appends go on, no fork anywhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lattice.errors import NotSynced
+from lattice.net.config import Member
+from lattice.net.local import local_swarm
+from lattice.net.node import Node
+
+
+def test_a_restored_backup_recovers_its_own_entries_before_it_signs(tmp_path: Path) -> None:
+    async def run() -> None:
+        n0, n1 = await local_swarm(2, tmp_path, noop_interval=3600)
+        config, identity = n1.config, n1.identity
+        assert config.store is not None
+        first = n1.append(b"before the backup")
+        await n0.wait_for(lambda n: n.replica.get(first.id) is not None)
+        await n1.stop()
+        backup = tmp_path / "backup.db"
+        shutil.copy(config.store, backup)
+
+        later = Node(config, identity=identity)
+        await later.start()
+        await later.writable(30)
+        newer = [later.append(b"after the backup %d" % i) for i in range(2)]
+        await n0.wait_for(lambda n: all(n.replica.get(e.id) is not None for e in newer))
+        await later.stop()
+
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store}{suffix}").unlink(missing_ok=True)
+        shutil.copy(backup, config.store)
+
+        # Isolated: it knows no address of its peer, and the peer does not dial it.
+        alone = dataclasses.replace(
+            config, members=tuple(Member(m.name, m.public_key) for m in config.members)
+        )
+        isolated = Node(alone, identity=identity)
+        await isolated.start()
+        try:
+            assert isolated.replica.head(isolated.me) == 1  # the backup's head
+            with pytest.raises(NotSynced, match="not yet compared its own log"):
+                isolated.append(b"would fork: seq 2 is signed already")
+            with pytest.raises(NotSynced):
+                await isolated.writable(0.5)
+            assert isolated.status()["writable"] is False
+            assert isolated.replica.head(isolated.me) == 1  # nothing signed, not even a noop
+        finally:
+            await isolated.stop()
+
+        back = Node(config, identity=identity)
+        await back.start()
+        try:
+            await back.writable(30)  # the peer showed seq 3; 2 and 3 came back first
+            assert back.replica.head(back.me) == 3
+            await back.durable()
+            assert [e.id for e in back.replica.entries(back.me, since=1)] == [e.id for e in newer]
+            after = back.append(b"and on it goes")
+            assert after.seq == 4
+            await n0.wait_for(lambda n: n.replica.get(after.id) is not None)
+            assert not n0.replica.frauds and not back.replica.frauds
+        finally:
+            await back.stop()
+            await n0.stop()
+
+    asyncio.run(run())
+
+
+def test_offline_is_an_explicit_choice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def run() -> None:
+        (node,) = await local_swarm(1, tmp_path)  # a swarm of one: nobody to ask
+        config, identity = node.config, node.identity
+        node.append(b"alone is fine")
+        await node.stop()
+        two = dataclasses.replace(
+            config, members=(*config.members, Member("other", bytes(range(32))))
+        )
+        with pytest.raises(Exception):  # noqa: B017 - another membership: the store refuses
+            Node(two, identity=identity)
+        offline = dataclasses.replace(config, offline=True)
+        n = Node(offline, identity=identity)
+        with caplog.at_level("WARNING", logger="lattice.node"):
+            await n.start()
+        try:
+            assert "offline" in caplog.text and "forks it" in caplog.text
+            assert n.append(b"offline, on purpose").seq == 2
+        finally:
+            await n.stop()
+
+    asyncio.run(run())
