@@ -169,6 +169,16 @@ def key_show_wrong_password(d: Path) -> tuple[list[str], str]:
     return ["key", "show", str(d / "k.key"), "--password-file", str(d / "pw")], "k.key"
 
 
+def binary_password_file(d: Path) -> tuple[list[str], str]:
+    (d / "pw").write_bytes(b"\xff\xfe\x00binary")
+    return ["keygen", "--out", str(d / "k.key"), "--password-file", str(d / "pw")], "not UTF-8"
+
+
+def payload_file_too_big(d: Path) -> tuple[list[str], str]:
+    (d / "big.bin").write_bytes(b"x" * (lattice.MAX_PAYLOAD_LEN + 1))
+    return ["append", "--config", str(_node(d)), f"@{d / 'big.bin'}"], "is over"
+
+
 CASES: dict[str, Case] = {
     f.__name__.replace("_", " "): f
     for f in (
@@ -177,7 +187,8 @@ CASES: dict[str, Case] = {
         control_in_missing_directory, corrupt_store, wrong_toml_type, broken_toml, bad_hex,
         payload_file_missing, no_node_running, unknown_home, client_config_to_a_node_command,
         node_config_to_submit, keygen_into_missing_directory, keygen_without_a_password,
-        keygen_empty_password_file, key_show_wrong_password,
+        keygen_empty_password_file, key_show_wrong_password, binary_password_file,
+        payload_file_too_big,
     )
 }  # fmt: skip
 

@@ -153,3 +153,12 @@ def test_malformed_requests_get_typed_answers(
             server.close()
 
     asyncio.run(run())
+
+
+def test_a_refusal_reason_carries_no_control_characters() -> None:
+    from lattice.net import wire
+
+    body = wire.encode(wire.Refused("bad \x1b[31mred\x1b[0m\nnews"))
+    decoded = wire.decode(body)
+    assert isinstance(decoded, wire.Refused)
+    assert decoded.reason == "bad ?[31mred?[0m?news"

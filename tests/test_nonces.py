@@ -4,6 +4,7 @@ interleave their nonces, and a replay is refused even after the home peer restar
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_two_sessions_of_one_client_interleave(tmp_path: Path) -> None:
             # Explicit nonces out of order, from two sessions: both new, both taken.
             late, early = (
                 lattice.ClientOp.create(me.signing_key, SWARM, n, b"x")
-                for n in (2 * 10**18, 2 * 10**18 - 10)
+                for n in (time.time_ns(), time.time_ns() - 10**9)
             )
             assert isinstance(await _send(home, me, late), wire.OpAck)
             assert isinstance(await _send(home, me, early), wire.OpAck)
@@ -79,7 +80,7 @@ def test_two_sessions_of_one_client_interleave(tmp_path: Path) -> None:
 
 def test_a_replay_is_refused_after_the_home_peer_restarts(tmp_path: Path) -> None:
     me = lattice.Identity.generate()
-    op = lattice.ClientOp.create(me.signing_key, SWARM, 3 * 10**18, b"pay once")
+    op = lattice.ClientOp.create(me.signing_key, SWARM, time.time_ns(), b"pay once")
 
     async def run() -> None:
         (home,) = await local_swarm(1, tmp_path, clients=[me.public_key])
@@ -96,3 +97,16 @@ def test_a_replay_is_refused_after_the_home_peer_restarts(tmp_path: Path) -> Non
             await again.stop()
 
     asyncio.run(run())
+
+
+def test_a_nonce_from_the_future_cannot_lock_a_client_out() -> None:
+    now = 10**18
+    n = ClientNonces(clock=lambda: now)
+    with pytest.raises(ProtocolError, match="ahead of this home peer's clock"):
+        n.claim(b"c", 2**64 - 1)
+    n.claim(b"c", now - 5)  # the client's other ops still go through
+    small = ClientNonces(max_clients=2, clock=lambda: now)
+    small.claim(b"a", 1)
+    small.claim(b"b", 1)
+    with pytest.raises(ProtocolError, match="too many clients"):
+        small.claim(b"c", 1)

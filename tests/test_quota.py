@@ -127,10 +127,15 @@ def test_quotas_are_windows_and_the_table_stays_bounded() -> None:
         q.take(1, now=59.0)
     q.take(10, now=60.0)
     table: dict[bytes, Quota] = {}
-    for i in range(MAX_TRACKED_CLIENTS + 100):
-        quota_for(table, i.to_bytes(32, "big"), 1, 1, now=float(i // MAX_TRACKED_CLIENTS) * 120)
-    # Past the bound, the expired windows were forgotten.
-    assert len(table) <= MAX_TRACKED_CLIENTS + 1
+    for i in range(MAX_TRACKED_CLIENTS):
+        quota_for(table, i.to_bytes(32, "big"), 5, 100, now=0.0).take(1, now=0.0)
+    # All live: none is forgotten, so nobody escapes their window by being crowded out.
+    quota_for(table, b"one more", 5, 100, now=1.0).take(1, now=1.0)
+    assert len(table) == MAX_TRACKED_CLIENTS + 1
+    assert table[(0).to_bytes(32, "big")].used_ops == 1
+    # Once their windows have expired, they are forgotten when the table is full.
+    quota_for(table, b"later", 5, 100, now=200.0).take(1, now=200.0)
+    assert len(table) <= 3 and b"later" in table
 
 
 def test_a_refused_client_is_told_why(tmp_path: Path) -> None:
@@ -151,6 +156,33 @@ def test_a_refused_client_is_told_why(tmp_path: Path) -> None:
                 with pytest.raises(HandshakeRefused, match="op refused: client quota exceeded"):
                     await client.submit(b"two")
         finally:
+            await home.stop()
+
+    asyncio.run(run())
+
+
+def test_one_client_key_cannot_take_every_session(tmp_path: Path) -> None:
+    from lattice.errors import HandshakeRefused
+    from lattice.net.sessions.client import MAX_SESSIONS_PER_CLIENT
+
+    me = lattice.Identity.generate()
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, clients=[me.public_key])
+        assert home.listen_address is not None
+        held = [
+            await Client.connect(home.listen_address, me, SWARM)
+            for _ in range(MAX_SESSIONS_PER_CLIENT)
+        ]
+        try:
+            await home.wait_for(lambda n: len(n.client_links) == MAX_SESSIONS_PER_CLIENT)
+            async with await Client.connect(home.listen_address, me, SWARM) as extra:
+                with pytest.raises(HandshakeRefused, match="sessions already"):
+                    await extra.submit(b"one too many")
+            assert (await held[0].submit(b"the others still work")).seq == 1
+        finally:
+            for c in held:
+                await c.close()
             await home.stop()
 
     asyncio.run(run())

@@ -13,7 +13,7 @@ import lattice
 from lattice.net.client import Client
 from lattice.net.connection import Limits
 from lattice.net.local import local_swarm
-from lattice.net.slots import EARLY_DROP_AT, MAX_HANDSHAKES, PER_SOURCE, HandshakeSlots
+from lattice.net.slots import EARLY_DROP_AT, MAX_HANDSHAKES, PER_SOURCE, HandshakeSlots, source_of
 
 FLOODERS = 150
 
@@ -81,3 +81,12 @@ def test_a_flood_from_one_address_stops_nobody_else(tmp_path: Path) -> None:
                 await n.stop()
 
     asyncio.run(run())
+
+
+def test_sources_group_ipv6_by_its_64_and_unmap_ipv4() -> None:
+    assert source_of(("2001:db8:1:2:aaaa::1", 1, 0, 0)) == source_of(
+        ("2001:db8:1:2:ffff::9", 2, 0, 0)
+    )
+    assert source_of(("2001:db8:1:2::1", 1, 0, 0)) != source_of(("2001:db8:1:3::1", 1, 0, 0))
+    assert source_of(("::ffff:127.0.0.2", 1, 0, 0)) == source_of(("127.0.0.2", 5)) == "127.0.0.2"
+    assert source_of(None) == "None"

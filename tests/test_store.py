@@ -114,15 +114,19 @@ def test_a_damaged_store_is_a_store_error(tmp_path: Path, ids, damage: str) -> N
     peers = [i.public_key for i in ids]
     with pytest.raises(StoreError) as caught:
         rep = lattice.Replica(ids[0], peers=peers, path=path)
-        # Some damage only shows when the entries are read.
-        list(rep.entries())
-        rep.close()
+        try:  # some damage only shows when the entries are read
+            list(rep.entries())
+        finally:
+            rep.close()
     assert not isinstance(caught.value, sqlite3.Error)
     # Whatever failed, the store was closed and its lock released: it fails again for
     # what it is, not because it is still in use.
     with pytest.raises(StoreError) as again:
         rep = lattice.Replica(ids[0], peers=peers, path=path)
-        list(rep.entries())
+        try:
+            list(rep.entries())
+        finally:
+            rep.close()
     assert "in use" not in str(again.value)
 
 
@@ -153,3 +157,19 @@ def test_faults_are_part_of_the_membership(tmp_path: Path, ids) -> None:  # type
     lattice.Replica(ids[0], peers=peers, path=path).close()
     with pytest.raises(StoreError, match="faults = 1, not 0"):
         lattice.Replica(ids[0], peers=peers, path=path, faults=0)
+
+
+def test_the_lock_follows_no_link_and_one_file_has_one_lock(tmp_path: Path, ids) -> None:  # type: ignore[no-untyped-def]
+    peers = [i.public_key for i in ids]
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (tmp_path / "a.db.lock").symlink_to(victim)
+    with pytest.raises(StoreError, match="cannot open the lock"):
+        lattice.Replica(ids[0], peers=peers, path=tmp_path / "a.db")
+    assert victim.read_text() == "keep me"
+    (tmp_path / "a.db.lock").unlink()
+    real = lattice.Replica(ids[0], peers=peers, path=tmp_path / "a.db")
+    (tmp_path / "alias.db").symlink_to(tmp_path / "a.db")
+    with pytest.raises(StoreError, match="in use"):
+        lattice.Replica(ids[0], peers=peers, path=tmp_path / "alias.db")
+    real.close()

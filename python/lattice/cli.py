@@ -29,8 +29,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lattice import __version__
+from lattice import __version__, _lattice
 from lattice.errors import InvalidArgument, LatticeError
+from lattice.net.config import read_password_file
 
 __all__ = ["main"]
 
@@ -165,7 +166,7 @@ def _password(password_file: str | None, no_password: bool, confirm: bool) -> by
             raise click.ClickException("--no-password and --password-file contradict each other")
         return None
     if password_file is not None:
-        text = Path(password_file).read_text().removesuffix("\n")
+        text = read_password_file(Path(password_file))
         where = f"the password file {password_file}"
     elif from_env is not None:
         text, where = from_env, f"${PASSWORD_ENV}"
@@ -344,10 +345,15 @@ def node_run(config: str, verbose: int) -> None:
 def append(config: str, timeout: float, as_hex: bool, payload: str) -> None:
     """Append PAYLOAD to the running node's log: text, - for standard input, @FILE for the
     bytes of FILE, or hex with --hex."""
-    if payload == "-":
-        data = sys.stdin.buffer.read()
-    elif payload.startswith("@"):
-        data = Path(payload[1:]).read_bytes()
+    limit = _lattice.MAX_PAYLOAD_LEN
+    if payload == "-" or payload.startswith("@"):
+        if payload == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(payload[1:], "rb") as f:
+                data = f.read(limit + 1)
+        if len(data) > limit:
+            raise click.ClickException(f"PAYLOAD is over {limit} bytes, the most an entry holds")
     elif as_hex:
         try:
             data = bytes.fromhex(payload)

@@ -82,6 +82,11 @@ class Queries:
         since = min(max(0, since), MAX_SEQ)  # seqs are below 2^63: nothing is after that
         return [Entry.from_bytes(b) for b in self._store.entries(author, since)]
 
+    def iter_entries(self, author: bytes | None = None, since: int = 0) -> Iterator[_lattice.Entry]:
+        """Like :meth:`entries`, read lazily from the store (a long log needs no list)."""
+        since = min(max(0, since), MAX_SEQ)
+        return (Entry.from_bytes(b) for b in self._store.entries(author, since))
+
     def evidence(self, author: bytes | None = None) -> list[_lattice.Entry]:
         """Entries of forked authors kept as evidence (not delivered), in arrival order."""
         return [Entry.from_bytes(data) for *_, data in self._store.evidence(author)]

@@ -6,13 +6,11 @@ An entry is *delivered* — stored durably, applied to the matrix — only when 
 its lipmaa target and every dependency are delivered with the same ids; until then it waits
 in a bounded pending buffer and :meth:`Replica.missing` says what to request.
 
-Peers are assumed hostile. Every invalid entry is rejected with a typed error and leaves
+Peers are assumed hostile: every invalid entry is rejected with a typed error and leaves
 nothing behind. A peer that signs two versions of one position is caught as soon as both
-meet here (DESIGN §5): the two signed headers become a :class:`~lattice.FraudProof`, which
-is stored, returned, and appended to this replica's own log as a ``FRAUD`` entry so the
-swarm entangles it; the liar is blocklisted for good and its column frozen at the last seq
-before the fork, while honest entries that depend on either branch are still delivered
-(the liar's entries they need are kept as *evidence*).
+meet here (DESIGN §5): the :class:`~lattice.FraudProof` is stored, returned and appended
+as a ``FRAUD`` entry; the liar is blocklisted for good, its column frozen before the fork,
+and honest entries on either branch are still delivered (with the liar's as *evidence*).
 
 >>> import lattice
 >>> a, b = lattice.Identity.generate(), lattice.Identity.generate()
@@ -508,10 +506,9 @@ class Replica(Queries):
 
     # --- clients and quorum proofs (DESIGN §6) ------------------------------------------
 
-    def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
-        """As a client's home peer: check the client's signed op and wrap its exact bytes in
-        one of this replica's DATA entries (returned once durably stored, or queued to be:
-        see :meth:`append`)."""
+    def check_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.ClientOp:
+        """The client's op, decoded, if its home peer may wrap it (this swarm, a client of
+        this replica, a usable key, a valid signature); else the typed error."""
         if not isinstance(op, _lattice.ClientOp):
             op = _lattice.ClientOp.from_bytes(op)
         if op.swarm != self.swarm_id:
@@ -521,7 +518,12 @@ class Replica(Queries):
         _lattice.check_public_key(op.client)
         if not op.verify():
             raise InvalidSignature("client op signature does not verify", author=op.client)
-        return self.append(op.to_bytes())
+        return op
+
+    def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
+        """As a client's home peer: check the client's op and wrap its exact bytes in one of
+        this replica's DATA entries (durable on return, or queued: see :meth:`append`)."""
+        return self.append(self.check_client_op(op).to_bytes())
 
     def quorum_proof(self, entry_id: bytes) -> QuorumProof | None:
         """A :class:`~lattice.proofs.QuorumProof` that a quorum saw the client op wrapped
@@ -579,9 +581,11 @@ class Replica(Queries):
 
     def close(self) -> None:
         """Finish the queued commits and close the store."""
-        if self._writer is not None:
-            self._writer.close()
-        self._store.close()
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._store.close()
 
     def __enter__(self) -> Replica:
         return self

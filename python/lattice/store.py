@@ -45,6 +45,8 @@ APPLICATION_ID = 0x4C415454
 FILE_MODE = 0o600
 #: Beside each store file: the lock that makes its opener the only writer, holding its pid.
 LOCK_SUFFIX = ".lock"
+#: Attempts at a lock file that keeps being replaced under the opener.
+LOCK_TRIES = 3
 
 _SCHEMA = (
     """
@@ -190,27 +192,38 @@ def _lock(path: Path) -> BinaryIO:
     """Take the exclusive lock beside ``path`` (a store has one writer: DESIGN §13);
     StoreError naming the holder's pid if another opener has it. The lock goes with the
     returned file: when it is closed, or collected with a store nobody closed."""
-    lock_path = path.with_name(path.name + LOCK_SUFFIX)
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    except OSError as exc:
-        raise StoreError(f"cannot open the lock {lock_path}: {exc}") from exc
-    lock = os.fdopen(fd, "r+b", buffering=0)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = lock.read(32).decode(errors="replace").strip() or "unknown"
+    lock_path = path.resolve().with_name(path.resolve().name + LOCK_SUFFIX)
+    for _ in range(LOCK_TRIES):
+        try:
+            # Never through a link: a planted symlink must not get some file emptied.
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock {lock_path}: {exc}") from exc
+        lock = os.fdopen(fd, "r+b", buffering=0)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read(32).decode(errors="replace").strip() or "unknown"
+            lock.close()
+            raise StoreError(
+                f"{path} is in use by pid {holder} (one opener per store: stop that node or "
+                "close its replica first)"
+            ) from None
+        except OSError as exc:
+            lock.close()
+            raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
+        # Locked; but if the file was removed and made again meanwhile, another opener may
+        # hold the new one: lock that instead.
+        try:
+            same = os.fstat(lock.fileno()).st_ino == os.stat(lock_path).st_ino
+        except OSError:
+            same = False
+        if same:
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n".encode())
+            return lock
         lock.close()
-        raise StoreError(
-            f"{path} is in use by pid {holder} (one opener per store: stop that node or "
-            "close its replica first)"
-        ) from None
-    except OSError as exc:
-        lock.close()
-        raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
-    lock.truncate(0)
-    lock.write(f"{os.getpid()}\n".encode())
-    return lock
+    raise StoreError(f"cannot lock {lock_path}: it keeps being replaced")
 
 
 def _unlock(lock: BinaryIO | None) -> None:

@@ -125,12 +125,7 @@ class NodeConfig:
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
         if self.password_file is not None:
-            try:
-                text = self.password_file.read_text().removesuffix("\n")
-            except OSError as exc:
-                raise InvalidArgument(
-                    f"cannot read the password file {self.password_file}: {exc.strerror}"
-                ) from exc
+            text = read_password_file(self.password_file)
             if not text:
                 raise InvalidArgument(f"the password file {self.password_file} is empty")
             return text.encode()
@@ -146,6 +141,20 @@ class NodeConfig:
             if m.name == name:
                 return m
         raise InvalidArgument(f"no member named {name!r}")
+
+
+def read_password_file(path: Path) -> str:
+    """The password in a password file: its first line (UTF-8, without the line end)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read the password file {path}: {exc.strerror}") from exc
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"the password file {path} is not UTF-8 text") from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
 
 
 #: The keys each table of a configuration file may have (anything else is a mistake).

@@ -52,7 +52,8 @@ from lattice.net.quota import Quota
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
 from lattice.net.sessions.base import refuse
-from lattice.net.slots import HandshakeSlots
+from lattice.net.sessions.client import load_wrapped
+from lattice.net.slots import HandshakeSlots, source_of
 from lattice.net.views import NodeViews
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
@@ -89,7 +90,11 @@ class Node(NodeViews):
             max_pending_bytes=config.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
         )
         if config.store is not None:
-            self.replica.commit_in_background(config.store_busy_timeout)
+            try:
+                self.replica.commit_in_background(config.store_busy_timeout)
+            except BaseException:
+                self.replica.close()
+                raise
         self.names = {m.public_key: m.name for m in config.members}
         self.keypair = _lattice.NoiseKeypair.generate()
         self.hello = _lattice.Hello.create(
@@ -123,6 +128,8 @@ class Node(NodeViews):
     async def start(self) -> None:
         """Listen, dial, and start the timers."""
         ClientSession.warn_if_open(self.config)
+        if self.config.clients is not None or self.config.open_clients:
+            load_wrapped(self.client_nonces, self.replica)
         if self.config.offline:
             log.warning(
                 "offline: this node signs without comparing its own log with a peer's; if "
@@ -361,8 +368,7 @@ class Node(NodeViews):
         task = asyncio.current_task()
         if task is not None:  # stop() ends accepted sessions too
             self._tasks.add(task)
-        peer = writer.get_extra_info("peername")
-        source = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        source = source_of(writer.get_extra_info("peername"))
         if not self.slots.take(source):
             self.refused += 1
             writer.transport.abort()
@@ -496,6 +502,10 @@ class Node(NodeViews):
         if role == _lattice.ROLE_CLIENT:
             return len(self.client_links)
         return 0
+
+    def sessions_of(self, key: bytes) -> int:
+        """Live client sessions of the client ``key``."""
+        return sum(1 for s in self.client_links if s.conn.remote == key)
 
     def _register(self, session: Session) -> bool:
         """Enter a session in the registry. One link per peer: when both dialled, the one

@@ -20,56 +20,87 @@ lattice.errors.ProtocolError: op nonce 100 was used already (a replay?) (author 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import time
+from collections.abc import Callable, Iterable
 
 from lattice import _lattice
 from lattice.errors import DecodeError, ProtocolError
 
-__all__ = ["MAX_RECENT", "NONCE_WINDOW", "ClientNonces"]
+__all__ = ["CLOCK_SKEW", "MAX_CLIENTS", "MAX_RECENT", "NONCE_WINDOW", "ClientNonces"]
 
 #: Nanoseconds below a client's highest nonce within which older nonces are still taken.
 NONCE_WINDOW = 600 * 10**9
 #: Nonces remembered per client (a client that sends more within the window loses the
 #: oldest: its floor rises to them).
 MAX_RECENT = 4096
+#: How far ahead of the home peer's clock a nonce may be, in nanoseconds.
+CLOCK_SKEW = 300 * 10**9
+#: Client keys tracked at once (with open_clients, a flood of keys is refused past it).
+MAX_CLIENTS = 100_000
 
 
 class _Seen:
-    __slots__ = ("floor", "recent")
+    __slots__ = ("floor", "high", "recent")
 
     def __init__(self) -> None:
         self.floor = -1  # every nonce at or below is refused
+        self.high = -1
         self.recent: set[int] = set()
 
 
 class ClientNonces:
     """The nonces of the client ops a home peer has wrapped, per client."""
 
-    def __init__(self, window: int = NONCE_WINDOW, max_recent: int = MAX_RECENT) -> None:
+    def __init__(
+        self,
+        window: int = NONCE_WINDOW,
+        max_recent: int = MAX_RECENT,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.window = window
         self.max_recent = max_recent
+        self.max_clients = max_clients
+        self._clock = clock
         self._seen: dict[bytes, _Seen] = {}
         self.loaded = False
 
-    def claim(self, client: bytes, nonce: int) -> None:
+    def claim(self, client: bytes, nonce: int, *, check_clock: bool = True) -> None:
         """Take ``nonce`` for ``client``, or raise :class:`ProtocolError` if it was used
-        already or is below the window."""
-        seen = self._seen.setdefault(client, _Seen())
+        already, is below the window, or is ahead of this node's clock by more than
+        ``CLOCK_SKEW`` (it would raise the window's floor over the client's other ops)."""
+        if check_clock and nonce > self._clock() + CLOCK_SKEW:
+            raise ProtocolError(
+                f"op nonce {nonce} is ahead of this home peer's clock (nonces are times in "
+                "nanoseconds: is the client's clock right?)",
+                author=client,
+            )
+        seen = self._seen.get(client)
+        if seen is None:
+            if len(self._seen) >= self.max_clients:
+                raise ProtocolError("this home peer tracks too many clients", author=client)
+            seen = _Seen()
         if nonce <= seen.floor:
             raise ProtocolError(
                 f"op nonce {nonce} is below the client's replay window (a replay?)", author=client
             )
         if nonce in seen.recent:
             raise ProtocolError(f"op nonce {nonce} was used already (a replay?)", author=client)
+        self._seen[client] = seen
         seen.recent.add(nonce)
-        high = max(seen.recent)
-        if high - self.window > seen.floor:
-            seen.floor = high - self.window
-            seen.recent = {n for n in seen.recent if n > seen.floor}
-        while len(seen.recent) > self.max_recent:
-            oldest = min(seen.recent)
-            seen.recent.discard(oldest)
-            seen.floor = max(seen.floor, oldest)
+        if nonce > seen.high:
+            seen.high = nonce
+            floor = nonce - self.window
+            if floor > seen.floor:
+                seen.floor = floor
+        # Pruning is amortised: only when the set has grown to twice its bound.
+        if len(seen.recent) > 2 * self.max_recent:
+            kept = sorted(n for n in seen.recent if n > seen.floor)
+            if len(kept) > self.max_recent:
+                seen.floor = max(seen.floor, kept[-self.max_recent - 1])
+                kept = kept[-self.max_recent :]
+            seen.recent = set(kept)
 
     def release(self, client: bytes, nonce: int) -> None:
         """Give back a nonce whose op was not stored after all: it may come again."""
@@ -85,7 +116,6 @@ class ClientNonces:
                 op = _lattice.ClientOp.from_bytes(payload)
             except DecodeError:
                 continue
-            seen = self._seen.setdefault(op.client, _Seen())
-            if op.nonce > seen.floor and op.nonce not in seen.recent:
-                self.claim(op.client, op.nonce)
+            with contextlib.suppress(ProtocolError):  # a duplicate in the log: one is enough
+                self.claim(op.client, op.nonce, check_clock=False)
         self.loaded = True

@@ -52,6 +52,13 @@ class Quota:
     def take(self, size: int, now: float) -> None:
         """Count one op of ``size`` bytes, or raise :class:`LimitExceeded` (counting
         nothing) if it would go over the quota of the current window."""
+        self.check(size, now)
+        self.used_ops += 1
+        self.used_bytes += size
+
+    def check(self, size: int, now: float) -> None:
+        """Raise :class:`LimitExceeded` if one op of ``size`` bytes would go over the quota
+        of the current window (counting nothing)."""
         if self.expired(now):
             self.opened, self.used_ops, self.used_bytes = now, 0, 0
         if self.used_ops + 1 > self.ops:
@@ -60,8 +67,6 @@ class Quota:
             raise LimitExceeded(
                 f"client quota exceeded: {self.bytes} bytes of ops per {self.window:g} s"
             )
-        self.used_ops += 1
-        self.used_bytes += size
 
 
 def quota_for(

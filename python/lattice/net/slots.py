@@ -17,9 +17,10 @@ True
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
-__all__ = ["EARLY_DROP_AT", "MAX_HANDSHAKES", "PER_SOURCE", "HandshakeSlots"]
+__all__ = ["EARLY_DROP_AT", "MAX_HANDSHAKES", "PER_SOURCE", "HandshakeSlots", "source_of"]
 
 #: Inbound handshakes in progress at once, in all.
 MAX_HANDSHAKES = 64
@@ -27,6 +28,23 @@ MAX_HANDSHAKES = 64
 EARLY_DROP_AT = 32
 #: Inbound handshakes in progress from one source address.
 PER_SOURCE = 8
+#: An IPv6 source is its /64: one host has the whole prefix to pick addresses from.
+IPV6_PREFIX = 64
+
+
+def source_of(peername: object) -> str:
+    """The source a connection counts against: its IPv4 address (also when mapped into
+    IPv6), or its IPv6 /64."""
+    host = peername[0] if isinstance(peername, tuple) and peername else None
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return str(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
 
 
 class HandshakeSlots:

@@ -288,9 +288,11 @@ def decode(body: bytes) -> Message:
         if size > MAX_REASON_LEN:
             raise LimitExceeded(f"refusal reason of {size} bytes (limit {MAX_REASON_LEN})")
         try:
-            msg = Refused(r.take(size, "reason").decode())
+            text = r.take(size, "reason").decode()
         except UnicodeDecodeError as exc:
             raise DecodeError(f"refusal reason is not UTF-8: {exc}") from None
+        # Printed to logs and terminals: no control characters (escapes) from a stranger.
+        msg = Refused("".join(c if c.isprintable() else "?" for c in text))
     else:
         msg = Ping()
     r.finish()

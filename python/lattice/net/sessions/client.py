@@ -19,17 +19,28 @@ from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
 from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
+from lattice.net.nonces import ClientNonces
 from lattice.net.quota import quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
+from lattice.replica import Replica
 
-__all__ = ["MAX_CLIENTS", "ClientSession"]
+__all__ = ["MAX_CLIENTS", "MAX_SESSIONS_PER_CLIENT", "ClientSession"]
 
 _DATA = int(Kind.DATA)
+
+
+def load_wrapped(nonces: ClientNonces, replica: Replica) -> None:
+    """Give ``nonces`` the ops this home peer wrapped before it started (read lazily from
+    its own log), so a replay across a restart is refused too."""
+    nonces.load(e.payload for e in replica.iter_entries(replica.me) if e.kind == _DATA)
+
 
 log = logging.getLogger("lattice.node")
 
 #: Client connections one home peer serves at once.
 MAX_CLIENTS = 256
+#: Connections of one client key at once (one key must not take every slot).
+MAX_SESSIONS_PER_CLIENT = 4
 
 
 class ClientSession(Session):
@@ -41,6 +52,10 @@ class ClientSession(Session):
     def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:
         if node.count(cls.role) >= MAX_CLIENTS:
             raise HandshakeRefused("too many clients connected", author=conn.remote)
+        if node.sessions_of(conn.remote) >= MAX_SESSIONS_PER_CLIENT:
+            raise HandshakeRefused(
+                f"this client has {MAX_SESSIONS_PER_CLIENT} sessions already", author=conn.remote
+            )
         if node.config.role != "peer":
             raise HandshakeRefused("only peers are home peers", author=conn.remote)
         clients = node.config.clients
@@ -98,24 +113,25 @@ class ClientSession(Session):
         within its quota. Returns the wrapping entry and the op's nonce."""
         client, node = self.conn.remote, self.node
         nonces, config, replica = node.client_nonces, node.config, node.replica
-        if not nonces.loaded:  # the ops wrapped before this node started count too
-            nonces.load(e.payload for e in replica.entries(replica.me) if e.kind == _DATA)
         node.selfcheck.require()  # the home peer signs the wrapping entry
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
             raise ProtocolError("an op signed by another client", author=client)
+        replica.check_client_op(op)
+        now = time.monotonic()
+        quota = quota_for(
+            node.client_quotas,
+            client,
+            config.client_ops_per_minute,
+            config.client_bytes_per_minute,
+            now,
+        )
+        quota.check(len(data), now)
+        # Claimed only once the op is known good: a bad one cannot move the window.
         nonces.claim(client, op.nonce)
         try:
-            now = time.monotonic()
-            quota = quota_for(
-                node.client_quotas,
-                client,
-                config.client_ops_per_minute,
-                config.client_bytes_per_minute,
-                now,
-            )
             quota.take(len(data), now)
-            entry = replica.wrap_client_op(op)
+            entry = replica.append(op.to_bytes())
         except BaseException:
             nonces.release(client, op.nonce)
             raise
