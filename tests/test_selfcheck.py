@@ -97,3 +97,33 @@ def test_offline_is_an_explicit_choice(tmp_path: Path, caplog: pytest.LogCapture
             await n.stop()
 
     asyncio.run(run())
+
+
+def test_a_fork_found_before_the_node_may_sign_is_announced_after() -> None:
+    """Detecting a fork makes a replica sign a FRAUD entry: not while its node has not
+    checked its own head (that entry could fork it too); once it has, it does."""
+    import lattice
+    from lattice.entry import Kind
+    from lattice.simulation import Equivocator
+
+    ids = [lattice.Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
+    peers = [i.public_key for i in ids]
+    held = True
+
+    def check() -> None:
+        if held:
+            raise NotSynced("not yet")
+
+    rep = lattice.Replica(ids[1], peers=peers, sign_check=check)
+    with pytest.raises(NotSynced):
+        rep.append(b"no")
+    p, q = Equivocator(ids[3], peers).equivocate(b"P", b"Q")
+    rep.receive([p])
+    found = rep.receive([q])
+    assert [f.author for f in found.frauds] == [ids[3].public_key]
+    assert found.appended == [] and rep.head(rep.me) == 0  # nothing signed
+    assert rep.announce_deferred() == []  # still held
+    held = False
+    announced = rep.announce_deferred()
+    assert [e.kind for e in announced] == [Kind.FRAUD] and rep.head(rep.me) == 1
+    assert rep.announce_deferred() == []  # once

@@ -36,7 +36,7 @@ True
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,14 +44,24 @@ from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import (
     DecodeError,
+    InvalidSignature,
     LatticeError,
     LimitExceeded,
     TrailingBytes,
     Truncated,
+    UnknownAuthor,
     UnknownVersion,
+    WrongSwarm,
 )
 
-__all__ = ["PROOF_VERSION", "QuorumProof", "ReplicaView", "SignerEvidence", "build_quorum_proof"]
+__all__ = [
+    "PROOF_VERSION",
+    "QuorumProof",
+    "ReplicaView",
+    "SignerEvidence",
+    "build_quorum_proof",
+    "check_client_op",
+]
 
 PROOF_VERSION = 1
 #: Bounds of the encoding: at most one signer per peer of the largest swarm, Merkle proofs
@@ -325,3 +335,22 @@ def _signed_header(replica: ReplicaView, author: bytes, seq: int) -> bytes:
     if entry is None:
         raise LatticeError("delivered entry missing from the store", author=author, seq=seq)
     return entry.signed_header()
+
+
+def check_client_op(
+    op: _lattice.ClientOp | bytes, swarm_id: bytes, clients: Collection[bytes] | None
+) -> _lattice.ClientOp:
+    """The client's op, decoded, if a home peer of swarm ``swarm_id`` serving ``clients``
+    (None: any) may wrap it: this swarm, a listed client, a usable key, a valid signature.
+    Else :class:`WrongSwarm`, :class:`UnknownAuthor`, :class:`InvalidKey` or
+    :class:`InvalidSignature`."""
+    if not isinstance(op, _lattice.ClientOp):
+        op = _lattice.ClientOp.from_bytes(op)
+    if op.swarm != swarm_id:
+        raise WrongSwarm("client op for another swarm", author=op.client)
+    if clients is not None and op.client not in clients:
+        raise UnknownAuthor("not a client of this home peer", author=op.client)
+    _lattice.check_public_key(op.client)
+    if not op.verify():
+        raise InvalidSignature("client op signature does not verify", author=op.client)
+    return op

@@ -30,7 +30,7 @@ and honest entries on either branch are still delivered (with the liar's as *evi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 
 from lattice import _lattice
@@ -41,8 +41,8 @@ from lattice.errors import (
     DecodeError,
     InvalidArgument,
     InvalidFraudProof,
-    InvalidSignature,
     LatticeError,
+    NotSynced,
     StoreError,
     UnknownAuthor,
     WrongSwarm,
@@ -52,7 +52,7 @@ from lattice.history import History
 from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.pending import PendingBuffer
-from lattice.proofs import QuorumProof, build_quorum_proof
+from lattice.proofs import QuorumProof, build_quorum_proof, check_client_op
 from lattice.queries import Queries
 from lattice.store import Store
 from lattice.sync import MAX_ANSWER_BYTES, MAX_ANSWER_ENTRIES, SYNC_BATCH, Missing
@@ -104,6 +104,7 @@ class Replica(Queries):
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         max_pending_bytes_per_author: int = DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR,
         clients: Iterable[bytes] | None = None,
+        sign_check: Callable[[], None] | None = None,
     ) -> None:
         if len(swarm_id) != _ID_LEN:
             raise DecodeError(f"a swarm id is {_ID_LEN} bytes, got {len(swarm_id)}")
@@ -114,6 +115,8 @@ class Replica(Queries):
             _lattice.check_public_key(pk)
         self.identity = identity
         self.me = identity.public_key
+        #: Called before it signs; raises to refuse (lattice.net.selfcheck). FRAUD entries wait.
+        self.sign_check = sign_check
         #: Clients this replica is the home peer of (None: any client with a valid key).
         self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
@@ -193,6 +196,8 @@ class Replica(Queries):
         if own is not None:
             # Its own fork is proven: anything it signs now is rejected everywhere.
             raise Blocked(f"this node is blocklisted: fork at seq {own.seq}", author=self.me)
+        if self.sign_check is not None:
+            self.sign_check()  # a node: not before it knows its own head (NotSynced)
         entry = self._history.draft(
             self._me_index, self.identity.signing_key, self.swarm_id, kind, payload
         )
@@ -220,8 +225,7 @@ class Replica(Queries):
 
     @property
     def data_delivered(self) -> int:
-        """How many entries that are not noops this replica delivered (its own and
-        others') since it was opened: a node's noop heartbeat restarts when it changes."""
+        """Non-noop entries delivered since opening (a node's heartbeat restarts on it)."""
         return self._data_delivered
 
     def frontier_changed(self) -> bool:
@@ -247,11 +251,19 @@ class Replica(Queries):
         """Append the FRAUD entry of every fork this replica detected but has not announced
         yet (a crash between the two commits): nothing found is lost."""
         pending, self._forks.unannounced = self._forks.unannounced, []
-        return [
-            self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
-            for proof in pending
-            if proof.author != self.me  # a node cannot announce its own fork: others do
-        ]
+        made = []
+        for proof in pending:
+            if proof.author == self.me:
+                continue  # a node cannot announce its own fork: others do
+            try:
+                made.append(self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author))
+            except NotSynced:  # not yet: announce_deferred() does, once it may sign
+                self._forks.unannounced.append(proof)
+        return made
+
+    def announce_deferred(self) -> list[_lattice.Entry]:
+        """Append (and return) the FRAUD entries ``sign_check`` held back when found."""
+        return self._announce_stored() if self._forks.unannounced else []
 
     # --- receiving -----------------------------------------------------------------------
 
@@ -288,10 +300,8 @@ class Replica(Queries):
         # A proof of this node's own fork is announced by the others (it signs no more).
         announce = [p for p, detected in self._batch.frauds if detected and p.author != self.me]
         self._commit(result)
-        for proof in announce:
-            result.appended.append(
-                self._create(Kind.FRAUD, proof.to_bytes(), announces=proof.author)
-            )
+        self._forks.unannounced.extend(announce)
+        result.appended.extend(self._announce_stored())
         result.pending = len(self._pending)
         return result
 
@@ -507,18 +517,8 @@ class Replica(Queries):
     # --- clients and quorum proofs (DESIGN §6) ------------------------------------------
 
     def check_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.ClientOp:
-        """The client's op, decoded, if its home peer may wrap it (this swarm, a client of
-        this replica, a usable key, a valid signature); else the typed error."""
-        if not isinstance(op, _lattice.ClientOp):
-            op = _lattice.ClientOp.from_bytes(op)
-        if op.swarm != self.swarm_id:
-            raise WrongSwarm("client op for another swarm", author=op.client)
-        if self.clients is not None and op.client not in self.clients:
-            raise UnknownAuthor("not a client of this home peer", author=op.client)
-        _lattice.check_public_key(op.client)
-        if not op.verify():
-            raise InvalidSignature("client op signature does not verify", author=op.client)
-        return op
+        """The op, decoded, if this home peer may wrap it (see ``proofs.check_client_op``)."""
+        return check_client_op(op, self.swarm_id, self.clients)
 
     def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
         """As a client's home peer: check the client's op and wrap its exact bytes in one of

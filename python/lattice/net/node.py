@@ -80,6 +80,9 @@ class Node(NodeViews):
         self.identity = identity or Identity.load(config.identity, password=config.key_password())
         self.me = self.identity.public_key
         self.limits: Limits = config.limits
+        # May this node sign yet? Not before a peer has shown it its own log (no self-forks).
+        alone = all(m.public_key == self.me for m in config.members)
+        self.selfcheck = SelfCheck(lambda: self.replica.head(self.me), alone, config.offline)
         self.replica = Replica(
             self.identity,
             peers=config.peers,
@@ -88,6 +91,7 @@ class Node(NodeViews):
             faults=config.faults,
             clients=config.clients,
             max_pending_bytes=config.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
+            sign_check=self.selfcheck.require,
         )
         if config.store is not None:
             try:
@@ -100,9 +104,6 @@ class Node(NodeViews):
         self.hello = _lattice.Hello.create(
             self.identity.signing_key, self.keypair.public, config.swarm_id, ROLES[config.role]
         )
-        #: May this node sign yet? Not before a peer has shown it its own log (no self-forks).
-        alone = all(m.public_key == self.me for m in config.members)
-        self.selfcheck = SelfCheck(lambda: self.replica.head(self.me), alone, config.offline)
         #: The link registry: one live session per registered peer.
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
@@ -563,6 +564,10 @@ class Node(NodeViews):
         turn = 0
         while self._running:
             await asyncio.sleep(TICK)
+            if self.selfcheck.ready:  # FRAUD entries found before it might sign
+                announced = self.replica.announce_deferred()
+                if announced:
+                    self.after_commit(partial(self.relay, announced))
             if not (self.replica.pending or self.replica.missing()):
                 continue
             live = [link for link in self.links.values() if link.live]

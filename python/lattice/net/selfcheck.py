@@ -45,7 +45,9 @@ class SelfCheck:
 
     @property
     def ready(self) -> bool:
-        return self.offline or (self.views > 0 and self._head() >= self.wanted)
+        return self.offline or (
+            self.views > 0 and (self.wanted == 0 or self._head() >= self.wanted)
+        )
 
     def require(self) -> None:
         """Raise :class:`NotSynced` unless this node may sign now."""
