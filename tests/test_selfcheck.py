@@ -127,3 +127,63 @@ def test_a_fork_found_before_the_node_may_sign_is_announced_after() -> None:
     announced = rep.announce_deferred()
     assert [e.kind for e in announced] == [Kind.FRAUD] and rep.head(rep.me) == 1
     assert rep.announce_deferred() == []  # once
+
+
+def test_a_peer_that_claims_more_than_it_sends_does_not_block_for_ever() -> None:
+    from lattice.net.selfcheck import SelfCheck
+
+    head = 3
+    check = SelfCheck(lambda: head, alone=False, offline=False)
+    check.peer_view(2**62, b"liar")
+    check.peer_view(3, b"honest")
+    assert not check.ready and check.wanted == 2**62
+    check.peer_done(b"liar")  # its stream ended without our seq 4: its claim is void
+    assert check.ready
+    check.peer_view(2**62, b"liar")  # once ready in this run, claims no longer block
+    assert check.ready
+
+
+def test_a_restored_home_peer_does_not_wrap_an_op_twice(tmp_path: Path) -> None:
+    import time
+
+    import lattice
+    from lattice.net import wire
+    from lattice.net.client import Client
+
+    me = lattice.Identity.generate()
+    op = lattice.ClientOp.create(me.signing_key, bytes(32), time.time_ns(), b"pay once")
+
+    async def send(node: Node) -> wire.Message:
+        assert node.listen_address is not None
+        async with await Client.connect(node.listen_address, me, bytes(32)) as client:
+            await client.conn.send(wire.Op(op.to_bytes()))
+            return await client.conn.recv()
+
+    async def run() -> None:
+        n0, n1 = await local_swarm(2, tmp_path, noop_interval=3600, clients=[me.public_key])
+        config, identity = n1.config, n1.identity
+        assert config.store is not None
+        await n1.stop()
+        shutil.copy(config.store, tmp_path / "backup.db")
+        home = Node(config, identity=identity)
+        await home.start()
+        await home.writable(30)
+        ack = await send(home)
+        assert isinstance(ack, wire.OpAck)
+        await n0.wait_for(lambda n: n.replica.get(ack.entry_id) is not None)
+        await home.stop()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store}{suffix}").unlink(missing_ok=True)
+        shutil.copy(tmp_path / "backup.db", config.store)
+        back = Node(config, identity=identity)
+        await back.start()
+        try:
+            await back.writable(30)  # the wrapping entry came back from n0
+            again = await send(back)
+            assert isinstance(again, wire.Refused) and "used already" in again.reason
+            assert back.replica.head(back.me) == 1
+        finally:
+            await back.stop()
+            await n0.stop()
+
+    asyncio.run(run())

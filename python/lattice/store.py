@@ -192,7 +192,11 @@ def _lock(path: Path) -> BinaryIO:
     """Take the exclusive lock beside ``path`` (a store has one writer: DESIGN §13);
     StoreError naming the holder's pid if another opener has it. The lock goes with the
     returned file: when it is closed, or collected with a store nobody closed."""
-    lock_path = path.resolve().with_name(path.resolve().name + LOCK_SUFFIX)
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, say
+        raise StoreError(f"cannot resolve the store path {path}: {exc}") from exc
+    lock_path = real.with_name(real.name + LOCK_SUFFIX)
     for _ in range(LOCK_TRIES):
         try:
             # Never through a link: a planted symlink must not get some file emptied.
@@ -215,7 +219,8 @@ def _lock(path: Path) -> BinaryIO:
         # Locked; but if the file was removed and made again meanwhile, another opener may
         # hold the new one: lock that instead.
         try:
-            same = os.fstat(lock.fileno()).st_ino == os.stat(lock_path).st_ino
+            held, there = os.fstat(lock.fileno()), os.stat(lock_path)
+            same = (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
         except OSError:
             same = False
         if same:

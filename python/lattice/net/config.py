@@ -153,8 +153,8 @@ def read_password_file(path: Path) -> str:
         text = data.decode()
     except UnicodeDecodeError:
         raise InvalidArgument(f"the password file {path} is not UTF-8 text") from None
-    lines = text.splitlines()
-    return lines[0] if lines else ""
+    # The first line, ended by \n or \r\n only (a password may hold other characters).
+    return text.split("\n", 1)[0].removesuffix("\r")
 
 
 #: The keys each table of a configuration file may have (anything else is a mistake).

@@ -35,7 +35,7 @@ __all__ = [
 MAX_REQUEST_LEN = 3 * 1024 * 1024
 #: Seconds an append waits for a node that may not sign yet (it is comparing its own log
 #: with a peer's) before it is refused.
-APPEND_WAIT = 5.0
+APPEND_WAIT = 8.0
 #: Deepest nesting of a request (they are flat objects; the margin is for later ones).
 MAX_REQUEST_DEPTH = 4
 

@@ -22,32 +22,56 @@ True
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from lattice.errors import NotSynced
 
 __all__ = ["SelfCheck"]
 
+log = logging.getLogger("lattice.node")
+
 
 class SelfCheck:
-    """Whether this node may sign: a peer's view of its log, and its own head."""
+    """Whether this node may sign: the peers' views of its log, and its own head."""
 
     def __init__(self, head: Callable[[], int], alone: bool, offline: bool) -> None:
         self._head = head
         self.offline = offline
         self.views = 0 if not alone else 1  # alone: nobody to ask, nothing to fork against
-        self.wanted = 0  # the furthest any peer has seen of this node's log
+        # What each connected peer claims of this node's log, until its stream is done:
+        # a peer that claims more than it sends cannot hold the node back for ever.
+        self._claims: dict[bytes, int] = {}
+        self._was_ready = False
 
-    def peer_view(self, seq: int) -> None:
+    @property
+    def wanted(self) -> int:
+        """The furthest a connected peer, still streaming, has seen of this node's log."""
+        return max(self._claims.values(), default=0)
+
+    def peer_view(self, seq: int, peer: bytes = b"") -> None:
         """A peer's frontier holds this node's log up to ``seq``."""
         self.views += 1
-        self.wanted = max(self.wanted, seq)
+        if self._was_ready:
+            # Checked once already in this run: a higher claim now is a lie or a fork
+            # that the fraud proofs will settle; it does not stop the node.
+            if seq > self._head():
+                log.warning("a peer claims this node's log reaches seq %d (a lie, or a fork)", seq)
+            return
+        self._claims[peer] = max(seq, self._claims.get(peer, 0))
+
+    def peer_done(self, peer: bytes = b"") -> None:
+        """That peer has streamed what it had (or is gone): its claim no longer holds."""
+        self._claims.pop(peer, None)
 
     @property
     def ready(self) -> bool:
-        return self.offline or (
-            self.views > 0 and (self.wanted == 0 or self._head() >= self.wanted)
-        )
+        if self.offline:
+            return True
+        wanted = self.wanted
+        ok = self.views > 0 and (wanted == 0 or self._head() >= wanted)
+        self._was_ready |= ok
+        return ok
 
     def require(self) -> None:
         """Raise :class:`NotSynced` unless this node may sign now."""

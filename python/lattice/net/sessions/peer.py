@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 from lattice import _lattice
+from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, InvalidFraudProof, LatticeError, ProtocolError
 from lattice.net import wire
 from lattice.net.config import Member
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("lattice.node")
+
+_DATA = int(Kind.DATA)
 
 #: Largest ENTRIES frame a node sends (it is also bounded by the peer's credit).
 MAX_BATCH_BYTES = 1024 * 1024
@@ -98,6 +101,7 @@ class PeerSession(Session):
 
     def ended(self) -> None:
         super().ended()
+        self.node.selfcheck.peer_done(self.conn.remote)
         self.credit_event.set()
         self.queue_event.set()
 
@@ -163,7 +167,7 @@ class PeerSession(Session):
                     raise ProtocolError("a second frontier on one connection", author=remote)
                 # The peer's view of this node's own log: it signs nothing until it holds
                 # at least that (its newer entries arrive in the peer's stream).
-                node.selfcheck.peer_view(heads.get(node.me, (0, b""))[0])
+                node.selfcheck.peer_view(heads.get(node.me, (0, b""))[0], remote)
                 node.changed()
                 requests = [m for m in node.replica.compare_frontier(heads) if m.id is not None]
                 if requests:
@@ -204,6 +208,7 @@ class PeerSession(Session):
                 self.credit_event.set()
             case wire.Synced():
                 self.synced_in = True
+                node.selfcheck.peer_done(remote)  # what it had of this node's log is here
                 log.info("synced from %s", self.name)
                 node.changed()
             case wire.Ping():
@@ -223,6 +228,11 @@ class PeerSession(Session):
         if self.granted < 0:
             raise ProtocolError("entries beyond the granted credit", author=remote)
         result = node.replica.receive(entries)
+        # This node's own entries coming back (a restored store catching up): the client
+        # ops they wrap are wrapped already.
+        own = [e.payload for e in result.delivered if e.author == node.me and e.kind == _DATA]
+        if own:
+            node.client_nonces.load(own)
         for proof in result.frauds:  # when this node first held the proof (in memory)
             node.fork_seen.setdefault(proof.author, time.time())
 
