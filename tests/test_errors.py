@@ -64,6 +64,13 @@ def _api_misuse() -> dict[str, tuple[object, type[errors.LatticeError]]]:
         "key file missing": (lambda: lattice.Identity.load("/nonexistent/dir/a.key"), errors.InvalidArgument),
         "key file a directory": (lambda: lattice.Identity.load("/"), errors.InvalidArgument),
         "key into a missing directory": (lambda: ids[0].save("/nonexistent/dir/a.key"), errors.InvalidArgument),
+        "lipmaa past 2^64": (lambda: lattice.lipmaa(2**70), errors.LimitExceeded),
+        "lipmaa of a negative": (lambda: lattice.lipmaa(-1), errors.LimitExceeded),
+        "lipmaa of text": (lambda: lattice.lipmaa("3"), errors.InvalidArgument),  # type: ignore[arg-type]
+        "lipmaa_path past 2^64": (lambda: lattice.lipmaa_path(2**64, 1), errors.LimitExceeded),
+        "entry seq past 2^64": (lambda: lattice.Entry.create(ids[0].signing_key, swarm=bytes(32), seq=2**64, lamport=1), errors.LimitExceeded),
+        "entry lamport as text": (lambda: lattice.Entry.create(ids[0].signing_key, swarm=bytes(32), seq=1, lamport="1"), errors.InvalidArgument),  # type: ignore[arg-type]
+        "a matrix of -1 peers": (lambda: lattice.Matrix(-1), errors.LimitExceeded),
     }  # fmt: skip
 
 

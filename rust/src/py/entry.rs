@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::RELEASE_GIL_BYTES;
 use super::buf::{Buf, id_arg};
-use super::errors::{At, chain_class, decode_class, error_value, lattice_error};
+use super::errors::{At, chain_class, decode_class, error_value, lattice_error, u64_arg};
 use super::sign::PySigningKey;
 use crate::chain::{self, Expect};
 use crate::codec::{
@@ -70,8 +70,8 @@ impl PyEntry {
         py: Python<'_>,
         signing_key: &PySigningKey,
         swarm: Buf,
-        seq: u64,
-        lamport: u64,
+        seq: &Bound<'_, PyAny>,
+        lamport: &Bound<'_, PyAny>,
         prev: Option<Buf>,
         lipmaa: Option<Buf>,
         deps: Option<DepsArg>,
@@ -79,6 +79,8 @@ impl PyEntry {
         kind: u8,
         frontier_root: Option<Buf>,
     ) -> PyResult<Self> {
+        let seq = u64_arg(seq, "seq")?;
+        let lamport = u64_arg(lamport, "lamport")?;
         let deps = deps
             .unwrap_or_default()
             .into_iter()

@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyInt};
 
 use crate::Id;
 use crate::chain::{ChainError, ChainFailure};
@@ -53,6 +53,36 @@ pub(crate) fn lattice_error(class: &str, message: impl AsRef<str>, at: At) -> Py
 /// `lattice.errors.InvalidArgument` (a `ValueError`).
 pub(crate) fn invalid_argument(message: impl AsRef<str>) -> PyErr {
     lattice_error("InvalidArgument", message, At::default())
+}
+
+/// An integer argument as `u64`: `InvalidArgument` if it is not an int, `LimitExceeded`
+/// if it does not fit (never a bare `OverflowError` or `TypeError`).
+pub(crate) fn u64_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    if !obj.is_instance_of::<PyInt>() {
+        return Err(invalid_argument(format!(
+            "{what} must be an int, not {}",
+            obj.get_type()
+        )));
+    }
+    obj.extract::<u64>().map_err(|_| {
+        lattice_error(
+            "LimitExceeded",
+            format!("{what} must be in 0..2^64, got {obj}"),
+            At::default(),
+        )
+    })
+}
+
+/// An integer argument as `usize` (a count or an index), typed errors as [`u64_arg`].
+pub(crate) fn usize_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    let value = u64_arg(obj, what)?;
+    usize::try_from(value).map_err(|_| {
+        lattice_error(
+            "LimitExceeded",
+            format!("{what} {value} is too large"),
+            At::default(),
+        )
+    })
 }
 
 pub(crate) fn decode_class(e: &DecodeError) -> &'static str {

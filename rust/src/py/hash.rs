@@ -5,7 +5,7 @@ use pyo3::types::{PyBytes, PyTuple};
 
 use super::RELEASE_GIL_BYTES;
 use super::buf::Buf;
-use super::errors::invalid_argument;
+use super::errors::{invalid_argument, u64_arg};
 use crate::hash::{self, Domain};
 use crate::lipmaa;
 
@@ -73,13 +73,16 @@ fn blake3_derive_key<'py>(
 
 #[pyfunction]
 #[pyo3(name = "lipmaa")]
-fn lipmaa_link(n: u64) -> u64 {
-    lipmaa::lipmaa(n)
+fn lipmaa_link(n: &Bound<'_, PyAny>) -> PyResult<u64> {
+    Ok(lipmaa::lipmaa(u64_arg(n, "n")?))
 }
 
 #[pyfunction]
-fn lipmaa_path(start: u64, end: u64) -> PyResult<Vec<u64>> {
-    Ok(lipmaa::shortest_path(start, end)?)
+fn lipmaa_path(start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+    Ok(lipmaa::shortest_path(
+        u64_arg(start, "start")?,
+        u64_arg(end, "end")?,
+    )?)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

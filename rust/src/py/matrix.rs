@@ -7,6 +7,7 @@ use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::errors::usize_arg;
 use crate::matrix::Matrix;
 
 /// numpy format code of a native-endian u64 (struct module syntax).
@@ -26,7 +27,8 @@ pub(crate) struct PyMatrix {
 #[pymethods]
 impl PyMatrix {
     #[new]
-    fn new(n: usize) -> PyResult<Self> {
+    fn new(n: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let n = usize_arg(n, "n")?;
         let inner = Matrix::new(n)?;
         let n = n as isize;
         Ok(PyMatrix {
