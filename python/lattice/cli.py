@@ -79,6 +79,15 @@ def timeout_option(f: F) -> F:
     )(f)
 
 
+def password_file_option(text: str) -> Callable[[F], F]:
+    return click.option(
+        "--password-file",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False),
+        help=text,
+    )
+
+
 @click.group(cls=_Lattice, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lattice")
 def main() -> None:
@@ -185,12 +194,7 @@ def _password(password_file: str | None, no_password: bool, confirm: bool) -> by
 
 @main.command()
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Key file.")
-@click.option(
-    "--password-file",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help=f"Encrypt the key with the password in this file (or set ${PASSWORD_ENV}).",
-)
+@password_file_option(f"Encrypt the key with the password in this file (or set ${PASSWORD_ENV}).")
 @click.option("--no-password", is_flag=True, help="Write the key unencrypted.")
 @click.option("--force", is_flag=True, help="Overwrite an existing key file.")
 def keygen(out: str, password_file: str | None, no_password: bool, force: bool) -> None:
@@ -217,11 +221,8 @@ def keygen(out: str, password_file: str | None, no_password: bool, force: bool) 
     "--base-port", default=7001, show_default=True, type=click.IntRange(1, 65535),
     help="The first node's port on 127.0.0.1; the others follow.",
 )  # fmt: skip
-@click.option(
-    "--password-file",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Encrypt the keys with the password in this file (the nodes read it from there).",
+@password_file_option(
+    "Encrypt the keys with the password in this file (the nodes read it from there)."
 )
 @click.option("--no-password", is_flag=True, help="Write the keys unencrypted.")
 def init(
@@ -278,12 +279,7 @@ def key() -> None:
 
 @key.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--password-file",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help=f"The key's password is in this file (or in ${PASSWORD_ENV}).",
-)
+@password_file_option(f"The key's password is in this file (or in ${PASSWORD_ENV}).")
 def key_show(file: str, password_file: str | None) -> None:
     """Print the public key of the identity in FILE (like ssh-keygen -y)."""
     from lattice.identity import Identity

@@ -64,7 +64,6 @@ class ClientNonces:
         self.max_clients = max_clients
         self._clock = clock
         self._seen: dict[bytes, _Seen] = {}
-        self.loaded = False
 
     def claim(self, client: bytes, nonce: int, *, check_clock: bool = True) -> None:
         """Take ``nonce`` for ``client``, or raise :class:`ProtocolError` if it was used
@@ -118,4 +117,3 @@ class ClientNonces:
                 continue
             with contextlib.suppress(ProtocolError):  # a duplicate in the log: one is enough
                 self.claim(op.client, op.nonce, check_clock=False)
-        self.loaded = True

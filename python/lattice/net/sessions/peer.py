@@ -227,12 +227,14 @@ class PeerSession(Session):
         self.granted -= size
         if self.granted < 0:
             raise ProtocolError("entries beyond the granted credit", author=remote)
+        own_head = node.replica.head(node.me)
         result = node.replica.receive(entries)
-        # This node's own entries coming back (a restored store catching up): the client
-        # ops they wrap are wrapped already.
-        own = [e.payload for e in result.delivered if e.author == node.me and e.kind == _DATA]
-        if own:
-            node.client_nonces.load(own)
+        if node.replica.head(node.me) > own_head:
+            # This node's own entries coming back (a restored store catching up): the
+            # client ops they wrap are wrapped already. Rare, so the scan is only then.
+            node.client_nonces.load(
+                e.payload for e in result.delivered if e.author == node.me and e.kind == _DATA
+            )
         for proof in result.frauds:  # when this node first held the proof (in memory)
             node.fork_seen.setdefault(proof.author, time.time())
 
