@@ -61,6 +61,7 @@ def write_config(
     limits: dict[str, float] | None = None,
     noop_interval: float = 0.2,
     clients: Sequence[bytes] | None = None,
+    open_clients: bool = False,
     offline: bool = False,
 ) -> None:
     """A node configuration file (see :mod:`lattice.net.config`), with the tests' short
@@ -76,6 +77,7 @@ def write_config(
             noop_interval=noop_interval,
             limits={**FAST_LIMITS, **(limits or {})},
             clients=clients,
+            open_clients=open_clients,
             offline=offline,
         )
     )
@@ -102,6 +104,7 @@ class Cluster:
         extra_members: Sequence[tuple[str, bytes, dict[str, tuple[str, int]]]] = (),
         dial_via: dict[tuple[str, str], tuple[str, int]] | None = None,
         clients: Sequence[bytes] | None = None,
+        open_clients: bool = False,
         offline: bool = False,
     ) -> Cluster:
         """Nodes ``names``; ``(a, b)`` in ``links`` makes a dial b. ``extra_members`` are
@@ -132,6 +135,7 @@ class Cluster:
                 limits=limits,
                 noop_interval=noop_interval,
                 clients=clients,
+                open_clients=open_clients,
                 offline=offline,
             )
             cluster.nodes.append(

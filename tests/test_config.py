@@ -55,6 +55,8 @@ CASES = {
     "noop interval zero": (_text(node="noop_interval = 0\n"), "[node] noop_interval must be positive"),
     "timeout negative": (_text(limits="idle_timeout = -1\n"), "[limits] idle_timeout must be positive"),
     "reconnect bounds crossed": (_text(limits="reconnect_min = 5\nreconnect_max = 1\n"), "reconnect_min (5) is above reconnect_max (1)"),
+    "stranger budget below one op": (_text(limits="max_stranger_partial_bytes = 1000\n"), "[limits] max_stranger_partial_bytes (1000) must hold one client op"),
+    "no room left for a peer frame": (_text(limits="max_partial_bytes = 20000000\n"), "[limits] max_partial_bytes (20000000) must exceed"),
     "unknown home": (_text(node='home = "c"\n'), "[node] home names no member: 'c'"),
     "home typo": (_text(node='home = "bb"\n'), "(did you mean 'b'?)"),
 }  # fmt: skip

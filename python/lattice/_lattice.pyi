@@ -592,4 +592,32 @@ class NoiseChannel:
         tests that speak a broken protocol on purpose."""
     def open(self, record: Buffer) -> bytes | None:
         """Open one record (without its length); the frame it completes, if any. Raises
-        :class:`~lattice.errors.ProtocolError` on tampering or an oversized frame."""
+        :class:`~lattice.errors.ProtocolError` on tampering, :class:`FrameTooLarge` on a
+        frame announced above ``max_frame`` and :class:`BufferFull` when the pool has no
+        room for it."""
+    def limit(self, max_frame: int, pool: FramePool | None = None) -> None:
+        """Accept frames of at most ``max_frame`` bytes (≤ ``MAX_FRAME_LEN``) from now on,
+        each reserving its announced length from ``pool`` until it is complete. Only
+        between frames."""
+    def abandon(self) -> None:
+        """Drop the frame in progress and give its reservation back (on close)."""
+    @property
+    def max_frame(self) -> int:
+        """The largest frame this channel accepts."""
+    @property
+    def receiving(self) -> bool:
+        """True while a frame has begun but is not complete."""
+
+@final
+class FramePool:
+    """A budget of bytes for partially received frames, shared by many channels: a frame
+    reserves its announced length when its header arrives and gives it back when it is
+    complete or its channel is gone."""
+
+    def __new__(cls, capacity: int) -> FramePool: ...
+    @property
+    def capacity(self) -> int:
+        """The pool's size in bytes."""
+    @property
+    def used(self) -> int:
+        """Bytes reserved now."""

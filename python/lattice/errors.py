@@ -21,6 +21,7 @@ __all__ = [
     "BrokenChain",
     "BrokenLipmaa",
     "BrokenPrev",
+    "BufferFull",
     "DecodeError",
     "DepsMismatch",
     "ForkDetected",
@@ -255,6 +256,11 @@ class NoiseFailure(ProtocolError):
 
 class FrameTooLarge(ProtocolError):
     """A frame announced or sent above ``MAX_FRAME_LEN``."""
+
+
+class BufferFull(ProtocolError):
+    """The node-wide budget for partially received frames has no room for the frame a
+    party just announced; its connection is closed."""
 
 
 class HandshakeRefused(ProtocolError):

@@ -15,6 +15,7 @@
 pub mod chain;
 pub mod client;
 pub mod codec;
+pub mod framepool;
 pub mod fraud;
 pub mod frontier;
 pub mod fuzzing;

@@ -15,11 +15,14 @@
 //! (initiator) handshake messages, so each side learns the other's identity only once the
 //! Noise static key it signed is authenticated by the handshake itself.
 
+use std::sync::Arc;
+
 use snow::params::NoiseParams;
 use snow::{Builder, HandshakeState, TransportState};
 use thiserror::Error;
 
 use crate::codec::{DecodeError, FORMAT_VERSION, Reader, SIGNATURE_LEN, at_most};
+use crate::framepool::{FramePool, PoolFull};
 use crate::hash::Domain;
 use crate::sign::{self, Item, Keypair};
 use crate::{ID_LEN, Id};
@@ -62,6 +65,12 @@ pub enum NoiseError {
         /// The limit.
         max: usize,
     },
+    /// The node-wide budget for partial frames cannot hold the frame just announced.
+    #[error(
+        "no room for a frame of {} bytes: {} of the node's {} bytes for partial frames are free",
+        .0.want, .0.free, .0.capacity
+    )]
+    PoolFull(PoolFull),
     /// The peer's hello does not decode.
     #[error("malformed hello: {0}")]
     Hello(#[from] DecodeError),
@@ -282,18 +291,33 @@ impl Handshake {
         }
         Ok(Channel {
             state: self.state.into_transport_mode()?,
-            frame: Vec::new(),
+            header: Vec::new(),
+            body: Vec::new(),
             expected: None,
+            max_frame: MAX_FRAME_LEN,
+            pool: None,
+            reserved: 0,
         })
     }
 }
 
 /// An established encrypted channel: frames in, records out, and back.
+///
+/// Frames it receives are bounded twice: by its own maximum (the largest legal message of
+/// the party's role, [`MAX_FRAME_LEN`] unless [`Channel::limit`] lowers it) and, when it has
+/// one, by a [`FramePool`] shared with other channels, from which the announced length is
+/// reserved as soon as a frame's header arrives.
 pub struct Channel {
     state: TransportState,
-    // The frame being reassembled from records, and its announced length once known.
-    frame: Vec<u8>,
+    // The frame header being read (a hostile sender may split it across records), the body
+    // being reassembled, and its announced length once the header is complete.
+    header: Vec<u8>,
+    body: Vec<u8>,
     expected: Option<usize>,
+    max_frame: usize,
+    pool: Option<Arc<FramePool>>,
+    // Bytes held in `pool` for the frame in progress.
+    reserved: usize,
 }
 
 impl Channel {
@@ -338,38 +362,109 @@ impl Channel {
         Ok(out)
     }
 
+    /// Bound the frames this channel accepts from now on: at most `max_frame` bytes each
+    /// (capped at [`MAX_FRAME_LEN`]), and, with a pool, only while the pool has room for
+    /// the announced length. Only between frames: a frame in progress keeps its terms.
+    pub fn limit(
+        &mut self,
+        max_frame: usize,
+        pool: Option<Arc<FramePool>>,
+    ) -> Result<(), NoiseError> {
+        if self.receiving() {
+            return Err(NoiseError::State(
+                "a channel's limits change only between frames",
+            ));
+        }
+        self.max_frame = max_frame.min(MAX_FRAME_LEN);
+        self.pool = pool;
+        Ok(())
+    }
+
+    /// The largest frame this channel accepts.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// True while a frame has begun (some of its header or body arrived) but is not complete.
+    pub fn receiving(&self) -> bool {
+        !self.header.is_empty() || self.expected.is_some()
+    }
+
     /// Open one record (without its length prefix). Returns the frame it completes, if any.
-    /// A record that fails authentication, or a frame announced above the limit, is an
-    /// error: the connection must be closed.
+    /// A record that fails authentication, a frame announced above the limit, or one the
+    /// pool cannot hold, is an error: the connection must be closed.
     pub fn open(&mut self, record: &[u8]) -> Result<Option<Vec<u8>>, NoiseError> {
         let mut buf = vec![0u8; MAX_NOISE_MESSAGE];
         let len = self.state.read_message(record, &mut buf)?;
-        self.frame.extend_from_slice(&buf[..len]);
-        if self.expected.is_none() && self.frame.len() >= FRAME_HEADER_LEN {
-            let mut header = [0u8; FRAME_HEADER_LEN];
-            header.copy_from_slice(&self.frame[..FRAME_HEADER_LEN]);
-            let announced = u32::from_be_bytes(header) as usize;
-            if announced > MAX_FRAME_LEN {
-                return Err(NoiseError::FrameTooLarge {
-                    len: announced,
-                    max: MAX_FRAME_LEN,
-                });
-            }
-            self.expected = Some(announced);
-        }
-        match self.expected {
-            Some(want) if self.frame.len() >= FRAME_HEADER_LEN + want => {
-                if self.frame.len() > FRAME_HEADER_LEN + want {
-                    // Frames start on record boundaries: anything else is malformed.
-                    return Err(NoiseError::State("a record runs past the end of its frame"));
+        let mut plain = &buf[..len];
+        let want = match self.expected {
+            Some(want) => want,
+            None => {
+                let take = (FRAME_HEADER_LEN - self.header.len()).min(plain.len());
+                self.header.extend_from_slice(&plain[..take]);
+                plain = &plain[take..];
+                if self.header.len() < FRAME_HEADER_LEN {
+                    return Ok(None);
                 }
-                let body = self.frame.split_off(FRAME_HEADER_LEN);
-                self.frame.clear();
-                self.expected = None;
-                Ok(Some(body))
+                let mut header = [0u8; FRAME_HEADER_LEN];
+                header.copy_from_slice(&self.header);
+                self.header.clear();
+                let announced = u32::from_be_bytes(header) as usize;
+                self.begin(announced)?;
+                announced
             }
-            _ => Ok(None),
+        };
+        if self.body.len() + plain.len() > want {
+            // Frames start on record boundaries: anything else is malformed.
+            return Err(NoiseError::State("a record runs past the end of its frame"));
         }
+        self.body.extend_from_slice(plain);
+        if self.body.len() < want {
+            return Ok(None);
+        }
+        self.expected = None;
+        self.give_back();
+        Ok(Some(std::mem::take(&mut self.body)))
+    }
+
+    /// Drop the frame in progress, if any, and give its reservation back (the connection
+    /// is closing: its memory must not wait for the channel to be dropped).
+    pub fn abandon(&mut self) {
+        self.header = Vec::new();
+        self.body = Vec::new();
+        self.expected = None;
+        self.give_back();
+    }
+
+    // A frame of `announced` bytes begins: check it against the limit and the pool, then
+    // allocate it whole (memory then matches what the pool accounts for).
+    fn begin(&mut self, announced: usize) -> Result<(), NoiseError> {
+        if announced > self.max_frame {
+            return Err(NoiseError::FrameTooLarge {
+                len: announced,
+                max: self.max_frame,
+            });
+        }
+        if let Some(pool) = &self.pool {
+            pool.try_reserve(announced).map_err(NoiseError::PoolFull)?;
+            self.reserved = announced;
+        }
+        self.body = Vec::with_capacity(announced);
+        self.expected = Some(announced);
+        Ok(())
+    }
+
+    fn give_back(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.release(self.reserved);
+        }
+        self.reserved = 0;
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.give_back();
     }
 }
 
@@ -470,6 +565,66 @@ mod tests {
             cr.open(&record[RECORD_HEADER_LEN..]),
             Err(NoiseError::FrameTooLarge { .. })
         ));
+    }
+
+    fn record_again(a: &mut Channel, len: u32) -> Vec<u8> {
+        a.seal_record(&len.to_be_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_role_limit_and_a_shared_pool_bound_partial_frames() {
+        let pool = Arc::new(FramePool::new(100));
+        let (mut a, mut b) = established();
+        let (mut c, mut d) = established();
+        b.limit(64, Some(Arc::clone(&pool))).unwrap();
+        d.limit(64, Some(Arc::clone(&pool))).unwrap();
+        assert!(matches!(
+            b.open(&a.seal(&[7; 65]).unwrap()[RECORD_HEADER_LEN..]),
+            Err(NoiseError::FrameTooLarge { len: 65, max: 64 })
+        ));
+        // A header split across records, then half a frame of 60: 60 bytes reserved.
+        let (mut a, mut b) = established();
+        b.limit(64, Some(Arc::clone(&pool))).unwrap();
+        let header = 60u32.to_be_bytes();
+        assert_eq!(
+            b.open(&a.seal_record(&header[..1]).unwrap()[2..]).unwrap(),
+            None
+        );
+        assert!(b.receiving() && pool.used() == 0);
+        assert_eq!(
+            b.open(&a.seal_record(&header[1..]).unwrap()[2..]).unwrap(),
+            None
+        );
+        assert_eq!(pool.used(), 60);
+        assert!(
+            b.limit(16, None).is_err(),
+            "limits change between frames only"
+        );
+        // The other channel's 50-byte frame does not fit beside it.
+        let record = c.seal_record(&50u32.to_be_bytes()).unwrap();
+        assert!(matches!(
+            d.open(&record[2..]),
+            Err(NoiseError::PoolFull(PoolFull {
+                want: 50,
+                free: 40,
+                capacity: 100
+            }))
+        ));
+        // Finishing the frame gives the bytes back; so does dropping a half-received one.
+        assert_eq!(
+            b.open(&a.seal_record(&[1; 60]).unwrap()[2..]).unwrap(),
+            Some(vec![1; 60])
+        );
+        assert_eq!(pool.used(), 0);
+        let record = a.seal_record(&[0, 0, 0, 30, 9, 9]).unwrap();
+        assert_eq!(b.open(&record[2..]).unwrap(), None);
+        assert_eq!(pool.used(), 30);
+        b.abandon();
+        assert!(!b.receiving() && pool.used() == 0);
+        assert_eq!(b.open(&record_again(&mut a, 30)[2..]).unwrap(), None);
+        assert_eq!(pool.used(), 30);
+        drop(b);
+        assert_eq!(pool.used(), 0);
     }
 
     #[test]

@@ -30,6 +30,7 @@ the swarm and its members has a default::
     idle_timeout = 30.0
     write_timeout = 10.0
     ping_interval = 5.0
+    frame_timeout = 60.0          # a frame that has begun must be complete within this
     credit = 8388608
     max_queue_bytes = 33554432
     max_pending_bytes = 67108864
@@ -38,6 +39,8 @@ the swarm and its members has a default::
     client_bytes_per_minute = 16777216
     reconnect_min = 0.2
     reconnect_max = 10.0
+    max_partial_bytes = 67108864  # partially received frames, all connections together
+    max_stranger_partial_bytes = 16777216   # the part clients and guests share
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -68,6 +71,7 @@ from typing import Any
 
 from lattice import _lattice
 from lattice.errors import InvalidArgument
+from lattice.net import framebudget
 from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
@@ -115,6 +119,10 @@ class NodeConfig:
     client_bytes_per_minute: int = DEFAULT_CLIENT_BYTES_PER_MINUTE
     reconnect_min: float = DEFAULT_RECONNECT_MIN
     reconnect_max: float = DEFAULT_RECONNECT_MAX
+    #: Bytes of partially received frames the node holds, all connections together, and
+    #: the part of it clients and guests share (:mod:`lattice.net.framebudget`).
+    max_partial_bytes: int = framebudget.DEFAULT_MAX_PARTIAL_BYTES
+    max_stranger_partial_bytes: int = framebudget.DEFAULT_MAX_STRANGER_PARTIAL_BYTES
     password: str | None = None
     #: A file holding the key's password (its first line), instead of ``password``.
     password_file: Path | None = None
@@ -183,12 +191,14 @@ NODE_LIMIT_KEYS = frozenset(
         "client_bytes_per_minute",
         "reconnect_min",
         "reconnect_max",
+        "max_partial_bytes",
+        "max_stranger_partial_bytes",
     }
 )
 #: [limits] keys that count bytes or ops: whole numbers.
 INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
-     "client_bytes_per_minute"}
+     "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
 TABLES = frozenset({"node", "swarm", "limits"})
 #: The highest port number.
@@ -328,6 +338,14 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         raise f.error(
             f"[limits] reconnect_min ({reconnect_min}) is above reconnect_max ({reconnect_max})"
         )
+    partial = int(numbers.get("max_partial_bytes", framebudget.DEFAULT_MAX_PARTIAL_BYTES))
+    stranger_partial = int(
+        numbers.get("max_stranger_partial_bytes", framebudget.DEFAULT_MAX_STRANGER_PARTIAL_BYTES)
+    )
+    try:
+        framebudget.check(partial, stranger_partial)
+    except InvalidArgument as exc:
+        raise f.error(f"[limits] {exc}") from None
     noop_interval = f.number(node, "noop_interval", "[node]", DEFAULT_NOOP_INTERVAL)
     faults = swarm.get("faults")
     if faults is not None and (
@@ -385,6 +403,8 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         ),
         reconnect_min=reconnect_min,
         reconnect_max=reconnect_max,
+        max_partial_bytes=partial,
+        max_stranger_partial_bytes=stranger_partial,
         password=f.string(node, "password", "[node]"),
         password_file=rel(f.string(node, "password_file", "[node]")),
         offline=f.flag(node, "offline", "[node]"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
 from dataclasses import dataclass
 
 from lattice import _lattice
@@ -42,6 +43,9 @@ class Limits:
     write_timeout: float = 10.0
     #: Keep-alive interval on an otherwise idle connection.
     ping_interval: float = 5.0
+    #: A frame that has begun must be complete within this: a sender that trickles it
+    #: holds its share of the node's frame budget no longer.
+    frame_timeout: float = 60.0
     #: Flow control: ENTRIES bytes a peer may have in flight to us.
     credit: int = 8 * 1024 * 1024
     #: Live entries queued for one slow peer before the queue is dropped (it re-requests).
@@ -134,6 +138,8 @@ class Connection:
         self.bytes_sent = 0
         self.closed = False
         self._send_lock = asyncio.Lock()
+        # When the frame now arriving began (monotonic), if one is.
+        self._frame_started: float | None = None
 
     async def send(self, msg: wire.Message) -> None:
         """Send one message; waits (up to ``write_timeout``) until the peer has taken it."""
@@ -156,11 +162,21 @@ class Connection:
 
     async def recv(self) -> wire.Message:
         """The next message; :class:`ProtocolError` on anything malformed, on silence past
-        ``idle_timeout``, or when the connection closes."""
+        ``idle_timeout``, on a frame not complete within ``frame_timeout``, or when the
+        connection closes."""
         while True:
+            timeout = self.limits.idle_timeout
+            if self._frame_started is not None:
+                left = self._frame_started + self.limits.frame_timeout - time.monotonic()
+                timeout = max(0.0, min(timeout, left))
             try:
-                record = await asyncio.wait_for(_read_record(self.reader), self.limits.idle_timeout)
+                record = await asyncio.wait_for(_read_record(self.reader), timeout)
             except TimeoutError:
+                if self._frame_started is not None and timeout < self.limits.idle_timeout:
+                    raise ProtocolError(
+                        f"frame not complete within {self.limits.frame_timeout} s",
+                        author=self.remote,
+                    ) from None
                 raise ProtocolError(
                     f"peer silent for {self.limits.idle_timeout} s", author=self.remote
                 ) from None
@@ -168,7 +184,10 @@ class Connection:
                 raise ProtocolError("connection closed by the peer", author=self.remote) from exc
             frame = self.channel.open(record)
             if frame is None:
+                if self._frame_started is None and self.channel.receiving:
+                    self._frame_started = time.monotonic()
                 continue
+            self._frame_started = None
             self.frames_received += 1
             try:
                 return wire.decode(frame)
@@ -181,6 +200,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.channel.abandon()
         transport = self.writer.transport
         if transport.get_write_buffer_size():
             transport.abort()

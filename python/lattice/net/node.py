@@ -46,6 +46,7 @@ from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.framebudget import FrameBudget
 from lattice.net.heartbeat import Heartbeat
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
@@ -80,6 +81,7 @@ class Node(NodeViews):
         self.identity = identity or Identity.load(config.identity, password=config.key_password())
         self.me = self.identity.public_key
         self.limits: Limits = config.limits
+        self.frames = FrameBudget(config.max_partial_bytes, config.max_stranger_partial_bytes)
         # May this node sign yet? Not before a peer has shown it its own log (no self-forks).
         alone = all(m.public_key == self.me for m in config.members)
         self.selfcheck = SelfCheck(lambda: self.replica.head(self.me), alone, config.offline)
@@ -457,6 +459,7 @@ class Node(NodeViews):
             proofs = [p.to_bytes() for p in self.replica.frauds if p.author == conn.remote]
             await refuse(conn, str(exc), proofs)
             return
+        self.frames.bound(conn.channel, session_class.max_frame, session_class.trusted)
         session = session_class(self, conn, member or self.member(conn.remote))
         log.info(
             "%s %s (%s)",

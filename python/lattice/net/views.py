@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 from lattice.net.config import NodeConfig
+from lattice.net.framebudget import FrameBudget
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions.client import ClientSession
 from lattice.net.sessions.peer import PeerSession
@@ -31,6 +32,7 @@ class NodeViews:
     closed_reasons: deque[str]
     listen_address: tuple[str, int] | None
     selfcheck: SelfCheck
+    frames: FrameBudget
 
     def name(self, key: bytes) -> str:
         """The configured name of a member (or the first bytes of its key in hex)."""
@@ -93,6 +95,10 @@ class NodeViews:
             "blocklisted": next(({"seq": p.seq} for p in rep.frauds if p.author == self.me), None),
             "refused": self.refused,
             "closed": list(self.closed_reasons),
+            "partial_frames": {
+                "peers": self.frames.peers.used,
+                "strangers": self.frames.strangers.used,
+            },
         }
 
     def matrix(self) -> dict[str, object]:

@@ -35,6 +35,7 @@ from lattice.errors import DecodeError, LimitExceeded, TrailingBytes, Truncated,
 from lattice.sync import Missing
 
 __all__ = [
+    "MAX_CLIENT_FRAME",
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_ITEMS",
     "MAX_REASON_LEN",
@@ -62,6 +63,9 @@ MAX_ENTRIES_PER_FRAME = 65536
 MAX_REQUESTS = 4096
 #: Longest refusal reason, in UTF-8 bytes.
 MAX_REASON_LEN = 1024
+#: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
+#: fit in one entry's payload).
+MAX_CLIENT_FRAME = 1 + _lattice.MAX_PAYLOAD_LEN
 _ITEM = struct.Struct(">32sQ32s")
 _REQ = struct.Struct(">32sQQB")
 _U32 = struct.Struct(">I")

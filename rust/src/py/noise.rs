@@ -1,14 +1,15 @@
 //! Noise bindings (DESIGN §7): the handshake, the hello, and the framed channel. The node's
 //! asyncio loop moves the bytes; everything cryptographic stays here.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::buf::{Buf, id_arg};
-use super::errors::{At, decode_class, lattice_error};
+use super::errors::{At, decode_class, invalid_argument, lattice_error};
 use super::sign::PySigningKey;
+use crate::framepool::FramePool;
 use crate::noise::{
     Channel, Handshake, Hello, MAX_ATTESTATION_LEN, MAX_FRAME_LEN, MAX_NOISE_MESSAGE,
     NOISE_PATTERN, NoiseError, Role, StaticKeypair,
@@ -20,6 +21,7 @@ impl From<NoiseError> for PyErr {
             NoiseError::Noise(_) => "NoiseFailure",
             NoiseError::State(_) => "ProtocolError",
             NoiseError::FrameTooLarge { .. } => "FrameTooLarge",
+            NoiseError::PoolFull(_) => "BufferFull",
             NoiseError::Hello(d) => decode_class(d),
         };
         lattice_error(class, e.to_string(), At::default())
@@ -213,6 +215,40 @@ impl PyNoiseHandshake {
     }
 }
 
+/// A node-wide budget of bytes for partially received frames, shared by channels.
+#[pyclass(frozen, module = "lattice._lattice", name = "FramePool")]
+pub(crate) struct PyFramePool {
+    inner: Arc<FramePool>,
+}
+
+#[pymethods]
+impl PyFramePool {
+    #[new]
+    fn new(capacity: usize) -> Self {
+        PyFramePool {
+            inner: Arc::new(FramePool::new(capacity)),
+        }
+    }
+
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.inner.capacity()
+    }
+
+    #[getter]
+    fn used(&self) -> usize {
+        self.inner.used()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FramePool(used={}, capacity={})",
+            self.inner.used(),
+            self.inner.capacity()
+        )
+    }
+}
+
 /// An established encrypted channel: `seal` a frame into wire records, `open` records
 /// back into frames.
 #[pyclass(frozen, module = "lattice._lattice", name = "NoiseChannel")]
@@ -222,6 +258,32 @@ pub(crate) struct PyNoiseChannel {
 
 #[pymethods]
 impl PyNoiseChannel {
+    #[pyo3(signature = (max_frame, pool = None))]
+    fn limit(&self, max_frame: usize, pool: Option<&PyFramePool>) -> PyResult<()> {
+        if max_frame > MAX_FRAME_LEN {
+            return Err(invalid_argument(format!(
+                "max_frame {max_frame} is above MAX_FRAME_LEN ({MAX_FRAME_LEN})"
+            )));
+        }
+        let mut ch = self.inner.lock().map_err(|_| poisoned())?;
+        Ok(ch.limit(max_frame, pool.map(|p| Arc::clone(&p.inner)))?)
+    }
+
+    #[getter]
+    fn max_frame(&self) -> PyResult<usize> {
+        Ok(self.inner.lock().map_err(|_| poisoned())?.max_frame())
+    }
+
+    fn abandon(&self) -> PyResult<()> {
+        self.inner.lock().map_err(|_| poisoned())?.abandon();
+        Ok(())
+    }
+
+    #[getter]
+    fn receiving(&self) -> PyResult<bool> {
+        Ok(self.inner.lock().map_err(|_| poisoned())?.receiving())
+    }
+
     fn seal<'py>(&self, py: Python<'py>, body: Buf) -> PyResult<Bound<'py, PyBytes>> {
         let out = py.detach(|| {
             let mut ch = self.inner.lock().map_err(|_| poisoned())?;
@@ -252,6 +314,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyHello>()?;
     m.add_class::<PyNoiseHandshake>()?;
     m.add_class::<PyNoiseChannel>()?;
+    m.add_class::<PyFramePool>()?;
     m.add("NOISE_PATTERN", NOISE_PATTERN)?;
     m.add("MAX_FRAME_LEN", MAX_FRAME_LEN)?;
     m.add("MAX_NOISE_MESSAGE", MAX_NOISE_MESSAGE)?;

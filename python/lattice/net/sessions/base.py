@@ -86,6 +86,11 @@ class Session:
 
     #: The role this class serves, as in the hello (``lattice._lattice.ROLE_*``).
     role: ClassVar[int]
+    #: The largest frame a party in this role may announce: its largest legal message.
+    max_frame: ClassVar[int] = wire.MAX_CLIENT_FRAME
+    #: Whether its partial frames come out of the registered peers' share of the node's
+    #: budget (:mod:`lattice.net.framebudget`) rather than the strangers' share.
+    trusted: ClassVar[bool] = False
 
     def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
         self.node = node

@@ -47,6 +47,7 @@ class ClientSession(Session):
     """One live connection to a client of this home peer."""
 
     role = _lattice.ROLE_CLIENT
+    max_frame = wire.MAX_CLIENT_FRAME
 
     @classmethod
     def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:

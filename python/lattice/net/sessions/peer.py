@@ -64,6 +64,8 @@ class PeerSession(Session):
     """One live connection to a registered peer, and its sync state."""
 
     role = _lattice.ROLE_PEER
+    max_frame = _lattice.MAX_FRAME_LEN
+    trusted = True
 
     def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
         super().__init__(node, conn, member)
