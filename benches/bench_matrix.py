@@ -43,7 +43,7 @@ def test_p5_quorum_query(benchmark, matrices, size_index: int) -> None:  # type:
     m = matrices[n]
     q = quorum_size(n)
     benchmark.extra_info["n"] = n
-    result = benchmark(m.known_to_quorum, q)
+    result = benchmark(m.known_to_quorum_indexed, q)
     expected = np.partition(m.to_numpy(), n - q, axis=0)[n - q]
     assert result == expected.tolist()
 

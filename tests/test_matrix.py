@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import reference as ref
 from lattice import _lattice as L
 from lattice import errors
+from lattice.matrix import EntanglementMatrix
 
 U64_MAX = 2**64 - 1
 
@@ -45,9 +46,9 @@ def _check_queries(m: L.Matrix, model: list[list[int]]) -> None:
     n = len(model)
     assert _snapshot(m) == model
     assert [m.column(s) for s in range(n)] == [[model[o][s] for o in range(n)] for s in range(n)]
-    assert m.known_to_all() == ref.known_to_all(model)
+    assert m.known_to_all_indexed() == ref.known_to_all(model)
     for q in range(1, n + 1):
-        assert m.known_to_quorum(q) == ref.known_to_quorum(model, q), q
+        assert m.known_to_quorum_indexed(q) == ref.known_to_quorum(model, q), q
     for s in range(n):
         column = {model[o][s] for o in range(n)}
         for k in {1, 2, *column, max(column) + 1} - {0}:
@@ -126,13 +127,13 @@ def test_design_worked_example() -> None:
     m.update_row(c, [(a, 1), (b, 1), (c, 1)])
     m.update_row(d, [(a, 1), (b, 1), (c, 1), (d, 1)])
     assert _snapshot(m) == [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
-    assert m.known_to_all() == [1, 0, 0, 0]
+    assert m.known_to_all_indexed() == [1, 0, 0, 0]
     n, f = 4, 1
     q = (n + f) // 2 + 1
     assert q == 3
-    assert m.known_to_quorum(q) == [1, 1, 0, 0]
+    assert m.known_to_quorum_indexed(q) == [1, 1, 0, 0]
     assert [m.acceptance(s, 1) for s in range(4)] == [4, 3, 2, 1]
-    assert m.known_to_quorum(3) == ref.known_to_quorum(_snapshot(m), 3)
+    assert m.known_to_quorum_indexed(3) == ref.known_to_quorum(_snapshot(m), 3)
 
 
 def test_larger_matrix_matches_numpy_and_threads_agree() -> None:
@@ -143,14 +144,14 @@ def test_larger_matrix_matches_numpy_and_threads_agree() -> None:
         m.update_row(o, [(s, rng.randrange(1000)) for s in rng.sample(range(n), 40)])
     view = np.asarray(m)
     cols = np.sort(view, axis=0)[::-1]  # each column sorted descending
-    assert m.known_to_all() == view.min(axis=0).tolist()
+    assert m.known_to_all_indexed() == view.min(axis=0).tolist()
     for q in (1, 2, n // 3, (n + (n - 1) // 3) // 2 + 1, n):
         want = cols[q - 1].tolist()
-        assert m.known_to_quorum(q) == want
-        assert m.known_to_quorum(q, threads=1) == want
-        assert m.known_to_quorum(q, threads=2) == want
+        assert m.known_to_quorum_indexed(q) == want
+        assert m.known_to_quorum_indexed(q, threads=1) == want
+        assert m.known_to_quorum_indexed(q, threads=2) == want
     model = view.tolist()
-    assert m.known_to_quorum(7) == ref.known_to_quorum(model, 7)
+    assert m.known_to_quorum_indexed(7) == ref.known_to_quorum(model, 7)
     assert m.acceptance(5, 500) == ref.acceptance(model, 5, 500)
 
 
@@ -182,5 +183,23 @@ def test_out_of_range_indexes() -> None:
 def test_out_of_range_quorum(q: int) -> None:
     m = L.Matrix(4)
     with pytest.raises(errors.LatticeError) as info:
-        m.known_to_quorum(q)
+        m.known_to_quorum_indexed(q)
     assert isinstance(info.value, ValueError)
+
+
+def test_one_name_one_contract() -> None:
+    """The kernel answers by position (``*_indexed``, lists); EntanglementMatrix answers by
+    peer key (dicts), as DESIGN §14 specifies. The kernel's old names still answer, with a
+    DeprecationWarning, until lattice 0.2."""
+    ids = [bytes([i]) * 32 for i in range(1, 5)]
+    em = EntanglementMatrix(ids)
+    em.observe(ids[1], {ids[0]: 1, ids[1]: 1})
+    em.observe(ids[2], {ids[0]: 1})
+    kernel = em._m
+    assert kernel.known_to_quorum_indexed(2) == [1, 0, 0, 0]
+    assert em.known_to_quorum(2) == dict(zip(ids, [1, 0, 0, 0], strict=True))
+    assert kernel.known_to_all_indexed() == [0, 0, 0, 0] == list(em.known_to_all().values())
+    with pytest.warns(DeprecationWarning, match="known_to_quorum_indexed"):
+        assert kernel.known_to_quorum(2) == [1, 0, 0, 0]
+    with pytest.warns(DeprecationWarning, match="known_to_all_indexed"):
+        assert kernel.known_to_all() == [0, 0, 0, 0]

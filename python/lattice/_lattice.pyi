@@ -4,12 +4,12 @@ Users import from :mod:`lattice`; this module is private. Every function takes b
 inputs (``bytes``, ``bytearray``, ``memoryview``) and releases the GIL for long work.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import final
 
 import numpy as np
 from numpy.typing import NDArray
-from typing_extensions import Buffer
+from typing_extensions import Buffer, deprecated
 
 from lattice.errors import LatticeError
 
@@ -98,9 +98,9 @@ def verify(public_key: Buffer, message: Buffer, signature: Buffer) -> bool:
     """
 
 def verify_batch(
-    public_keys: Sequence[Buffer],
-    messages: Sequence[Buffer],
-    signatures: Sequence[Buffer],
+    public_keys: Iterable[Buffer],
+    messages: Iterable[Buffer],
+    signatures: Iterable[Buffer],
     *,
     threads: int | None = None,
 ) -> list[bool]:
@@ -131,7 +131,8 @@ def check_public_key(public_key: Buffer) -> bytes:
 
 @final
 class Entry:
-    """One decoded, structurally valid entry (DESIGN §3). Immutable.
+    """One decoded, structurally valid entry (DESIGN §3), or a signed header alone
+    (:meth:`header_from_bytes`). Immutable.
 
     >>> sk = SigningKey.generate()
     >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
@@ -153,7 +154,23 @@ class Entry:
         kind: int = 1,
         frontier_root: Buffer | None = None,
     ) -> Entry:
-        """Build and sign an entry; raises ``DecodeError`` if it would not decode."""
+        """Build and sign an entry (DESIGN §3).
+
+        ``seq`` is its position in the author's log (from 1) and ``lamport`` its Lamport
+        time; ``prev`` and ``lipmaa`` are the ids of the author's entries at ``seq - 1``
+        and ``lipmaa(seq)`` (zeros by default, as at seq 1); ``deps`` maps each other
+        peer whose frontier advanced since the author's last entry to ``(seq, id)``;
+        ``kind`` is a ``lattice.Kind``; ``frontier_root`` commits to the author's
+        frontier after this entry. Chain rules are the replica's to check: this builds
+        any structurally valid entry. Raises ``DecodeError`` if it would not decode
+        (payload or deps over their limits, an unknown kind) and ``InvalidArgument`` for
+        an id that is not 32 bytes or a number that does not fit.
+
+        >>> sk = SigningKey.generate()
+        >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
+        >>> (e.seq, e.author == sk.public_key, e.verify_signature())
+        (1, True, True)
+        """
     @staticmethod
     def from_bytes(data: Buffer) -> Entry:
         """Decode an entry, rejecting anything non-canonical with a typed error."""
@@ -169,38 +186,54 @@ class Entry:
     def verify_signature(self) -> bool:
         """Check the author's signature over the id (ZIP-215)."""
     @property
-    def id(self) -> bytes: ...
+    def id(self) -> bytes:
+        """The entry id: the entry-domain BLAKE3 hash of its 246-byte header."""
     @property
-    def version(self) -> int: ...
+    def version(self) -> int:
+        """The format version (1)."""
     @property
-    def kind(self) -> int: ...
+    def kind(self) -> int:
+        """The entry kind (``lattice.Kind``: 1 DATA, 2 NOOP, …)."""
     @property
-    def swarm(self) -> bytes: ...
+    def swarm(self) -> bytes:
+        """The swarm id the entry belongs to."""
     @property
-    def author(self) -> bytes: ...
+    def author(self) -> bytes:
+        """The author's Ed25519 public key."""
     @property
-    def seq(self) -> int: ...
+    def seq(self) -> int:
+        """The entry's position in its author's log, from 1."""
     @property
-    def lamport(self) -> int: ...
+    def lamport(self) -> int:
+        """The Lamport timestamp: above every entry it depends on."""
     @property
-    def prev(self) -> bytes: ...
+    def prev(self) -> bytes:
+        """The id of the author's entry at ``seq - 1`` (zeros at seq 1)."""
     @property
-    def lipmaa(self) -> bytes: ...
+    def lipmaa(self) -> bytes:
+        """The id of the author's entry at ``lipmaa(seq)`` (``prev`` when that is
+        ``seq - 1``)."""
     @property
-    def deps_hash(self) -> bytes: ...
+    def deps_hash(self) -> bytes:
+        """The hash of the dependency delta that the header commits to."""
     @property
-    def frontier_root(self) -> bytes: ...
+    def frontier_root(self) -> bytes:
+        """The root of the author's frontier after this entry (DESIGN §5)."""
     @property
-    def payload_len(self) -> int: ...
+    def payload_len(self) -> int:
+        """Length of the payload in bytes."""
     @property
-    def payload_hash(self) -> bytes: ...
+    def payload_hash(self) -> bytes:
+        """The payload-domain BLAKE3 hash of the payload."""
     @property
-    def signature(self) -> bytes: ...
+    def signature(self) -> bytes:
+        """The author's Ed25519 signature over the id."""
     @property
     def deps(self) -> dict[bytes, tuple[int, bytes]]:
         """Dependency delta: peer public key -> (seq, id)."""
     @property
-    def payload(self) -> bytes: ...
+    def payload(self) -> bytes:
+        """The payload (empty for a header decoded alone)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -230,7 +263,7 @@ class ChainReport:
         """Raise :attr:`error` if the segment failed."""
 
 def validate_chain(
-    entries: Sequence[Buffer] | Buffer,
+    entries: Iterable[Buffer] | Buffer,
     *,
     prior: Mapping[int, bytes] | None = None,
     author: Buffer | None = None,
@@ -240,8 +273,9 @@ def validate_chain(
 ) -> ChainReport:
     """Validate one author's contiguous segment of encoded entries in one call.
 
-    ``entries`` is a list of encoded entries or one buffer of them back to back. Links that
-    point before the segment are checked against ``prior`` (seq -> id).
+    ``entries`` is an iterable of encoded entries (a list, a generator) or one buffer of
+    them back to back. Links that point before the segment are checked against ``prior``
+    (seq -> id).
 
     >>> sk = SigningKey.generate()
     >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1)
@@ -266,18 +300,18 @@ def lipmaa_path(start: int, end: int) -> list[int]:
 def merkle_leaf_hash(data: Buffer, algorithm: str = "blake3") -> bytes:
     """Leaf hash of ``data`` (``algorithm`` is ``"blake3"`` or ``"sha256"``)."""
 
-def merkle_root(leaves: Sequence[Buffer], algorithm: str = "blake3") -> bytes:
+def merkle_root(leaves: Iterable[Buffer], algorithm: str = "blake3") -> bytes:
     """RFC 9162 root over the leaf data.
 
     >>> merkle_root([b"a", b"b"], "sha256").hex()[:8]
     'b137985f'
     """
 
-def merkle_root_from_hashes(leaf_hashes: Sequence[Buffer], algorithm: str = "blake3") -> bytes:
+def merkle_root_from_hashes(leaf_hashes: Iterable[Buffer], algorithm: str = "blake3") -> bytes:
     """RFC 9162 root over already-hashed leaves."""
 
 def merkle_inclusion_proof(
-    leaves: Sequence[Buffer], index: int, algorithm: str = "blake3"
+    leaves: Iterable[Buffer], index: int, algorithm: str = "blake3"
 ) -> list[bytes]:
     """Audit path for leaf ``index`` (RFC 9162 §2.1.3.1)."""
 
@@ -285,14 +319,14 @@ def merkle_verify_inclusion(
     leaf_hash: Buffer,
     index: int,
     tree_size: int,
-    proof: Sequence[Buffer],
+    proof: Iterable[Buffer],
     root: Buffer,
     algorithm: str = "blake3",
 ) -> bool:
     """Check an inclusion proof (RFC 9162 §2.1.3.2); False on any mismatch or bad input."""
 
 def merkle_consistency_proof(
-    leaves: Sequence[Buffer], old_size: int, algorithm: str = "blake3"
+    leaves: Iterable[Buffer], old_size: int, algorithm: str = "blake3"
 ) -> list[bytes]:
     """Consistency proof from the first ``old_size`` leaves to all of them (RFC 9162 §2.1.4.1)."""
 
@@ -301,7 +335,7 @@ def merkle_verify_consistency(
     new_size: int,
     old_root: Buffer,
     new_root: Buffer,
-    proof: Sequence[Buffer],
+    proof: Iterable[Buffer],
     algorithm: str = "blake3",
 ) -> bool:
     """Check a consistency proof (RFC 9162 §2.1.4.2); False on any mismatch or bad input."""
@@ -316,27 +350,41 @@ class Matrix:
     >>> m = Matrix(3)
     >>> m.update_row(0, [(0, 2), (1, 1)])
     2
-    >>> m.known_to_quorum(2)
+    >>> m.known_to_quorum_indexed(2)
     [0, 0, 0]
+
+    Its answers are lists by peer position; :class:`lattice.EntanglementMatrix` has the
+    same queries keyed by peer (``known_to_quorum`` and ``known_to_all``, dicts).
     """
 
     def __new__(cls, n: int) -> Matrix: ...
     @property
-    def n(self) -> int: ...
-    def get(self, observer: int, sender: int) -> int: ...
-    def update_row(self, observer: int, delta: Sequence[tuple[int, int]]) -> int:
+    def n(self) -> int:
+        """Number of peers (rows and columns)."""
+    def get(self, observer: int, sender: int) -> int:
+        """The cell ``[observer, sender]``: the highest seq of ``sender`` that
+        ``observer`` has provably seen."""
+    def update_row(self, observer: int, delta: Iterable[tuple[int, int]]) -> int:
         """Raise cells of one row to at least the given seqs; returns how many grew. O(delta)."""
     def freeze(self, sender: int, cap: int) -> int:
         """Cap ``sender``'s column at ``cap`` for good (a proven fork, DESIGN §4): cells
         above it are lowered, later updates are capped. Returns how many cells were lowered."""
     def frozen_at(self, sender: int) -> int | None:
         """The cap of ``sender``'s column if it is frozen."""
-    def row(self, observer: int) -> list[int]: ...
-    def column(self, sender: int) -> list[int]: ...
+    def row(self, observer: int) -> list[int]:
+        """What ``observer`` has provably seen of every sender."""
+    def column(self, sender: int) -> list[int]:
+        """What every observer has provably seen of ``sender``."""
+    def known_to_all_indexed(self) -> list[int]:
+        """Per sender position, the minimum over observers."""
+    def known_to_quorum_indexed(self, q: int, *, threads: int | None = None) -> list[int]:
+        """Per sender position, the ``q``-th largest value over observers (1 ≤ q ≤ N)."""
+    @deprecated("Matrix.known_to_all() is now known_to_all_indexed(); removed in lattice 0.2")
     def known_to_all(self) -> list[int]:
-        """Per sender, the minimum over observers."""
+        """Deprecated: :meth:`known_to_all_indexed` (lattice 0.2 removes this name)."""
+    @deprecated("Matrix.known_to_quorum(q) is now known_to_quorum_indexed(q); removed in 0.2")
     def known_to_quorum(self, q: int, *, threads: int | None = None) -> list[int]:
-        """Per sender, the ``q``-th largest value over observers (1 ≤ q ≤ N)."""
+        """Deprecated: :meth:`known_to_quorum_indexed` (lattice 0.2 removes this name)."""
     def acceptance(self, sender: int, seq: int) -> int:
         """How many observers have seen ``sender``'s entry ``seq``."""
     def to_numpy(self) -> NDArray[np.uint64]:
@@ -359,7 +407,7 @@ def merkle_verify_subtree_inclusion(
     index: int,
     start: int,
     end: int,
-    proof: Sequence[Buffer],
+    proof: Iterable[Buffer],
     root: Buffer,
     algorithm: str = "blake3",
 ) -> bool:
@@ -371,14 +419,14 @@ def merkle_verify_subtree_consistency(
     size: int,
     subtree_root: Buffer,
     root: Buffer,
-    proof: Sequence[Buffer],
+    proof: Iterable[Buffer],
     algorithm: str = "blake3",
 ) -> bool:
     """Check that the subtree ``[start, end)`` with hash ``subtree_root`` is part of the tree
     of ``size`` leaves with hash ``root`` (docs/format.md, "Subtree proofs")."""
 
 def decode_entries(
-    items: Sequence[Buffer], *, verify_signatures: bool = True, threads: int | None = None
+    items: Iterable[Buffer], *, verify_signatures: bool = True, threads: int | None = None
 ) -> list[Entry | LatticeError]:
     """Decode a batch of entries and verify their signatures in one batch.
 
@@ -391,7 +439,7 @@ def decode_entries(
     ['Entry', 'TrailingBytes']
     """
 
-def frontier_root(items: Sequence[tuple[Buffer, int, Buffer]]) -> bytes:
+def frontier_root(items: Iterable[tuple[Buffer, int, Buffer]]) -> bytes:
     """Merkle root over a frontier: ``(peer, seq, id)`` items strictly ascending by peer.
 
     >>> frontier_root([]) == hash("merkle empty", b"")
@@ -399,7 +447,7 @@ def frontier_root(items: Sequence[tuple[Buffer, int, Buffer]]) -> bytes:
     """
 
 def frontier_inclusion_proof(
-    items: Sequence[tuple[Buffer, int, Buffer]], index: int
+    items: Iterable[tuple[Buffer, int, Buffer]], index: int
 ) -> list[bytes]:
     """Inclusion proof of item ``index`` in the frontier tree."""
 
@@ -407,7 +455,7 @@ def frontier_verify_inclusion(
     item: tuple[Buffer, int, Buffer],
     index: int,
     size: int,
-    proof: Sequence[Buffer],
+    proof: Iterable[Buffer],
     root: Buffer,
 ) -> bool:
     """Check that ``item`` is leaf ``index`` of a frontier of ``size`` items with ``root``."""
@@ -431,21 +479,28 @@ class ClientOp:
     @staticmethod
     def from_bytes(data: Buffer) -> ClientOp:
         """Decode an op, rejecting anything non-canonical with a typed error."""
-    def to_bytes(self) -> bytes: ...
+    def to_bytes(self) -> bytes:
+        """The canonical encoding."""
     def verify(self) -> bool:
         """Check the client's signature (ZIP-215)."""
     @property
-    def id(self) -> bytes: ...
+    def id(self) -> bytes:
+        """The op id: the client-op-domain hash of everything before the signature."""
     @property
-    def swarm(self) -> bytes: ...
+    def swarm(self) -> bytes:
+        """The swarm the op is for."""
     @property
-    def client(self) -> bytes: ...
+    def client(self) -> bytes:
+        """The client's public key."""
     @property
-    def nonce(self) -> int: ...
+    def nonce(self) -> int:
+        """The client's number for this op: each is wrapped once, in increasing order."""
     @property
-    def payload(self) -> bytes: ...
+    def payload(self) -> bytes:
+        """The op itself."""
     @property
-    def signature(self) -> bytes: ...
+    def signature(self) -> bytes:
+        """The client's signature over the id."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -478,7 +533,8 @@ class FraudProof:
     @staticmethod
     def from_entries(a: Entry, b: Entry) -> FraudProof:
         """The proof made of two entries' signed headers, in either order."""
-    def to_bytes(self) -> bytes: ...
+    def to_bytes(self) -> bytes:
+        """The canonical encoding."""
     def verify(self, swarm_id: Buffer) -> bool:
         """True if the proof proves a fork in this swarm: same author and seq, different
         ids, a usable author key, both signatures valid (ZIP-215)."""
@@ -486,11 +542,14 @@ class FraudProof:
         """Like :meth:`verify`, but raise :class:`~lattice.errors.InvalidFraudProof` saying
         why the proof fails."""
     @property
-    def author(self) -> bytes: ...
+    def author(self) -> bytes:
+        """The peer that signed two entries at one seq."""
     @property
-    def seq(self) -> int: ...
+    def seq(self) -> int:
+        """The seq at which it forked."""
     @property
-    def swarm(self) -> bytes: ...
+    def swarm(self) -> bytes:
+        """The swarm the two headers belong to."""
     @property
     def ids(self) -> tuple[bytes, bytes]:
         """The two entry ids, smaller first."""
@@ -518,9 +577,11 @@ class NoiseKeypair:
     to the node's Ed25519 identity."""
 
     @staticmethod
-    def generate() -> NoiseKeypair: ...
+    def generate() -> NoiseKeypair:
+        """A fresh X25519 keypair."""
     @property
-    def public(self) -> bytes: ...
+    def public(self) -> bytes:
+        """The public half (32 bytes)."""
 
 @final
 class Hello:
@@ -542,21 +603,29 @@ class Hello:
         swarm: Buffer,
         role: int,
         attestation: Buffer | None = None,
-    ) -> Hello: ...
+    ) -> Hello:
+        """The hello of the identity ``signing_key`` for one handshake: it signs the Noise
+        static key ``noise_static`` with ``swarm`` and ``role`` (the binding), and carries
+        ``attestation`` (at most ``MAX_ATTESTATION_LEN`` bytes)."""
     @staticmethod
     def from_bytes(data: Buffer) -> Hello:
         """Decode a hello, rejecting anything non-canonical with a typed error."""
-    def to_bytes(self) -> bytes: ...
+    def to_bytes(self) -> bytes:
+        """The canonical encoding (what the handshake carries)."""
     def binds(self, noise_static: Buffer) -> bool:
         """True if the identity signed the binding of exactly this Noise static key."""
     @property
-    def role(self) -> int: ...
+    def role(self) -> int:
+        """The role the party takes (``ROLE_PEER``, ``ROLE_CLIENT`` or ``ROLE_GUEST``)."""
     @property
-    def swarm(self) -> bytes: ...
+    def swarm(self) -> bytes:
+        """The swarm the party speaks for."""
     @property
-    def identity(self) -> bytes: ...
+    def identity(self) -> bytes:
+        """The party's Ed25519 identity."""
     @property
-    def attestation(self) -> bytes: ...
+    def attestation(self) -> bytes:
+        """The remote-attestation evidence (empty without one)."""
 
 @final
 class NoiseHandshake:
@@ -564,19 +633,24 @@ class NoiseHandshake:
     ``-> s, se``); the second and third carry the parties' hellos, encrypted."""
 
     @staticmethod
-    def initiator(keypair: NoiseKeypair) -> NoiseHandshake: ...
+    def initiator(keypair: NoiseKeypair) -> NoiseHandshake:
+        """The dialling side's handshake."""
     @staticmethod
-    def responder(keypair: NoiseKeypair) -> NoiseHandshake: ...
+    def responder(keypair: NoiseKeypair) -> NoiseHandshake:
+        """The listening side's handshake."""
     def write(self, payload: Buffer | None = None) -> bytes:
         """The next handshake message (without its 2-byte wire length)."""
     def read(self, message: Buffer) -> bytes:
         """Read the peer's handshake message; returns its payload."""
     @property
-    def finished(self) -> bool: ...
+    def finished(self) -> bool:
+        """True once all three messages are through."""
     @property
-    def remote_static(self) -> bytes | None: ...
+    def remote_static(self) -> bytes | None:
+        """The peer's Noise static key, once the handshake has authenticated it."""
     @property
-    def handshake_hash(self) -> bytes: ...
+    def handshake_hash(self) -> bytes:
+        """The handshake hash: unique to this connection (channel binding)."""
     def into_channel(self) -> NoiseChannel:
         """The encrypted channel (the handshake object is used up)."""
 

@@ -121,11 +121,11 @@ class EntanglementMatrix(_Membership):
 
     def known_to_all(self) -> dict[bytes, int]:
         """Per sender, the entries every peer has provably seen."""
-        return dict(zip(self.peers, self._m.known_to_all(), strict=True))
+        return dict(zip(self.peers, self._m.known_to_all_indexed(), strict=True))
 
     def known_to_quorum(self, q: int | None = None) -> dict[bytes, int]:
         """Per sender, the entries at least ``q`` peers (default: the quorum) have seen."""
-        return dict(zip(self.peers, self._m.known_to_quorum(self._q(q)), strict=True))
+        return dict(zip(self.peers, self._m.known_to_quorum_indexed(self._q(q)), strict=True))
 
     def acceptance(self, sender: bytes, seq: int) -> int:
         """How many observers have provably seen ``sender``'s entry ``seq``."""

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
 
 from lattice import _lattice
 from lattice.batch import Batch, ReceiveResult
+from lattice.durability import Durability
 from lattice.entry import Kind
 from lattice.errors import (
     Blocked,
@@ -57,7 +57,7 @@ from lattice.queries import Queries
 from lattice.store import Store
 from lattice.sync import MAX_ANSWER_BYTES, MAX_ANSWER_ENTRIES, SYNC_BATCH, Missing
 from lattice.validity import Wait, check, check_evidence
-from lattice.writer import DEFAULT_BUSY_TIMEOUT, CommitWriter
+from lattice.writer import CommitWriter
 
 __all__ = [
     "DEFAULT_MAX_PENDING_BYTES",
@@ -89,8 +89,38 @@ def _entry_bytes(item: object) -> bytes:
     raise InvalidArgument(f"entries are lattice.Entry objects or bytes, not {type(item).__name__}")
 
 
-class Replica(Queries):
-    """One peer's replica of a swarm: sans-I/O, durable when given a ``path``."""
+class Replica(Queries, Durability):
+    """One peer's replica of a swarm: sans-I/O, durable when given a ``path``.
+
+    Arguments:
+
+    - ``identity``: this peer's :class:`~lattice.Identity` (it signs every entry appended
+      here); its public key must be one of ``peers``.
+    - ``peers``: the public keys of the swarm's registered peers, in any iterable; the
+      matrix has one row and one column per peer, in this order.
+    - ``swarm_id``: the 32-byte swarm id every entry names (default: zeros).
+    - ``path``: a SQLite store file, created on first use and locked against a second
+      opener; without it the replica lives in memory only.
+    - ``faults``: the most Byzantine peers tolerated, f (default ⌊(N − 1) / 3⌋); a
+      quorum is N − f. A store remembers its peers and faults and refuses others.
+    - ``column_only``: keep only this peer's column of the matrix (O(N) state, for light
+      peers that never answer quorum queries about others).
+    - ``max_pending_bytes`` / ``max_pending_bytes_per_author``: the caps on entries held
+      while their dependencies are missing (DESIGN §3).
+    - ``clients``: the client keys whose ops this home peer may wrap (default: any key
+      with a valid signature).
+    - ``sign_check``: called before this replica signs; raising refuses the append (a
+      node's self-check, :mod:`lattice.net.selfcheck`).
+
+    Errors are typed: ``UnknownAuthor`` when ``identity`` is not a peer, ``InvalidKey``
+    for a bad peer key, ``StoreError`` for a store in use, corrupt or of another swarm.
+
+    >>> import lattice
+    >>> me, other = lattice.Identity.generate(), lattice.Identity.generate()
+    >>> rep = lattice.Replica(me, peers=(k.public_key for k in (me, other)), faults=0)
+    >>> rep.matrix.quorum, rep.append(b"first").seq
+    (2, 1)
+    """
 
     def __init__(
         self,
@@ -535,57 +565,6 @@ class Replica(Queries):
             except StoreError:
                 return None
         return build_quorum_proof(self, entry_id)
-
-    # --- durability (DESIGN §13) ----------------------------------------------------------
-
-    def commit_in_background(self, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        """Run this replica's commits on one writer thread (:mod:`lattice.writer`) from now
-        on: calls that deliver or append return once their commit is *queued*, and
-        :meth:`committed` says when it is durable — for a node, whose event loop must not
-        wait for ``fsync`` and relays or acknowledges only after it. Needs a store file.
-
-        >>> import lattice, tempfile, pathlib
-        >>> me = lattice.Identity.generate()
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.db"
-        >>> rep = lattice.Replica(me, peers=[me.public_key], path=path)
-        >>> rep.commit_in_background()
-        >>> e = rep.append(b"queued")
-        >>> rep.committed().result()  # durable from here on
-        >>> rep.close()
-        """
-        if self._writer is None:
-            self._writer = CommitWriter(self._store, busy_timeout)
-
-    def committed(self) -> Future[None] | None:
-        """The future of the latest background commit: done once everything returned so
-        far is durable (commits finish in order), or failed with :class:`StoreError` (then
-        call :meth:`recover`). None when commits are synchronous or none was made."""
-        return None if self._writer is None else self._writer.last()
-
-    def recover_needed(self) -> bool:
-        """True when a background commit failed and :meth:`recover` has not run since."""
-        return self._writer is not None and self._writer.failed is not None
-
-    def recover(self) -> list[_lattice.Entry]:
-        """After a background commit failed: let the commits queued behind it fail too,
-        rebuild the in-memory state from the store, so the replica is again exactly what
-        its store holds (what was not stored can be received again), and announce any
-        fork stored without its FRAUD entry. Returns the entries this appended (to relay
-        once committed); does nothing when no commit failed."""
-        if self._writer is None or self._writer.failed is None:
-            return []
-        self._writer.drain()
-        self._reset()  # raises if the store cannot be read: the writer stays failed
-        self._writer.reset()
-        return self._announce_stored()
-
-    def close(self) -> None:
-        """Finish the queued commits and close the store."""
-        try:
-            if self._writer is not None:
-                self._writer.close()
-        finally:
-            self._store.close()
 
     def __enter__(self) -> Replica:
         return self

@@ -161,8 +161,8 @@ def run_core_demo(console: Console, rounds: int = DEFAULT_ROUNDS) -> CoreSummary
     n = len(peers)
     faults = (n - 1) // 3
     q = (n + faults) // 2 + 1
-    known_all = matrix.known_to_all()
-    known_q = matrix.known_to_quorum(q)
+    known_all = matrix.known_to_all_indexed()
+    known_q = matrix.known_to_quorum_indexed(q)
     for name, a, k in zip(PEER_NAMES, known_all, known_q, strict=True):
         console.print(f"{name}: known to all up to seq {a:,}; known to a quorum of {q} up to {k:,}")
 

@@ -59,3 +59,47 @@ pub(crate) fn id_arg(buf: &[u8], what: &'static str) -> PyResult<crate::Id> {
         ))
     })
 }
+
+/// A sequence argument: a list, a tuple or any other iterable (a generator too), never a
+/// `str`, `bytes` or `bytearray` (whose items are characters or integers, not items). A
+/// non-iterable is `InvalidArgument`, not a bare `TypeError`.
+pub(crate) struct Many<T>(pub Vec<T>);
+
+impl<T> Deref for Many<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<'py, T> FromPyObject<'_, 'py> for Many<T>
+where
+    T: pyo3::conversion::FromPyObjectOwned<'py>,
+{
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let kind = || {
+            obj.get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+        };
+        if obj.is_instance_of::<pyo3::types::PyString>()
+            || obj.is_instance_of::<PyBytes>()
+            || obj.is_instance_of::<pyo3::types::PyByteArray>()
+        {
+            return Err(super::errors::invalid_argument(format!(
+                "expected an iterable of items, got one {}",
+                kind()
+            )));
+        }
+        let items = obj.try_iter().map_err(|_| {
+            super::errors::invalid_argument(format!("expected an iterable, got {}", kind()))
+        })?;
+        let mut out = Vec::with_capacity(obj.len().unwrap_or(0));
+        for item in items {
+            out.push(item?.extract::<T>().map_err(Into::into)?);
+        }
+        Ok(Many(out))
+    }
+}

@@ -7,7 +7,12 @@ use super::buf::{Buf, id_arg};
 use super::sign::PySigningKey;
 use crate::client::ClientOp;
 
-/// A client's signed op (DESIGN §6).
+/// A client's signed op (DESIGN §6), wrapped by its home peer in a DATA entry.
+///
+/// >>> sk = SigningKey.generate()
+/// >>> op = ClientOp.create(sk, bytes(32), 1, b"pay 5")
+/// >>> ClientOp.from_bytes(op.to_bytes()).verify()
+/// True
 #[pyclass(frozen, module = "lattice._lattice", name = "ClientOp")]
 pub(crate) struct PyClientOp {
     inner: ClientOp,
@@ -23,6 +28,7 @@ impl PyClientOp {
 
 #[pymethods]
 impl PyClientOp {
+    /// Create and sign an op.
     #[staticmethod]
     fn create(signing_key: &PySigningKey, swarm: Buf, nonce: u64, payload: Buf) -> PyResult<Self> {
         let swarm = id_arg(&swarm, "swarm")?;
@@ -34,39 +40,48 @@ impl PyClientOp {
         )?))
     }
 
+    /// Decode an op, rejecting anything non-canonical with a typed error.
     #[staticmethod]
     fn from_bytes(data: Buf) -> PyResult<Self> {
         Ok(Self::new(ClientOp::decode(&data)?))
     }
 
+    /// The canonical encoding.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.encode())
     }
 
+    /// Check the client's signature (ZIP-215).
     fn verify(&self) -> bool {
         self.inner.verify()
     }
 
+    /// The op id: the client-op-domain hash of everything before the signature.
     #[getter]
     fn id<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.id)
     }
+    /// The swarm the op is for.
     #[getter]
     fn swarm<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.swarm)
     }
+    /// The client's public key.
     #[getter]
     fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.client)
     }
+    /// The client's number for this op: each is wrapped once, in increasing order.
     #[getter]
     fn nonce(&self) -> u64 {
         self.inner.nonce
     }
+    /// The op itself.
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.payload)
     }
+    /// The client's signature over the id.
     #[getter]
     fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.signature)

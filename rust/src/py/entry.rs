@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use rayon::prelude::*;
 
 use super::RELEASE_GIL_BYTES;
-use super::buf::{Buf, id_arg};
+use super::buf::{Buf, Many, id_arg};
 use super::errors::{At, chain_class, decode_class, error_value, lattice_error, u64_arg};
 use super::sign::PySigningKey;
 use crate::chain::{self, Expect};
@@ -16,7 +16,13 @@ use crate::codec::{
 };
 use crate::{Id, ZERO_ID, sign};
 
-/// One structurally valid entry (DESIGN §3), or a signed header without its body.
+/// One decoded, structurally valid entry (DESIGN §3), or a signed header alone
+/// (:meth:`header_from_bytes`). Immutable.
+///
+/// >>> sk = SigningKey.generate()
+/// >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
+/// >>> Entry.from_bytes(e.to_bytes()).id == e.id
+/// True
 #[pyclass(frozen, module = "lattice._lattice", name = "Entry")]
 pub(crate) struct PyEntry {
     bytes: Vec<u8>,
@@ -60,6 +66,22 @@ fn opt_id(value: Option<Buf>, what: &'static str) -> PyResult<Id> {
 
 #[pymethods]
 impl PyEntry {
+    /// Build and sign an entry (DESIGN §3).
+    ///
+    /// ``seq`` is its position in the author's log (from 1) and ``lamport`` its Lamport
+    /// time; ``prev`` and ``lipmaa`` are the ids of the author's entries at ``seq - 1``
+    /// and ``lipmaa(seq)`` (zeros by default, as at seq 1); ``deps`` maps each other
+    /// peer whose frontier advanced since the author's last entry to ``(seq, id)``;
+    /// ``kind`` is a ``lattice.Kind``; ``frontier_root`` commits to the author's
+    /// frontier after this entry. Chain rules are the replica's to check: this builds
+    /// any structurally valid entry. Raises ``DecodeError`` if it would not decode
+    /// (payload or deps over their limits, an unknown kind) and ``InvalidArgument`` for
+    /// an id that is not 32 bytes or a number that does not fit.
+    ///
+    /// >>> sk = SigningKey.generate()
+    /// >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
+    /// >>> (e.seq, e.author == sk.public_key, e.verify_signature())
+    /// (1, True, True)
     #[staticmethod]
     #[pyo3(signature = (
         signing_key, *, swarm, seq, lamport, prev = None, lipmaa = None, deps = None,
@@ -119,6 +141,7 @@ impl PyEntry {
         })
     }
 
+    /// Decode an entry, rejecting anything non-canonical with a typed error.
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: Buf) -> PyResult<Self> {
         let bytes = data.to_vec();
@@ -130,6 +153,7 @@ impl PyEntry {
         })
     }
 
+    /// Decode a signed header alone (310 bytes); ``payload`` and ``deps`` are empty.
     #[staticmethod]
     fn header_from_bytes(data: Buf) -> PyResult<Self> {
         let signed = SignedHeader::decode(&data)?;
@@ -140,18 +164,22 @@ impl PyEntry {
         })
     }
 
+    /// The canonical encoding (the exact bytes that were decoded).
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.bytes)
     }
 
+    /// Header and signature (310 bytes).
     fn signed_header<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.bytes[..SIGNED_HEADER_LEN])
     }
 
+    /// The 246-byte header that the id hashes.
     fn header<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.bytes[..codec::HEADER_LEN])
     }
 
+    /// Check the author's signature over the id (ZIP-215).
     fn verify_signature(&self) -> bool {
         sign::verify(&sign::Item {
             public_key: &self.signed.header.author,
@@ -160,62 +188,78 @@ impl PyEntry {
         })
     }
 
+    /// The entry id: the entry-domain BLAKE3 hash of its 246-byte header.
     #[getter]
     fn id<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.id)
     }
+    /// The format version (1).
     #[getter]
     fn version(&self) -> u8 {
         codec::FORMAT_VERSION
     }
+    /// The entry kind (``lattice.Kind``: 1 DATA, 2 NOOP, …).
     #[getter]
     fn kind(&self) -> u8 {
         self.signed.header.kind as u8
     }
+    /// The swarm id the entry belongs to.
     #[getter]
     fn swarm<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.swarm)
     }
+    /// The author's Ed25519 public key.
     #[getter]
     fn author<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.author)
     }
+    /// The entry's position in its author's log, from 1.
     #[getter]
     fn seq(&self) -> u64 {
         self.signed.header.seq
     }
+    /// The Lamport timestamp: above every entry it depends on.
     #[getter]
     fn lamport(&self) -> u64 {
         self.signed.header.lamport
     }
+    /// The id of the author's entry at ``seq - 1`` (zeros at seq 1).
     #[getter]
     fn prev<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.prev)
     }
+    /// The id of the author's entry at ``lipmaa(seq)`` (``prev`` when that is
+    /// ``seq - 1``).
     #[getter]
     fn lipmaa<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.lipmaa)
     }
+    /// The hash of the dependency delta that the header commits to.
     #[getter]
     fn deps_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.deps_hash)
     }
+    /// The root of the author's frontier after this entry (DESIGN §5).
     #[getter]
     fn frontier_root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.frontier_root)
     }
+    /// Length of the payload in bytes.
     #[getter]
     fn payload_len(&self) -> u32 {
         self.signed.header.payload_len
     }
+    /// The payload-domain BLAKE3 hash of the payload.
     #[getter]
     fn payload_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.header.payload_hash)
     }
+    /// The author's Ed25519 signature over the id.
     #[getter]
     fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.signed.signature)
     }
+    /// Dependency delta: peer public key -> (seq, id).
     #[getter]
     fn deps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
@@ -231,6 +275,7 @@ impl PyEntry {
         }
         Ok(out)
     }
+    /// The payload (empty for a header decoded alone).
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.bytes[self.payload_offset..])
@@ -274,7 +319,7 @@ fn hex8(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Outcome of `validate_chain`.
+/// Outcome of :func:`validate_chain`.
 #[pyclass(frozen, module = "lattice._lattice", name = "ChainReport")]
 pub(crate) struct PyChainReport {
     ids: Vec<Id>,
@@ -284,30 +329,37 @@ pub(crate) struct PyChainReport {
 
 #[pymethods]
 impl PyChainReport {
+    /// True when every entry passed.
     #[getter]
     fn ok(&self) -> bool {
         self.failure.is_none()
     }
+    /// Ids of the valid prefix, in order.
     #[getter]
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, self.ids.iter().map(|id| PyBytes::new(py, id)))
     }
+    /// Index of the first entry that failed, or None.
     #[getter]
     fn failure_index(&self) -> Option<usize> {
         self.failure.as_ref().map(|f| f.0)
     }
+    /// Seq of the first entry that failed, if it decoded far enough to have one.
     #[getter]
     fn failure_seq(&self) -> Option<u64> {
         self.failure.as_ref().and_then(|f| f.1)
     }
+    /// Why the first failing entry failed.
     #[getter]
     fn reason(&self) -> Option<String> {
         self.failure.as_ref().map(|f| f.2.clone())
     }
+    /// The typed ``lattice.errors`` exception describing the failure.
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.error.as_ref().map(|e| e.clone_ref(py))
     }
+    /// Raise :attr:`error` if the segment failed.
     fn raise_for_failure(&self, py: Python<'_>) -> PyResult<()> {
         match &self.error {
             Some(e) => Err(PyErr::from_value(e.bind(py).clone())),
@@ -324,6 +376,16 @@ impl PyChainReport {
     }
 }
 
+/// Validate one author's contiguous segment of encoded entries in one call.
+///
+/// ``entries`` is an iterable of encoded entries (a list, a generator) or one buffer of
+/// them back to back. Links that point before the segment are checked against ``prior``
+/// (seq -> id).
+///
+/// >>> sk = SigningKey.generate()
+/// >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1)
+/// >>> validate_chain([e.to_bytes()], verify_signatures=True).ok
+/// True
 #[pyfunction]
 #[pyo3(signature = (
     entries, *, prior = None, author = None, swarm = None, verify_signatures = false,
@@ -350,12 +412,14 @@ fn validate_chain(
         threads,
     };
     // One buffer of back-to-back entries, or a sequence of encoded entries.
-    let (single, list): (Option<Buf>, Vec<Buf>) =
-        if entries.cast::<PyList>().is_ok() || entries.cast::<PyTuple>().is_ok() {
-            (None, entries.extract()?)
-        } else {
-            (Some(entries.extract()?), Vec::new())
-        };
+    let bytes_like = entries.cast::<PyBytes>().is_ok()
+        || entries.cast::<PyByteArray>().is_ok()
+        || entries.cast::<PyMemoryView>().is_ok();
+    let (single, list): (Option<Buf>, Vec<Buf>) = if bytes_like {
+        (Some(entries.extract()?), Vec::new())
+    } else {
+        (None, entries.extract::<Many<Buf>>()?.0)
+    };
     let report = py.detach(|| {
         let slices: Vec<&[u8]> = match &single {
             Some(buf) => chain::split(buf),
@@ -383,13 +447,20 @@ fn validate_chain(
     })
 }
 
-/// Decode a batch of entries and verify their signatures in one batch: one result per
-/// input, an `Entry` or the `lattice.errors` exception saying why it is not one.
+/// Decode a batch of entries and verify their signatures in one batch.
+///
+/// One result per input, in order: the :class:`Entry`, or the ``lattice.errors`` exception
+/// (not raised) saying why it is not a valid entry, with ``index`` set.
+///
+/// >>> sk = SigningKey.generate()
+/// >>> good = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1).to_bytes()
+/// >>> [type(r).__name__ for r in decode_entries([good, good + b"x"])]
+/// ['Entry', 'TrailingBytes']
 #[pyfunction]
 #[pyo3(signature = (items, *, verify_signatures = true, threads = None))]
 fn decode_entries(
     py: Python<'_>,
-    items: Vec<Buf>,
+    items: Many<Buf>,
     verify_signatures: bool,
     threads: Option<usize>,
 ) -> PyResult<Vec<Py<PyAny>>> {
@@ -450,6 +521,11 @@ fn decode_entries(
     Ok(out)
 }
 
+/// ``count`` valid signed DATA entries of one author (seqs 1..count), for benchmarks.
+///
+/// >>> log = synthetic_log(SigningKey.generate(), bytes(32), 3)
+/// >>> validate_chain(log, verify_signatures=True).ok
+/// True
 #[pyfunction]
 #[pyo3(signature = (signing_key, swarm, count, payload_len = 0))]
 fn synthetic_log<'py>(

@@ -9,7 +9,19 @@ use super::errors::{At, lattice_error};
 use crate::codec::SignedHeader;
 use crate::fraud::{FRAUD_PROOF_LEN, FraudError, FraudProof};
 
-/// Two signed headers of one author at one seq with different ids.
+/// Two validly signed headers of one author at one seq with different ids (DESIGN §5).
+///
+/// Anyone can check one with nothing but the swarm id: the author's key is in the
+/// headers. The encoding is canonical (the smaller id first).
+///
+/// >>> sk = SigningKey.generate()
+/// >>> p = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"P")
+/// >>> q = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"Q")
+/// >>> proof = FraudProof.from_entries(p, q)
+/// >>> proof.verify(bytes(32)), proof.seq, proof.author == sk.public_key
+/// (True, 1, True)
+/// >>> FraudProof.from_bytes(proof.to_bytes()) == proof
+/// True
 #[pyclass(frozen, module = "lattice._lattice", name = "FraudProof")]
 pub(crate) struct PyFraudProof {
     inner: FraudProof,
@@ -31,6 +43,7 @@ fn fraud_error(proof: &PyFraudProof, e: &FraudError) -> PyErr {
 
 #[pymethods]
 impl PyFraudProof {
+    /// Decode a proof (structure only: :meth:`verify` says if it proves anything).
     #[staticmethod]
     fn from_bytes(data: Buf) -> PyResult<Self> {
         Ok(PyFraudProof {
@@ -38,6 +51,7 @@ impl PyFraudProof {
         })
     }
 
+    /// The proof made of two signed headers (310 bytes each), in either order.
     #[staticmethod]
     fn from_headers(a: Buf, b: Buf) -> PyResult<Self> {
         Ok(PyFraudProof {
@@ -45,6 +59,7 @@ impl PyFraudProof {
         })
     }
 
+    /// The proof made of two entries' signed headers, in either order.
     #[staticmethod]
     fn from_entries(a: &PyEntry, b: &PyEntry) -> Self {
         PyFraudProof {
@@ -52,37 +67,47 @@ impl PyFraudProof {
         }
     }
 
+    /// The canonical encoding.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.encode())
     }
 
+    /// True if the proof proves a fork in this swarm: same author and seq, different
+    /// ids, a usable author key, both signatures valid (ZIP-215).
     fn verify(&self, swarm_id: Buf) -> PyResult<bool> {
         let swarm = id_arg(&swarm_id, "swarm_id")?;
         Ok(self.inner.check(&swarm).is_ok())
     }
 
+    /// Like :meth:`verify`, but raise :class:`~lattice.errors.InvalidFraudProof` saying
+    /// why the proof fails.
     fn check(&self, swarm_id: Buf) -> PyResult<()> {
         let swarm = id_arg(&swarm_id, "swarm_id")?;
         self.inner.check(&swarm).map_err(|e| fraud_error(self, &e))
     }
 
+    /// The peer that signed two entries at one seq.
     #[getter]
     fn author<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.author())
     }
+    /// The seq at which it forked.
     #[getter]
     fn seq(&self) -> u64 {
         self.inner.seq()
     }
+    /// The swarm the two headers belong to.
     #[getter]
     fn swarm<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.swarm())
     }
+    /// The two entry ids, smaller first.
     #[getter]
     fn ids<'py>(&self, py: Python<'py>) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
         let [a, b] = self.inner.headers();
         (PyBytes::new(py, &a.id), PyBytes::new(py, &b.id))
     }
+    /// The two signed headers, in the order of :attr:`ids`.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
         let [a, b] = self.inner.headers();

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::buf::{Buf, id_arg};
+use super::buf::{Buf, Many, id_arg};
 use super::errors::invalid_argument;
 use crate::frontier::{self, FrontierItem};
 
@@ -22,17 +22,22 @@ fn items(args: &[ItemArg]) -> PyResult<Vec<FrontierItem>> {
         .collect()
 }
 
+/// Merkle root over a frontier: ``(peer, seq, id)`` items strictly ascending by peer.
+///
+/// >>> frontier_root([]) == hash("merkle empty", b"")
+/// True
 #[pyfunction]
-fn frontier_root<'py>(py: Python<'py>, items: Vec<ItemArg>) -> PyResult<Bound<'py, PyBytes>> {
+fn frontier_root<'py>(py: Python<'py>, items: Many<ItemArg>) -> PyResult<Bound<'py, PyBytes>> {
     let items = self::items(&items)?;
     let root = frontier::root(&items).map_err(|e| invalid_argument(e.to_string()))?;
     Ok(PyBytes::new(py, &root))
 }
 
+/// Inclusion proof of item ``index`` in the frontier tree.
 #[pyfunction]
 fn frontier_inclusion_proof<'py>(
     py: Python<'py>,
-    items: Vec<ItemArg>,
+    items: Many<ItemArg>,
     index: usize,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let items = self::items(&items)?;
@@ -41,12 +46,13 @@ fn frontier_inclusion_proof<'py>(
     Ok(proof.iter().map(|h| PyBytes::new(py, h)).collect())
 }
 
+/// Check that ``item`` is leaf ``index`` of a frontier of ``size`` items with ``root``.
 #[pyfunction]
 fn frontier_verify_inclusion(
     item: ItemArg,
     index: u64,
     size: u64,
-    proof: Vec<Buf>,
+    proof: Many<Buf>,
     root: Buf,
 ) -> PyResult<bool> {
     let item = items(std::slice::from_ref(&item))?.remove(0);

@@ -29,6 +29,11 @@ fn xof_len(length: usize) -> PyResult<usize> {
     Ok(length)
 }
 
+/// BLAKE3 in key-derivation mode under one of lattice's domains (32 bytes).
+///
+/// >>> from lattice import hash
+/// >>> len(hash("payload", b"hello"))
+/// 32
 #[pyfunction]
 #[pyo3(name = "hash")]
 fn domain_hash<'py>(py: Python<'py>, domain: &str, data: Buf) -> PyResult<Bound<'py, PyBytes>> {
@@ -40,6 +45,12 @@ fn domain_hash<'py>(py: Python<'py>, domain: &str, data: Buf) -> PyResult<Bound<
     Ok(PyBytes::new(py, &digest))
 }
 
+/// Plain BLAKE3 hash mode with extended output, for replaying BLAKE3's test vectors.
+///
+/// Lattice itself never hashes without a domain; use :func:`hash`.
+///
+/// >>> blake3_raw(b"").hex()[:16]
+/// 'af1349b9f5f9a1a6'
 #[pyfunction]
 #[pyo3(signature = (data, length = 32))]
 fn blake3_raw<'py>(py: Python<'py>, data: Buf, length: usize) -> PyResult<Bound<'py, PyBytes>> {
@@ -53,6 +64,10 @@ fn blake3_raw<'py>(py: Python<'py>, data: Buf, length: usize) -> PyResult<Bound<
     Ok(PyBytes::new(py, &out))
 }
 
+/// BLAKE3 key-derivation mode with any context string (what :func:`hash` uses).
+///
+/// >>> blake3_derive_key("lattice v1 payload", b"x") == hash("payload", b"x")
+/// True
 #[pyfunction]
 #[pyo3(signature = (context, material, length = 32))]
 fn blake3_derive_key<'py>(
@@ -71,12 +86,20 @@ fn blake3_derive_key<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
+/// The seq that entry ``n`` links to besides ``n - 1`` (DESIGN §2); 0 for n = 1.
+///
+/// >>> lipmaa(40)
+/// 13
 #[pyfunction]
 #[pyo3(name = "lipmaa")]
 fn lipmaa_link(n: &Bound<'_, PyAny>) -> PyResult<u64> {
     Ok(lipmaa::lipmaa(u64_arg(n, "n")?))
 }
 
+/// Shortest path of seqs from ``start`` down to ``end`` following prev/lipmaa links.
+///
+/// >>> lipmaa_path(40, 1)
+/// [40, 13, 4, 1]
 #[pyfunction]
 fn lipmaa_path(start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     Ok(lipmaa::shortest_path(

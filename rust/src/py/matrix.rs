@@ -7,14 +7,27 @@ use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::errors::usize_arg;
+use super::buf::Many;
+use super::errors::{invalid_argument, usize_arg};
 use crate::matrix::Matrix;
 
 /// numpy format code of a native-endian u64 (struct module syntax).
 const FORMAT_U64: &CStr = c"Q";
 const CELL_LEN: isize = std::mem::size_of::<u64>() as isize;
 
-/// The N×N entanglement-matrix kernel (DESIGN §4).
+/// The N×N entanglement-matrix kernel (DESIGN §4): rows observers, columns senders.
+///
+/// Cells only grow. numpy sees the cells without a copy: ``numpy.asarray(m)`` is a live,
+/// read-only N×N ``uint64`` view indexed ``[observer, sender]``.
+///
+/// >>> m = Matrix(3)
+/// >>> m.update_row(0, [(0, 2), (1, 1)])
+/// 2
+/// >>> m.known_to_quorum_indexed(2)
+/// [0, 0, 0]
+///
+/// Its answers are lists by peer position; :class:`lattice.EntanglementMatrix` has the
+/// same queries keyed by peer (``known_to_quorum`` and ``known_to_all``, dicts).
 #[pyclass(frozen, module = "lattice._lattice", name = "Matrix")]
 pub(crate) struct PyMatrix {
     inner: Matrix,
@@ -40,43 +53,54 @@ impl PyMatrix {
         })
     }
 
+    /// Number of peers (rows and columns).
     #[getter]
     fn n(&self) -> usize {
         self.inner.n()
     }
 
+    /// The cell ``[observer, sender]``: the highest seq of ``sender`` that
+    /// ``observer`` has provably seen.
     fn get(&self, observer: usize, sender: usize) -> PyResult<u64> {
         Ok(self.inner.get(observer, sender)?)
     }
 
-    /// Row updates keep the GIL: they are O(delta), and holding it means no numpy reader
-    /// runs while a cell changes.
-    fn update_row(&self, observer: usize, delta: Vec<(usize, u64)>) -> PyResult<usize> {
+    /// Raise cells of one row to at least the given seqs; returns how many grew. O(delta).
+    // Row updates keep the GIL: they are O(delta), and holding it means no numpy reader
+    // runs while a cell changes.
+    fn update_row(&self, observer: usize, delta: Many<(usize, u64)>) -> PyResult<usize> {
         Ok(self.inner.update_row(observer, &delta)?)
     }
 
+    /// Cap ``sender``'s column at ``cap`` for good (a proven fork, DESIGN §4): cells
+    /// above it are lowered, later updates are capped. Returns how many cells were lowered.
     fn freeze(&self, sender: usize, cap: u64) -> PyResult<usize> {
         Ok(self.inner.freeze(sender, cap)?)
     }
 
+    /// The cap of ``sender``'s column if it is frozen.
     fn frozen_at(&self, sender: usize) -> PyResult<Option<u64>> {
         Ok(self.inner.frozen_at(sender)?)
     }
 
+    /// What ``observer`` has provably seen of every sender.
     fn row(&self, observer: usize) -> PyResult<Vec<u64>> {
         Ok(self.inner.row(observer)?)
     }
 
+    /// What every observer has provably seen of ``sender``.
     fn column(&self, sender: usize) -> PyResult<Vec<u64>> {
         Ok(self.inner.column(sender)?)
     }
 
-    fn known_to_all(&self, py: Python<'_>) -> Vec<u64> {
+    /// Per sender position, the minimum over observers.
+    fn known_to_all_indexed(&self, py: Python<'_>) -> Vec<u64> {
         py.detach(|| self.inner.known_to_all())
     }
 
+    /// Per sender position, the ``q``-th largest value over observers (1 ≤ q ≤ N).
     #[pyo3(signature = (q, *, threads = None))]
-    fn known_to_quorum(
+    fn known_to_quorum_indexed(
         &self,
         py: Python<'_>,
         q: usize,
@@ -85,10 +109,30 @@ impl PyMatrix {
         Ok(py.detach(|| self.inner.known_to_quorum(q, threads))?)
     }
 
+    /// Deprecated: :meth:`known_to_all_indexed` (lattice 0.2 removes this name).
+    fn known_to_all(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        renamed(py, "known_to_all()", "known_to_all_indexed()")?;
+        Ok(self.known_to_all_indexed(py))
+    }
+
+    /// Deprecated: :meth:`known_to_quorum_indexed` (lattice 0.2 removes this name).
+    #[pyo3(signature = (q, *, threads = None))]
+    fn known_to_quorum(
+        &self,
+        py: Python<'_>,
+        q: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<u64>> {
+        renamed(py, "known_to_quorum(q)", "known_to_quorum_indexed(q)")?;
+        self.known_to_quorum_indexed(py, q, threads)
+    }
+
+    /// How many observers have seen ``sender``'s entry ``seq``.
     fn acceptance(&self, sender: usize, seq: u64) -> PyResult<usize> {
         Ok(self.inner.acceptance(sender, seq)?)
     }
 
+    /// The live, read-only N×N ``uint64`` view (no copy), indexed ``[observer, sender]``.
     fn to_numpy<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         slf.py().import("numpy")?.call_method1("asarray", (slf,))
     }
@@ -150,4 +194,20 @@ impl PyMatrix {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMatrix>()
+}
+
+// The kernel's answers are lists by peer position; `EntanglementMatrix` has the methods of
+// the same name, keyed by peer: one name, one contract (the old names warn until 0.2).
+fn renamed(py: Python<'_>, old: &str, new: &str) -> PyResult<()> {
+    let message = format!(
+        "Matrix.{old} is now Matrix.{new} (a list by peer position; \
+         EntanglementMatrix.{old} gives a dict by peer key); the old name goes in lattice 0.2"
+    );
+    let message = std::ffi::CString::new(message).map_err(|e| invalid_argument(e.to_string()))?;
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        &message,
+        1,
+    )
 }

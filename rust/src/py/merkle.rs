@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::buf::{Buf, id_arg};
+use super::buf::{Buf, Many, id_arg};
 use super::errors::invalid_argument;
 use crate::Id;
 use crate::merkle::{self, Blake3Tree, Sha256Tree, TreeHasher};
@@ -26,6 +26,7 @@ fn to_list<'py>(py: Python<'py>, hashes: &[Id]) -> Vec<Bound<'py, PyBytes>> {
     hashes.iter().map(|h| PyBytes::new(py, h)).collect()
 }
 
+/// Leaf hash of ``data`` (``algorithm`` is ``"blake3"`` or ``"sha256"``).
 #[pyfunction]
 #[pyo3(signature = (data, algorithm = "blake3"))]
 fn merkle_leaf_hash<'py>(
@@ -36,11 +37,15 @@ fn merkle_leaf_hash<'py>(
     Ok(PyBytes::new(py, &hasher(algorithm)?.leaf(&data)))
 }
 
+/// RFC 9162 root over the leaf data.
+///
+/// >>> merkle_root([b"a", b"b"], "sha256").hex()[:8]
+/// 'b137985f'
 #[pyfunction]
 #[pyo3(signature = (leaves, algorithm = "blake3"))]
 fn merkle_root<'py>(
     py: Python<'py>,
-    leaves: Vec<Buf>,
+    leaves: Many<Buf>,
     algorithm: &str,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(algorithm)?;
@@ -48,11 +53,12 @@ fn merkle_root<'py>(
     Ok(PyBytes::new(py, &root))
 }
 
+/// RFC 9162 root over already-hashed leaves.
 #[pyfunction]
 #[pyo3(signature = (leaf_hashes, algorithm = "blake3"))]
 fn merkle_root_from_hashes<'py>(
     py: Python<'py>,
-    leaf_hashes: Vec<Buf>,
+    leaf_hashes: Many<Buf>,
     algorithm: &str,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let h = hasher(algorithm)?;
@@ -66,11 +72,12 @@ fn merkle_root_from_hashes<'py>(
     ))
 }
 
+/// Audit path for leaf ``index`` (RFC 9162 §2.1.3.1).
 #[pyfunction]
 #[pyo3(signature = (leaves, index, algorithm = "blake3"))]
 fn merkle_inclusion_proof<'py>(
     py: Python<'py>,
-    leaves: Vec<Buf>,
+    leaves: Many<Buf>,
     index: u64,
     algorithm: &str,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
@@ -79,13 +86,14 @@ fn merkle_inclusion_proof<'py>(
     Ok(to_list(py, &proof))
 }
 
+/// Check an inclusion proof (RFC 9162 §2.1.3.2); False on any mismatch or bad input.
 #[pyfunction]
 #[pyo3(signature = (leaf_hash, index, tree_size, proof, root, algorithm = "blake3"))]
 fn merkle_verify_inclusion(
     leaf_hash: Buf,
     index: u64,
     tree_size: u64,
-    proof: Vec<Buf>,
+    proof: Many<Buf>,
     root: Buf,
     algorithm: &str,
 ) -> PyResult<bool> {
@@ -100,11 +108,12 @@ fn merkle_verify_inclusion(
     ))
 }
 
+/// Consistency proof from the first ``old_size`` leaves to all of them (RFC 9162 §2.1.4.1).
 #[pyfunction]
 #[pyo3(signature = (leaves, old_size, algorithm = "blake3"))]
 fn merkle_consistency_proof<'py>(
     py: Python<'py>,
-    leaves: Vec<Buf>,
+    leaves: Many<Buf>,
     old_size: u64,
     algorithm: &str,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
@@ -113,6 +122,7 @@ fn merkle_consistency_proof<'py>(
     Ok(to_list(py, &proof))
 }
 
+/// Check a consistency proof (RFC 9162 §2.1.4.2); False on any mismatch or bad input.
 #[pyfunction]
 #[pyo3(signature = (old_size, new_size, old_root, new_root, proof, algorithm = "blake3"))]
 fn merkle_verify_consistency(
@@ -120,7 +130,7 @@ fn merkle_verify_consistency(
     new_size: u64,
     old_root: Buf,
     new_root: Buf,
-    proof: Vec<Buf>,
+    proof: Many<Buf>,
     algorithm: &str,
 ) -> PyResult<bool> {
     let proof: Vec<&[u8]> = proof.iter().map(|p| &**p).collect();
@@ -134,6 +144,7 @@ fn merkle_verify_consistency(
     ))
 }
 
+/// Check that leaf ``index`` is in the subtree ``[start, end)`` with hash ``root``.
 #[pyfunction]
 #[pyo3(signature = (leaf_hash, index, start, end, proof, root, algorithm = "blake3"))]
 #[allow(clippy::too_many_arguments)]
@@ -142,7 +153,7 @@ fn merkle_verify_subtree_inclusion(
     index: u64,
     start: u64,
     end: u64,
-    proof: Vec<Buf>,
+    proof: Many<Buf>,
     root: Buf,
     algorithm: &str,
 ) -> PyResult<bool> {
@@ -158,6 +169,8 @@ fn merkle_verify_subtree_inclusion(
     ))
 }
 
+/// Check that the subtree ``[start, end)`` with hash ``subtree_root`` is part of the tree
+/// of ``size`` leaves with hash ``root`` (docs/format.md, "Subtree proofs").
 #[pyfunction]
 #[pyo3(signature = (start, end, size, subtree_root, root, proof, algorithm = "blake3"))]
 #[allow(clippy::too_many_arguments)]
@@ -167,7 +180,7 @@ fn merkle_verify_subtree_consistency(
     size: u64,
     subtree_root: Buf,
     root: Buf,
-    proof: Vec<Buf>,
+    proof: Many<Buf>,
     algorithm: &str,
 ) -> PyResult<bool> {
     let proof: Vec<&[u8]> = proof.iter().map(|p| &**p).collect();
