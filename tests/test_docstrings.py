@@ -6,6 +6,7 @@ Rust doc comments are what Python sees; this keeps the two one text."""
 from __future__ import annotations
 
 import ast
+import doctest
 import inspect
 from pathlib import Path
 
@@ -76,3 +77,16 @@ def test_help_shows_the_arguments_and_the_text() -> None:
     assert "``lamport`` its Lamport" in text and ">>> sk = SigningKey.generate()" in text
     assert "signing_key, *, swarm, seq, lamport" in str(inspect.signature(lattice.Entry.create))
     assert "Arguments:" in (inspect.getdoc(lattice.Replica) or "")
+
+
+def test_the_examples_in_the_runtime_docstrings_run() -> None:
+    """``--doctest-modules`` reads only ``.py`` files: the examples that now live in the
+    Rust doc comments run here, in the extension module's namespace."""
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    examples = 0
+    for name, doc in sorted(DOCUMENTED.items()):
+        test = parser.get_doctest(doc, dict(vars(_lattice)), name, str(STUB), 0)
+        examples += len(test.examples)
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert examples > 20 and result.failed == 0, f"{result.failed} examples failed"

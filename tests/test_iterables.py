@@ -78,3 +78,30 @@ def test_the_matrix_kernel_and_the_replica_take_generators() -> None:
     result = rb.receive(e.to_bytes() for e in entries)
     assert [e.seq for e in result.delivered] == [1, 2, 3]
     assert lattice.EntanglementMatrix(k for k in ra.peers).n == 2
+
+
+def test_one_buffer_of_entries_in_any_bytes_like_form() -> None:
+    import array
+    import mmap
+
+    import numpy as np
+
+    blob = b"".join(LOG)
+    want = lattice.validate_chain(LOG).ids
+    with mmap.mmap(-1, len(blob)) as mapped:
+        mapped.write(blob)
+        for form in (blob, bytearray(blob), memoryview(blob), array.array("B", blob),
+                     np.frombuffer(blob, dtype=np.uint8), mapped):  # fmt: skip
+            assert lattice.validate_chain(form).ids == want, type(form)
+
+
+def test_unordered_and_lying_iterables_are_refused_not_trusted() -> None:
+    with pytest.raises(InvalidArgument, match="ordered"):
+        _lattice.verify_batch({SK.public_key}, {b"a"}, {SIGS[0]})
+    with pytest.raises(InvalidArgument, match="ordered"):
+        lattice.merkle_root({b"a": 1})
+    with pytest.raises(InvalidArgument, match="iterable of items"):
+        lattice.merkle_root(memoryview(b"abc"))
+    # A length is only a hint: 2**40 items are not reserved up front (this used to abort).
+    with pytest.raises(TypeError):
+        lattice.merkle_root(range(2**40))  # type: ignore[arg-type]

@@ -11,9 +11,12 @@ no lattice code — and these tests hold lattice to it:
 
 from __future__ import annotations
 
+import ast
 import random
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +75,19 @@ def test_the_protocol_text_alone_decodes_and_checks_a_log() -> None:
     heads = reps[0].frontier()
     items = [(p, s, i) for p, (s, i) in heads.items()]
     assert outsider.frontier_root(items) == _lattice.frontier_root(sorted(items))
+
+
+def test_the_independent_peer_uses_no_lattice_code() -> None:
+    source = Path(outsider.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    allowed = {"blake3", "cryptography", "__future__"} | set(sys.stdlib_module_names)
+    assert imported <= allowed, f"imports beyond the document's tools: {imported - allowed}"
+    assert "lattice" not in imported
 
 
 def test_what_the_independent_decoder_refuses() -> None:

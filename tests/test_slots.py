@@ -31,13 +31,15 @@ def test_slots_per_source_total_and_early_drop() -> None:
 
 
 def test_a_flood_from_one_address_stops_nobody_else(tmp_path: Path) -> None:
+    """n1 is flooded. In the line n0 ← n1 ← n2 it dials n0 itself and is dialled by n2:
+    its own dial, a registered peer's dial and a client all get through."""
     me = lattice.Identity.generate()
     limits = Limits(handshake_timeout=1.0)
 
     async def run() -> None:
-        n0, n1 = await local_swarm(2, tmp_path, limits=limits, clients=[me.public_key])
-        assert n0.listen_address is not None
-        host, port = n0.listen_address
+        n0, n1, n2 = await local_swarm(3, tmp_path, limits=limits, clients=[me.public_key])
+        assert n1.listen_address is not None
+        host, port = n1.listen_address
         stop = asyncio.Event()
         opened = 0
 
@@ -60,16 +62,21 @@ def test_a_flood_from_one_address_stops_nobody_else(tmp_path: Path) -> None:
         tasks = [asyncio.ensure_future(flood()) for _ in range(FLOODERS)]
         try:
             await asyncio.sleep(1.0)  # the flood is on
-            assert n0.slots.in_progress <= PER_SOURCE + 2
+            assert n1.slots.in_progress <= PER_SOURCE + 2
             # A client from another address connects and has its op wrapped.
             async with await Client.connect((host, port), me, bytes(32), limits) as client:
                 ack = await client.submit(b"through the flood")
-            # A registered peer, cut off, dials again and syncs.
-            n0.disconnect(n1.me)
-            await n1.wait_for(lambda n: n.replica.get(ack.entry_id) is not None, timeout=30)
-            entry = n0.append(b"and live pushes too")
-            await n1.wait_for(lambda n: n.replica.get(entry.id) is not None, timeout=30)
-            assert opened > FLOODERS and n0.slots.dropped > 0
+            # Both links cut: n1 dials n0 again (its own dial, out of the flood's way)
+            # and n2 dials n1 again (a registered peer, through the flood).
+            n1.disconnect(n0.me)
+            n1.disconnect(n2.me)
+            for other in (n0, n2):
+                await other.wait_for(lambda n: n.replica.get(ack.entry_id) is not None, 30)
+            entry = n1.append(b"and live pushes too")
+            for other in (n0, n2):
+                await other.wait_for(lambda n: n.replica.get(entry.id) is not None, 30)
+            assert n1.links[n0.me].conn.initiator and not n1.links[n2.me].conn.initiator
+            assert opened > FLOODERS and n1.slots.dropped > 0
         finally:
             stop.set()
             for t in tasks:
@@ -77,7 +84,7 @@ def test_a_flood_from_one_address_stops_nobody_else(tmp_path: Path) -> None:
             for t in tasks:
                 with contextlib.suppress(BaseException):
                     await t
-            for n in (n0, n1):
+            for n in (n0, n1, n2):
                 await n.stop()
 
     asyncio.run(run())

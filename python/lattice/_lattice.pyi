@@ -1,7 +1,9 @@
 """Type stubs for lattice's Rust core (``lattice._lattice``).
 
-Users import from :mod:`lattice`; this module is private. Every function takes bytes-like
-inputs (``bytes``, ``bytearray``, ``memoryview``) and releases the GIL for long work.
+Users import from :mod:`lattice`; this module is private. Every byte string argument
+takes any bytes-like object (``bytes``, ``bytearray``, ``memoryview``, ``array('B')``, a
+numpy ``uint8`` array), every sequence argument any ordered iterable (a list, a tuple, a
+generator), and long work releases the GIL.
 """
 
 from collections.abc import Iterable, Mapping
@@ -163,8 +165,9 @@ class Entry:
         ``kind`` is a ``lattice.Kind``; ``frontier_root`` commits to the author's
         frontier after this entry. Chain rules are the replica's to check: this builds
         any structurally valid entry. Raises ``DecodeError`` if it would not decode
-        (payload or deps over their limits, an unknown kind) and ``InvalidArgument`` for
-        an id that is not 32 bytes or a number that does not fit.
+        (payload or deps over their limits, an unknown kind; ``LimitExceeded`` for a
+        number that does not fit in 64 bits) and ``InvalidArgument`` for an id that is
+        not 32 bytes.
 
         >>> sk = SigningKey.generate()
         >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
@@ -494,7 +497,8 @@ class ClientOp:
         """The client's public key."""
     @property
     def nonce(self) -> int:
-        """The client's number for this op: each is wrapped once, in increasing order."""
+        """The client's number for this op (nanoseconds from the clock): a home peer
+        wraps each once, within a window below the client's highest."""
     @property
     def payload(self) -> bytes:
         """The op itself."""

@@ -255,7 +255,8 @@ class NoiseFailure(ProtocolError):
 
 
 class FrameTooLarge(ProtocolError):
-    """A frame announced or sent above ``MAX_FRAME_LEN``."""
+    """A frame announced or sent above its limit: ``MAX_FRAME_LEN``, or the largest legal
+    message of the sender's role."""
 
 
 class BufferFull(ProtocolError):

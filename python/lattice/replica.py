@@ -102,7 +102,8 @@ class Replica(Queries, Durability):
     - ``path``: a SQLite store file, created on first use and locked against a second
       opener; without it the replica lives in memory only.
     - ``faults``: the most Byzantine peers tolerated, f (default ⌊(N − 1) / 3⌋); a
-      quorum is N − f. A store remembers its peers and faults and refuses others.
+      quorum is ⌊(N + f) / 2⌋ + 1 peers. A store remembers its peers and faults and
+      refuses others.
     - ``column_only``: keep only this peer's column of the matrix (O(N) state, for light
       peers that never answer quorum queries about others).
     - ``max_pending_bytes`` / ``max_pending_bytes_per_author``: the caps on entries held

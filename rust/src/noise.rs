@@ -297,6 +297,7 @@ impl Handshake {
             max_frame: MAX_FRAME_LEN,
             pool: None,
             reserved: 0,
+            closed: false,
         })
     }
 }
@@ -318,6 +319,8 @@ pub struct Channel {
     pool: Option<Arc<FramePool>>,
     // Bytes held in `pool` for the frame in progress.
     reserved: usize,
+    // Set by `abandon`: nothing is opened after it, so nothing is reserved again.
+    closed: bool,
 }
 
 impl Channel {
@@ -370,6 +373,9 @@ impl Channel {
         max_frame: usize,
         pool: Option<Arc<FramePool>>,
     ) -> Result<(), NoiseError> {
+        if self.closed {
+            return Err(NoiseError::State("the channel is closed"));
+        }
         if self.receiving() {
             return Err(NoiseError::State(
                 "a channel's limits change only between frames",
@@ -394,6 +400,9 @@ impl Channel {
     /// A record that fails authentication, a frame announced above the limit, or one the
     /// pool cannot hold, is an error: the connection must be closed.
     pub fn open(&mut self, record: &[u8]) -> Result<Option<Vec<u8>>, NoiseError> {
+        if self.closed {
+            return Err(NoiseError::State("the channel is closed"));
+        }
         let mut buf = vec![0u8; MAX_NOISE_MESSAGE];
         let len = self.state.read_message(record, &mut buf)?;
         let mut plain = &buf[..len];
@@ -427,9 +436,12 @@ impl Channel {
         Ok(Some(std::mem::take(&mut self.body)))
     }
 
-    /// Drop the frame in progress, if any, and give its reservation back (the connection
-    /// is closing: its memory must not wait for the channel to be dropped).
+    /// Close the receiving side for good: drop the frame in progress, if any, and give its
+    /// reservation back (the connection is closing: its memory must not wait for the
+    /// channel to be dropped). Records opened after this are refused, so nothing is
+    /// reserved again.
     pub fn abandon(&mut self) {
+        self.closed = true;
         self.header = Vec::new();
         self.body = Vec::new();
         self.expected = None;
@@ -621,6 +633,15 @@ mod tests {
         assert_eq!(pool.used(), 30);
         b.abandon();
         assert!(!b.receiving() && pool.used() == 0);
+        assert!(
+            b.open(&record_again(&mut a, 30)[2..]).is_err(),
+            "closed for good"
+        );
+        assert!(b.limit(8, Some(Arc::clone(&pool))).is_err());
+        assert_eq!(pool.used(), 0);
+        // Dropping a channel with a frame in progress gives its bytes back too.
+        let (mut a, mut b) = established();
+        b.limit(64, Some(Arc::clone(&pool))).unwrap();
         assert_eq!(b.open(&record_again(&mut a, 30)[2..]).unwrap(), None);
         assert_eq!(pool.used(), 30);
         drop(b);

@@ -20,10 +20,11 @@ each in one of its own entries and answers with that entry's id and seq.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from lattice import _lattice
-from lattice.errors import HandshakeRefused, ProtocolError
+from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
 from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.connection import Connection, Limits, handshake
@@ -32,13 +33,26 @@ __all__ = ["Client"]
 
 
 class Client:
-    """A connection to a home peer in the ``client`` role."""
+    """A connection to a home peer in the ``client`` role. While it is open it sends a
+    PING whenever it has sent nothing for ``ping_interval``, so an idle client is not
+    taken for a dead one."""
 
     def __init__(self, conn: Connection, identity: Identity, swarm_id: bytes) -> None:
         self.conn = conn
         self.identity = identity
         self.swarm_id = swarm_id
         self._nonce = time.time_ns()
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+
+    async def _keep_alive(self) -> None:
+        interval = self.conn.limits.ping_interval
+        with contextlib.suppress(LatticeError, OSError):
+            while not self.conn.closed:
+                idle = time.monotonic() - self.conn.last_sent
+                if idle >= interval:
+                    await self.conn.send(wire.Ping())
+                    idle = 0.0
+                await asyncio.sleep(interval - idle)
 
     @classmethod
     async def connect(
@@ -99,6 +113,9 @@ class Client:
                 raise ProtocolError(f"unexpected {type(msg).__name__} from the home peer")
 
     async def close(self) -> None:
+        self._keepalive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._keepalive
         await self.conn.close()
 
     async def __aenter__(self) -> Client:

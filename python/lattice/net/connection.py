@@ -136,6 +136,8 @@ class Connection:
         self.frames_sent = 0
         self.frames_received = 0
         self.bytes_sent = 0
+        #: When the last message went out (monotonic): keep-alives are sent after silence.
+        self.last_sent = time.monotonic()
         self.closed = False
         self._send_lock = asyncio.Lock()
         # When the frame now arriving began (monotonic), if one is.
@@ -159,6 +161,7 @@ class Connection:
                 raise ProtocolError(f"connection lost: {exc}", author=self.remote) from exc
         self.frames_sent += 1
         self.bytes_sent += len(data)
+        self.last_sent = time.monotonic()
 
     async def recv(self) -> wire.Message:
         """The next message; :class:`ProtocolError` on anything malformed, on silence past
@@ -182,6 +185,8 @@ class Connection:
                 ) from None
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 raise ProtocolError("connection closed by the peer", author=self.remote) from exc
+            if self.closed:  # closed by another task: what is still buffered is not read
+                raise ProtocolError("connection closed", author=self.remote)
             frame = self.channel.open(record)
             if frame is None:
                 if self._frame_started is None and self.channel.receiving:

@@ -5,17 +5,21 @@ rest. Two bounds keep that from costing a node more than it chose to spend:
 
 - **per connection**, the role's largest legal message: a client may announce no more
   than one ``OP`` (:data:`lattice.net.wire.MAX_CLIENT_FRAME`, about 1 MiB), a registered
-  peer up to ``MAX_FRAME_LEN`` (16 MiB);
+  peer no more than an ENTRIES within the credit this node grants it, or the largest
+  FRONTIER (:func:`lattice.net.wire.max_peer_frame`: 8.25 MiB with the default credit);
 - **node-wide**, a budget from which each frame reserves its announced length as soon as
   its header is read (the Rust channel does it, and gives the bytes back when the frame
-  is complete or the connection is gone). Clients and guests share a smaller part of it
-  than the registered peers, so strangers cannot take the room peers need to sync. A
-  frame the budget cannot hold closes its connection with
-  :class:`~lattice.errors.BufferFull`.
+  is complete or the connection is gone). Clients and guests share a part of it of their
+  own, so strangers cannot take the room peers need to sync; the registered peers' part
+  holds at least one maximal frame per member (each has one link, and a frame at a time
+  on it), so no peer, however Byzantine, takes the room of another. A frame the budget
+  cannot hold closes its connection with :class:`~lattice.errors.BufferFull`.
 
 >>> budget = FrameBudget(total=64 << 20, strangers=16 << 20)
 >>> budget.peers.capacity >> 20, budget.strangers.capacity >> 20, budget.used
 (48, 16, 0)
+>>> FrameBudget(total=64 << 20, strangers=16 << 20, peers_floor=100 << 20).peers.capacity >> 20
+100
 """
 
 from __future__ import annotations
@@ -43,9 +47,13 @@ class FrameBudget:
         self,
         total: int = DEFAULT_MAX_PARTIAL_BYTES,
         strangers: int = DEFAULT_MAX_STRANGER_PARTIAL_BYTES,
+        *,
+        peers_floor: int = 0,
     ) -> None:
+        """``total`` bytes, of which clients and guests share ``strangers``; the peers'
+        part is the rest, or ``peers_floor`` if that is more."""
         check(total, strangers)
-        self.peers = _lattice.FramePool(total - strangers)
+        self.peers = _lattice.FramePool(max(total - strangers, peers_floor))
         self.strangers = _lattice.FramePool(strangers)
 
     def bound(self, channel: _lattice.NoiseChannel, max_frame: int, trusted: bool) -> None:

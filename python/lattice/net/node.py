@@ -56,6 +56,7 @@ from lattice.net.sessions.base import refuse
 from lattice.net.sessions.client import load_wrapped
 from lattice.net.slots import HandshakeSlots, source_of
 from lattice.net.views import NodeViews
+from lattice.net.wire import max_peer_frame
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
 
 __all__ = ["TICK", "Node"]
@@ -81,7 +82,12 @@ class Node(NodeViews):
         self.identity = identity or Identity.load(config.identity, password=config.key_password())
         self.me = self.identity.public_key
         self.limits: Limits = config.limits
-        self.frames = FrameBudget(config.max_partial_bytes, config.max_stranger_partial_bytes)
+        # One maximal frame for every registered peer at least: no peer takes another's.
+        self.frames = FrameBudget(
+            config.max_partial_bytes,
+            config.max_stranger_partial_bytes,
+            peers_floor=len(config.members) * max_peer_frame(config.limits.credit),
+        )
         # May this node sign yet? Not before a peer has shown it its own log (no self-forks).
         alone = all(m.public_key == self.me for m in config.members)
         self.selfcheck = SelfCheck(lambda: self.replica.head(self.me), alone, config.offline)
@@ -452,6 +458,8 @@ class Node(NodeViews):
                 release()
         try:
             session_class = self._admit(conn, member)
+            limit = session_class.frame_limit(self.limits)
+            self.frames.bound(conn.channel, limit, session_class.trusted)
         except LatticeError as exc:  # authenticated: told why, and shown any proof
             self.refused += 1
             self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")
@@ -459,7 +467,6 @@ class Node(NodeViews):
             proofs = [p.to_bytes() for p in self.replica.frauds if p.author == conn.remote]
             await refuse(conn, str(exc), proofs)
             return
-        self.frames.bound(conn.channel, session_class.max_frame, session_class.trusted)
         session = session_class(self, conn, member or self.member(conn.remote))
         log.info(
             "%s %s (%s)",

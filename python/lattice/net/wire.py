@@ -35,8 +35,10 @@ from lattice.errors import DecodeError, LimitExceeded, TrailingBytes, Truncated,
 from lattice.sync import Missing
 
 __all__ = [
+    "ENTRIES_OVERHEAD",
     "MAX_CLIENT_FRAME",
     "MAX_ENTRIES_PER_FRAME",
+    "MAX_FRONTIER_FRAME",
     "MAX_FRONTIER_ITEMS",
     "MAX_REASON_LEN",
     "MAX_REQUESTS",
@@ -54,6 +56,7 @@ __all__ = [
     "Synced",
     "decode",
     "encode",
+    "max_peer_frame",
 ]
 
 _ID = _lattice.ID_LEN
@@ -66,6 +69,23 @@ MAX_REASON_LEN = 1024
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
 #: fit in one entry's payload).
 MAX_CLIENT_FRAME = 1 + _lattice.MAX_PAYLOAD_LEN
+#: The largest FRONTIER: type, count, every item, root.
+MAX_FRONTIER_FRAME = 1 + 4 + MAX_FRONTIER_ITEMS * (_ID + 8 + _ID) + _ID
+#: What an ENTRIES frame adds to the entries' own bytes at most: type, count, lengths.
+ENTRIES_OVERHEAD = 1 + 4 + 4 * MAX_ENTRIES_PER_FRAME
+
+
+def max_peer_frame(credit: int) -> int:
+    """The largest frame a registered peer may send a node that grants ``credit`` bytes
+    of ENTRIES: an ENTRIES within that credit, or the largest FRONTIER, whichever is more
+    (and never above ``MAX_FRAME_LEN``).
+
+    >>> max_peer_frame(8 << 20)
+    8650757
+    """
+    return min(_lattice.MAX_FRAME_LEN, max(MAX_FRONTIER_FRAME, ENTRIES_OVERHEAD + credit))
+
+
 _ITEM = struct.Struct(">32sQ32s")
 _REQ = struct.Struct(">32sQQB")
 _U32 = struct.Struct(">I")

@@ -60,9 +60,19 @@ pub(crate) fn id_arg(buf: &[u8], what: &'static str) -> PyResult<crate::Id> {
     })
 }
 
-/// A sequence argument: a list, a tuple or any other iterable (a generator too), never a
-/// `str`, `bytes` or `bytearray` (whose items are characters or integers, not items). A
-/// non-iterable is `InvalidArgument`, not a bare `TypeError`.
+/// True for an object with the buffer protocol over bytes: `bytes`, `bytearray`,
+/// `memoryview`, `array.array('B')`, a numpy `uint8` array, an `mmap`.
+pub(crate) fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
+    obj.cast::<PyBytes>().is_ok() || PyBuffer::<u8>::get(obj).is_ok()
+}
+
+/// Capacity reserved up front for a `Many`: a length an object reports is only a hint.
+const MANY_CAPACITY_HINT: usize = 4096;
+
+/// A sequence argument: a list, a tuple or any other ordered iterable (a generator too).
+/// Refused with `InvalidArgument` (never a bare `TypeError`): a `str` or a bytes-like
+/// object (whose items are characters or integers, not items), a `set` or a `dict` (no
+/// order to pair items by), and anything that is not iterable.
 pub(crate) struct Many<T>(pub Vec<T>);
 
 impl<T> Deref for Many<T> {
@@ -79,24 +89,32 @@ where
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        use pyo3::types::{PyDict, PyFrozenSet, PySet, PyString};
         let kind = || {
             obj.get_type()
                 .name()
                 .map_or_else(|_| "?".to_owned(), |n| n.to_string())
         };
-        if obj.is_instance_of::<pyo3::types::PyString>()
-            || obj.is_instance_of::<PyBytes>()
-            || obj.is_instance_of::<pyo3::types::PyByteArray>()
-        {
+        if obj.is_instance_of::<PyString>() || is_bytes_like(&obj) {
             return Err(super::errors::invalid_argument(format!(
                 "expected an iterable of items, got one {}",
+                kind()
+            )));
+        }
+        if obj.is_instance_of::<PySet>()
+            || obj.is_instance_of::<PyFrozenSet>()
+            || obj.is_instance_of::<PyDict>()
+        {
+            return Err(super::errors::invalid_argument(format!(
+                "expected an ordered iterable (a list, a tuple, a generator), got a {}",
                 kind()
             )));
         }
         let items = obj.try_iter().map_err(|_| {
             super::errors::invalid_argument(format!("expected an iterable, got {}", kind()))
         })?;
-        let mut out = Vec::with_capacity(obj.len().unwrap_or(0));
+        let hint = obj.len().unwrap_or(0).min(MANY_CAPACITY_HINT);
+        let mut out = Vec::with_capacity(hint);
         for item in items {
             out.push(item?.extract::<T>().map_err(Into::into)?);
         }

@@ -71,7 +71,8 @@ impl PyClientOp {
     fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.client)
     }
-    /// The client's number for this op: each is wrapped once, in increasing order.
+    /// The client's number for this op (nanoseconds from the clock): a home peer
+    /// wraps each once, within a window below the client's highest.
     #[getter]
     fn nonce(&self) -> u64 {
         self.inner.nonce

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use rayon::prelude::*;
 
 use super::RELEASE_GIL_BYTES;
-use super::buf::{Buf, Many, id_arg};
+use super::buf::{Buf, Many, id_arg, is_bytes_like};
 use super::errors::{At, chain_class, decode_class, error_value, lattice_error, u64_arg};
 use super::sign::PySigningKey;
 use crate::chain::{self, Expect};
@@ -75,8 +75,9 @@ impl PyEntry {
     /// ``kind`` is a ``lattice.Kind``; ``frontier_root`` commits to the author's
     /// frontier after this entry. Chain rules are the replica's to check: this builds
     /// any structurally valid entry. Raises ``DecodeError`` if it would not decode
-    /// (payload or deps over their limits, an unknown kind) and ``InvalidArgument`` for
-    /// an id that is not 32 bytes or a number that does not fit.
+    /// (payload or deps over their limits, an unknown kind; ``LimitExceeded`` for a
+    /// number that does not fit in 64 bits) and ``InvalidArgument`` for an id that is
+    /// not 32 bytes.
     ///
     /// >>> sk = SigningKey.generate()
     /// >>> e = Entry.create(sk, swarm=bytes(32), seq=1, lamport=1, payload=b"hi")
@@ -412,10 +413,7 @@ fn validate_chain(
         threads,
     };
     // One buffer of back-to-back entries, or a sequence of encoded entries.
-    let bytes_like = entries.cast::<PyBytes>().is_ok()
-        || entries.cast::<PyByteArray>().is_ok()
-        || entries.cast::<PyMemoryView>().is_ok();
-    let (single, list): (Option<Buf>, Vec<Buf>) = if bytes_like {
+    let (single, list): (Option<Buf>, Vec<Buf>) = if is_bytes_like(entries) {
         (Some(entries.extract()?), Vec::new())
     } else {
         (None, entries.extract::<Many<Buf>>()?.0)

@@ -86,7 +86,8 @@ class Session:
 
     #: The role this class serves, as in the hello (``lattice._lattice.ROLE_*``).
     role: ClassVar[int]
-    #: The largest frame a party in this role may announce: its largest legal message.
+    #: The largest frame a party in this role may announce: its largest legal message
+    #: (see :meth:`frame_limit`).
     max_frame: ClassVar[int] = wire.MAX_CLIENT_FRAME
     #: Whether its partial frames come out of the registered peers' share of the node's
     #: budget (:mod:`lattice.net.framebudget`) rather than the strangers' share.
@@ -107,6 +108,11 @@ class Session:
     def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:
         """Raise :class:`~lattice.errors.HandshakeRefused` unless ``node`` serves this
         party in this role (called after the handshake, before anything else is read)."""
+
+    @classmethod
+    def frame_limit(cls, limits: Limits) -> int:
+        """The largest frame this node accepts from a party in this role."""
+        return cls.max_frame
 
     async def run(self) -> None:
         """Serve the connection until it ends (raises on a protocol failure)."""

@@ -29,7 +29,7 @@ from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, InvalidFraudProof, LatticeError, ProtocolError
 from lattice.net import wire
 from lattice.net.config import Member
-from lattice.net.connection import Connection
+from lattice.net.connection import Connection, Limits
 from lattice.net.sessions.base import NodeContext, Session
 
 __all__ = [
@@ -64,8 +64,12 @@ class PeerSession(Session):
     """One live connection to a registered peer, and its sync state."""
 
     role = _lattice.ROLE_PEER
-    max_frame = _lattice.MAX_FRAME_LEN
     trusted = True
+
+    @classmethod
+    def frame_limit(cls, limits: Limits) -> int:
+        # ENTRIES within the credit this node grants, or the largest FRONTIER.
+        return wire.max_peer_frame(limits.credit)
 
     def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
         super().__init__(node, conn, member)
