@@ -186,3 +186,24 @@ def test_one_client_key_cannot_take_every_session(tmp_path: Path) -> None:
             await home.stop()
 
     asyncio.run(run())
+
+
+def test_an_idle_client_keeps_its_connection(tmp_path: Path) -> None:
+    """The client pings while idle, so the home peer's idle timeout does not cut it."""
+    from lattice.net.connection import Limits
+
+    me = lattice.Identity.generate()
+    limits = Limits(idle_timeout=1.5, ping_interval=0.3)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, clients=[me.public_key], limits=limits)
+        try:
+            async with await Client.connect(home.listen_address, me, bytes(32), limits) as c:
+                await asyncio.sleep(3 * limits.idle_timeout)  # idle, twice past the timeout
+                ack = await c.submit(b"still here")
+                assert ack.seq >= 1 and len(home.client_links) == 1
+                assert c.conn.frames_sent > 3, "it pinged while idle"
+        finally:
+            await home.stop()
+
+    asyncio.run(run())
