@@ -16,7 +16,10 @@
 //! assert_eq!(pool.used(), 0);
 //! ```
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memmap2::MmapMut;
 
 /// A reservation the pool could not grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +93,84 @@ impl FramePool {
     }
 }
 
+/// Frames at least this long are received into a memory map of their own, returned to the
+/// operating system the moment the frame is done or dropped: an allocator may keep freed
+/// heap memory for reuse, and a node's memory must go back down when strangers leave.
+pub const MAP_AT: usize = 256 << 10;
+
+/// The memory of one frame being received: exactly its announced length, on the heap if
+/// small, in an anonymous memory map if at least [`MAP_AT`].
+#[derive(Debug)]
+pub enum FrameBuf {
+    /// A small frame.
+    Heap(Vec<u8>),
+    /// A large frame: `len` bytes of `map` are filled.
+    Map {
+        /// The mapping, as long as the frame.
+        map: MmapMut,
+        /// Bytes received so far.
+        len: usize,
+    },
+}
+
+impl Default for FrameBuf {
+    fn default() -> FrameBuf {
+        FrameBuf::Heap(Vec::new())
+    }
+}
+
+impl FrameBuf {
+    /// Room for a frame of exactly `len` bytes; `None` if the memory cannot be mapped.
+    pub fn with_capacity(len: usize) -> Option<FrameBuf> {
+        if len < MAP_AT {
+            return Some(FrameBuf::Heap(Vec::with_capacity(len)));
+        }
+        MmapMut::map_anon(len)
+            .ok()
+            .map(|map| FrameBuf::Map { map, len: 0 })
+    }
+
+    /// Append `data`; false (and nothing appended) if it does not fit in a mapped frame.
+    pub fn extend(&mut self, data: &[u8]) -> bool {
+        match self {
+            FrameBuf::Heap(v) => {
+                v.extend_from_slice(data);
+                true
+            }
+            FrameBuf::Map { map, len } => match map.get_mut(*len..*len + data.len()) {
+                Some(room) => {
+                    room.copy_from_slice(data);
+                    *len += data.len();
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+impl PartialEq for FrameBuf {
+    fn eq(&self, other: &FrameBuf) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<Vec<u8>> for FrameBuf {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}
+
+impl Deref for FrameBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FrameBuf::Heap(v) => v,
+            FrameBuf::Map { map, len } => map.get(..*len).unwrap_or_default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +194,19 @@ mod tests {
         assert_eq!((full.want, full.free, full.capacity), (7, 1000 % 7, 1000));
         pool.release(usize::MAX);
         assert_eq!(pool.used(), 0, "a release saturates at zero");
+    }
+
+    #[test]
+    fn large_frames_are_mapped_and_never_overfilled() {
+        let mut small = FrameBuf::with_capacity(10).unwrap();
+        assert!(matches!(small, FrameBuf::Heap(_)) && small.extend(b"abc"));
+        let mut big = FrameBuf::with_capacity(MAP_AT).unwrap();
+        assert!(matches!(big, FrameBuf::Map { .. }));
+        assert!(big.extend(&vec![7; MAP_AT - 1]) && big.extend(&[8]));
+        assert!(!big.extend(&[9]), "nothing past the announced length");
+        assert_eq!(
+            (big.len(), big[MAP_AT - 1], &*small),
+            (MAP_AT, 8, &b"abc"[..])
+        );
     }
 }

@@ -22,7 +22,7 @@ use snow::{Builder, HandshakeState, TransportState};
 use thiserror::Error;
 
 use crate::codec::{DecodeError, FORMAT_VERSION, Reader, SIGNATURE_LEN, at_most};
-use crate::framepool::{FramePool, PoolFull};
+use crate::framepool::{FrameBuf, FramePool, PoolFull};
 use crate::hash::Domain;
 use crate::sign::{self, Item, Keypair};
 use crate::{ID_LEN, Id};
@@ -292,7 +292,7 @@ impl Handshake {
         Ok(Channel {
             state: self.state.into_transport_mode()?,
             header: Vec::new(),
-            body: Vec::new(),
+            body: FrameBuf::default(),
             expected: None,
             max_frame: MAX_FRAME_LEN,
             pool: None,
@@ -313,7 +313,7 @@ pub struct Channel {
     // The frame header being read (a hostile sender may split it across records), the body
     // being reassembled, and its announced length once the header is complete.
     header: Vec<u8>,
-    body: Vec<u8>,
+    body: FrameBuf,
     expected: Option<usize>,
     max_frame: usize,
     pool: Option<Arc<FramePool>>,
@@ -399,7 +399,7 @@ impl Channel {
     /// Open one record (without its length prefix). Returns the frame it completes, if any.
     /// A record that fails authentication, a frame announced above the limit, or one the
     /// pool cannot hold, is an error: the connection must be closed.
-    pub fn open(&mut self, record: &[u8]) -> Result<Option<Vec<u8>>, NoiseError> {
+    pub fn open(&mut self, record: &[u8]) -> Result<Option<FrameBuf>, NoiseError> {
         if self.closed {
             return Err(NoiseError::State("the channel is closed"));
         }
@@ -423,11 +423,10 @@ impl Channel {
                 announced
             }
         };
-        if self.body.len() + plain.len() > want {
+        if self.body.len() + plain.len() > want || !self.body.extend(plain) {
             // Frames start on record boundaries: anything else is malformed.
             return Err(NoiseError::State("a record runs past the end of its frame"));
         }
-        self.body.extend_from_slice(plain);
         if self.body.len() < want {
             return Ok(None);
         }
@@ -443,7 +442,7 @@ impl Channel {
     pub fn abandon(&mut self) {
         self.closed = true;
         self.header = Vec::new();
-        self.body = Vec::new();
+        self.body = FrameBuf::default();
         self.expected = None;
         self.give_back();
     }
@@ -461,7 +460,9 @@ impl Channel {
             pool.try_reserve(announced).map_err(NoiseError::PoolFull)?;
             self.reserved = announced;
         }
-        self.body = Vec::with_capacity(announced);
+        // Reserved above, so an allocation failure is the machine's, not the sender's.
+        self.body = FrameBuf::with_capacity(announced)
+            .ok_or(NoiseError::State("cannot map memory for a frame"))?;
         self.expected = Some(announced);
         Ok(())
     }
@@ -624,7 +625,9 @@ mod tests {
         ));
         // Finishing the frame gives the bytes back; so does dropping a half-received one.
         assert_eq!(
-            b.open(&a.seal_record(&[1; 60]).unwrap()[2..]).unwrap(),
+            b.open(&a.seal_record(&[1; 60]).unwrap()[2..])
+                .unwrap()
+                .map(|f| f.to_vec()),
             Some(vec![1; 60])
         );
         assert_eq!(pool.used(), 0);

@@ -13,7 +13,9 @@ rest. Two bounds keep that from costing a node more than it chose to spend:
   own, so strangers cannot take the room peers need to sync; the registered peers' part
   holds at least one maximal frame per member (each has one link, and a frame at a time
   on it), so no peer, however Byzantine, takes the room of another. A frame the budget
-  cannot hold closes its connection with :class:`~lattice.errors.BufferFull`.
+  cannot hold closes its connection with :class:`~lattice.errors.BufferFull`. A frame of
+  256 KiB or more is received into a memory map of its own, unmapped when it is done, so
+  the node's memory goes back down when its senders leave (a heap allocator would keep it).
 
 >>> budget = FrameBudget(total=64 << 20, strangers=16 << 20)
 >>> budget.peers.capacity >> 20, budget.strangers.capacity >> 20, budget.used
