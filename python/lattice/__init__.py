@@ -51,6 +51,7 @@ from lattice.identity import Identity
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.proofs import QuorumProof
 from lattice.replica import Missing, ReceiveResult, Replica
+from lattice.state import Doc
 
 __all__ = [
     "DOMAINS",
@@ -65,6 +66,7 @@ __all__ = [
     "ChainReport",
     "ClientOp",
     "ColumnMatrix",
+    "Doc",
     "EntanglementMatrix",
     "Entry",
     "FraudProof",

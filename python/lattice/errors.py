@@ -22,8 +22,10 @@ __all__ = [
     "BrokenLipmaa",
     "BrokenPrev",
     "BufferFull",
+    "CounterOverflow",
     "DecodeError",
     "DepsMismatch",
+    "DocMismatch",
     "ForkDetected",
     "FrameTooLarge",
     "FrontierMismatch",
@@ -32,6 +34,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidFraudProof",
     "InvalidKey",
+    "InvalidOp",
     "InvalidSignature",
     "LamportNotIncreasing",
     "LatticeError",
@@ -39,7 +42,9 @@ __all__ = [
     "NoiseFailure",
     "NonCanonical",
     "NonMonotonicFrontier",
+    "NotInCausalPast",
     "NotSynced",
+    "OpOutOfRange",
     "OutOfRange",
     "PayloadMismatch",
     "PendingOverflow",
@@ -54,6 +59,7 @@ __all__ = [
     "UnresolvedLink",
     "WrongAuthor",
     "WrongSwarm",
+    "WrongType",
 ]
 
 
@@ -240,6 +246,36 @@ class PendingOverflow(LatticeError):
 
 class AttestationError(LatticeError):
     """A build or remote attestation does not satisfy the policy."""
+
+
+# --- documents (DESIGN §9) ---------------------------------------------------------------
+
+
+class InvalidOp(LatticeError):
+    """A document refused an entry's ops, all of them: judged from the entry's causal past
+    alone, so every replica refuses them alike. The entry stays in the log."""
+
+
+class NotInCausalPast(InvalidOp):
+    """An op names an element its entry's causal past does not hold: one that exists only
+    concurrently, or was never created."""
+
+
+class WrongType(InvalidOp):
+    """An op addresses an object as another type than it has (a counter as a map, …), or
+    names as a set tag an element that is not one of that set's adds."""
+
+
+class OpOutOfRange(InvalidOp, IndexError):
+    """An op's index or count is outside what its causal past holds."""
+
+
+class CounterOverflow(InvalidOp):
+    """A counter increment would leave the i64 range of its causal past."""
+
+
+class DocMismatch(InvalidOp):
+    """An op batch for another document (delivered to this one's handler)."""
 
 
 # --- connections (DESIGN §7) -------------------------------------------------------------

@@ -148,6 +148,9 @@ class Replica(Queries, Durability):
         self.me = identity.public_key
         #: Called before it signs; raises to refuse (lattice.net.selfcheck). FRAUD entries wait.
         self.sign_check = sign_check
+        #: Called with every entry delivered here, own ones included, in delivery (causal)
+        #: order: documents (lattice.state) follow the log through it.
+        self.delivery_listeners: list[Callable[[_lattice.Entry], None]] = []
         #: Clients this replica is the home peer of (None: any client with a valid key).
         self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
@@ -508,6 +511,13 @@ class Replica(Queries, Durability):
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)
+        for listener in self.delivery_listeners:
+            listener(e)
+
+    def penalise(self, peer: bytes) -> None:
+        """Count a penalty against ``peer`` (stored with the next commit): a layer above
+        the log found its entry's content invalid (a document's refused ops)."""
+        self._penalise(peer)
 
     def _fork_found(self, proof: _lattice.FraudProof, detected: bool) -> None:
         """Record a proven fork: blocklist its author for good, freeze its column at the

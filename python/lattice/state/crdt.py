@@ -1,0 +1,284 @@
+"""The built-in types of a document (DESIGN §9): LWW registers and maps, PN-counters and
+OR-sets, as one :class:`~lattice.state.machine.StateMachine`.
+
+Every identity comes from the log, never from the payload: an LWW write is stamped with its
+entry's ``(lamport, entry id)`` and its op index; an OR-set tag is the element id of its add
+(the entry id and the op's index). An object is named by its type and its name, so
+``counter("x")`` and ``map("x")`` are two objects and no delivery order decides a type.
+
+A batch is judged against its entry's causal past only, all ops or none: a set remove may
+name only tags its causal past holds (added by an entry in it, or earlier in this batch),
+and a counter must stay within i64 over the increments of its causal past (concurrent
+increments may together pass it: the value is then the exact sum).
+
+>>> from lattice.state.machine import Context
+>>> from lattice.state.ops import CounterAdd, MapSet
+>>> objects = Objects()
+>>> me = bytes([1]) * 32
+>>> ctx = Context(entry=bytes([9]) * 32, author=me, seq=1, lamport=1, frontier={me: 1})
+>>> objects.apply((MapSet("meta", "title", "draft"), CounterAdd("likes", 2)), ctx)
+>>> objects.to_py()
+{'counter': {'likes': 2}, 'map': {'meta': {'title': 'draft'}}}
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lattice.errors import CounterOverflow, NotInCausalPast, WrongType
+from lattice.state.machine import Context
+from lattice.state.ops import (
+    SELF,
+    CounterAdd,
+    Element,
+    MapDelete,
+    MapSet,
+    Op,
+    RegisterSet,
+    SetAdd,
+    SetRemove,
+    Value,
+    _value,
+)
+
+__all__ = ["Objects", "Stamp"]
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+#: An LWW write's place in time: the entry's lamport, its id, the op's index.
+Stamp = tuple[int, bytes, int]
+_DELETED = object()
+
+
+@dataclass
+class _Counter:
+    total: int = 0
+    # Per author: seqs ascending and the author's running sum after each.
+    seqs: dict[bytes, list[int]] = field(default_factory=dict)
+    sums: dict[bytes, list[int]] = field(default_factory=dict)
+
+    def past(self, ctx: Context) -> int:
+        """The counter as the causal past of ``ctx`` has it."""
+        total = 0
+        for author, seqs in self.seqs.items():
+            i = bisect.bisect_right(seqs, ctx.frontier.get(author, 0))
+            if i:
+                total += self.sums[author][i - 1]
+        return total
+
+
+@dataclass
+class _OrSet:
+    # value -> live tags
+    live: dict[Any, set[Element]] = field(default_factory=dict)
+
+
+class Objects:
+    """The registers, maps, counters and sets of one document."""
+
+    def __init__(self) -> None:
+        self.registers: dict[str, tuple[Value, Stamp]] = {}
+        self.maps: dict[str, dict[str, tuple[object, Stamp]]] = {}
+        self.counters: dict[str, _Counter] = {}
+        self.sets: dict[str, _OrSet] = {}
+        #: Every OR-set tag ever added: tag -> (set, value); with the entry it came from.
+        self.tags: dict[Element, tuple[str, Value]] = {}
+        #: Entries whose ops were applied: id -> (author, seq).
+        self.entries: dict[bytes, tuple[bytes, int]] = {}
+
+    # --- applying ---------------------------------------------------------------------
+
+    def apply(self, ops: tuple[Op, ...], ctx: Context) -> None:
+        """Apply all of ``ops`` or, raising the reason, none of them."""
+        changes = list(self._check(ops, ctx))
+        self.entries[ctx.entry] = (ctx.author, ctx.seq)
+        for change in changes:
+            change()
+
+    def _known(
+        self, tag: Element, ctx: Context, index: int, own: dict[Element, tuple[str, Value]]
+    ) -> tuple[str, Value]:
+        if tag.entry == SELF:
+            found = own.get(tag)
+            if found is None or tag.index >= index:
+                raise NotInCausalPast(f"no add at index {tag.index} earlier in this entry")
+            return found
+        origin = self.entries.get(tag.entry)
+        found = self.tags.get(tag)
+        if origin is None or found is None:
+            raise NotInCausalPast(f"tag {tag.entry[:4].hex()}…/{tag.index} was never added here")
+        author, seq = origin
+        if not ctx.knows(author, seq):
+            raise NotInCausalPast(
+                f"tag {tag.entry[:4].hex()}…/{tag.index} is not in the causal past of this entry"
+            )
+        return found
+
+    def _check(self, ops: tuple[Op, ...], ctx: Context) -> Iterator[Any]:
+        """Validate every op first (nothing changes if one fails), yielding the changes."""
+        own_tags: dict[Element, tuple[str, Value]] = {}
+        counter_delta: dict[str, int] = {}
+        changes: list[_Write | _Add | _Remove | _Increment] = []
+        for index, op in enumerate(ops):
+            stamp: Stamp = (ctx.lamport, ctx.entry, index)
+            match op:
+                case RegisterSet(name, value):
+                    changes.append(_Write(self.registers, name, value, stamp))
+                case MapSet(name, key, value):
+                    changes.append(_Write(self.maps.setdefault(name, {}), key, value, stamp))
+                case MapDelete(name, key):
+                    changes.append(_Write(self.maps.setdefault(name, {}), key, _DELETED, stamp))
+                case CounterAdd(name, delta):
+                    counter = self.counters.get(name) or _Counter()
+                    running = counter.past(ctx) + counter_delta.get(name, 0) + delta
+                    if not _I64_MIN <= running <= _I64_MAX:
+                        raise CounterOverflow(
+                            f"counter {name!r} would be {running}, outside the i64 range",
+                            seq=ctx.seq,
+                        )
+                    counter_delta[name] = counter_delta.get(name, 0) + delta
+                case SetAdd(name, value):
+                    tag = Element(SELF, index)
+                    own_tags[tag] = (name, value)
+                    changes.append(_Add(self, name, value, Element(ctx.entry, index)))
+                case SetRemove(name, tags):
+                    for tag in tags:
+                        set_name, value = self._known(tag, ctx, index, own_tags)
+                        if set_name != name:
+                            raise WrongType(f"tag {tag.index} is an add of set {set_name!r}")
+                        real = Element(ctx.entry, tag.index) if tag.entry == SELF else tag
+                        changes.append(_Remove(self, name, value, real))
+        for name, delta in counter_delta.items():
+            changes.append(_Increment(self, name, ctx, delta))
+        yield from changes
+
+    # --- reading ---------------------------------------------------------------------
+
+    def register(self, name: str) -> Value:
+        return self.registers.get(name, (None, (0, b"", 0)))[0]
+
+    def map(self, name: str) -> dict[str, Value]:
+        return {
+            k: v  # type: ignore[misc]
+            for k, (v, _) in sorted(self.maps.get(name, {}).items())
+            if v is not _DELETED
+        }
+
+    def counter(self, name: str) -> int:
+        c = self.counters.get(name)
+        return 0 if c is None else c.total
+
+    def set(self, name: str) -> set[Value]:
+        s = self.sets.get(name)
+        return set() if s is None else {key[1] for key, tags in s.live.items() if tags}
+
+    def tags_of(self, name: str, value: Value) -> tuple[Element, ...]:
+        """The live tags of ``value`` in set ``name`` (what a remove of it observes)."""
+        s = self.sets.get(name)
+        return tuple(sorted(s.live.get(_key(value), ()))) if s else ()
+
+    def to_py(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if self.counters:
+            out["counter"] = {n: c.total for n, c in sorted(self.counters.items())}
+        if self.maps:
+            out["map"] = {n: self.map(n) for n in sorted(self.maps)}
+        if self.registers:
+            out["register"] = {n: v for n, (v, _) in sorted(self.registers.items())}
+        if self.sets:
+            out["set"] = {n: sorted(self.set(n), key=repr) for n in sorted(self.sets)}
+        return out
+
+    def encode(self) -> bytes:
+        """Canonical bytes of the state: equal on replicas that applied the same entries."""
+        out: list[bytes] = []
+
+        def stamp(s: Stamp) -> bytes:
+            return struct.pack(">Q", s[0]) + s[1].ljust(32, b"\0") + struct.pack(">I", s[2])
+
+        def text(value: str) -> bytes:
+            data = value.encode()
+            return struct.pack(">I", len(data)) + data
+
+        for name, (value, when) in sorted(self.registers.items()):
+            out.append(b"R" + text(name))
+            _value(out, value)
+            out.append(stamp(when))
+        for name, entries in sorted(self.maps.items()):
+            for key, (held, when) in sorted(entries.items()):
+                out.append(b"M" + text(name) + text(key))
+                _value(out, None if held is _DELETED else held)  # type: ignore[arg-type]
+                out.append((b"D" if held is _DELETED else b"V") + stamp(when))
+        for name, c in sorted(self.counters.items()):
+            out.append(b"C" + text(name) + text(str(c.total)))
+            for author in sorted(c.seqs):
+                for seq, total in zip(c.seqs[author], c.sums[author], strict=True):
+                    out.append(author + struct.pack(">Q", seq) + text(str(total)))
+        for name, orset in sorted(self.sets.items()):
+            for key, tags in sorted(orset.live.items(), key=lambda kv: repr(kv[0])):
+                out.append(b"S" + text(name) + struct.pack(">I", len(tags)))
+                _value(out, key[1])
+                out += [t.entry + struct.pack(">I", t.index) for t in sorted(tags)]
+        return b"".join(out)
+
+
+def _key(value: Value) -> Any:
+    # 1, 1.0 and True are equal in Python; in a set they are three values.
+    return (type(value).__name__, value)
+
+
+@dataclass
+class _Write:
+    table: dict[str, Any]
+    key: str
+    value: object
+    stamp: Stamp
+
+    def __call__(self) -> None:
+        old = self.table.get(self.key)
+        if old is None or old[1] < self.stamp:
+            self.table[self.key] = (self.value, self.stamp)
+
+
+@dataclass
+class _Add:
+    objects: Objects
+    name: str
+    value: Value
+    tag: Element
+
+    def __call__(self) -> None:
+        self.objects.tags[self.tag] = (self.name, self.value)
+        s = self.objects.sets.setdefault(self.name, _OrSet())
+        s.live.setdefault(_key(self.value), set()).add(self.tag)
+
+
+@dataclass
+class _Remove:
+    objects: Objects
+    name: str
+    value: Value
+    tag: Element
+
+    def __call__(self) -> None:
+        s = self.objects.sets.setdefault(self.name, _OrSet())
+        s.live.get(_key(self.value), set()).discard(self.tag)
+
+
+@dataclass
+class _Increment:
+    objects: Objects
+    name: str
+    ctx: Context
+    delta: int
+
+    def __call__(self) -> None:
+        c = self.objects.counters.setdefault(self.name, _Counter())
+        seqs = c.seqs.setdefault(self.ctx.author, [])
+        sums = c.sums.setdefault(self.ctx.author, [])
+        seqs.append(self.ctx.seq)
+        sums.append((sums[-1] if sums else 0) + self.delta)
+        c.total += self.delta

@@ -1,0 +1,252 @@
+"""Documents whose state is derived from the signed, entangled log (DESIGN §9).
+
+``Doc(replica, doc_id)`` binds a document to a replica: a transaction's ops become one DATA
+entry (the op batch of :mod:`lattice.state.ops`), and every entry the replica delivers —
+its own and its peers', in causal order — is applied to the document it names. Many
+documents share one log; a payload that is not an op batch is not a document's. An entry
+whose ops the causal past refuses stays in the log, is listed in :attr:`Doc.rejected` on
+every replica alike, and costs its author a penalty. ``Doc()`` alone is a local document
+(one writer, no log: its transactions are numbered).
+
+>>> import lattice
+>>> me = lattice.Identity.generate()
+>>> rep = lattice.Replica(me, peers=[me.public_key])
+>>> doc = Doc(rep, b"notes")
+>>> with doc.transaction():
+...     doc.map("meta")["title"] = "draft"
+...     doc.counter("likes").increment(3)
+>>> doc.to_py(), rep.head(me.public_key)
+({'counter': {'likes': 3}, 'map': {'meta': {'title': 'draft'}}}, 1)
+>>> Doc(rep, b"notes").to_py() == doc.to_py()   # rebuilt from the replica's log
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from lattice import _lattice
+from lattice.entry import Kind
+from lattice.errors import DecodeError, InvalidArgument, InvalidOp, LatticeError
+from lattice.state import ops as opcodec
+from lattice.state.crdt import Objects
+from lattice.state.machine import Context
+from lattice.state.ops import (
+    Batch,
+    CounterAdd,
+    MapDelete,
+    MapSet,
+    Op,
+    RegisterSet,
+    SetAdd,
+    SetRemove,
+    Value,
+)
+
+if TYPE_CHECKING:
+    from lattice.replica import Replica
+
+__all__ = ["LOCAL_AUTHOR", "Counter", "Doc", "Map", "Register", "Set"]
+
+#: The author of a local document's transactions.
+LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
+_DATA = int(Kind.DATA)
+_STATE_MAGIC = b"LDST"
+
+
+class Doc:
+    """A document: registers, maps, counters and sets, driven by a replica's log."""
+
+    def __init__(self, replica: Replica | None = None, doc_id: bytes | str = b"") -> None:
+        self.doc_id = doc_id.encode() if isinstance(doc_id, str) else bytes(doc_id)
+        if len(self.doc_id) > opcodec.MAX_DOC_ID_LEN:
+            raise InvalidArgument(f"a doc id is at most {opcodec.MAX_DOC_ID_LEN} bytes")
+        self.replica = replica
+        self.objects = Objects()
+        #: Entries whose ops were refused: (entry id, the reason), in delivery order.
+        self.rejected: list[tuple[bytes, LatticeError]] = []
+        # Each author's frontier after its latest entry: the fold of its deps (DESIGN §3).
+        self._frontiers: dict[bytes, dict[bytes, int]] = {}
+        self._pending: list[Op] | None = None
+        self._local_seq = 0
+        if replica is not None:
+            for entry in replica.iter_entries():
+                self._delivered(entry, replay=True)
+            replica.delivery_listeners.append(self._delivered)
+
+    # --- the objects -----------------------------------------------------------------
+
+    def map(self, name: str) -> Map:
+        return Map(self, name)
+
+    def register(self, name: str) -> Register:
+        return Register(self, name)
+
+    def counter(self, name: str) -> Counter:
+        return Counter(self, name)
+
+    def set(self, name: str) -> Set:
+        return Set(self, name)
+
+    def to_py(self) -> dict[str, dict[str, object]]:
+        """Every object's value, by type and name."""
+        return self.objects.to_py()
+
+    def encode(self) -> bytes:
+        """The state's canonical bytes: equal on every replica that delivered the same
+        entries, in whatever causal order (rejections included)."""
+        rejected = b"".join(entry for entry, _ in sorted(self.rejected, key=lambda r: r[0]))
+        head = _STATE_MAGIC + bytes([len(self.doc_id)]) + self.doc_id
+        return head + struct.pack(">I", len(self.rejected)) + rejected + self.objects.encode()
+
+    # --- transactions ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Doc]:
+        """Collect ops into one batch: one signed DATA entry (nothing if it raises)."""
+        if self._pending is not None:  # nested: part of the outer one
+            yield self
+            return
+        self._pending = []
+        try:
+            yield self
+            ops = tuple(self._pending)
+        finally:
+            self._pending = None
+        if ops:
+            self._commit(ops)
+
+    def _op(self, op: Op) -> None:
+        if self._pending is not None:
+            self._pending.append(op)
+        else:
+            self._commit((op,))
+
+    def _commit(self, ops: tuple[Op, ...]) -> None:
+        payload = opcodec.encode(Batch(self.doc_id, ops))
+        if self.replica is None:
+            self._local_seq += 1
+            seq = self._local_seq
+            ctx = Context(seq.to_bytes(32, "big"), LOCAL_AUTHOR, seq, seq, {LOCAL_AUTHOR: seq})
+            self.objects.apply(ops, ctx)  # raises, changing nothing, if refused
+            return
+        # Refused ops are never signed: check them against what the entry will entangle.
+        me = self.replica.me
+        future = {pk: seq for pk, (seq, _) in self.replica.frontier().items()}
+        future[me] = self.replica.head(me) + 1
+        list(self.objects._check(ops, Context(opcodec.SELF, me, future[me], 0, future)))
+        self.replica.append(payload)
+
+    # --- entries from the log ----------------------------------------------------------
+
+    def _delivered(self, entry: _lattice.Entry, replay: bool = False) -> None:
+        author = entry.author
+        frontier = self._frontiers.setdefault(author, {})
+        for peer, (seq, _) in entry.deps.items():
+            frontier[peer] = seq
+        frontier[author] = entry.seq
+        if entry.kind != _DATA or not opcodec.is_batch(entry.payload):
+            return
+        try:
+            batch = opcodec.decode(entry.payload)
+        except DecodeError as exc:
+            self._reject(entry, exc, replay)
+            return
+        if batch.doc != self.doc_id:
+            return  # another document's
+        ctx = Context(entry.id, author, entry.seq, entry.lamport, dict(frontier))
+        try:
+            self.objects.apply(batch.ops, ctx)
+        except InvalidOp as exc:
+            self._reject(entry, exc, replay)
+
+    def _reject(self, entry: _lattice.Entry, exc: LatticeError, replay: bool) -> None:
+        self.rejected.append((entry.id, exc))
+        if not replay and self.replica is not None:
+            self.replica.penalise(entry.author)
+
+    def close(self) -> None:
+        """Stop following the replica."""
+        if self.replica is not None and self._delivered in self.replica.delivery_listeners:
+            self.replica.delivery_listeners.remove(self._delivered)
+
+
+class _Handle:
+    def __init__(self, doc: Doc, name: str) -> None:
+        self.doc = doc
+        self.name = name
+
+
+class Map(_Handle):
+    """An LWW map: the write with the highest ``(lamport, entry id, op index)`` wins."""
+
+    def __setitem__(self, key: str, value: Value) -> None:
+        self.doc._op(MapSet(self.name, key, value))
+
+    def __delitem__(self, key: str) -> None:
+        self.doc._op(MapDelete(self.name, key))
+
+    def __getitem__(self, key: str) -> Value:
+        return self.doc.objects.map(self.name)[key]
+
+    def get(self, key: str, default: Value = None) -> Value:
+        return self.doc.objects.map(self.name).get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.doc.objects.map(self.name)
+
+    def __len__(self) -> int:
+        return len(self.doc.objects.map(self.name))
+
+    def to_py(self) -> dict[str, Value]:
+        return self.doc.objects.map(self.name)
+
+
+class Register(_Handle):
+    """An LWW register."""
+
+    def set(self, value: Value) -> None:
+        self.doc._op(RegisterSet(self.name, value))
+
+    @property
+    def value(self) -> Value:
+        return self.doc.objects.register(self.name)
+
+
+class Counter(_Handle):
+    """A PN-counter of i64 increments."""
+
+    def increment(self, delta: int = 1) -> None:
+        self.doc._op(CounterAdd(self.name, delta))
+
+    def decrement(self, delta: int = 1) -> None:
+        self.doc._op(CounterAdd(self.name, -delta))
+
+    @property
+    def value(self) -> int:
+        return self.doc.objects.counter(self.name)
+
+
+class Set(_Handle):
+    """An add-wins OR-set: a remove takes away the adds it has seen, not concurrent ones."""
+
+    def add(self, value: Value) -> None:
+        self.doc._op(SetAdd(self.name, value))
+
+    def remove(self, value: Value) -> None:
+        tags = self.doc.objects.tags_of(self.name, value)
+        if not tags:
+            raise InvalidArgument(f"{value!r} is not in the set {self.name!r}")
+        self.doc._op(SetRemove(self.name, tags))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.doc.objects.set(self.name)
+
+    def __iter__(self) -> Iterator[Value]:
+        return iter(sorted(self.doc.objects.set(self.name), key=repr))
+
+    def __len__(self) -> int:
+        return len(self.doc.objects.set(self.name))

@@ -1,0 +1,339 @@
+"""The op batch: what one transaction of a document puts in one DATA entry (DESIGN §9).
+
+One codec, strict both ways. A batch names its document and carries ops in order; every
+length and count is bounded, and decoding refuses truncation, trailing bytes, unknown
+versions and op types, and non-canonical values with typed
+:class:`~lattice.errors.DecodeError`\\ s. The layout is in docs/format.md ("Document op
+batch")::
+
+    batch   = magic "LDOC" ‖ version u8 (1) ‖ doc_len u8 ‖ doc ‖ count u32 ‖ op*
+    op      = type u8 ‖ name_len u8 ‖ name ‖ fields
+    element = entry [32] ‖ index u32        (entry all zero: this batch's own entry)
+
+>>> batch = Batch(b"notes", (MapSet("meta", "title", "draft"), CounterAdd("likes", 3)))
+>>> decode(encode(batch)) == batch
+True
+>>> is_batch(encode(batch)), is_batch(b"an opaque payload")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from lattice import _lattice
+from lattice.errors import (
+    DecodeError,
+    LimitExceeded,
+    NonCanonical,
+    TrailingBytes,
+    Truncated,
+    UnknownKind,
+    UnknownVersion,
+)
+
+__all__ = [
+    "MAGIC",
+    "MAX_DOC_ID_LEN",
+    "MAX_NAME_LEN",
+    "MAX_OPS",
+    "MAX_SET_REMOVE_TAGS",
+    "SELF",
+    "VERSION",
+    "Batch",
+    "CounterAdd",
+    "Element",
+    "MapDelete",
+    "MapSet",
+    "Op",
+    "OpType",
+    "RegisterSet",
+    "SetAdd",
+    "SetRemove",
+    "Value",
+    "decode",
+    "encode",
+    "is_batch",
+]
+
+#: The first bytes of every op batch: a payload without them is not a document's.
+MAGIC = b"LDOC"
+VERSION = 1
+#: Bounds (the whole batch must also fit in one entry's payload, 1 MiB).
+MAX_DOC_ID_LEN = 64
+MAX_NAME_LEN = 255
+MAX_OPS = 1 << 20
+MAX_SET_REMOVE_TAGS = 65535
+#: The entry id an element of the batch's own entry is named by (its id is not known
+#: until the entry is signed).
+SELF = bytes(_lattice.ID_LEN)
+_I64 = (-(2**63), 2**63 - 1)
+
+#: A value in a register, a map or a set.
+Value = None | bool | int | float | str | bytes
+
+
+@dataclass(frozen=True, order=True)
+class Element:
+    """An element id (DESIGN §9): the entry that created it and the op's index there."""
+
+    entry: bytes
+    index: int
+
+
+class OpType(IntEnum):
+    REGISTER_SET = 1
+    MAP_SET = 2
+    MAP_DELETE = 3
+    COUNTER_ADD = 4
+    SET_ADD = 5
+    SET_REMOVE = 6
+
+
+@dataclass(frozen=True)
+class RegisterSet:
+    """Set the LWW register ``name``."""
+
+    name: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class MapSet:
+    """Set ``key`` of the LWW map ``name``."""
+
+    name: str
+    key: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class MapDelete:
+    """Delete ``key`` of the LWW map ``name`` (a later set brings it back)."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class CounterAdd:
+    """Add ``delta`` (an i64) to the PN-counter ``name``."""
+
+    name: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class SetAdd:
+    """Add ``value`` to the OR-set ``name``; the op's element id is its tag."""
+
+    name: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class SetRemove:
+    """Remove from the OR-set ``name`` the adds whose tags are listed (those observed)."""
+
+    name: str
+    tags: tuple[Element, ...]
+
+
+Op = RegisterSet | MapSet | MapDelete | CounterAdd | SetAdd | SetRemove
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A transaction's ops for the document ``doc``."""
+
+    doc: bytes
+    ops: tuple[Op, ...]
+
+
+class _ValueTag(IntEnum):
+    NONE = 0
+    FALSE = 1
+    TRUE = 2
+    INT = 3
+    FLOAT = 4
+    STR = 5
+    BYTES = 6
+
+
+def _value(out: list[bytes], v: Value) -> None:
+    if v is None:
+        out.append(bytes([_ValueTag.NONE]))
+    elif v is True or v is False:
+        out.append(bytes([_ValueTag.TRUE if v else _ValueTag.FALSE]))
+    elif isinstance(v, int):
+        if not _I64[0] <= v <= _I64[1]:
+            raise LimitExceeded(f"integer {v} is outside the i64 range")
+        out.append(bytes([_ValueTag.INT]) + struct.pack(">q", v))
+    elif isinstance(v, float):
+        if math.isnan(v):
+            raise NonCanonical("NaN is not a value (it equals nothing, itself included)")
+        out.append(bytes([_ValueTag.FLOAT]) + struct.pack(">d", v))
+    elif isinstance(v, str):
+        data = v.encode()
+        out.append(bytes([_ValueTag.STR]) + struct.pack(">I", len(data)) + data)
+    elif isinstance(v, bytes | bytearray | memoryview):
+        data = bytes(v)
+        out.append(bytes([_ValueTag.BYTES]) + struct.pack(">I", len(data)) + data)
+    else:
+        raise DecodeError(f"not a document value: {type(v).__name__}")
+
+
+def _name(out: list[bytes], name: str, what: str = "name") -> None:
+    data = name.encode()
+    if len(data) > MAX_NAME_LEN:
+        raise LimitExceeded(f"{what} of {len(data)} bytes (limit {MAX_NAME_LEN})")
+    out.append(bytes([len(data)]) + data)
+
+
+def encode(batch: Batch) -> bytes:
+    """The canonical bytes of ``batch``."""
+    if len(batch.doc) > MAX_DOC_ID_LEN:
+        raise LimitExceeded(f"doc id of {len(batch.doc)} bytes (limit {MAX_DOC_ID_LEN})")
+    if len(batch.ops) > MAX_OPS:
+        raise LimitExceeded(f"{len(batch.ops)} ops in one batch (limit {MAX_OPS})")
+    out = [MAGIC, bytes([VERSION, len(batch.doc)]), batch.doc, struct.pack(">I", len(batch.ops))]
+    for op in batch.ops:
+        match op:
+            case RegisterSet(name, value):
+                out.append(bytes([OpType.REGISTER_SET]))
+                _name(out, name)
+                _value(out, value)
+            case MapSet(name, key, value):
+                out.append(bytes([OpType.MAP_SET]))
+                _name(out, name)
+                _name(out, key, "map key")
+                _value(out, value)
+            case MapDelete(name, key):
+                out.append(bytes([OpType.MAP_DELETE]))
+                _name(out, name)
+                _name(out, key, "map key")
+            case CounterAdd(name, delta):
+                if not _I64[0] <= delta <= _I64[1]:
+                    raise LimitExceeded(f"counter delta {delta} is outside the i64 range")
+                out.append(bytes([OpType.COUNTER_ADD]))
+                _name(out, name)
+                out.append(struct.pack(">q", delta))
+            case SetAdd(name, value):
+                out.append(bytes([OpType.SET_ADD]))
+                _name(out, name)
+                _value(out, value)
+            case SetRemove(name, tags):
+                if len(tags) > MAX_SET_REMOVE_TAGS:
+                    raise LimitExceeded(f"{len(tags)} tags in one remove")
+                if list(tags) != sorted(set(tags)):
+                    raise NonCanonical("a remove lists its tags once each, in ascending order")
+                out.append(bytes([OpType.SET_REMOVE]))
+                _name(out, name)
+                out.append(struct.pack(">H", len(tags)))
+                out += [t.entry + struct.pack(">I", t.index) for t in tags]
+            case _:
+                raise DecodeError(f"not an op: {op!r}")
+    return b"".join(out)
+
+
+def is_batch(payload: bytes) -> bool:
+    """Whether a payload claims to be an op batch (it may still fail to decode)."""
+    return payload[: len(MAGIC)] == MAGIC
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise Truncated(
+                f"{what}: need {n} bytes at {self.pos}, have {len(self.data) - self.pos}"
+            )
+        out = bytes(self.data[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u32(self, what: str) -> int:
+        return int(struct.unpack(">I", self.take(4, what))[0])
+
+    def name(self, what: str = "name") -> str:
+        raw = self.take(self.u8(f"{what} length"), what)
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise NonCanonical(f"{what} is not UTF-8") from None
+
+    def value(self) -> Value:
+        tag = self.u8("value tag")
+        if tag == _ValueTag.NONE:
+            return None
+        if tag in (_ValueTag.FALSE, _ValueTag.TRUE):
+            return tag == _ValueTag.TRUE
+        if tag == _ValueTag.INT:
+            return int(struct.unpack(">q", self.take(8, "integer"))[0])
+        if tag == _ValueTag.FLOAT:
+            f = float(struct.unpack(">d", self.take(8, "float"))[0])
+            if math.isnan(f):
+                raise NonCanonical("NaN is not a value")
+            return f
+        if tag in (_ValueTag.STR, _ValueTag.BYTES):
+            raw = self.take(self.u32("value length"), "value")
+            if tag == _ValueTag.BYTES:
+                return raw
+            try:
+                return raw.decode()
+            except UnicodeDecodeError:
+                raise NonCanonical("a string value is not UTF-8") from None
+        raise UnknownKind(f"unknown value tag {tag}")
+
+
+def decode(payload: bytes) -> Batch:
+    """The batch in ``payload``; a typed :class:`~lattice.errors.DecodeError` if it is not
+    exactly one."""
+    r = _Reader(payload)
+    if r.take(len(MAGIC), "magic") != MAGIC:
+        raise DecodeError("not a document op batch")
+    version = r.u8("version")
+    if version != VERSION:
+        raise UnknownVersion(f"op batch version {version}")
+    doc = r.take(r.u8("doc id length"), "doc id")
+    if len(doc) > MAX_DOC_ID_LEN:
+        raise LimitExceeded(f"doc id of {len(doc)} bytes (limit {MAX_DOC_ID_LEN})")
+    count = r.u32("op count")
+    if count > MAX_OPS:
+        raise LimitExceeded(f"{count} ops (limit {MAX_OPS})")
+    ops: list[Op] = []
+    for _ in range(count):
+        kind = r.u8("op type")
+        try:
+            op_type = OpType(kind)
+        except ValueError:
+            raise UnknownKind(f"unknown op type {kind}") from None
+        name = r.name()
+        if op_type == OpType.REGISTER_SET:
+            ops.append(RegisterSet(name, r.value()))
+        elif op_type == OpType.MAP_SET:
+            ops.append(MapSet(name, r.name("map key"), r.value()))
+        elif op_type == OpType.MAP_DELETE:
+            ops.append(MapDelete(name, r.name("map key")))
+        elif op_type == OpType.COUNTER_ADD:
+            ops.append(CounterAdd(name, int(struct.unpack(">q", r.take(8, "delta"))[0])))
+        elif op_type == OpType.SET_ADD:
+            ops.append(SetAdd(name, r.value()))
+        else:
+            (n,) = struct.unpack(">H", r.take(2, "tag count"))
+            tags = tuple(Element(r.take(32, "tag entry"), r.u32("tag index")) for _ in range(n))
+            if list(tags) != sorted(set(tags)):
+                raise NonCanonical("a remove lists its tags once each, in ascending order")
+            ops.append(SetRemove(name, tags))
+    if r.pos != len(r.data):
+        raise TrailingBytes(f"{len(r.data) - r.pos} bytes after the last op")
+    return Batch(doc, tuple(ops))

@@ -1,0 +1,266 @@
+"""Documents over the log (DESIGN §9, issue 11, first part): the op codec is strict, states
+converge whatever the causal delivery order, and invalid ops are refused from the causal
+past alone — identically on every replica, all or nothing, with a penalty."""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lattice
+from lattice.errors import (
+    CounterOverflow,
+    DecodeError,
+    InvalidArgument,
+    NotInCausalPast,
+    TrailingBytes,
+    UnknownKind,
+    UnknownVersion,
+    WrongType,
+)
+from lattice.state import Doc
+from lattice.state import ops as codec
+from lattice.state.ops import (
+    Batch,
+    CounterAdd,
+    Element,
+    MapDelete,
+    MapSet,
+    RegisterSet,
+    SetAdd,
+    SetRemove,
+)
+
+DOC = b"doc"
+ALL_OPS = Batch(
+    DOC,
+    (
+        RegisterSet("r", None),
+        RegisterSet("r", 2.5),
+        MapSet("m", "k", "text"),
+        MapSet("m", "b", b"\x00\x01"),
+        MapDelete("m", "k"),
+        CounterAdd("c", -(2**63)),
+        SetAdd("s", True),
+        SetRemove("s", (Element(bytes(32), 0), Element(bytes([1]) * 32, 7))),
+    ),
+)
+
+
+def swarm(n: int) -> list[lattice.Replica]:
+    ids = [lattice.Identity.from_seed(bytes([i + 1]) * 32) for i in range(n)]
+    return [lattice.Replica(i, peers=[j.public_key for j in ids]) for i in ids]
+
+
+def exchange(reps: list[lattice.Replica], rng: random.Random) -> None:
+    """Everyone gets everything, in a random order with duplicates."""
+    everything = [e.to_bytes() for r in reps for e in r.entries()]
+    for r in reps:
+        items = everything + rng.sample(everything, k=len(everything) // 3)
+        rng.shuffle(items)
+        for i in range(0, len(items), 3):
+            r.receive(items[i : i + 3])
+
+
+# --- the codec ------------------------------------------------------------------------
+
+
+def test_every_op_round_trips_and_every_cut_is_refused() -> None:
+    data = codec.encode(ALL_OPS)
+    assert codec.decode(data) == ALL_OPS
+    for cut in range(len(data)):
+        with pytest.raises(DecodeError):
+            codec.decode(data[:cut])
+    with pytest.raises(TrailingBytes):
+        codec.decode(data + b"\x00")
+    with pytest.raises(UnknownVersion):
+        codec.decode(codec.MAGIC + b"\x02" + data[5:])
+    unknown_op = codec.MAGIC + b"\x01\x03doc" + struct.pack(">I", 1) + b"\x63\x01r"
+    with pytest.raises(UnknownKind, match="op type 99"):
+        codec.decode(unknown_op)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0), st.integers(min_value=0, max_value=255))
+def test_a_mutated_batch_is_refused_or_another_valid_batch(position: int, byte: int) -> None:
+    data = bytearray(codec.encode(ALL_OPS))
+    data[position % len(data)] = byte
+    try:
+        batch = codec.decode(bytes(data))
+    except DecodeError:
+        return
+    assert codec.encode(batch) == bytes(data), "decoding is canonical: one batch, one encoding"
+
+
+# --- convergence -------------------------------------------------------------------------
+
+
+_op = st.one_of(
+    st.tuples(st.just("map"), st.sampled_from("ab"), st.integers(-3, 3)),
+    st.tuples(st.just("del"), st.sampled_from("ab"), st.none()),
+    st.tuples(st.just("reg"), st.none(), st.text(max_size=3)),
+    st.tuples(st.just("count"), st.none(), st.integers(-5, 5)),
+    st.tuples(st.just("add"), st.none(), st.sampled_from(["x", "y", 1])),
+    st.tuples(st.just("remove"), st.none(), st.sampled_from(["x", "y", 1])),
+)
+
+
+def _do(doc: Doc, op: tuple[str, str | None, object]) -> None:
+    kind, key, value = op
+    if kind == "map":
+        doc.map("m")[key] = value  # type: ignore[index,assignment]
+    elif kind == "del":
+        del doc.map("m")[key]  # type: ignore[arg-type]
+    elif kind == "reg":
+        doc.register("r").set(value)  # type: ignore[arg-type]
+    elif kind == "count":
+        doc.counter("c").increment(value)  # type: ignore[arg-type]
+    elif kind == "add":
+        doc.set("s").add(value)  # type: ignore[arg-type]
+    elif value in doc.set("s"):
+        doc.set("s").remove(value)  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(3, 5),
+    st.lists(st.tuples(st.integers(0, 4), st.lists(_op, min_size=1, max_size=3)), max_size=14),
+    st.integers(0, 2**32),
+)
+def test_replicas_converge_whatever_the_delivery_order(n: int, steps: list, seed: int) -> None:  # type: ignore[type-arg]
+    rng = random.Random(seed)
+    reps = swarm(n)
+    docs = [Doc(r, DOC) for r in reps]
+    for who, ops in steps:
+        doc = docs[who % n]
+        with doc.transaction():
+            for op in ops:
+                _do(doc, op)
+        if rng.random() < 0.3:  # partial syncs in between: real concurrency
+            a, b = rng.sample(reps, 2)
+            b.receive(e.to_bytes() for e in a.entries())
+    exchange(reps, rng)
+    assert len({d.encode() for d in docs}) == 1
+    assert all(d.to_py() == docs[0].to_py() for d in docs)
+    assert not docs[0].rejected
+
+
+def test_lww_and_add_wins() -> None:
+    a, b = swarm(2)
+    da, db = Doc(a, DOC), Doc(b, DOC)
+    da.set("s").add("x")
+    b.receive(e.to_bytes() for e in a.entries())
+    db.set("s").remove("x")  # b saw a's add
+    da.set("s").add("x")  # concurrently, a adds x again: that add survives b's remove
+    da.map("m")["k"] = "a"
+    db.map("m")["k"] = "b"
+    exchange([a, b], random.Random(1))
+    assert da.to_py() == db.to_py()
+    assert "x" in da.set("s") and da.map("m")["k"] in {"a", "b"}
+    with pytest.raises(InvalidArgument):
+        Doc().set("s").remove("never added")
+
+
+# --- refusals from the causal past ---------------------------------------------------
+
+
+def _byzantine(rep: lattice.Replica, *ops: codec.Op) -> lattice.Entry:
+    """An entry whose ops its author's own document would not have signed."""
+    return rep.append(codec.encode(Batch(DOC, ops)))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["concurrent tag", "never created", "wrong set", "overflow", "malformed", "unknown op"],
+)
+def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
+    a, b, c = swarm(3)
+    da = Doc(a, DOC)
+    da.set("s").add("x")
+    da.set("t").add("y")
+    da.counter("c").increment(2**63 - 2)
+    a_add = Element(a.entries()[0].id, 0)
+    if case != "concurrent tag":  # b has seen a's entries
+        b.receive(e.to_bytes() for e in a.entries())
+    bad = {
+        "concurrent tag": lambda: _byzantine(b, SetRemove("s", (a_add,))),
+        "never created": lambda: _byzantine(b, SetRemove("s", (Element(b"\x07" * 32, 0),))),
+        "wrong set": lambda: _byzantine(b, SetRemove("t", (a_add,))),
+        "overflow": lambda: _byzantine(b, CounterAdd("c", 1), CounterAdd("c", 1)),
+        "malformed": lambda: b.append(codec.MAGIC + b"\x01\x03doc\xff"),
+        "unknown op": lambda: b.append(
+            codec.MAGIC + b"\x01\x03doc" + struct.pack(">I", 1) + b"\x63\x01r"
+        ),
+    }[case]()
+    want = {
+        "concurrent tag": NotInCausalPast,
+        "never created": NotInCausalPast,
+        "wrong set": WrongType,
+        "overflow": CounterOverflow,
+        "malformed": DecodeError,
+        "unknown op": UnknownKind,
+    }[case]
+    verdicts = []
+    for order in range(4):
+        rep = swarm(3)[2] if order else c
+        doc = Doc(rep, DOC)
+        items = [e.to_bytes() for r in (a, b) for e in r.entries()]
+        random.Random(order).shuffle(items)
+        rep.receive(items)
+        assert [i for i, _ in doc.rejected] == [bad.id]
+        assert isinstance(doc.rejected[0][1], want)
+        assert rep.penalties.get(b.me, 0) == 1
+        assert doc.to_py() == da.to_py(), "none of the entry's ops took effect"
+        verdicts.append(doc.encode())
+    assert len(set(verdicts)) == 1
+    # The entry itself is delivered: validly signed and entangled.
+    assert c.get(bad.id) is not None
+
+
+def test_own_invalid_ops_are_never_signed() -> None:
+    (a,) = swarm(1)
+    doc = Doc(a, DOC)
+    doc.counter("c").increment(2**63 - 1)
+    with pytest.raises(CounterOverflow):
+        doc.counter("c").increment(1)
+    assert a.head(a.me) == 1 and doc.counter("c").value == 2**63 - 1
+
+
+# --- documents and logs ----------------------------------------------------------------
+
+
+def test_documents_share_a_log_and_rebuild_from_the_store(tmp_path: Path) -> None:
+    me = lattice.Identity.generate()
+    path = tmp_path / "r.db"
+    rep = lattice.Replica(me, peers=[me.public_key], path=path)
+    notes, other = Doc(rep, "notes"), Doc(rep, "other")
+    with notes.transaction():
+        notes.map("m")["title"] = "draft"
+        notes.set("tags").add("a")
+    other.counter("c").increment(5)
+    rep.append(b"an opaque payload, no document's")
+    assert notes.to_py() == {"map": {"m": {"title": "draft"}}, "set": {"tags": ["a"]}}
+    assert other.to_py() == {"counter": {"c": 5}}
+    before = notes.encode()
+    rep.close()
+    rep = lattice.Replica(me, peers=[me.public_key], path=path)
+    assert Doc(rep, "notes").encode() == before
+    rep.close()
+
+
+def test_a_local_document() -> None:
+    doc = Doc()
+    with doc.transaction():
+        doc.register("r").set("v")
+        doc.counter("c").increment(2)
+        doc.counter("c").decrement()
+    doc.set("s").add("x")
+    doc.set("s").remove("x")
+    assert doc.to_py() == {"counter": {"c": 1}, "register": {"r": "v"}, "set": {"s": []}}
+    with pytest.raises(InvalidArgument):
+        Doc(doc_id=b"x" * 65)
