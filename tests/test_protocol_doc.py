@@ -151,7 +151,8 @@ def test_an_outsider_dials_a_real_node_and_syncs_its_log(cluster: Cluster) -> No
     report = outsider.check_logs(
         entries, SWARM, [n.key for n in cluster.nodes] + [OUTSIDER.public_key]
     )
-    assert report.entries == len(entries) >= 30 and report.noops >= 1
+    # An entry may come twice (the stream and a live push overlap): counted once.
+    assert report.entries == len(set(entries)) >= 30 and report.noops >= 1
     # Everything the frontier announced came, with those ids (and perhaps newer entries
     # the node delivered while it streamed).
     streamed = {(e.author, e.seq): e.id for e in map(outsider.decode_entry, entries)}
