@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lattice.errors import CounterOverflow, NotInCausalPast, WrongType
+from lattice.errors import CounterOverflow, NotInCausalPast, OpOutOfRange, WrongType
 from lattice.state.machine import Context
 from lattice.state.ops import (
     SELF,
@@ -41,9 +41,13 @@ from lattice.state.ops import (
     RegisterSet,
     SetAdd,
     SetRemove,
+    TextDelete,
+    TextInsert,
     Value,
     _value,
+    width,
 )
+from lattice.state.text import Sequence
 
 __all__ = ["Objects", "Stamp"]
 
@@ -88,6 +92,7 @@ class Objects:
         self.tags: dict[Element, tuple[str, Value]] = {}
         #: Entries whose ops were applied: id -> (author, seq).
         self.entries: dict[bytes, tuple[bytes, int]] = {}
+        self.texts: dict[str, Sequence] = {}
 
     # --- applying ---------------------------------------------------------------------
 
@@ -117,13 +122,52 @@ class Objects:
             )
         return found
 
+    @staticmethod
+    def _real(element: Element, ctx: Context) -> Element:
+        return Element(ctx.entry, element.index) if element.entry == SELF else element
+
+    def _char(
+        self,
+        name: str,
+        first: Element,
+        count: int,
+        ctx: Context,
+        here: int,
+        own: dict[int, str],
+    ) -> None:
+        """Raise unless ``count`` characters from ``first`` are in text ``name`` and in the
+        causal past (or typed into it earlier in this batch)."""
+        if first.entry == SELF:
+            if first.index + count > here:
+                raise OpOutOfRange("a run past the characters typed so far in this entry")
+            if any(own.get(first.index + k) != name for k in range(count)):
+                raise NotInCausalPast(f"no characters of {name!r} at that index in this entry")
+            return
+        origin = self.entries.get(first.entry)
+        if origin is None or not ctx.knows(*origin):
+            raise NotInCausalPast(
+                f"entry {first.entry[:4].hex()}… is not in the causal past of this entry"
+            )
+        seq = self.texts.get(name)
+        if seq is None or first not in seq:
+            raise NotInCausalPast(f"{first.entry[:4].hex()}…/{first.index} is not in {name!r}")
+        last = Element(first.entry, first.index + count - 1)
+        if last not in seq:
+            raise OpOutOfRange(f"a run of {count} past what entry {first.entry[:4].hex()}… typed")
+        for k in range(1, count - 1):
+            if Element(first.entry, first.index + k) not in seq:
+                raise NotInCausalPast(f"{first.entry[:4].hex()}…/{first.index + k} is not text")
+
     def _check(self, ops: tuple[Op, ...], ctx: Context) -> Iterator[Any]:
         """Validate every op first (nothing changes if one fails), yielding the changes."""
         own_tags: dict[Element, tuple[str, Value]] = {}
+        own_chars: dict[int, str] = {}  # index in this batch -> the text it was typed into
         counter_delta: dict[str, int] = {}
-        changes: list[_Write | _Add | _Remove | _Increment] = []
-        for index, op in enumerate(ops):
+        changes: list[_Write | _Add | _Remove | _Increment | _Insert | _Delete] = []
+        index = 0
+        for op in ops:
             stamp: Stamp = (ctx.lamport, ctx.entry, index)
+            here, index = index, index + width(op)
             match op:
                 case RegisterSet(name, value):
                     changes.append(_Write(self.registers, name, value, stamp))
@@ -141,12 +185,22 @@ class Objects:
                         )
                     counter_delta[name] = counter_delta.get(name, 0) + delta
                 case SetAdd(name, value):
-                    tag = Element(SELF, index)
+                    tag = Element(SELF, here)
                     own_tags[tag] = (name, value)
-                    changes.append(_Add(self, name, value, Element(ctx.entry, index)))
+                    changes.append(_Add(self, name, value, Element(ctx.entry, here)))
+                case TextInsert(name, parent, side, text):
+                    if parent is not None:
+                        self._char(name, parent, 1, ctx, here, own_chars)
+                    own_chars.update(dict.fromkeys(range(here, index), name))
+                    real = None if parent is None else self._real(parent, ctx)
+                    changes.append(_Insert(self, name, real, side, Element(ctx.entry, here), text))
+                case TextDelete(name, runs):
+                    for first, count in runs:
+                        self._char(name, first, count, ctx, here, own_chars)
+                        changes.append(_Delete(self, name, self._real(first, ctx), count))
                 case SetRemove(name, tags):
                     for tag in tags:
-                        set_name, value = self._known(tag, ctx, index, own_tags)
+                        set_name, value = self._known(tag, ctx, here, own_tags)
                         if set_name != name:
                             raise WrongType(f"tag {tag.index} is an add of set {set_name!r}")
                         real = Element(ctx.entry, tag.index) if tag.entry == SELF else tag
@@ -180,8 +234,13 @@ class Objects:
         s = self.sets.get(name)
         return tuple(sorted(s.live.get(_key(value), ()))) if s else ()
 
+    def text(self, name: str) -> Sequence:
+        return self.texts.get(name) or Sequence()
+
     def to_py(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
+        if self.texts:
+            out["text"] = {n: str(t) for n, t in sorted(self.texts.items())}
         if self.counters:
             out["counter"] = {n: c.total for n, c in sorted(self.counters.items())}
         if self.maps:
@@ -222,6 +281,11 @@ class Objects:
                 out.append(b"S" + text(name) + struct.pack(">I", len(tags)))
                 _value(out, key[1])
                 out += [t.entry + struct.pack(">I", t.index) for t in sorted(tags)]
+        for name, sequence in sorted(self.texts.items()):
+            out.append(b"T" + text(name) + struct.pack(">I", len(sequence.nodes)))
+            for e in sequence.order():
+                node = sequence.nodes[e]
+                out.append(e.entry + struct.pack(">I?", e.index, node.deleted) + text(node.char))
         return b"".join(out)
 
 
@@ -266,6 +330,33 @@ class _Remove:
     def __call__(self) -> None:
         s = self.objects.sets.setdefault(self.name, _OrSet())
         s.live.get(_key(self.value), set()).discard(self.tag)
+
+
+@dataclass
+class _Insert:
+    objects: Objects
+    name: str
+    parent: Element | None
+    side: int
+    first: Element
+    text: str
+
+    def __call__(self) -> None:
+        seq = self.objects.texts.setdefault(self.name, Sequence())
+        seq.insert(self.parent, self.side, self.first, self.text)
+
+
+@dataclass
+class _Delete:
+    objects: Objects
+    name: str
+    first: Element
+    count: int
+
+    def __call__(self) -> None:
+        seq = self.objects.texts[self.name]
+        for k in range(self.count):
+            seq.delete(Element(self.first.entry, self.first.index + k))
 
 
 @dataclass

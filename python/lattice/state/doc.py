@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -35,21 +36,26 @@ from lattice.state import ops as opcodec
 from lattice.state.crdt import Objects
 from lattice.state.machine import Context
 from lattice.state.ops import (
+    SELF,
     Batch,
     CounterAdd,
+    Element,
     MapDelete,
     MapSet,
     Op,
     RegisterSet,
     SetAdd,
     SetRemove,
+    TextDelete,
+    TextInsert,
     Value,
 )
+from lattice.state.text import Sequence
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["LOCAL_AUTHOR", "Counter", "Doc", "Map", "Register", "Set"]
+__all__ = ["LOCAL_AUTHOR", "Counter", "Doc", "Map", "Register", "Set", "Text"]
 
 #: The author of a local document's transactions.
 LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
@@ -71,6 +77,9 @@ class Doc:
         # Each author's frontier after its latest entry: the fold of its deps (DESIGN §3).
         self._frontiers: dict[bytes, dict[bytes, int]] = {}
         self._pending: list[Op] | None = None
+        # In a transaction: the op indexes taken so far, and the texts as its ops left them.
+        self._width = 0
+        self._scratch: dict[str, Sequence] = {}
         self._local_seq = 0
         if replica is not None:
             for entry in replica.iter_entries():
@@ -78,6 +87,9 @@ class Doc:
             replica.delivery_listeners.append(self._delivered)
 
     # --- the objects -----------------------------------------------------------------
+
+    def text(self, name: str) -> Text:
+        return Text(self, name)
 
     def map(self, name: str) -> Map:
         return Map(self, name)
@@ -116,14 +128,26 @@ class Doc:
             ops = tuple(self._pending)
         finally:
             self._pending = None
+            self._width = 0
+            self._scratch = {}
         if ops:
             self._commit(ops)
 
-    def _op(self, op: Op) -> None:
+    def _op(self, op: Op) -> int:
+        """Queue ``op`` (or commit it alone); returns its first op index in the entry."""
         if self._pending is not None:
             self._pending.append(op)
-        else:
-            self._commit((op,))
+            here, self._width = self._width, self._width + opcodec.width(op)
+            return here
+        self._commit((op,))
+        return 0
+
+    def _text_view(self, name: str) -> Sequence:
+        """Text ``name`` as the current transaction's ops leave it."""
+        view = self._scratch.get(name)
+        if view is None:
+            view = self._scratch[name] = copy.deepcopy(self.objects.text(name))
+        return view
 
     def _commit(self, ops: tuple[Op, ...]) -> None:
         payload = opcodec.encode(Batch(self.doc_id, ops))
@@ -250,3 +274,69 @@ class Set(_Handle):
 
     def __len__(self) -> int:
         return len(self.doc.objects.set(self.name))
+
+
+class Text(_Handle):
+    """A text (a Fugue sequence, :mod:`lattice.state.text`), indexed by code point.
+
+    >>> doc = Doc()
+    >>> t = doc.text("body")
+    >>> with doc.transaction():
+    ...     t.insert(0, "hello")
+    ...     t.delete(1, 2)
+    ...     t.insert(1, "ipp")
+    >>> str(t), len(t), t[1:4]
+    ('hipplo', 6, 'ipp')
+    """
+
+    def insert(self, index: int, text: str) -> None:
+        if not text:
+            return
+        with self.doc.transaction():
+            view = self.doc._text_view(self.name)
+            if not 0 <= index <= len(view):
+                raise IndexError(f"insert at {index} of a text of {len(view)}")
+            parent, side = view.place(index)
+            here = self.doc._op(TextInsert(self.name, parent, side, text))
+            view.insert(parent, side, Element(SELF, here), text)
+
+    def delete(self, index: int, length: int = 1) -> None:
+        if length <= 0:
+            return
+        with self.doc.transaction():
+            view = self.doc._text_view(self.name)
+            if not 0 <= index <= index + length <= len(view):
+                raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
+            doomed = view.visible()[index : index + length]
+            runs: list[tuple[Element, int]] = []
+            for e in doomed:
+                if runs:
+                    first, n = runs[-1]
+                    if first.entry == e.entry and first.index + n == e.index:
+                        runs[-1] = (first, n + 1)
+                        continue
+                runs.append((e, 1))
+            for start in range(0, len(runs), opcodec.MAX_TEXT_RUNS):
+                self.doc._op(
+                    TextDelete(self.name, tuple(runs[start : start + opcodec.MAX_TEXT_RUNS]))
+                )
+            for e in doomed:
+                view.delete(e)
+
+    def splice(self, index: int, length: int, text: str) -> None:
+        """Delete ``length`` characters at ``index`` and insert ``text`` there, as one."""
+        with self.doc.transaction():
+            self.delete(index, length)
+            self.insert(index, text)
+
+    def __str__(self) -> str:
+        return str(self.doc.objects.text(self.name))
+
+    def __len__(self) -> int:
+        return len(self.doc.objects.text(self.name))
+
+    def __getitem__(self, index: int | slice) -> str:
+        return str(self)[index]
+
+    def to_py(self) -> str:
+        return str(self)

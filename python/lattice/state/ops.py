@@ -36,11 +36,14 @@ from lattice.errors import (
 )
 
 __all__ = [
+    "LEFT",
     "MAGIC",
     "MAX_DOC_ID_LEN",
     "MAX_NAME_LEN",
     "MAX_OPS",
     "MAX_SET_REMOVE_TAGS",
+    "MAX_TEXT_RUNS",
+    "RIGHT",
     "SELF",
     "VERSION",
     "Batch",
@@ -53,10 +56,13 @@ __all__ = [
     "RegisterSet",
     "SetAdd",
     "SetRemove",
+    "TextDelete",
+    "TextInsert",
     "Value",
     "decode",
     "encode",
     "is_batch",
+    "width",
 ]
 
 #: The first bytes of every op batch: a payload without them is not a document's.
@@ -91,6 +97,8 @@ class OpType(IntEnum):
     COUNTER_ADD = 4
     SET_ADD = 5
     SET_REMOVE = 6
+    TEXT_INSERT = 7
+    TEXT_DELETE = 8
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,39 @@ class SetRemove:
     tags: tuple[Element, ...]
 
 
-Op = RegisterSet | MapSet | MapDelete | CounterAdd | SetAdd | SetRemove
+@dataclass(frozen=True)
+class TextInsert:
+    """Insert ``text`` into the sequence ``name`` as a run: its first character a child of
+    ``parent`` (``None``: the root) on ``side`` (``LEFT`` or ``RIGHT``), each next one the
+    right child of the one before (DESIGN §9; docs/format.md "Text"). A run of n
+    characters takes n op indexes: character k is element ``(entry, index + k)``."""
+
+    name: str
+    parent: Element | None
+    side: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TextDelete:
+    """Delete the elements of ``runs`` — (first element, count) each, consecutive indexes
+    of one entry — from the sequence ``name``."""
+
+    name: str
+    runs: tuple[tuple[Element, int], ...]
+
+
+#: Sides of a text element's parent.
+LEFT, RIGHT = 0, 1
+#: Bounds of one text op.
+MAX_TEXT_RUNS = 65535
+
+Op = RegisterSet | MapSet | MapDelete | CounterAdd | SetAdd | SetRemove | TextInsert | TextDelete
+
+
+def width(op: Op) -> int:
+    """How many op indexes ``op`` takes in its entry: a run insert one per character."""
+    return len(op.text) if isinstance(op, TextInsert) else 1
 
 
 @dataclass(frozen=True)
@@ -234,6 +274,24 @@ def encode(batch: Batch) -> bytes:
                 _name(out, name)
                 out.append(struct.pack(">H", len(tags)))
                 out += [t.entry + struct.pack(">I", t.index) for t in tags]
+            case TextInsert(name, parent, side, text):
+                if side not in (LEFT, RIGHT) or not text:
+                    raise NonCanonical("a text insert has a side and at least one character")
+                data = text.encode()
+                out.append(bytes([OpType.TEXT_INSERT]))
+                _name(out, name)
+                if parent is None:
+                    out.append(bytes([0, side]))
+                else:
+                    out.append(bytes([1]) + parent.entry + struct.pack(">IB", parent.index, side))
+                out.append(struct.pack(">I", len(data)) + data)
+            case TextDelete(name, runs):
+                if not runs or len(runs) > MAX_TEXT_RUNS or any(n < 1 for _, n in runs):
+                    raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
+                out.append(bytes([OpType.TEXT_DELETE]))
+                _name(out, name)
+                out.append(struct.pack(">H", len(runs)))
+                out += [e.entry + struct.pack(">II", e.index, n) for e, n in runs]
             case _:
                 raise DecodeError(f"not an op: {op!r}")
     return b"".join(out)
@@ -328,6 +386,31 @@ def decode(payload: bytes) -> Batch:
             ops.append(CounterAdd(name, int(struct.unpack(">q", r.take(8, "delta"))[0])))
         elif op_type == OpType.SET_ADD:
             ops.append(SetAdd(name, r.value()))
+        elif op_type == OpType.TEXT_INSERT:
+            has_parent = r.u8("parent flag")
+            if has_parent > 1:
+                raise NonCanonical("the parent flag is 0 or 1")
+            parent = (
+                Element(r.take(32, "parent entry"), r.u32("parent index")) if has_parent else None
+            )
+            side = r.u8("side")
+            raw = r.take(r.u32("text length"), "text")
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                raise NonCanonical("inserted text is not UTF-8") from None
+            if side not in (LEFT, RIGHT) or not text:
+                raise NonCanonical("a text insert has a side and at least one character")
+            ops.append(TextInsert(name, parent, side, text))
+        elif op_type == OpType.TEXT_DELETE:
+            (n,) = struct.unpack(">H", r.take(2, "run count"))
+            runs = tuple(
+                (Element(r.take(32, "run entry"), r.u32("run index")), r.u32("run length"))
+                for _ in range(n)
+            )
+            if not runs or any(k < 1 for _, k in runs):
+                raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
+            ops.append(TextDelete(name, runs))
         else:
             (n,) = struct.unpack(">H", r.take(2, "tag count"))
             tags = tuple(Element(r.take(32, "tag entry"), r.u32("tag index")) for _ in range(n))

@@ -1,0 +1,122 @@
+"""The sequence type of a document: text as a Fugue tree (DESIGN §9).
+
+Lattice's text is of the RGA–YATA–Fugue family, and follows **Fugue** (Weidner and
+Kleppmann, "The Art of the Fugue", 2023): every character is a node of a tree, the left
+or right child of the character it was typed next to, and the text is the tree's in-order
+walk (left children, the node, right children; siblings by element id). An insert between
+visible neighbours ``a`` and ``b`` becomes the right child of ``a`` if ``a`` has no right
+child yet, else the left child of ``b``; a run of characters typed forward is a chain of
+right children. Concurrent runs at one place are sibling subtrees, so they never
+interleave character by character — neither forward nor backward typing, which YATA and
+RGA can interleave. Deleted characters stay as tombstones (they order later inserts).
+
+This module is the semantics, in plain Python; the Rust kernel (``rust/src/text.rs``,
+a later step) will hold the same order with runs and O(log n) lookups.
+
+>>> from lattice.state.ops import RIGHT, Element
+>>> seq = Sequence()
+>>> e = bytes([1]) * 32
+>>> seq.insert(None, RIGHT, Element(e, 0), "helo")
+>>> parent, side = seq.place(3)           # between "hel" and "o"
+>>> seq.insert(parent, side, Element(e, 4), "l")
+>>> str(seq)
+'hello'
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from lattice.state.ops import LEFT, RIGHT, Element
+
+__all__ = ["Sequence"]
+
+
+@dataclass
+class _Node:
+    char: str
+    parent: Element | None
+    side: int
+    deleted: bool = False
+    left: list[Element] = field(default_factory=list)
+    right: list[Element] = field(default_factory=list)
+
+
+class Sequence:
+    """One text: its tree of characters, and the in-order walk (cached)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[Element, _Node] = {}
+        self._top: list[Element] = []  # the root's children (all on its right)
+        self._order: list[Element] | None = None
+        self._visible: list[Element] | None = None
+
+    def __contains__(self, element: object) -> bool:
+        return element in self.nodes
+
+    def insert(self, parent: Element | None, side: int, first: Element, text: str) -> None:
+        """Insert ``text`` as a run: ``first`` under ``parent`` on ``side``, each next
+        character (the next index) the right child of the one before."""
+        place = parent
+        for k, char in enumerate(text):
+            element = Element(first.entry, first.index + k)
+            self.nodes[element] = _Node(char, place, side if k == 0 else RIGHT)
+            if place is None:
+                bisect.insort(self._top, element)
+            else:
+                node = self.nodes[place]
+                bisect.insort(
+                    node.left if (side if k == 0 else RIGHT) == LEFT else node.right, element
+                )
+            place = element
+        self._order = self._visible = None
+
+    def delete(self, element: Element) -> None:
+        """Tombstone ``element`` (deleting twice is deleting once)."""
+        node = self.nodes[element]
+        if not node.deleted:
+            node.deleted = True
+            self._visible = None
+
+    def order(self) -> list[Element]:
+        """Every element, tombstones included, in text order."""
+        if self._order is None:
+            out: list[Element] = []
+            # An explicit stack: a long run is a long chain, too deep to recurse.
+            stack: list[tuple[Element, bool]] = [(e, False) for e in reversed(self._top)]
+            while stack:
+                element, expanded = stack.pop()
+                if expanded:
+                    out.append(element)
+                    continue
+                node = self.nodes[element]
+                stack.extend((e, False) for e in reversed(node.right))
+                stack.append((element, True))
+                stack.extend((e, False) for e in reversed(node.left))
+            self._order = out
+        return self._order
+
+    def visible(self) -> list[Element]:
+        """The elements of the characters that are there, in text order."""
+        if self._visible is None:
+            self._visible = [e for e in self.order() if not self.nodes[e].deleted]
+        return self._visible
+
+    def place(self, index: int) -> tuple[Element | None, int]:
+        """Where an insert at visible ``index`` goes: ``(parent, side)`` (Fugue's rule)."""
+        visible = self.visible()
+        left = visible[index - 1] if index > 0 else None
+        order = self.order()
+        if left is not None and not self.nodes[left].right:
+            return left, RIGHT
+        after = order.index(left) + 1 if left is not None else 0
+        if after < len(order):
+            return order[after], LEFT
+        return None, RIGHT
+
+    def __str__(self) -> str:
+        return "".join(self.nodes[e].char for e in self.visible())
+
+    def __len__(self) -> int:
+        return len(self.visible())
