@@ -50,6 +50,7 @@ from lattice.errors import (
 from lattice.forks import Forks, check_proof, proof_in_payload
 from lattice.history import History
 from lattice.identity import Identity
+from lattice.listeners import Listeners
 from lattice.matrix import ColumnMatrix, EntanglementMatrix
 from lattice.pending import PendingBuffer
 from lattice.proofs import QuorumProof, build_quorum_proof, check_client_op
@@ -89,7 +90,7 @@ def _entry_bytes(item: object) -> bytes:
     raise InvalidArgument(f"entries are lattice.Entry objects or bytes, not {type(item).__name__}")
 
 
-class Replica(Queries, Durability):
+class Replica(Queries, Durability, Listeners):
     """One peer's replica of a swarm: sans-I/O, durable when given a ``path``.
 
     Arguments:
@@ -148,9 +149,7 @@ class Replica(Queries, Durability):
         self.me = identity.public_key
         #: Called before it signs; raises to refuse (lattice.net.selfcheck). FRAUD entries wait.
         self.sign_check = sign_check
-        #: Called with every entry delivered here, own ones included, in delivery (causal)
-        #: order: documents (lattice.state) follow the log through it.
-        self.delivery_listeners: list[Callable[[_lattice.Entry], None]] = []
+        self._init_listeners()
         #: Clients this replica is the home peer of (None: any client with a valid key).
         self.clients = None if clients is None else frozenset(bytes(c) for c in clients)
         self.swarm_id = bytes(swarm_id)
@@ -209,6 +208,7 @@ class Replica(Queries, Durability):
         self._init_state()
         self._batch = Batch()
         self._load()
+        self._notify_reset()
 
     def _load(self) -> None:
         for proof in self._forks.load(self._store):
@@ -511,13 +511,6 @@ class Replica(Queries, Durability):
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)
-        for listener in self.delivery_listeners:
-            listener(e)
-
-    def penalise(self, peer: bytes) -> None:
-        """Count a penalty against ``peer`` (stored with the next commit): a layer above
-        the log found its entry's content invalid (a document's refused ops)."""
-        self._penalise(peer)
 
     def _fork_found(self, proof: _lattice.FraudProof, detected: bool) -> None:
         """Record a proven fork: blocklist its author for good, freeze its column at the
@@ -546,6 +539,7 @@ class Replica(Queries, Durability):
                 # stays exactly what its store says (the entries can be received again).
                 self._reset()
                 raise
+        self._notify(batch.delivered)
         if self._pending.wanted:
             self._pending.satisfied({a: log.head for a, log in self._logs.items()})
         for author, (seq, entry_id) in list(self._forks.suspects.items()):

@@ -76,8 +76,9 @@ class _Counter:
 
 @dataclass
 class _OrSet:
-    # value -> live tags
-    live: dict[Any, set[Element]] = field(default_factory=dict)
+    # A value's canonical bytes -> the value and its live tags (1, 1.0 and True are three
+    # values, 0.0 and -0.0 two: Python's equality would merge them by delivery order).
+    live: dict[bytes, tuple[Value, set[Element]]] = field(default_factory=dict)
 
 
 class Objects:
@@ -172,9 +173,9 @@ class Objects:
                 case RegisterSet(name, value):
                     changes.append(_Write(self.registers, name, value, stamp))
                 case MapSet(name, key, value):
-                    changes.append(_Write(self.maps.setdefault(name, {}), key, value, stamp))
+                    changes.append(_Write(self.maps, key, value, stamp, name))
                 case MapDelete(name, key):
-                    changes.append(_Write(self.maps.setdefault(name, {}), key, _DELETED, stamp))
+                    changes.append(_Write(self.maps, key, _DELETED, stamp, name))
                 case CounterAdd(name, delta):
                     counter = self.counters.get(name) or _Counter()
                     running = counter.past(ctx) + counter_delta.get(name, 0) + delta
@@ -225,14 +226,19 @@ class Objects:
         c = self.counters.get(name)
         return 0 if c is None else c.total
 
-    def set(self, name: str) -> set[Value]:
+    def set(self, name: str) -> list[Value]:
+        """The values in set ``name``, in the order of their canonical bytes."""
         s = self.sets.get(name)
-        return set() if s is None else {key[1] for key, tags in s.live.items() if tags}
+        return [] if s is None else [v for _, (v, tags) in sorted(s.live.items()) if tags]
+
+    def has(self, name: str, value: Value) -> bool:
+        s = self.sets.get(name)
+        return s is not None and bool(s.live.get(_key(value), (None, ()))[1])
 
     def tags_of(self, name: str, value: Value) -> tuple[Element, ...]:
         """The live tags of ``value`` in set ``name`` (what a remove of it observes)."""
         s = self.sets.get(name)
-        return tuple(sorted(s.live.get(_key(value), ()))) if s else ()
+        return tuple(sorted(s.live.get(_key(value), (None, set()))[1])) if s else ()
 
     def text(self, name: str) -> Sequence:
         return self.texts.get(name) or Sequence()
@@ -248,7 +254,7 @@ class Objects:
         if self.registers:
             out["register"] = {n: v for n, (v, _) in sorted(self.registers.items())}
         if self.sets:
-            out["set"] = {n: sorted(self.set(n), key=repr) for n in sorted(self.sets)}
+            out["set"] = {n: self.set(n) for n in sorted(self.sets)}
         return out
 
     def encode(self) -> bytes:
@@ -272,14 +278,14 @@ class Objects:
                 _value(out, None if held is _DELETED else held)  # type: ignore[arg-type]
                 out.append((b"D" if held is _DELETED else b"V") + stamp(when))
         for name, c in sorted(self.counters.items()):
-            out.append(b"C" + text(name) + text(str(c.total)))
+            records = sum(len(s) for s in c.seqs.values())
+            out.append(b"C" + text(name) + text(str(c.total)) + struct.pack(">I", records))
             for author in sorted(c.seqs):
                 for seq, total in zip(c.seqs[author], c.sums[author], strict=True):
                     out.append(author + struct.pack(">Q", seq) + text(str(total)))
         for name, orset in sorted(self.sets.items()):
-            for key, tags in sorted(orset.live.items(), key=lambda kv: repr(kv[0])):
-                out.append(b"S" + text(name) + struct.pack(">I", len(tags)))
-                _value(out, key[1])
+            for canonical, (_, tags) in sorted(orset.live.items()):
+                out.append(b"S" + text(name) + struct.pack(">I", len(tags)) + canonical)
                 out += [t.entry + struct.pack(">I", t.index) for t in sorted(tags)]
         for name, sequence in sorted(self.texts.items()):
             out.append(b"T" + text(name) + struct.pack(">I", len(sequence.nodes)))
@@ -289,9 +295,11 @@ class Objects:
         return b"".join(out)
 
 
-def _key(value: Value) -> Any:
-    # 1, 1.0 and True are equal in Python; in a set they are three values.
-    return (type(value).__name__, value)
+def _key(value: Value) -> bytes:
+    """A value's canonical bytes (its op-batch encoding): what a set tells values apart by."""
+    out: list[bytes] = []
+    _value(out, value)
+    return b"".join(out)
 
 
 @dataclass
@@ -300,11 +308,14 @@ class _Write:
     key: str
     value: object
     stamp: Stamp
+    #: For a map: its name in ``table`` (created only once a write is applied).
+    map_name: str | None = None
 
     def __call__(self) -> None:
-        old = self.table.get(self.key)
+        table = self.table if self.map_name is None else self.table.setdefault(self.map_name, {})
+        old = table.get(self.key)
         if old is None or old[1] < self.stamp:
-            self.table[self.key] = (self.value, self.stamp)
+            table[self.key] = (self.value, self.stamp)
 
 
 @dataclass
@@ -317,7 +328,7 @@ class _Add:
     def __call__(self) -> None:
         self.objects.tags[self.tag] = (self.name, self.value)
         s = self.objects.sets.setdefault(self.name, _OrSet())
-        s.live.setdefault(_key(self.value), set()).add(self.tag)
+        s.live.setdefault(_key(self.value), (self.value, set()))[1].add(self.tag)
 
 
 @dataclass
@@ -329,7 +340,7 @@ class _Remove:
 
     def __call__(self) -> None:
         s = self.objects.sets.setdefault(self.name, _OrSet())
-        s.live.get(_key(self.value), set()).discard(self.tag)
+        s.live.get(_key(self.value), (None, set()))[1].discard(self.tag)
 
 
 @dataclass

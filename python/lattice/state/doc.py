@@ -82,9 +82,19 @@ class Doc:
         self._scratch: dict[str, Sequence] = {}
         self._local_seq = 0
         if replica is not None:
-            for entry in replica.iter_entries():
-                self._delivered(entry, replay=True)
+            self._replay()
             replica.delivery_listeners.append(self._delivered)
+            replica.reset_listeners.append(self._replay)
+
+    def _replay(self) -> None:
+        """(Re)build the state from the replica's store, as it delivered it."""
+        assert self.replica is not None
+        pending = self.replica.committed()
+        if pending is not None:
+            pending.result()  # queued commits first: the store must hold everything
+        self.objects, self.rejected, self._frontiers = Objects(), [], {}
+        for entry in self.replica.iter_entries():
+            self._delivered(entry, replay=True)
 
     # --- the objects -----------------------------------------------------------------
 
@@ -155,11 +165,18 @@ class Doc:
             self._local_seq += 1
             seq = self._local_seq
             ctx = Context(seq.to_bytes(32, "big"), LOCAL_AUTHOR, seq, seq, {LOCAL_AUTHOR: seq})
-            self.objects.apply(ops, ctx)  # raises, changing nothing, if refused
+            try:  # the decoded ops, exactly as a replica would apply them
+                self.objects.apply(opcodec.decode(payload).ops, ctx)
+            except LatticeError:
+                self._local_seq -= 1
+                raise
             return
-        # Refused ops are never signed: check them against what the entry will entangle.
+        # Refused ops are never signed: check them against what the entry will entangle
+        # (what its author committed to, and every head held here beyond that).
         me = self.replica.me
-        future = {pk: seq for pk, (seq, _) in self.replica.frontier().items()}
+        future = dict(self._frontiers.get(me, {}))
+        for pk, (seq, _) in self.replica.frontier().items():
+            future[pk] = max(seq, future.get(pk, 0))
         future[me] = self.replica.head(me) + 1
         list(self.objects._check(ops, Context(opcodec.SELF, me, future[me], 0, future)))
         self.replica.append(payload)
@@ -174,6 +191,9 @@ class Doc:
         frontier[author] = entry.seq
         if entry.kind != _DATA or not opcodec.is_batch(entry.payload):
             return
+        named = opcodec.doc_of(entry.payload)
+        if named is not None and named != self.doc_id:
+            return  # another document's (malformed or not: that one judges it)
         try:
             batch = opcodec.decode(entry.payload)
         except DecodeError as exc:
@@ -190,12 +210,13 @@ class Doc:
     def _reject(self, entry: _lattice.Entry, exc: LatticeError, replay: bool) -> None:
         self.rejected.append((entry.id, exc))
         if not replay and self.replica is not None:
-            self.replica.penalise(entry.author)
+            self.replica.penalise(entry.author, entry.id)
 
     def close(self) -> None:
         """Stop following the replica."""
         if self.replica is not None and self._delivered in self.replica.delivery_listeners:
             self.replica.delivery_listeners.remove(self._delivered)
+            self.replica.reset_listeners.remove(self._replay)
 
 
 class _Handle:
@@ -267,10 +288,10 @@ class Set(_Handle):
         self.doc._op(SetRemove(self.name, tags))
 
     def __contains__(self, value: object) -> bool:
-        return value in self.doc.objects.set(self.name)
+        return self.doc.objects.has(self.name, value)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[Value]:
-        return iter(sorted(self.doc.objects.set(self.name), key=repr))
+        return iter(self.doc.objects.set(self.name))
 
     def __len__(self) -> int:
         return len(self.doc.objects.set(self.name))

@@ -27,6 +27,7 @@ from enum import IntEnum
 from lattice import _lattice
 from lattice.errors import (
     DecodeError,
+    InvalidArgument,
     LimitExceeded,
     NonCanonical,
     TrailingBytes,
@@ -60,6 +61,7 @@ __all__ = [
     "TextInsert",
     "Value",
     "decode",
+    "doc_of",
     "encode",
     "is_batch",
     "width",
@@ -226,8 +228,19 @@ def _value(out: list[bytes], v: Value) -> None:
         raise DecodeError(f"not a document value: {type(v).__name__}")
 
 
+def _element(e: Element) -> bytes:
+    if not isinstance(e, Element) or len(e.entry) != len(SELF) or not 0 <= e.index < 2**32:
+        raise InvalidArgument(f"an element is a 32-byte entry id and a u32 index, not {e!r}")
+    return e.entry + struct.pack(">I", e.index)
+
+
 def _name(out: list[bytes], name: str, what: str = "name") -> None:
-    data = name.encode()
+    if not isinstance(name, str):
+        raise InvalidArgument(f"a {what} is a str, not {type(name).__name__}")
+    try:
+        data = name.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"a {what} must be encodable as UTF-8") from None
     if len(data) > MAX_NAME_LEN:
         raise LimitExceeded(f"{what} of {len(data)} bytes (limit {MAX_NAME_LEN})")
     out.append(bytes([len(data)]) + data)
@@ -273,7 +286,7 @@ def encode(batch: Batch) -> bytes:
                 out.append(bytes([OpType.SET_REMOVE]))
                 _name(out, name)
                 out.append(struct.pack(">H", len(tags)))
-                out += [t.entry + struct.pack(">I", t.index) for t in tags]
+                out += [_element(t) for t in tags]
             case TextInsert(name, parent, side, text):
                 if side not in (LEFT, RIGHT) or not text:
                     raise NonCanonical("a text insert has a side and at least one character")
@@ -283,7 +296,7 @@ def encode(batch: Batch) -> bytes:
                 if parent is None:
                     out.append(bytes([0, side]))
                 else:
-                    out.append(bytes([1]) + parent.entry + struct.pack(">IB", parent.index, side))
+                    out.append(bytes([1]) + _element(parent) + bytes([side]))
                 out.append(struct.pack(">I", len(data)) + data)
             case TextDelete(name, runs):
                 if not runs or len(runs) > MAX_TEXT_RUNS or any(n < 1 for _, n in runs):
@@ -291,10 +304,19 @@ def encode(batch: Batch) -> bytes:
                 out.append(bytes([OpType.TEXT_DELETE]))
                 _name(out, name)
                 out.append(struct.pack(">H", len(runs)))
-                out += [e.entry + struct.pack(">II", e.index, n) for e, n in runs]
+                out += [_element(e) + struct.pack(">I", n) for e, n in runs]
             case _:
                 raise DecodeError(f"not an op: {op!r}")
     return b"".join(out)
+
+
+def doc_of(payload: bytes) -> bytes | None:
+    """The doc id a batch's header names, if the header is readable (the rest may not be)."""
+    if len(payload) < len(MAGIC) + 2 or payload[len(MAGIC)] != VERSION:
+        return None
+    size = payload[len(MAGIC) + 1]
+    start = len(MAGIC) + 2
+    return payload[start : start + size] if len(payload) >= start + size else None
 
 
 def is_batch(payload: bytes) -> bool:
