@@ -333,3 +333,30 @@ def test_a_document_opened_behind_queued_commits_sees_them(tmp_path: Path) -> No
         first.counter("c").increment()
     assert Doc(rep, DOC).counter("c").value == 50
     rep.close()
+
+
+def test_the_owner_sees_history_changes_and_the_past() -> None:
+    a, b = swarm(2)
+    da, db = Doc(a, DOC), Doc(b, DOC)
+    seen: list[object] = []
+    stop = db.observe(seen.append)
+    da.text("t").insert(0, "first")
+    then = dict(a.frontier())
+    with da.transaction():
+        da.text("t").insert(5, " draft")
+        da.counter("c").increment()
+    b.receive(e.to_bytes() for e in a.entries())
+    assert [c.seq for c in seen] == [1, 2] and seen[0].author == a.me  # type: ignore[attr-defined]
+    stop()
+    db.counter("c").increment()
+    assert len(seen) == 2, "stopped"
+    history = db.history()
+    assert [(c.author, c.seq) for c in history] == [(a.me, 1), (a.me, 2), (b.me, 1)]
+    assert isinstance(history[1].ops[0], codec.TextInsert)
+    past = db.at(then)
+    assert str(past.text("t")) == "first" and past.counter("c").value == 0
+    assert str(db.text("t")) == "first draft" and db.counter("c").value == 2
+    with pytest.raises(InvalidArgument, match="read-only"):
+        past.counter("c").increment()
+    with pytest.raises(InvalidArgument):
+        Doc().at({})

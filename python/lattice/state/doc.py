@@ -26,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lattice import _lattice
@@ -55,7 +56,7 @@ from lattice.state.text import Sequence
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["LOCAL_AUTHOR", "Counter", "Doc", "Map", "Register", "Set", "Text"]
+__all__ = ["LOCAL_AUTHOR", "Change", "Counter", "Doc", "Map", "Register", "Set", "Text"]
 
 #: The author of a local document's transactions.
 LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
@@ -63,8 +64,19 @@ _DATA = int(Kind.DATA)
 _STATE_MAGIC = b"LDST"
 
 
+@dataclass(frozen=True)
+class Change:
+    """One applied transaction: its entry, author, seq, lamport time and ops."""
+
+    entry: bytes
+    author: bytes
+    seq: int
+    lamport: int
+    ops: tuple[Op, ...]
+
+
 class Doc:
-    """A document: registers, maps, counters and sets, driven by a replica's log."""
+    """A document: registers, maps, counters, sets and texts, driven by a replica's log."""
 
     def __init__(self, replica: Replica | None = None, doc_id: bytes | str = b"") -> None:
         self.doc_id = doc_id.encode() if isinstance(doc_id, str) else bytes(doc_id)
@@ -80,6 +92,9 @@ class Doc:
         # In a transaction: the op indexes taken so far, and the texts as its ops left them.
         self._width = 0
         self._scratch: dict[str, Sequence] = {}
+        self._history: list[Change] = []
+        self._observers: list[Callable[[Change], None]] = []
+        self._read_only = False
         self._local_seq = 0
         if replica is not None:
             self._replay()
@@ -93,6 +108,7 @@ class Doc:
         if pending is not None:
             pending.result()  # queued commits first: the store must hold everything
         self.objects, self.rejected, self._frontiers = Objects(), [], {}
+        self._history = []
         for entry in self.replica.iter_entries():
             self._delivered(entry, replay=True)
 
@@ -160,16 +176,23 @@ class Doc:
         return view
 
     def _commit(self, ops: tuple[Op, ...]) -> None:
+        if self._read_only:
+            raise InvalidArgument("a document at a past frontier is read-only")
         payload = opcodec.encode(Batch(self.doc_id, ops))
         if self.replica is None:
             self._local_seq += 1
             seq = self._local_seq
             ctx = Context(seq.to_bytes(32, "big"), LOCAL_AUTHOR, seq, seq, {LOCAL_AUTHOR: seq})
-            try:  # the decoded ops, exactly as a replica would apply them
-                self.objects.apply(opcodec.decode(payload).ops, ctx)
+            decoded = opcodec.decode(payload).ops  # exactly as a replica would apply them
+            try:
+                self.objects.apply(decoded, ctx)
             except LatticeError:
                 self._local_seq -= 1
                 raise
+            change = Change(ctx.entry, LOCAL_AUTHOR, seq, seq, decoded)
+            self._history.append(change)
+            for callback in list(self._observers):
+                callback(change)
             return
         # Refused ops are never signed: check them against what the entry will entangle
         # (what its author committed to, and every head held here beyond that).
@@ -206,6 +229,36 @@ class Doc:
             self.objects.apply(batch.ops, ctx)
         except InvalidOp as exc:
             self._reject(entry, exc, replay)
+            return
+        change = Change(entry.id, author, entry.seq, entry.lamport, batch.ops)
+        self._history.append(change)
+        for callback in list(self._observers):
+            callback(change)
+
+    # --- the owner's view of a deep log: audit trail, time travel -----------------------
+
+    def history(self) -> list[Change]:
+        """Every applied transaction, in delivery (causal) order: who, when, what."""
+        return list(self._history)
+
+    def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback`` with each transaction applied from now on (own and peers');
+        returns a function that stops it."""
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback)
+
+    def at(self, frontier: Mapping[bytes, int | tuple[int, bytes]]) -> Doc:
+        """The document as it was at ``frontier`` (peer → seq, or a
+        :meth:`~lattice.Replica.frontier`): a read-only copy rebuilt from the log."""
+        if self.replica is None:
+            raise InvalidArgument("time travel needs the log: a local document has none")
+        seqs = {p: (s if isinstance(s, int) else s[0]) for p, s in frontier.items()}
+        past = Doc(doc_id=self.doc_id)
+        for entry in self.replica.iter_entries():
+            if entry.seq <= seqs.get(entry.author, 0):
+                past._delivered(entry, replay=True)
+        past._read_only = True
+        return past
 
     def _reject(self, entry: _lattice.Entry, exc: LatticeError, replay: bool) -> None:
         self.rejected.append((entry.id, exc))
