@@ -32,6 +32,8 @@ def test_demo_command_runs() -> None:
         "all four matrices identical",
         "blocklisted everywhere: True",
         "drawn as a heatmap",
+        "refused alike everywhere: True",
+        '"Hello, brave new world!"',
     ):
         assert expected in result.output
     # The network section says where it drew the matrix, and the picture is there.
@@ -44,7 +46,7 @@ def test_demo_lists_its_sections() -> None:
     result = CliRunner().invoke(main, ["demo", "--list"])
     assert result.exit_code == 0, result.output
     names = [line.split()[0] for line in result.output.splitlines()]
-    assert names == ["core", "swarm", "attack", "network"] == list(SECTIONS)
+    assert names == ["core", "swarm", "attack", "network", "docs"] == list(SECTIONS)
 
 
 def test_demo_runs_one_section() -> None:

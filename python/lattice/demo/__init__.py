@@ -4,16 +4,17 @@
 tampered entry caught; ``swarm``: five Replicas on simulated links and a client's quorum
 proof; ``attack``: an equivocating peer caught, proven and blocklisted; ``network``: real
 node processes over Noise, the matrix converging (and drawn to a PNG), and an
-equivocating peer caught over the network. ``lattice demo`` runs every section in this
-order, ``lattice demo NAME`` one, ``lattice demo --list`` names them. Later features add
-their section to :data:`SECTIONS`.
+equivocating peer caught over the network; ``docs``: two peers editing one text
+concurrently, a Byzantine edit refused alike everywhere, the text converging.
+``lattice demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
+demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
 >>> from rich.console import Console
 >>> summary = run_demo(Console(quiet=True), rounds=20, network_part=False)
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network']
+['core', 'swarm', 'attack', 'network', 'docs']
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rich.console import Console
 
 from lattice.demo.attack import AttackSummary, run_attack_demo
 from lattice.demo.core import DEFAULT_ROUNDS, CoreSummary, run_core_demo
+from lattice.demo.docs import DocsSummary, run_docs_demo
 from lattice.demo.network import NetworkSummary, run_network_demo
 from lattice.demo.swarm import SwarmSummary, run_swarm_demo
 from lattice.errors import InvalidArgument
@@ -36,6 +38,7 @@ __all__ = [
     "AttackSummary",
     "CoreSummary",
     "DemoSummary",
+    "DocsSummary",
     "NetworkSummary",
     "Section",
     "SwarmSummary",
@@ -86,6 +89,11 @@ SECTIONS: dict[str, Section] = {
             "real node processes over Noise; the matrix as a PNG; a liar caught on the network",
             lambda console, o: run_network_demo(console, png=o.png),
         ),
+        Section(
+            "docs",
+            "documents: concurrent edits converge; a Byzantine edit refused alike everywhere",
+            lambda console, o: run_docs_demo(console),
+        ),
     )
 }
 
@@ -99,6 +107,7 @@ class DemoSummary:
     swarm: SwarmSummary | None = None
     attack: AttackSummary | None = None
     network: NetworkSummary | None = None
+    docs: DocsSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -163,5 +172,6 @@ def run_demo(
         swarm=get("swarm", SwarmSummary),  # type: ignore[arg-type]
         attack=get("attack", AttackSummary),  # type: ignore[arg-type]
         network=get("network", NetworkSummary),  # type: ignore[arg-type]
+        docs=get("docs", DocsSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )
