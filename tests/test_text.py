@@ -124,3 +124,20 @@ def test_an_edit_outside_the_causal_past_is_refused_alike(case: str) -> None:
         assert [i for i, _ in doc.rejected] == [bad.id]
         assert isinstance(doc.rejected[0][1], want)
         assert str(doc.text("t")) == "abc"
+
+
+def test_cursors_survive_concurrent_edits_and_characters_know_their_author() -> None:
+    a, b = swarm(2)
+    da, db = Doc(a, DOC), Doc(b, DOC)
+    da.text("t").insert(0, "world")
+    exchange([a, b], random.Random(0))
+    cursor = db.text("t").cursor(0)  # at "w"
+    end = db.text("t").cursor(5)
+    da.text("t").insert(0, "hello ")  # before it, concurrently
+    db.text("t").delete(0, 1)  # the character itself goes: the cursor stays in place
+    exchange([a, b], random.Random(1))
+    assert str(db.text("t")) == "hello orld"
+    assert db.text("t").position(cursor) == 6 and db.text("t").position(end) == 10
+    entry, index, author, seq = db.text("t").provenance(0)
+    assert (author, seq, index) == (a.me, 2, 0) and a.get(entry) is not None
+    assert db.text("t").provenance(6)[2:] == (a.me, 1)

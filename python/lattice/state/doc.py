@@ -397,6 +397,39 @@ class Text(_Handle):
             for e in doomed:
                 view.delete(e)
 
+    def cursor(self, index: int) -> Element | None:
+        """A position that survives concurrent edits: the character at ``index`` (None:
+        the end). :meth:`position` tells where it is now.
+
+        >>> doc = Doc()
+        >>> t = doc.text("t")
+        >>> t.insert(0, "world")
+        >>> c = t.cursor(0)
+        >>> t.insert(0, "hello ")
+        >>> t.position(c)
+        6
+        """
+        visible = self.doc.objects.text(self.name).visible()
+        if not 0 <= index <= len(visible):
+            raise IndexError(f"cursor at {index} of a text of {len(visible)}")
+        return visible[index] if index < len(visible) else None
+
+    def position(self, cursor: Element | None) -> int:
+        """Where ``cursor`` is now (a deleted character's place: where the next one is)."""
+        seq = self.doc.objects.text(self.name)
+        if cursor is None:
+            return len(seq)
+        if cursor not in seq:
+            raise InvalidArgument("not a cursor of this text")
+        return seq.index_of(cursor)
+
+    def provenance(self, index: int) -> tuple[bytes, int, bytes, int]:
+        """Who typed the character at ``index``: ``(entry id, op index, author, seq)`` —
+        the audit trail of one character (:meth:`Doc.history` has the entry's time)."""
+        element = self.doc.objects.text(self.name).visible()[index]
+        author, seq = self.doc.objects.entries[element.entry]
+        return element.entry, element.index, author, seq
+
     def splice(self, index: int, length: int, text: str) -> None:
         """Delete ``length`` characters at ``index`` and insert ``text`` there, as one."""
         with self.doc.transaction():

@@ -115,6 +115,13 @@ class Sequence:
             return order[after], LEFT
         return None, RIGHT
 
+    def index_of(self, element: Element) -> int:
+        """The visible index of ``element``; for a deleted one, of the next character
+        still there (the end if none)."""
+        order = self.order()
+        at = order.index(element)
+        return sum(1 for e in order[:at] if not self.nodes[e].deleted)
+
     def __str__(self) -> str:
         return "".join(self.nodes[e].char for e in self.visible())
 
