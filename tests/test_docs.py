@@ -360,3 +360,45 @@ def test_the_owner_sees_history_changes_and_the_past() -> None:
         past.counter("c").increment()
     with pytest.raises(InvalidArgument):
         Doc().at({})
+
+
+def test_undo_and_redo_of_the_users_own_transactions() -> None:
+    from lattice.state import UndoManager
+
+    doc = Doc()
+    undo = UndoManager(doc)
+    m, c, s, t = doc.map("m"), doc.counter("c"), doc.set("s"), doc.text("t")
+    m["k"] = "first"
+    with doc.transaction():
+        m["k"] = "second"
+        c.increment(5)
+        s.add("x")
+        t.insert(0, "abc")
+    t.delete(1, 1)
+    assert doc.to_py() == {
+        "counter": {"c": 5}, "map": {"m": {"k": "second"}}, "set": {"s": ["x"]}, "text": {"t": "ac"}
+    }  # fmt: skip
+    assert undo.undo() and str(t) == "abc"
+    assert undo.undo()
+    assert doc.to_py() == {
+        "counter": {"c": 0}, "map": {"m": {"k": "first"}}, "set": {"s": []}, "text": {"t": ""}
+    }  # fmt: skip
+    assert undo.redo() and m["k"] == "second" and c.value == 5 and str(t) == "abc"
+    assert undo.undo() and undo.undo() and not m and not undo.undo()
+    m["k"] = "new"  # a new transaction clears what could be redone
+    assert not undo.redo()
+
+
+def test_an_undo_is_new_ops_every_replica_applies_alike() -> None:
+    from lattice.state import UndoManager
+
+    a, b = swarm(2)
+    da, db = Doc(a, DOC), Doc(b, DOC)
+    undo = UndoManager(da)
+    da.text("t").insert(0, "hello")
+    exchange([a, b], random.Random(0))
+    db.text("t").insert(5, " world")  # concurrently with the undo below
+    assert undo.undo()
+    exchange([a, b], random.Random(1))
+    assert str(da.text("t")) == str(db.text("t")) == " world"
+    assert da.encode() == db.encode() and not da.rejected

@@ -9,7 +9,18 @@
 
 from __future__ import annotations
 
-from lattice.state.doc import Counter, Doc, Map, Register, Set
+from lattice.state.doc import Counter, Doc, Map, Register, Set, Text
 from lattice.state.machine import Context, StateMachine
+from lattice.state.undo import UndoManager
 
-__all__ = ["Context", "Counter", "Doc", "Map", "Register", "Set", "StateMachine"]
+__all__ = [
+    "Context",
+    "Counter",
+    "Doc",
+    "Map",
+    "Register",
+    "Set",
+    "StateMachine",
+    "Text",
+    "UndoManager",
+]

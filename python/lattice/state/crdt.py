@@ -241,7 +241,9 @@ class Objects:
         return tuple(sorted(s.live.get(_key(value), (None, set()))[1])) if s else ()
 
     def text(self, name: str) -> Sequence:
-        return self.texts.get(name) or Sequence()
+        # Not `or`: a text whose characters are all deleted is empty, and still this text.
+        seq = self.texts.get(name)
+        return Sequence() if seq is None else seq
 
     def to_py(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -28,7 +28,7 @@ import copy
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lattice import _lattice
 from lattice.entry import Kind
@@ -64,6 +64,15 @@ _DATA = int(Kind.DATA)
 _STATE_MAGIC = b"LDST"
 
 
+class UndoHook(Protocol):
+    """What a document tells an undo manager of each of its user's transactions: the ops,
+    before they are applied (it returns what it needs to remember), and after."""
+
+    def before(self, ops: tuple[Op, ...]) -> Any: ...
+
+    def after(self, before: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class Change:
     """One applied transaction: its entry, author, seq, lamport time and ops."""
@@ -95,6 +104,8 @@ class Doc:
         self._history: list[Change] = []
         self._observers: list[Callable[[Change], None]] = []
         self._read_only = False
+        #: Set by an UndoManager (lattice.state.undo): told of this user's transactions.
+        self._undo: UndoHook | None = None
         self._local_seq = 0
         if replica is not None:
             self._replay()
@@ -178,6 +189,12 @@ class Doc:
     def _commit(self, ops: tuple[Op, ...]) -> None:
         if self._read_only:
             raise InvalidArgument("a document at a past frontier is read-only")
+        before = None if self._undo is None else self._undo.before(ops)
+        self._apply_own(ops)
+        if before is not None and self._undo is not None:
+            self._undo.after(before)
+
+    def _apply_own(self, ops: tuple[Op, ...]) -> None:
         payload = opcodec.encode(Batch(self.doc_id, ops))
         if self.replica is None:
             self._local_seq += 1
