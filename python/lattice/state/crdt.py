@@ -25,11 +25,18 @@ from __future__ import annotations
 
 import bisect
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lattice.errors import CounterOverflow, NotInCausalPast, OpOutOfRange, WrongType
+from lattice.errors import (
+    CounterOverflow,
+    NonCanonical,
+    NotInCausalPast,
+    OpOutOfRange,
+    UnknownKind,
+    WrongType,
+)
 from lattice.state.machine import Context
 from lattice.state.ops import (
     SELF,
@@ -44,6 +51,7 @@ from lattice.state.ops import (
     TextDelete,
     TextInsert,
     Value,
+    _Reader,
     _value,
     width,
 )
@@ -294,7 +302,88 @@ class Objects:
             for e in sequence.order():
                 node = sequence.nodes[e]
                 out.append(e.entry + struct.pack(">I?", e.index, node.deleted) + text(node.char))
+                if node.parent is None:
+                    out.append(bytes([0, node.side]))
+                else:
+                    out.append(
+                        b"\x01"
+                        + node.parent.entry
+                        + struct.pack(">IB", node.parent.index, node.side)
+                    )
         return b"".join(out)
+
+    @classmethod
+    def decode(cls, data: bytes, author_of: Callable[[bytes], tuple[bytes, int]]) -> Objects:
+        """The objects :meth:`encode` wrote (``author_of`` names each entry's author and
+        seq); a typed :class:`~lattice.errors.DecodeError` for anything else."""
+        r = _Reader(data)
+        objects = cls()
+
+        def text() -> str:
+            raw = r.take(r.u32("length"), "text")
+            try:
+                return raw.decode()
+            except UnicodeDecodeError:
+                raise NonCanonical("state text is not UTF-8") from None
+
+        def stamp() -> Stamp:
+            lamport = int(struct.unpack(">Q", r.take(8, "lamport"))[0])
+            return lamport, r.take(32, "stamp entry"), r.u32("op index")
+
+        def element() -> Element:
+            return Element(r.take(32, "entry"), r.u32("index"))
+
+        def number() -> int:
+            try:
+                return int(text())
+            except ValueError:
+                raise NonCanonical("a counter total is not a number") from None
+
+        entries: set[bytes] = set()
+        while r.pos < len(r.data):
+            kind = r.take(1, "record")
+            name = text()
+            if kind == b"R":
+                value = r.value()
+                objects.registers[name] = (value, stamp())
+            elif kind == b"M":
+                key, value = text(), r.value()
+                flag = r.take(1, "flag")
+                if flag not in (b"D", b"V"):
+                    raise NonCanonical("a map entry is D or V")
+                held: object = _DELETED if flag == b"D" else value
+                objects.maps.setdefault(name, {})[key] = (held, stamp())
+            elif kind == b"C":
+                c = objects.counters[name] = _Counter(total=number())
+                for _ in range(r.u32("records")):
+                    author = r.take(32, "author")
+                    seq = int(struct.unpack(">Q", r.take(8, "seq"))[0])
+                    c.seqs.setdefault(author, []).append(seq)
+                    c.sums.setdefault(author, []).append(number())
+            elif kind == b"S":
+                count = r.u32("tags")
+                value = r.value()
+                tags = {element() for _ in range(count)}
+                s = objects.sets.setdefault(name, _OrSet())
+                s.live[_key(value)] = (value, tags)
+                for tag in tags:
+                    objects.tags[tag] = (name, value)
+                    entries.add(tag.entry)
+            elif kind == b"T":
+                nodes = []
+                for _ in range(r.u32("nodes")):
+                    e = element()
+                    deleted = r.take(1, "deleted") == b"\x01"
+                    char = text()
+                    parent = element() if r.u8("parent flag") else None
+                    nodes.append((e, char, parent, r.u8("side"), deleted))
+                    entries.add(e.entry)
+                objects.texts[name] = Sequence.from_nodes(nodes)
+            else:
+                raise UnknownKind(f"unknown state record {kind!r}")
+        for entry in entries:
+            objects.entries[entry] = author_of(entry)
+        return objects
 
 
 def _key(value: Value) -> bytes:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from lattice.errors import NonCanonical
 from lattice.state.ops import LEFT, RIGHT, Element
 
 __all__ = ["Sequence"]
@@ -51,6 +52,28 @@ class Sequence:
         self._top: list[Element] = []  # the root's children (all on its right)
         self._order: list[Element] | None = None
         self._visible: list[Element] | None = None
+
+    @classmethod
+    def from_nodes(cls, nodes: list[tuple[Element, str, Element | None, int, bool]]) -> Sequence:
+        """A text from its nodes: (element, character, parent, side, deleted)."""
+        seq = cls()
+        for element, char, parent, side, deleted in nodes:
+            if side not in (LEFT, RIGHT) or len(char) != 1 or element in seq.nodes:
+                raise NonCanonical("a text node has one character, a side, and one place")
+            seq.nodes[element] = _Node(char, parent, side, deleted)
+        for element, _, parent, side, _ in nodes:
+            if parent is None:
+                seq._top.append(element)
+            elif parent in seq.nodes:
+                node = seq.nodes[parent]
+                (node.left if side == LEFT else node.right).append(element)
+            else:
+                raise NonCanonical("a character whose parent is not in the text")
+        seq._top.sort()
+        for node in seq.nodes.values():
+            node.left.sort()
+            node.right.sort()
+        return seq
 
     def __contains__(self, element: object) -> bool:
         return element in self.nodes
