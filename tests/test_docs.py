@@ -427,7 +427,7 @@ def test_a_local_document_saves_and_loads_its_state() -> None:
     again.map("m")["k"] = 2
     doc.map("m")["k"] = 2
     assert again.encode() == doc.encode()
-    for bad in (b"", b"LDST", doc.encode()[:-3], doc.encode() + b"Z"):
+    for bad in (b"", b"LDST", doc.encode()[:-3], doc.encode() + b"Z", b"LDST\xff" + bytes(300)):
         with pytest.raises(DecodeError):
             Doc.decode(bad)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lattice import _lattice
 from lattice.entry import Kind
-from lattice.errors import DecodeError, InvalidArgument, InvalidOp, LatticeError
+from lattice.errors import DecodeError, InvalidArgument, InvalidOp, LatticeError, LimitExceeded
 from lattice.state import ops as opcodec
 from lattice.state.crdt import Objects
 from lattice.state.machine import Context
@@ -172,6 +172,8 @@ class Doc:
             raise DecodeError("not an encoded document")
         size = data[len(_STATE_MAGIC)]
         at = len(_STATE_MAGIC) + 1
+        if size > opcodec.MAX_DOC_ID_LEN:
+            raise LimitExceeded(f"a doc id of {size} bytes (limit {opcodec.MAX_DOC_ID_LEN})")
         if len(data) < at + size + 12:
             raise DecodeError("an encoded document cut short")
         doc = cls(doc_id=data[at : at + size])
