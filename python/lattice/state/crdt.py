@@ -24,6 +24,7 @@ increments may together pass it: the value is then the exact sum).
 from __future__ import annotations
 
 import bisect
+import builtins
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -242,6 +243,11 @@ class Objects:
     def has(self, name: str, value: Value) -> bool:
         s = self.sets.get(name)
         return s is not None and bool(s.live.get(_key(value), (None, ()))[1])
+
+    def live_tags(self, name: str) -> builtins.set[Element]:
+        """Every live tag of set ``name``."""
+        s = self.sets.get(name)
+        return set() if s is None else {t for _, tags in s.live.values() for t in tags}
 
     def tags_of(self, name: str, value: Value) -> tuple[Element, ...]:
         """The live tags of ``value`` in set ``name`` (what a remove of it observes)."""

@@ -47,11 +47,10 @@ from lattice.state.ops import (
     RegisterSet,
     SetAdd,
     SetRemove,
-    TextDelete,
     TextInsert,
     Value,
 )
-from lattice.state.text import Sequence
+from lattice.state.text import Sequence, deletes
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
@@ -247,10 +246,7 @@ class Doc:
             except LatticeError:
                 self._local_seq -= 1
                 raise
-            change = Change(ctx.entry, LOCAL_AUTHOR, seq, seq, decoded)
-            self._history.append(change)
-            for callback in list(self._observers):
-                callback(change)
+            self._record(Change(ctx.entry, LOCAL_AUTHOR, seq, seq, decoded))
             return
         # Refused ops are never signed: check them against what the entry will entangle
         # (what its author committed to, and every head held here beyond that).
@@ -280,15 +276,16 @@ class Doc:
         except DecodeError as exc:
             self._reject(entry, exc, replay)
             return
-        if batch.doc != self.doc_id:
-            return  # another document's
         ctx = Context(entry.id, author, entry.seq, entry.lamport, dict(frontier))
         try:
             self.objects.apply(batch.ops, ctx)
         except InvalidOp as exc:
             self._reject(entry, exc, replay)
             return
-        change = Change(entry.id, author, entry.seq, entry.lamport, batch.ops)
+        self._record(Change(entry.id, author, entry.seq, entry.lamport, batch.ops))
+
+    def _record(self, change: Change) -> None:
+        """An applied transaction: into the history, and to the observers."""
         self._history.append(change)
         for callback in list(self._observers):
             callback(change)
@@ -440,18 +437,8 @@ class Text(_Handle):
             if not 0 <= index <= index + length <= len(view):
                 raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
             doomed = view.visible()[index : index + length]
-            runs: list[tuple[Element, int]] = []
-            for e in doomed:
-                if runs:
-                    first, n = runs[-1]
-                    if first.entry == e.entry and first.index + n == e.index:
-                        runs[-1] = (first, n + 1)
-                        continue
-                runs.append((e, 1))
-            for start in range(0, len(runs), opcodec.MAX_TEXT_RUNS):
-                self.doc._op(
-                    TextDelete(self.name, tuple(runs[start : start + opcodec.MAX_TEXT_RUNS]))
-                )
+            for op in deletes(self.name, doomed):
+                self.doc._op(op)
             for e in doomed:
                 view.delete(e)
 

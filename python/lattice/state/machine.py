@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from lattice.errors import InvalidOp
 from lattice.state.ops import Op
 
 __all__ = ["Context", "StateMachine"]
@@ -48,8 +47,3 @@ class StateMachine(Protocol):
     def restore(self, snapshot: bytes) -> None: ...
 
     def query(self, request: object) -> object: ...
-
-
-def rejected(reason: str) -> InvalidOp:
-    """The error for a refused batch (helper for implementations)."""
-    return InvalidOp(reason)

@@ -29,9 +29,9 @@ import bisect
 from dataclasses import dataclass, field
 
 from lattice.errors import NonCanonical
-from lattice.state.ops import LEFT, RIGHT, Element
+from lattice.state.ops import LEFT, MAX_TEXT_RUNS, RIGHT, Element, TextDelete
 
-__all__ = ["Sequence"]
+__all__ = ["Sequence", "deletes"]
 
 
 @dataclass
@@ -129,10 +129,15 @@ class Sequence:
     def place(self, index: int) -> tuple[Element | None, int]:
         """Where an insert at visible ``index`` goes: ``(parent, side)`` (Fugue's rule)."""
         visible = self.visible()
-        left = visible[index - 1] if index > 0 else None
-        order = self.order()
+        return self.place_after(visible[index - 1] if index > 0 else None)
+
+    def place_after(self, left: Element | None) -> tuple[Element | None, int]:
+        """Where an insert right after ``left`` (a character or a tombstone; None: the
+        start) goes: its right child if it has none, else the left child of the element
+        after it."""
         if left is not None and not self.nodes[left].right:
             return left, RIGHT
+        order = self.order()
         after = order.index(left) + 1 if left is not None else 0
         if after < len(order):
             return order[after], LEFT
@@ -150,3 +155,20 @@ class Sequence:
 
     def __len__(self) -> int:
         return len(self.visible())
+
+
+def deletes(name: str, elements: list[Element]) -> list[TextDelete]:
+    """The ops that delete ``elements`` from text ``name``: consecutive ones (one entry, the
+    next index) as one run, in the order given, at most ``MAX_TEXT_RUNS`` runs an op."""
+    runs: list[tuple[Element, int]] = []
+    for e in elements:
+        if runs:
+            first, n = runs[-1]
+            if first.entry == e.entry and first.index + n == e.index:
+                runs[-1] = (first, n + 1)
+                continue
+        runs.append((e, 1))
+    return [
+        TextDelete(name, tuple(runs[start : start + MAX_TEXT_RUNS]))
+        for start in range(0, len(runs), MAX_TEXT_RUNS)
+    ]

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lattice.state.ops import (
-    LEFT,
-    RIGHT,
     CounterAdd,
     Element,
     MapDelete,
@@ -41,6 +39,7 @@ from lattice.state.ops import (
     TextInsert,
     Value,
 )
+from lattice.state.text import deletes
 
 if TYPE_CHECKING:
     from lattice.state.doc import Doc
@@ -102,9 +101,7 @@ class UndoManager:
                 case CounterAdd(name, delta):
                     b.counters[name] = b.counters.get(name, 0) + delta
                 case SetAdd(name, _) | SetRemove(name, _):
-                    s = objects.sets.get(name)
-                    live = set() if s is None else {t for _, tags in s.live.values() for t in tags}
-                    b.sets.setdefault(name, live)
+                    b.sets.setdefault(name, objects.live_tags(name))
                 case TextInsert(name=name) | TextDelete(name=name):
                     b.texts.setdefault(name, set(objects.text(name).visible()))
         return b
@@ -114,8 +111,7 @@ class UndoManager:
         added: dict[str, set[Element]] = {}
         removed: dict[str, list[Value]] = {}
         for name, before in b.sets.items():
-            s = objects.sets.get(name)
-            live = set() if s is None else {t for _, tags in s.live.values() for t in tags}
+            live = objects.live_tags(name)
             added[name] = live - before
             removed[name] = sorted({objects.tags[t][1] for t in before - live}, key=repr)
         typed: dict[str, list[Element]] = {}
@@ -183,26 +179,10 @@ class UndoManager:
                     e = self._replaced[e]
                 if not seq.nodes[e].deleted:
                     live.append(e)
-            if live:
-                ops.append(TextDelete(name, _runs(live)))
+            ops += deletes(name, sorted(live))
         for name, elements in inv.erased.items():
             seq = self.doc.objects.text(name)
             for e in elements:
-                node = seq.nodes[e]
-                order = seq.order()
-                if not node.right:
-                    parent, side = e, RIGHT
-                else:
-                    parent, side = order[order.index(e) + 1], LEFT
-                ops.append(TextInsert(name, parent, side, node.char))
+                parent, side = seq.place_after(e)  # where the tombstone is
+                ops.append(TextInsert(name, parent, side, seq.nodes[e].char))
         return ops
-
-
-def _runs(elements: list[Element]) -> tuple[tuple[Element, int], ...]:
-    runs: list[tuple[Element, int]] = []
-    for e in sorted(elements):
-        if runs and runs[-1][0].entry == e.entry and runs[-1][0].index + runs[-1][1] == e.index:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((e, 1))
-    return tuple(runs)
