@@ -699,3 +699,65 @@ class FramePool:
     @property
     def used(self) -> int:
         """Bytes reserved now."""
+
+_ElemArg = tuple[bytes, int]
+_TextOp = tuple[int, _ElemArg | None, int, _ElemArg, str] | tuple[int, _ElemArg, int]
+
+@final
+class TextKernel:
+    """The order of one document text (DESIGN §9): a Fugue tree kept as runs of its in-order
+    walk, with O(log n) index ↔ element maps. ``lattice.state.text.Sequence`` wraps it;
+    elements are ``(entry, index)`` tuples.
+
+    >>> k = TextKernel()
+    >>> k.insert(None, 1, (bytes(32), 0), "helo")
+    >>> parent, side = k.place(3)
+    >>> k.insert(parent, side, (bytes(32), 4), "l")
+    >>> str(k), len(k), k.index_of((bytes(32), 4))
+    ('hello', 5, 3)
+    """
+
+    def __new__(cls) -> TextKernel: ...
+    def __len__(self) -> int: ...
+    @property
+    def total(self) -> int:
+        """Every element, tombstones included."""
+    def slice(self, start: int, end: int) -> str:
+        """The visible characters ``start:end``."""
+    def contains(self, first: _ElemArg, count: int = 1) -> bool:
+        """Whether all of ``count`` elements from ``first`` are in this text."""
+    def insert(self, parent: _ElemArg | None, side: int, first: _ElemArg, text: str) -> None:
+        """Insert ``text`` as a run: ``first`` under ``parent`` (None: the root) on ``side``."""
+    def delete(self, first: _ElemArg, count: int) -> int:
+        """Delete ``count`` elements from ``first``; returns how many were still there."""
+    def apply(self, ops: Iterable[_TextOp]) -> None:
+        """Apply a batch: ``(0, parent, side, first, text)`` inserts and ``(1, first, count)``
+        deletes, in one call. A refusal raises ``InvalidArgument`` with ``index`` set to
+        the op's position (the ops before it stay applied)."""
+    def place(self, index: int) -> tuple[tuple[bytes, int] | None, int]:
+        """Where an insert at visible ``index`` goes: ``(parent, side)``."""
+    def place_after(self, left: _ElemArg | None) -> tuple[tuple[bytes, int] | None, int]:
+        """Where an insert right after ``left`` goes (None: the start)."""
+    def node(self, element: _ElemArg) -> tuple[str, bool] | None:
+        """``(char, deleted)`` of ``element``, or None if it is not in this text."""
+    def index_of(self, element: _ElemArg) -> int:
+        """The visible index of ``element`` (a deleted one: of the next character there)."""
+    def visible_runs(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
+        """The visible characters ``start:end`` as ``(first element, count)`` runs."""
+    def nodes(
+        self,
+    ) -> list[tuple[tuple[bytes, int], str, tuple[bytes, int] | None, int, bool]]:
+        """Every element in text order: ``(element, char, parent, side, deleted)``."""
+    def encode_nodes(self) -> bytes:
+        """The nodes as the document state encodes them (docs/format.md)."""
+    @staticmethod
+    def from_nodes(
+        nodes: Iterable[tuple[_ElemArg, str, _ElemArg | None, int, bool]],
+    ) -> TextKernel:
+        """A text from its nodes, in any order; ``NonCanonical`` unless they form one tree."""
+    def mark(self) -> None:
+        """Start recording what :meth:`rollback` undoes."""
+    def release(self) -> None:
+        """Keep everything since the mark."""
+    def rollback(self) -> None:
+        """Undo everything since the mark."""

@@ -26,6 +26,7 @@ pub mod merkle;
 pub mod noise;
 pub mod sign;
 pub mod synth;
+pub mod text;
 
 #[cfg(feature = "python")]
 mod py;

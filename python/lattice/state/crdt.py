@@ -110,8 +110,15 @@ class Objects:
         """Apply all of ``ops`` or, raising the reason, none of them."""
         changes = list(self._check(ops, ctx))
         self.entries[ctx.entry] = (ctx.author, ctx.seq)
+        texts: dict[str, list[Any]] = {}
         for change in changes:
-            change()
+            if isinstance(change, _Insert | _Delete):
+                texts.setdefault(change.name, []).append(change.op)
+            else:
+                change()
+        # Each text's inserts and deletes in one kernel call (texts are independent).
+        for name, batch in texts.items():
+            self.texts.setdefault(name, Sequence()).apply(batch)
 
     def _known(
         self, tag: Element, ctx: Context, index: int, own: dict[Element, tuple[str, Value]]
@@ -161,12 +168,10 @@ class Objects:
         seq = self.texts.get(name)
         if seq is None or first not in seq:
             raise NotInCausalPast(f"{first.entry[:4].hex()}…/{first.index} is not in {name!r}")
-        last = Element(first.entry, first.index + count - 1)
-        if last not in seq:
-            raise OpOutOfRange(f"a run of {count} past what entry {first.entry[:4].hex()}… typed")
-        for k in range(1, count - 1):
-            if Element(first.entry, first.index + k) not in seq:
-                raise NotInCausalPast(f"{first.entry[:4].hex()}…/{first.index + k} is not text")
+        if count > 1 and not seq.contains_run(first, count):
+            if Element(first.entry, first.index + count - 1) not in seq:
+                raise OpOutOfRange(f"a run of {count} past what {first.entry[:4].hex()}… typed")
+            raise NotInCausalPast(f"a run from {first.entry[:4].hex()}… that is not all text")
 
     def _check(self, ops: tuple[Op, ...], ctx: Context) -> Iterator[Any]:
         """Validate every op first (nothing changes if one fails), yielding the changes."""
@@ -203,11 +208,11 @@ class Objects:
                         self._char(name, parent, 1, ctx, here, own_chars)
                     own_chars.update(dict.fromkeys(range(here, index), name))
                     real = None if parent is None else self._real(parent, ctx)
-                    changes.append(_Insert(self, name, real, side, Element(ctx.entry, here), text))
+                    changes.append(_Insert(name, (real, side, Element(ctx.entry, here), text)))
                 case TextDelete(name, runs):
                     for first, count in runs:
                         self._char(name, first, count, ctx, here, own_chars)
-                        changes.append(_Delete(self, name, self._real(first, ctx), count))
+                        changes.append(_Delete(name, (self._real(first, ctx), count)))
                 case SetRemove(name, tags):
                     for tag in tags:
                         set_name, value = self._known(tag, ctx, here, own_tags)
@@ -304,18 +309,8 @@ class Objects:
                 out.append(b"S" + text(name) + struct.pack(">I", len(tags)) + canonical)
                 out += [t.entry + struct.pack(">I", t.index) for t in sorted(tags)]
         for name, sequence in sorted(self.texts.items()):
-            out.append(b"T" + text(name) + struct.pack(">I", len(sequence.nodes)))
-            for e in sequence.order():
-                node = sequence.nodes[e]
-                out.append(e.entry + struct.pack(">I?", e.index, node.deleted) + text(node.char))
-                if node.parent is None:
-                    out.append(bytes([0, node.side]))
-                else:
-                    out.append(
-                        b"\x01"
-                        + node.parent.entry
-                        + struct.pack(">IB", node.parent.index, node.side)
-                    )
+            out.append(b"T" + text(name) + struct.pack(">I", sequence.total))
+            out.append(sequence.encode_nodes())
         return b"".join(out)
 
     @classmethod
@@ -442,29 +437,14 @@ class _Remove:
 
 @dataclass
 class _Insert:
-    objects: Objects
     name: str
-    parent: Element | None
-    side: int
-    first: Element
-    text: str
-
-    def __call__(self) -> None:
-        seq = self.objects.texts.setdefault(self.name, Sequence())
-        seq.insert(self.parent, self.side, self.first, self.text)
+    op: tuple[Element | None, int, Element, str]  # parent, side, first, text
 
 
 @dataclass
 class _Delete:
-    objects: Objects
     name: str
-    first: Element
-    count: int
-
-    def __call__(self) -> None:
-        seq = self.objects.texts[self.name]
-        for k in range(self.count):
-            seq.delete(Element(self.first.entry, self.first.index + k))
+    op: tuple[Element, int]  # first, count
 
 
 @dataclass

@@ -24,7 +24,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import copy
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from lattice.state.ops import (
     TextInsert,
     Value,
 )
-from lattice.state.text import Sequence, deletes
+from lattice.state.text import Sequence, delete_ops
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
@@ -206,6 +205,10 @@ class Doc:
         finally:
             self._pending = None
             self._width = 0
+            # The texts go back as they were: the batch is applied as every replica does.
+            for name, view in self._scratch.items():
+                if self.objects.texts.get(name) is view:
+                    view.rollback()
             self._scratch = {}
         if ops:
             self._commit(ops)
@@ -223,7 +226,10 @@ class Doc:
         """Text ``name`` as the current transaction's ops leave it."""
         view = self._scratch.get(name)
         if view is None:
-            view = self._scratch[name] = copy.deepcopy(self.objects.text(name))
+            # Edited in place and rolled back at the end (a text not there yet: a new one
+            # that is simply dropped).
+            view = self._scratch[name] = self.objects.text(name)
+            view.mark()
         return view
 
     def _commit(self, ops: tuple[Op, ...]) -> None:
@@ -418,29 +424,40 @@ class Text(_Handle):
     ('hipplo', 6, 'ipp')
     """
 
+    def _view(self) -> Sequence:
+        """The text as this moment's ops see it (in a transaction: as its ops left it)."""
+        if self.doc._pending is None:
+            return self.doc.objects.text(self.name)
+        return self.doc._text_view(self.name)
+
     def insert(self, index: int, text: str) -> None:
         if not text:
             return
-        with self.doc.transaction():
-            view = self.doc._text_view(self.name)
-            if not 0 <= index <= len(view):
-                raise IndexError(f"insert at {index} of a text of {len(view)}")
-            parent, side = view.place(index)
-            here = self.doc._op(TextInsert(self.name, parent, side, text))
+        view = self._view()
+        if not 0 <= index <= len(view):
+            raise IndexError(f"insert at {index} of a text of {len(view)}")
+        parent, side = view.place(index)
+        here = self.doc._op(TextInsert(self.name, parent, side, text))
+        if self.doc._pending is not None:
             view.insert(parent, side, Element(SELF, here), text)
 
     def delete(self, index: int, length: int = 1) -> None:
         if length <= 0:
             return
+        view = self._view()
+        if not 0 <= index <= index + length <= len(view):
+            raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
+        runs = view.visible_runs(index, index + length)
+        ops = delete_ops(self.name, runs)
+        if self.doc._pending is None and len(ops) == 1:
+            self.doc._op(ops[0])
+            return
         with self.doc.transaction():
-            view = self.doc._text_view(self.name)
-            if not 0 <= index <= index + length <= len(view):
-                raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
-            doomed = view.visible()[index : index + length]
-            for op in deletes(self.name, doomed):
+            for op in ops:
                 self.doc._op(op)
-            for e in doomed:
-                view.delete(e)
+            view = self.doc._text_view(self.name)
+            for first, count in runs:
+                view.delete(first, count)
 
     def cursor(self, index: int) -> Element | None:
         """A position that survives concurrent edits: the character at ``index`` (None:
@@ -454,10 +471,10 @@ class Text(_Handle):
         >>> t.position(c)
         6
         """
-        visible = self.doc.objects.text(self.name).visible()
-        if not 0 <= index <= len(visible):
-            raise IndexError(f"cursor at {index} of a text of {len(visible)}")
-        return visible[index] if index < len(visible) else None
+        seq = self.doc.objects.text(self.name)
+        if not 0 <= index <= len(seq):
+            raise IndexError(f"cursor at {index} of a text of {len(seq)}")
+        return seq.element_at(index) if index < len(seq) else None
 
     def position(self, cursor: Element | None) -> int:
         """Where ``cursor`` is now (a deleted character's place: where the next one is)."""
@@ -471,9 +488,12 @@ class Text(_Handle):
     def provenance(self, index: int) -> tuple[bytes, int, bytes, int]:
         """Who typed the character at ``index``: ``(entry id, op index, author, seq)`` —
         the audit trail of one character (:meth:`Doc.history` has the entry's time)."""
-        element = self.doc.objects.text(self.name).visible()[index]
-        author, seq = self.doc.objects.entries[element.entry]
-        return element.entry, element.index, author, seq
+        seq = self.doc.objects.text(self.name)
+        if not 0 <= index < len(seq):
+            raise IndexError(f"character {index} of a text of {len(seq)}")
+        element = seq.element_at(index)
+        author, at = self.doc.objects.entries[element.entry]
+        return element.entry, element.index, author, at
 
     def splice(self, index: int, length: int, text: str) -> None:
         """Delete ``length`` characters at ``index`` and insert ``text`` there, as one."""
@@ -488,7 +508,16 @@ class Text(_Handle):
         return len(self.doc.objects.text(self.name))
 
     def __getitem__(self, index: int | slice) -> str:
-        return str(self)[index]
+        seq = self.doc.objects.text(self.name)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(seq))
+            if step == 1:
+                return seq.slice(start, max(start, stop))
+            return str(seq)[index]
+        at = index + len(seq) if index < 0 else index
+        if not 0 <= at < len(seq):
+            raise IndexError(f"character {index} of a text of {len(seq)}")
+        return seq.slice(at, at + 1)
 
     def to_py(self) -> str:
         return str(self)

@@ -10,8 +10,11 @@ right children. Concurrent runs at one place are sibling subtrees, so they never
 interleave character by character — neither forward nor backward typing, which YATA and
 RGA can interleave. Deleted characters stay as tombstones (they order later inserts).
 
-This module is the semantics, in plain Python; the Rust kernel (``rust/src/text.rs``,
-a later step) will hold the same order with runs and O(log n) lookups.
+The order lives in the Rust kernel (``rust/src/text.rs``, ``_lattice.TextKernel``): runs
+of the walk in a counted B-tree, O(log n) from a visible index to its element and back,
+whole batches of ops per call. This module names elements as
+:class:`~lattice.state.ops.Element`\\ s; ``tests/text_reference.py`` is the slow, plainly
+correct model the kernel is property-tested against.
 
 >>> from lattice.state.ops import RIGHT, Element
 >>> seq = Sequence()
@@ -19,142 +22,175 @@ a later step) will hold the same order with runs and O(log n) lookups.
 >>> seq.insert(None, RIGHT, Element(e, 0), "helo")
 >>> parent, side = seq.place(3)           # between "hel" and "o"
 >>> seq.insert(parent, side, Element(e, 4), "l")
->>> str(seq)
-'hello'
+>>> str(seq), seq.index_of(Element(e, 4))
+('hello', 3)
 """
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from typing import Any
 
-from lattice.errors import NonCanonical
-from lattice.state.ops import LEFT, MAX_TEXT_RUNS, RIGHT, Element, TextDelete
+from lattice import _lattice
+from lattice.errors import InvalidArgument, NonCanonical
+from lattice.state.ops import MAX_TEXT_RUNS, Element, TextDelete
 
-__all__ = ["Sequence", "deletes"]
+__all__ = ["Sequence", "delete_ops", "deletes"]
+
+_INSERT, _DELETE = 0, 1
+_Insert = tuple[Element | None, int, Element, str]  # parent, side, first, text
+_Delete = tuple[Element, int]  # first, count
+#: A node as the state stores it: (element, character, parent, side, deleted).
+Node = tuple[Element, str, Element | None, int, bool]
 
 
-@dataclass
-class _Node:
-    char: str
-    parent: Element | None
-    side: int
-    deleted: bool = False
-    left: list[Element] = field(default_factory=list)
-    right: list[Element] = field(default_factory=list)
+def _el(raw: tuple[bytes, int] | None) -> Element | None:
+    return None if raw is None else Element(raw[0], raw[1])
+
+
+def _raw(e: Element | None) -> tuple[bytes, int] | None:
+    return None if e is None else (e.entry, e.index)
 
 
 class Sequence:
-    """One text: its tree of characters, and the in-order walk (cached)."""
+    """One text: a handle on its kernel."""
+
+    __slots__ = ("_k",)
 
     def __init__(self) -> None:
-        self.nodes: dict[Element, _Node] = {}
-        self._top: list[Element] = []  # the root's children (all on its right)
-        self._order: list[Element] | None = None
-        self._visible: list[Element] | None = None
+        self._k = _lattice.TextKernel()
 
     @classmethod
-    def from_nodes(cls, nodes: list[tuple[Element, str, Element | None, int, bool]]) -> Sequence:
-        """A text from its nodes: (element, character, parent, side, deleted)."""
-        seq = cls()
+    def from_nodes(cls, nodes: list[Node]) -> Sequence:
+        """A text from its nodes, in any order (:class:`NonCanonical` unless they form
+        one tree of one-character nodes)."""
+        raw = []
         for element, char, parent, side, deleted in nodes:
-            if side not in (LEFT, RIGHT) or len(char) != 1 or element in seq.nodes:
-                raise NonCanonical("a text node has one character, a side, and one place")
-            seq.nodes[element] = _Node(char, parent, side, deleted)
-        for element, _, parent, side, _ in nodes:
-            if parent is None:
-                seq._top.append(element)
-            elif parent in seq.nodes:
-                node = seq.nodes[parent]
-                (node.left if side == LEFT else node.right).append(element)
-            else:
-                raise NonCanonical("a character whose parent is not in the text")
-        seq._top.sort()
-        for node in seq.nodes.values():
-            node.left.sort()
-            node.right.sort()
+            if len(char) != 1:
+                raise NonCanonical("a text node has one character")
+            raw.append(((element.entry, element.index), char, _raw(parent), side, deleted))
+        seq = cls()
+        try:
+            seq._k = _lattice.TextKernel.from_nodes(raw)
+        except InvalidArgument as exc:
+            raise NonCanonical(f"text nodes: {exc}") from None
         return seq
 
-    def __contains__(self, element: object) -> bool:
-        return element in self.nodes
+    # --- changing ----------------------------------------------------------------------
 
     def insert(self, parent: Element | None, side: int, first: Element, text: str) -> None:
         """Insert ``text`` as a run: ``first`` under ``parent`` on ``side``, each next
         character (the next index) the right child of the one before."""
-        place = parent
-        for k, char in enumerate(text):
-            element = Element(first.entry, first.index + k)
-            self.nodes[element] = _Node(char, place, side if k == 0 else RIGHT)
-            if place is None:
-                bisect.insort(self._top, element)
+        self._k.insert(_raw(parent), side, (first.entry, first.index), text)
+
+    def delete(self, first: Element, count: int = 1) -> None:
+        """Tombstone ``count`` elements from ``first`` (deleting twice is deleting once)."""
+        self._k.delete((first.entry, first.index), count)
+
+    def apply(self, ops: Iterable[_Insert | _Delete]) -> None:
+        """A batch in one kernel call: ``(parent, side, first, text)`` inserts and
+        ``(first, count)`` deletes, in order."""
+        batch: list[Any] = []
+        for op in ops:
+            if len(op) == 4:
+                parent, side, first, text = op
+                batch.append((_INSERT, _raw(parent), side, (first.entry, first.index), text))
             else:
-                node = self.nodes[place]
-                bisect.insort(
-                    node.left if (side if k == 0 else RIGHT) == LEFT else node.right, element
-                )
-            place = element
-        self._order = self._visible = None
+                first, count = op
+                batch.append((_DELETE, (first.entry, first.index), count))
+        self._k.apply(batch)
 
-    def delete(self, element: Element) -> None:
-        """Tombstone ``element`` (deleting twice is deleting once)."""
-        node = self.nodes[element]
-        if not node.deleted:
-            node.deleted = True
-            self._visible = None
+    def mark(self) -> None:
+        """Record changes from now on, for :meth:`rollback`."""
+        self._k.mark()
 
-    def order(self) -> list[Element]:
-        """Every element, tombstones included, in text order."""
-        if self._order is None:
-            out: list[Element] = []
-            # An explicit stack: a long run is a long chain, too deep to recurse.
-            stack: list[tuple[Element, bool]] = [(e, False) for e in reversed(self._top)]
-            while stack:
-                element, expanded = stack.pop()
-                if expanded:
-                    out.append(element)
-                    continue
-                node = self.nodes[element]
-                stack.extend((e, False) for e in reversed(node.right))
-                stack.append((element, True))
-                stack.extend((e, False) for e in reversed(node.left))
-            self._order = out
-        return self._order
+    def rollback(self) -> None:
+        """Undo every change since :meth:`mark`."""
+        self._k.rollback()
 
-    def visible(self) -> list[Element]:
-        """The elements of the characters that are there, in text order."""
-        if self._visible is None:
-            self._visible = [e for e in self.order() if not self.nodes[e].deleted]
-        return self._visible
+    # --- reading -----------------------------------------------------------------------
+
+    def __contains__(self, element: object) -> bool:
+        return isinstance(element, Element) and self._k.contains((element.entry, element.index))
+
+    def contains_run(self, first: Element, count: int) -> bool:
+        """Whether all of ``count`` elements from ``first`` are in this text."""
+        return bool(self._k.contains((first.entry, first.index), count))
+
+    def node(self, element: Element) -> tuple[str, bool]:
+        """``(character, deleted)`` of ``element``."""
+        found = self._k.node((element.entry, element.index))
+        if found is None:
+            raise InvalidArgument("not an element of this text")
+        return found
 
     def place(self, index: int) -> tuple[Element | None, int]:
         """Where an insert at visible ``index`` goes: ``(parent, side)`` (Fugue's rule)."""
-        visible = self.visible()
-        return self.place_after(visible[index - 1] if index > 0 else None)
+        parent, side = self._k.place(index)
+        return _el(parent), side
 
     def place_after(self, left: Element | None) -> tuple[Element | None, int]:
         """Where an insert right after ``left`` (a character or a tombstone; None: the
-        start) goes: its right child if it has none, else the left child of the element
-        after it."""
-        if left is not None and not self.nodes[left].right:
-            return left, RIGHT
-        order = self.order()
-        after = order.index(left) + 1 if left is not None else 0
-        if after < len(order):
-            return order[after], LEFT
-        return None, RIGHT
+        start) goes."""
+        parent, side = self._k.place_after(_raw(left))
+        return _el(parent), side
 
     def index_of(self, element: Element) -> int:
         """The visible index of ``element``; for a deleted one, of the next character
         still there (the end if none)."""
-        order = self.order()
-        at = order.index(element)
-        return sum(1 for e in order[:at] if not self.nodes[e].deleted)
+        return int(self._k.index_of((element.entry, element.index)))
+
+    def element_at(self, index: int) -> Element:
+        """The element of the character at visible ``index``."""
+        ((entry, first), _), *_ = self._k.visible_runs(index, index + 1)
+        return Element(entry, first)
+
+    def visible_runs(self, start: int, end: int) -> list[tuple[Element, int]]:
+        """The characters ``start:end`` as (first element, count) runs of consecutive
+        elements."""
+        return [(Element(e, i), n) for (e, i), n in self._k.visible_runs(start, end)]
+
+    def visible(self) -> list[Element]:
+        """The elements of the characters that are there, in text order."""
+        return [
+            Element(f.entry, f.index + k)
+            for f, n in self.visible_runs(0, len(self))
+            for k in range(n)
+        ]
+
+    def order(self) -> list[Element]:
+        """Every element, tombstones included, in text order."""
+        return [Element(*e) for e, *_ in self._k.nodes()]
+
+    def nodes(self) -> list[Node]:
+        """Every node in text order: (element, character, parent, side, deleted)."""
+        return [(Element(*e), c, _el(p), s, d) for e, c, p, s, d in self._k.nodes()]
+
+    def encode_nodes(self) -> bytes:
+        """The nodes as the document state encodes them (docs/format.md)."""
+        return bytes(self._k.encode_nodes())
+
+    @property
+    def total(self) -> int:
+        """Every element, tombstones included."""
+        return int(self._k.total)
+
+    def slice(self, start: int, end: int) -> str:
+        return str(self._k.slice(start, end))
 
     def __str__(self) -> str:
-        return "".join(self.nodes[e].char for e in self.visible())
+        return str(self._k)
 
     def __len__(self) -> int:
-        return len(self.visible())
+        return len(self._k)
+
+
+def delete_ops(name: str, runs: list[tuple[Element, int]]) -> list[TextDelete]:
+    """The ops that delete ``runs`` from text ``name``, at most ``MAX_TEXT_RUNS`` an op."""
+    return [
+        TextDelete(name, tuple(runs[start : start + MAX_TEXT_RUNS]))
+        for start in range(0, len(runs), MAX_TEXT_RUNS)
+    ]
 
 
 def deletes(name: str, elements: list[Element]) -> list[TextDelete]:
@@ -168,7 +204,4 @@ def deletes(name: str, elements: list[Element]) -> list[TextDelete]:
                 runs[-1] = (first, n + 1)
                 continue
         runs.append((e, 1))
-    return [
-        TextDelete(name, tuple(runs[start : start + MAX_TEXT_RUNS]))
-        for start in range(0, len(runs), MAX_TEXT_RUNS)
-    ]
+    return delete_ops(name, runs)

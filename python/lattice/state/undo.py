@@ -175,14 +175,14 @@ class UndoManager:
             seq = self.doc.objects.text(name)
             live = []
             for e in elements:
-                while e in self._replaced and seq.nodes[e].deleted:
+                while e in self._replaced and seq.node(e)[1]:
                     e = self._replaced[e]
-                if not seq.nodes[e].deleted:
+                if not seq.node(e)[1]:
                     live.append(e)
             ops += deletes(name, sorted(live))
         for name, elements in inv.erased.items():
             seq = self.doc.objects.text(name)
             for e in elements:
                 parent, side = seq.place_after(e)  # where the tombstone is
-                ops.append(TextInsert(name, parent, side, seq.nodes[e].char))
+                ops.append(TextInsert(name, parent, side, seq.node(e)[0]))
         return ops

@@ -15,6 +15,7 @@ mod matrix;
 mod merkle;
 mod noise;
 mod sign;
+mod text;
 
 use pyo3::prelude::*;
 
@@ -51,5 +52,6 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     frontier::register(m)?;
     matrix::register(m)?;
     noise::register(m)?;
+    text::register(m)?;
     Ok(())
 }
