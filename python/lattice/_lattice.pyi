@@ -728,6 +728,11 @@ class TextKernel:
         """Whether all of ``count`` elements from ``first`` are in this text."""
     def insert(self, parent: _ElemArg | None, side: int, first: _ElemArg, text: str) -> None:
         """Insert ``text`` as a run: ``first`` under ``parent`` (None: the root) on ``side``."""
+    def type_at(
+        self, index: int, first: _ElemArg, text: str
+    ) -> tuple[tuple[bytes, int] | None, int]:
+        """Type ``text`` at visible ``index`` as a run from ``first``; returns where it went,
+        ``(parent, side)`` (:meth:`place` and :meth:`insert` in one call)."""
     def delete(self, first: _ElemArg, count: int) -> int:
         """Delete ``count`` elements from ``first``; returns how many were still there."""
     def apply(self, ops: Iterable[_TextOp]) -> None:

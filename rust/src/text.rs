@@ -735,6 +735,19 @@ impl Sequence {
         Ok(())
     }
 
+    /// Type `text` at visible `index` as a new run from `first` (Fugue's rule, as
+    /// [`Self::place`]); returns where it went, `(parent, side)`.
+    pub fn type_at(
+        &mut self,
+        index: usize,
+        first: Elem,
+        text: &[char],
+    ) -> Result<(Option<Elem>, u8), TextError> {
+        let (parent, side) = self.place(index)?;
+        self.insert(parent, side, first, text)?;
+        Ok((parent, side))
+    }
+
     /// Add op `op` to its parent's children, in id order.
     fn link(&mut self, op: u32) {
         let Op {

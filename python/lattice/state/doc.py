@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import struct
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +37,8 @@ from lattice.state import ops as opcodec
 from lattice.state.crdt import Objects
 from lattice.state.machine import Context
 from lattice.state.ops import (
+    MAX_TEXT_RUNS,
+    RIGHT,
     SELF,
     Batch,
     CounterAdd,
@@ -46,6 +49,7 @@ from lattice.state.ops import (
     RegisterSet,
     SetAdd,
     SetRemove,
+    TextDelete,
     TextInsert,
     Value,
 )
@@ -99,12 +103,13 @@ class Doc:
         # In a transaction: the op indexes taken so far, and the texts as its ops left them.
         self._width = 0
         self._scratch: dict[str, Sequence] = {}
-        self._history: list[Change] = []
+        self._history: list[Change | tuple[bytes, Op]] = []
         self._observers: list[Callable[[Change], None]] = []
         self._read_only = False
         #: Set by an UndoManager (lattice.state.undo): told of this user's transactions.
         self._undo: UndoHook | None = None
         self._local_seq = 0
+        self._names: builtins.set[str] = set()  # text names already checked
         if replica is not None:
             self._replay()
             replica.delivery_listeners.append(self._delivered)
@@ -232,6 +237,36 @@ class Doc:
             view.mark()
         return view
 
+    def _local_edit(self) -> bool:
+        """Whether a text edit may take the local fast path: a local document, outside a
+        transaction, with no undo manager to tell (the result is the same as the batch
+        path's, byte for byte: tests/test_text.py)."""
+        return self.replica is None and self._pending is None and self._undo is None
+
+    def _local_text(self, name: str, edit: Callable[[Sequence, bytes], Op]) -> None:
+        """One text edit of a local document as its own transaction, straight into the
+        kernel: ``edit`` applies it to the text as entry ``entry`` and returns its op."""
+        if self._read_only:
+            raise InvalidArgument("a document at a past frontier is read-only")
+        if name not in self._names:
+            opcodec.check_name(name)
+            self._names.add(name)
+        seq = self.objects.texts.get(name)
+        fresh = seq is None
+        if seq is None:
+            seq = Sequence()
+        n = self._local_seq + 1
+        entry = n.to_bytes(32, "big")
+        op = edit(seq, entry)
+        if fresh:
+            self.objects.texts[name] = seq
+        self._local_seq = n
+        self.objects.entries[entry] = (LOCAL_AUTHOR, n)
+        # Kept compact (one tuple, not a Change): a local document records every edit.
+        self._history.append((entry, op))
+        if self._observers:
+            self._notify(Change(entry, LOCAL_AUTHOR, n, n, (op,)))
+
     def _commit(self, ops: tuple[Op, ...]) -> None:
         if self._read_only:
             raise InvalidArgument("a document at a past frontier is read-only")
@@ -246,7 +281,10 @@ class Doc:
             self._local_seq += 1
             seq = self._local_seq
             ctx = Context(seq.to_bytes(32, "big"), LOCAL_AUTHOR, seq, seq, {LOCAL_AUTHOR: seq})
-            decoded = opcodec.decode(payload).ops  # exactly as a replica would apply them
+            # Exactly as a replica would apply them: the decoded ops (a bytearray value
+            # comes back as bytes). Text ops hold nothing that decoding would change.
+            texts_only = all(isinstance(op, TextInsert | TextDelete) for op in ops)
+            decoded = ops if texts_only else opcodec.decode(payload).ops
             try:
                 self.objects.apply(decoded, ctx)
             except LatticeError:
@@ -293,6 +331,9 @@ class Doc:
     def _record(self, change: Change) -> None:
         """An applied transaction: into the history, and to the observers."""
         self._history.append(change)
+        self._notify(change)
+
+    def _notify(self, change: Change) -> None:
         for callback in list(self._observers):
             callback(change)
 
@@ -300,7 +341,15 @@ class Doc:
 
     def history(self) -> list[Change]:
         """Every applied transaction, in delivery (causal) order: who, when, what."""
-        return list(self._history)
+        out = []
+        for record in self._history:
+            if isinstance(record, Change):
+                out.append(record)
+            else:  # a local edit's (entry, op)
+                entry, op = record
+                n = int.from_bytes(entry, "big")
+                out.append(Change(entry, LOCAL_AUTHOR, n, n, (op,)))
+        return out
 
     def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
         """Call ``callback`` with each transaction applied from now on (own and peers');
@@ -433,31 +482,75 @@ class Text(_Handle):
     def insert(self, index: int, text: str) -> None:
         if not text:
             return
-        view = self._view()
+        if self.doc._local_edit():
+            self.doc._local_text(
+                self.name, lambda seq, entry: _typed(seq, entry, self.name, index, text)
+            )
+            return
+        doc = self.doc
+        if doc._pending is None:  # one op, its own transaction
+            seq = doc.objects.text(self.name)
+            if not 0 <= index <= len(seq):
+                raise IndexError(f"insert at {index} of a text of {len(seq)}")
+            parent, side = seq.place(index)
+            doc._op(TextInsert(self.name, parent, side, text))
+            return
+        view = doc._text_view(self.name)
         if not 0 <= index <= len(view):
             raise IndexError(f"insert at {index} of a text of {len(view)}")
-        parent, side = view.place(index)
-        here = self.doc._op(TextInsert(self.name, parent, side, text))
-        if self.doc._pending is not None:
-            view.insert(parent, side, Element(SELF, here), text)
+        here = doc._width
+        parent, side = view.type_at(index, SELF, text, here)
+        pending = doc._pending
+        last = pending[-1] if pending else None
+        if (
+            isinstance(last, TextInsert)
+            and last.name == self.name
+            and side == RIGHT
+            and parent == Element(SELF, here - 1)
+        ):
+            # Typing on from this transaction's last insert: one run, one op.
+            pending[-1] = TextInsert(self.name, last.parent, last.side, last.text + text)
+            doc._width = here + len(text)
+        else:
+            doc._op(TextInsert(self.name, parent, side, text))
 
     def delete(self, index: int, length: int = 1) -> None:
         if length <= 0:
+            return
+        doc = self.doc
+        if doc._local_edit() and length <= MAX_TEXT_RUNS:
+            doc._local_text(self.name, lambda seq, _: _erased(seq, self.name, index, length))
             return
         view = self._view()
         if not 0 <= index <= index + length <= len(view):
             raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
         runs = view.visible_runs(index, index + length)
         ops = delete_ops(self.name, runs)
-        if self.doc._pending is None and len(ops) == 1:
-            self.doc._op(ops[0])
+        pending = doc._pending
+        if pending is None:
+            with doc.transaction():
+                for op in ops:
+                    doc._op(op)
             return
-        with self.doc.transaction():
-            for op in ops:
-                self.doc._op(op)
-            view = self.doc._text_view(self.name)
-            for first, count in runs:
-                view.delete(first, count)
+        for first, count in runs:
+            view.delete(first, count)
+        last = pending[-1] if pending else None
+        if (
+            len(runs) == 1
+            and isinstance(last, TextDelete)
+            and last.name == self.name
+            and len(last.runs) == 1
+        ):
+            # Backspacing or deleting forward on from the last delete: one run.
+            ((f0, n0),), ((f1, n1),) = last.runs, runs
+            if f0.entry == f1.entry and f1.index + n1 == f0.index:
+                pending[-1] = TextDelete(self.name, ((f1, n0 + n1),))
+                return
+            if f0.entry == f1.entry and f0.index + n0 == f1.index:
+                pending[-1] = TextDelete(self.name, ((f0, n0 + n1),))
+                return
+        for op in ops:
+            doc._op(op)
 
     def cursor(self, index: int) -> Element | None:
         """A position that survives concurrent edits: the character at ``index`` (None:
@@ -521,3 +614,23 @@ class Text(_Handle):
 
     def to_py(self) -> str:
         return str(self)
+
+
+def _typed(seq: Sequence, entry: bytes, name: str, index: int, text: str) -> TextInsert:
+    """Type ``text`` at ``index`` of ``seq`` as entry ``entry``'s op 0."""
+    if not 0 <= index <= len(seq):
+        raise IndexError(f"insert at {index} of a text of {len(seq)}")
+    parent, side = seq.type_at(index, entry, text)
+    return TextInsert(name, parent, side, text)
+
+
+def _erased(seq: Sequence, name: str, index: int, length: int) -> TextDelete:
+    """Delete ``length`` characters at ``index`` of ``seq`` (one op: at most
+    ``MAX_TEXT_RUNS`` runs, else the batch path)."""
+    if not 0 <= index <= index + length <= len(seq):
+        raise IndexError(f"delete {index}:{index + length} of a text of {len(seq)}")
+    runs = seq.visible_runs(index, index + length)
+    (op,) = delete_ops(name, runs)
+    for first, count in runs:
+        seq.delete(first, count)
+    return op

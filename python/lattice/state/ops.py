@@ -60,6 +60,7 @@ __all__ = [
     "TextDelete",
     "TextInsert",
     "Value",
+    "check_name",
     "decode",
     "doc_of",
     "encode",
@@ -244,6 +245,12 @@ def _name(out: list[bytes], name: str, what: str = "name") -> None:
     if len(data) > MAX_NAME_LEN:
         raise LimitExceeded(f"{what} of {len(data)} bytes (limit {MAX_NAME_LEN})")
     out.append(bytes([len(data)]) + data)
+
+
+def check_name(name: str) -> None:
+    """Raise unless ``name`` can name an object in a batch (a str of at most
+    ``MAX_NAME_LEN`` UTF-8 bytes)."""
+    _name([], name)
 
 
 def encode(batch: Batch) -> bytes:

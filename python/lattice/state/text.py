@@ -83,6 +83,15 @@ class Sequence:
         character (the next index) the right child of the one before."""
         self._k.insert(_raw(parent), side, (first.entry, first.index), text)
 
+    def type_at(
+        self, index: int, entry: bytes, text: str, first: int = 0
+    ) -> tuple[Element | None, int]:
+        """Type ``text`` at visible ``index`` as elements ``(entry, first)`` on; returns
+        where it went, ``(parent, side)`` (:meth:`place` then :meth:`insert`, in one
+        kernel call)."""
+        parent, side = self._k.type_at(index, (entry, first), text)
+        return _el(parent), side
+
     def delete(self, first: Element, count: int = 1) -> None:
         """Tombstone ``count`` elements from ``first`` (deleting twice is deleting once)."""
         self._k.delete((first.entry, first.index), count)

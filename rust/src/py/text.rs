@@ -109,6 +109,23 @@ impl TextKernel {
             .map_err(|e| text_error(e, None))
     }
 
+    /// Type ``text`` at visible ``index`` as a run from ``first``; returns where it went,
+    /// ``(parent, side)`` (:meth:`place` and :meth:`insert` in one call).
+    fn type_at<'py>(
+        &mut self,
+        py: Python<'py>,
+        index: usize,
+        first: ElemArg,
+        text: &str,
+    ) -> PyResult<(Option<PyElem<'py>>, u8)> {
+        let chars: Vec<char> = text.chars().collect();
+        let (parent, side) = self
+            .inner
+            .type_at(index, elem(&first)?, &chars)
+            .map_err(|e| text_error(e, None))?;
+        Ok((parent.map(|p| to_py(py, &p)), side))
+    }
+
     /// Delete ``count`` elements from ``first``; returns how many were still there.
     fn delete(&mut self, first: ElemArg, count: u32) -> PyResult<usize> {
         self.inner
