@@ -5,6 +5,7 @@ refused alike everywhere."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -141,3 +142,26 @@ def test_cursors_survive_concurrent_edits_and_characters_know_their_author() -> 
     entry, index, author, seq = db.text("t").provenance(0)
     assert (author, seq, index) == (a.me, 2, 0) and a.get(entry) is not None
     assert db.text("t").provenance(6)[2:] == (a.me, 1)
+
+
+def test_the_local_fast_path_is_the_batch_path_byte_for_byte() -> None:
+    """A local document's lone edits go straight into the kernel (Doc._local_text); the
+    same edits, each in a transaction of its own, go through the batch path. Same bytes."""
+    from traces import SEQUENTIAL, load
+
+    (path,) = [p for p in SEQUENTIAL if p.name == "sveltecomponent.json.gz"]
+    txns = load(path)["txns"][:3000]
+    fast, batch = Doc(doc_id="d"), Doc(doc_id="d")
+    for txn in txns:
+        for pos, deleted, inserted in txn["patches"]:
+            for doc in (fast, batch):
+                edits = [("delete", deleted)] if deleted else []
+                edits += [("insert", inserted)] if inserted else []
+                for kind, arg in edits:
+                    with contextlib.ExitStack() as stack:
+                        if doc is batch:
+                            stack.enter_context(doc.transaction())
+                        getattr(doc.text("t"), kind)(pos, arg)
+    assert str(fast.text("t")) == str(batch.text("t"))
+    assert fast.encode() == batch.encode()
+    assert [c.ops for c in fast.history()] == [c.ops for c in batch.history()]
