@@ -198,6 +198,89 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
             2 / growth,
         )
     )
+    return out + text_rows(py)
+
+
+def text_rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    """P8 and P9: lattice's text against loro and pycrdt on the same traces, this run."""
+    out: list[Row] = []
+    for name in ("automerge-paper", "seph-blog1"):
+        key = f"[one_tx-{{}}-{name}]"
+        if f"test_p8_replay{key.format('lattice')}" not in py:
+            continue
+
+        def t(engine: str, mode: str, name: str = name) -> float:
+            return py[f"test_p8_replay[{mode}-{engine}-{name}]"]["min"]
+
+        edits = py[f"test_p8_replay[per_edit-lattice-{name}]"]["edits"]
+        per_edit, one_tx = t("lattice", "per_edit"), t("lattice", "one_tx")
+        loro_edit, loro_tx = t("loro", "per_edit"), t("loro", "one_tx")
+        pycrdt = py[f"test_p8_pycrdt_per_edit[{name}]"]["min"]
+        rate = edits / per_edit
+        out += [
+            Row(
+                "P8",
+                f"{name}, {edits:,.0f} edits, one tx each, "
+                f"vs loro ({edits / loro_edit / 1e3:.0f}k/s)",
+                f"{rate / 1e3:.0f}k/s",
+                "≥ 1.0× loro",
+                loro_edit / per_edit,
+            ),
+            Row(
+                "P8",
+                f"{name}, one tx each, vs pycrdt ({edits / pycrdt / 1e3:.0f}k/s)",
+                f"{pycrdt / per_edit:.1f}×",
+                "≥ 14× pycrdt",
+                pycrdt / per_edit / 14,
+            ),
+            Row(
+                "P8",
+                f"{name}, one tx, vs loro's one tx ({edits / loro_tx / 1e3:.0f}k/s)",
+                f"{edits / one_tx / 1e3:.0f}k/s",
+                "≥ 1.0× loro",
+                loro_tx / one_tx,
+            ),
+            Row(
+                "P8",
+                f"{name}, one tx vs one tx per edit",
+                f"{per_edit / one_tx:.2f}×",
+                "≥ 1× (never slower)",
+                per_edit / one_tx,
+            ),
+        ]
+    if "test_p8_memory_growth[lattice]" in py:
+        mib = py["test_p8_memory_growth[lattice]"]["growth"] / 2**20
+        loro_mib = py["test_p8_memory_growth[loro]"]["growth"] / 2**20
+        out.append(
+            Row(
+                "P8",
+                f"peak memory growth, automerge-paper one tx each (loro: {loro_mib:.1f} MiB)",
+                f"{mib:.1f} MiB",
+                "≤ 10 MiB",
+                10 / mib,
+            )
+        )
+    if "test_p9_whole_stack" in py and "test_p8_replay[one_tx-lattice-automerge-paper]" in py:
+        info = py["test_p9_whole_stack"]
+        p8 = py["test_p8_replay[one_tx-lattice-automerge-paper]"]
+        rate, p8_rate = info["edits"] / info["min"], p8["edits"] / p8["min"]
+        out += [
+            Row(
+                "P9",
+                f"automerge-paper, ≤1,000-op txs, signed, 2 durable replicas "
+                f"({info['entries']:,.0f} entries)",
+                f"{rate / 1e3:.0f}k/s",
+                f"≥ 1/3 of P8 one tx ({p8_rate / 3e3:.0f}k/s)",
+                rate / (p8_rate / 3),
+            ),
+            Row(
+                "P9",
+                "encoded deep history (every entry's bytes; Loro's full history: 251 KB)",
+                f"{info['history_bytes'] / 1e3:.0f} KB",
+                "≤ 260 KB",
+                260e3 / info["history_bytes"],
+            ),
+        ]
     return out
 
 

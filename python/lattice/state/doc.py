@@ -75,7 +75,7 @@ class UndoHook(Protocol):
     def after(self, before: Any) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One applied transaction: its entry, author, seq, lamport time and ops."""
 

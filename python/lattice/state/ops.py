@@ -85,7 +85,7 @@ _I64 = (-(2**63), 2**63 - 1)
 Value = None | bool | int | float | str | bytes
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Element:
     """An element id (DESIGN §9): the entry that created it and the op's index there."""
 
@@ -104,7 +104,7 @@ class OpType(IntEnum):
     TEXT_DELETE = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegisterSet:
     """Set the LWW register ``name``."""
 
@@ -112,7 +112,7 @@ class RegisterSet:
     value: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MapSet:
     """Set ``key`` of the LWW map ``name``."""
 
@@ -121,7 +121,7 @@ class MapSet:
     value: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MapDelete:
     """Delete ``key`` of the LWW map ``name`` (a later set brings it back)."""
 
@@ -129,7 +129,7 @@ class MapDelete:
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CounterAdd:
     """Add ``delta`` (an i64) to the PN-counter ``name``."""
 
@@ -137,7 +137,7 @@ class CounterAdd:
     delta: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SetAdd:
     """Add ``value`` to the OR-set ``name``; the op's element id is its tag."""
 
@@ -145,7 +145,7 @@ class SetAdd:
     value: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SetRemove:
     """Remove from the OR-set ``name`` the adds whose tags are listed (those observed)."""
 
@@ -153,7 +153,7 @@ class SetRemove:
     tags: tuple[Element, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TextInsert:
     """Insert ``text`` into the sequence ``name`` as a run: its first character a child of
     ``parent`` (``None``: the root) on ``side`` (``LEFT`` or ``RIGHT``), each next one the
@@ -166,7 +166,7 @@ class TextInsert:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TextDelete:
     """Delete the elements of ``runs`` — (first element, count) each, consecutive indexes
     of one entry — from the sequence ``name``."""
@@ -188,7 +188,7 @@ def width(op: Op) -> int:
     return len(op.text) if isinstance(op, TextInsert) else 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Batch:
     """A transaction's ops for the document ``doc``."""
 
