@@ -132,6 +132,10 @@ class Net:
         """Unplug a cable (the link goes down)."""
         _run("ip", "-n", self.ns(host), "link", "set", interface, "down")
 
+    def reconnect(self, host: str, interface: str) -> None:
+        """Plug a cable back in (the link comes up again)."""
+        _run("ip", "-n", self.ns(host), "link", "set", interface, "up")
+
     def remove(self) -> None:
         for proc in self.relays:
             proc.kill()

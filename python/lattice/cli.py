@@ -466,5 +466,70 @@ def matrix(config: str, timeout: float, as_json: bool, png: str | None) -> None:
         click.echo(f"wrote {picture.path} ({picture.size[0]}×{picture.size[1]} px)", err=as_json)
 
 
+@main.group()
+def doc() -> None:
+    """Edit and read the documents of a running node (text objects, DESIGN §9). Each edit
+    is one signed entry, relayed to the node's peers; every node shows the same text."""
+
+
+def _doc_request(config: str, timeout: float, op: str, **fields: object) -> dict[str, Any]:
+    return dict(_control(config, {"op": op, **fields}, timeout))
+
+
+text_option = click.option(
+    "--text", "name", default="text", show_default=True, help="The text object to use."
+)
+
+
+@doc.command("insert")
+@config_option
+@timeout_option
+@text_option
+@click.argument("doc_id", metavar="DOC")
+@click.argument("index", type=click.IntRange(min=0))
+@click.argument("value")
+def doc_insert(config: str, timeout: float, name: str, doc_id: str, index: int, value: str) -> None:
+    """Insert VALUE at code point INDEX of document DOC's text."""
+    reply = _doc_request(
+        config, timeout, "doc_insert", doc=doc_id, text=name, index=index, value=value
+    )
+    click.echo(f"inserted: seq {reply['seq']}, id {reply['id']}")
+
+
+@doc.command("delete")
+@config_option
+@timeout_option
+@text_option
+@click.argument("doc_id", metavar="DOC")
+@click.argument("index", type=click.IntRange(min=0))
+@click.argument("length", type=click.IntRange(min=1))
+def doc_delete(
+    config: str, timeout: float, name: str, doc_id: str, index: int, length: int
+) -> None:
+    """Delete LENGTH code points at INDEX of document DOC's text."""
+    reply = _doc_request(
+        config, timeout, "doc_delete", doc=doc_id, text=name, index=index, length=length
+    )
+    click.echo(f"deleted: seq {reply['seq']}, id {reply['id']}")
+
+
+@doc.command("show")
+@config_option
+@timeout_option
+@text_option
+@click.option("--json", "as_json", is_flag=True, help="Print the whole reply as JSON.")
+@click.argument("doc_id", metavar="DOC")
+def doc_show(config: str, timeout: float, name: str, as_json: bool, doc_id: str) -> None:
+    """Print document DOC's text, the hash of its encoded state and what it refused."""
+    reply = _doc_request(config, timeout, "doc_show", doc=doc_id, text=name)
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+        return
+    click.echo(reply["text"])
+    click.echo(f"state {reply['state'][:16]}… ({reply['state_len']} bytes)", err=True)
+    for r in reply["rejected"]:
+        click.echo(f"refused entry {r['entry'][:16]}…: {r['reason']}: {r['message']}", err=True)
+
+
 if __name__ == "__main__":
     main()

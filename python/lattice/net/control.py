@@ -3,8 +3,9 @@
 node's own user can use it (the socket is created mode 0600).
 
 Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
-``{"op": "append", "payload": "<hex>"}``. Every reply has ``"ok"``; failures carry
-``"error"`` (the exception class) and ``"message"``.
+``{"op": "append", "payload": "<hex>"}``, and the document ops ``doc_show``,
+``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`, ``lattice doc``). Every
+reply has ``"ok"``; failures carry ``"error"`` (the exception class) and ``"message"``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from lattice import _lattice
 from lattice.errors import InvalidArgument, LatticeError, LimitExceeded
+from lattice.net.documents import DOC_OPS, Documents
 
 __all__ = [
     "MAX_REQUEST_DEPTH",
@@ -59,6 +61,8 @@ def matrix_table(matrix: dict[str, Any], title: str) -> Table:
 class ControlTarget(Protocol):
     """What the control socket serves: a :class:`~lattice.net.node.Node` is one."""
 
+    documents: Documents
+
     def status(self) -> dict[str, object]: ...
 
     def matrix(self) -> dict[str, object]: ...
@@ -90,6 +94,14 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
         entry = node.append(payload)
         await node.durable()  # acknowledged once stored
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
+    if op in DOC_OPS:
+        edits = op != "doc_show"
+        if edits:
+            await node.writable(APPEND_WAIT)
+        reply = node.documents.handle(req)
+        if edits:
+            await node.durable()  # acknowledged once stored
+        return reply
     raise InvalidArgument(f"unknown control op {op!r}")
 
 

@@ -46,6 +46,7 @@ from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.documents import Documents
 from lattice.net.framebudget import FrameBudget
 from lattice.net.heartbeat import Heartbeat
 from lattice.net.nonces import ClientNonces
@@ -107,6 +108,8 @@ class Node(NodeViews):
             except BaseException:
                 self.replica.close()
                 raise
+        #: The documents served on the control socket (``lattice doc``).
+        self.documents = Documents(self.replica, self.append)
         self.names = {m.public_key: m.name for m in config.members}
         self.keypair = _lattice.NoiseKeypair.generate()
         self.hello = _lattice.Hello.create(

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lattice import _lattice
 from lattice.entry import Kind
-from lattice.errors import DecodeError, InvalidArgument, InvalidOp, LatticeError, LimitExceeded
+from lattice.errors import (
+    DecodeError,
+    InvalidArgument,
+    InvalidOp,
+    LatticeError,
+    LimitExceeded,
+    OutOfRange,
+)
 from lattice.state import ops as opcodec
 from lattice.state.crdt import Objects
 from lattice.state.machine import Context
@@ -89,11 +96,20 @@ class Change:
 class Doc:
     """A document: registers, maps, counters, sets and texts, driven by a replica's log."""
 
-    def __init__(self, replica: Replica | None = None, doc_id: bytes | str = b"") -> None:
+    def __init__(
+        self,
+        replica: Replica | None = None,
+        doc_id: bytes | str = b"",
+        *,
+        append: Callable[[bytes], object] | None = None,
+    ) -> None:
         self.doc_id = doc_id.encode() if isinstance(doc_id, str) else bytes(doc_id)
         if len(self.doc_id) > opcodec.MAX_DOC_ID_LEN:
             raise InvalidArgument(f"a doc id is at most {opcodec.MAX_DOC_ID_LEN} bytes")
         self.replica = replica
+        #: How a transaction's batch is signed into the log: the replica's append, or a
+        #: node's (which also relays the entry to its peers).
+        self._append = append or (replica.append if replica is not None else None)
         self.objects = Objects()
         #: Entries whose ops were refused: (entry id, the reason), in delivery order.
         self.rejected: list[tuple[bytes, LatticeError]] = []
@@ -300,7 +316,8 @@ class Doc:
             future[pk] = max(seq, future.get(pk, 0))
         future[me] = self.replica.head(me) + 1
         list(self.objects._check(ops, Context(opcodec.SELF, me, future[me], 0, future)))
-        self.replica.append(payload)
+        assert self._append is not None
+        self._append(payload)
 
     # --- entries from the log ----------------------------------------------------------
 
@@ -491,13 +508,13 @@ class Text(_Handle):
         if doc._pending is None:  # one op, its own transaction
             seq = doc.objects.text(self.name)
             if not 0 <= index <= len(seq):
-                raise IndexError(f"insert at {index} of a text of {len(seq)}")
+                raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
             parent, side = seq.place(index)
             doc._op(TextInsert(self.name, parent, side, text))
             return
         view = doc._text_view(self.name)
         if not 0 <= index <= len(view):
-            raise IndexError(f"insert at {index} of a text of {len(view)}")
+            raise OutOfRange(f"insert at {index} of a text of {len(view)}")
         here = doc._width
         parent, side = view.type_at(index, SELF, text, here)
         pending = doc._pending
@@ -523,7 +540,7 @@ class Text(_Handle):
             return
         view = self._view()
         if not 0 <= index <= index + length <= len(view):
-            raise IndexError(f"delete {index}:{index + length} of a text of {len(view)}")
+            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(view)}")
         runs = view.visible_runs(index, index + length)
         ops = delete_ops(self.name, runs)
         pending = doc._pending
@@ -566,7 +583,7 @@ class Text(_Handle):
         """
         seq = self.doc.objects.text(self.name)
         if not 0 <= index <= len(seq):
-            raise IndexError(f"cursor at {index} of a text of {len(seq)}")
+            raise OutOfRange(f"cursor at {index} of a text of {len(seq)}")
         return seq.element_at(index) if index < len(seq) else None
 
     def position(self, cursor: Element | None) -> int:
@@ -583,7 +600,7 @@ class Text(_Handle):
         the audit trail of one character (:meth:`Doc.history` has the entry's time)."""
         seq = self.doc.objects.text(self.name)
         if not 0 <= index < len(seq):
-            raise IndexError(f"character {index} of a text of {len(seq)}")
+            raise OutOfRange(f"character {index} of a text of {len(seq)}")
         element = seq.element_at(index)
         author, at = self.doc.objects.entries[element.entry]
         return element.entry, element.index, author, at
@@ -609,7 +626,7 @@ class Text(_Handle):
             return str(seq)[index]
         at = index + len(seq) if index < 0 else index
         if not 0 <= at < len(seq):
-            raise IndexError(f"character {index} of a text of {len(seq)}")
+            raise OutOfRange(f"character {index} of a text of {len(seq)}")
         return seq.slice(at, at + 1)
 
     def to_py(self) -> str:
@@ -619,7 +636,7 @@ class Text(_Handle):
 def _typed(seq: Sequence, entry: bytes, name: str, index: int, text: str) -> TextInsert:
     """Type ``text`` at ``index`` of ``seq`` as entry ``entry``'s op 0."""
     if not 0 <= index <= len(seq):
-        raise IndexError(f"insert at {index} of a text of {len(seq)}")
+        raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
     parent, side = seq.type_at(index, entry, text)
     return TextInsert(name, parent, side, text)
 
@@ -628,7 +645,7 @@ def _erased(seq: Sequence, name: str, index: int, length: int) -> TextDelete:
     """Delete ``length`` characters at ``index`` of ``seq`` (one op: at most
     ``MAX_TEXT_RUNS`` runs, else the batch path)."""
     if not 0 <= index <= index + length <= len(seq):
-        raise IndexError(f"delete {index}:{index + length} of a text of {len(seq)}")
+        raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}")
     runs = seq.visible_runs(index, index + length)
     (op,) = delete_ops(name, runs)
     for first, count in runs:

@@ -1,0 +1,126 @@
+"""The documents a running node serves on its control socket (``lattice doc``, DESIGN §9).
+
+A node opens a :class:`~lattice.state.Doc` on its replica the first time a request names
+it; its state is the log's, so every node of the swarm that delivered the same entries
+shows the same text and the same encoded state. An edit is one transaction: one signed
+DATA entry, relayed to the node's peers once it is durable. Requests (one JSON object a
+line, :mod:`lattice.net.control`)::
+
+    {"op": "doc_show",   "doc": ID, "text": NAME}
+    {"op": "doc_insert", "doc": ID, "text": NAME, "index": I, "value": STR}
+    {"op": "doc_delete", "doc": ID, "text": NAME, "index": I, "length": N}
+
+``doc`` is a string of at most 64 UTF-8 bytes, ``text`` the text object's name (default
+``"text"``), ``index`` and ``length`` count code points. ``doc_show`` answers the text,
+the whole document (``to_py``), the BLAKE3 hash and length of its encoded state, and the
+entries it refused (id and reason); an edit answers the seq and id of its entry.
+
+>>> import lattice
+>>> me = lattice.Identity.generate()
+>>> docs = Documents(lattice.Replica(me, peers=[me.public_key]))
+>>> docs.handle({"op": "doc_insert", "doc": "notes", "index": 0, "value": "hi"})["seq"]
+1
+>>> docs.handle({"op": "doc_show", "doc": "notes"})["text"]
+'hi'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lattice import _lattice
+from lattice.errors import InvalidArgument, LimitExceeded
+from lattice.state import Doc
+from lattice.state.ops import MAX_DOC_ID_LEN
+
+if TYPE_CHECKING:
+    from lattice.replica import Replica
+
+__all__ = ["DEFAULT_TEXT", "DOC_OPS", "MAX_OPEN_DOCS", "Documents"]
+
+#: The control ops served here.
+DOC_OPS = frozenset({"doc_show", "doc_insert", "doc_delete"})
+#: The text object a request edits when it names none.
+DEFAULT_TEXT = "text"
+#: Documents a node keeps open at once (each follows every entry the replica delivers).
+MAX_OPEN_DOCS = 64
+
+
+def _field(req: dict[str, Any], name: str, kind: type, default: object = None) -> Any:
+    value = req.get(name, default)
+    # bool is an int to Python, never an index or a length here.
+    if value is None or not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidArgument(f"{req.get('op')} needs {name!r}: a {kind.__name__}")
+    return value
+
+
+class Documents:
+    """The documents of one replica, opened on demand; ``append`` signs a batch (a node
+    passes its own, which relays the entry)."""
+
+    def __init__(
+        self, replica: Replica, append: Callable[[bytes], _lattice.Entry] | None = None
+    ) -> None:
+        self.replica = replica
+        self.append = append or replica.append
+        self.open_docs: dict[bytes, Doc] = {}
+        self._signed: list[_lattice.Entry] = []  # the entries of the edit under way
+
+    def _sign(self, payload: bytes) -> _lattice.Entry:
+        entry = self.append(payload)
+        self._signed.append(entry)
+        return entry
+
+    def open(self, doc_id: bytes) -> Doc:
+        """The document ``doc_id``, rebuilt from the log the first time."""
+        doc = self.open_docs.get(doc_id)
+        if doc is None:
+            if len(self.open_docs) >= MAX_OPEN_DOCS:
+                raise LimitExceeded(f"a node keeps at most {MAX_OPEN_DOCS} documents open")
+            doc = self.open_docs[doc_id] = Doc(self.replica, doc_id, append=self._sign)
+        return doc
+
+    def close(self) -> None:
+        for doc in self.open_docs.values():
+            doc.close()
+        self.open_docs.clear()
+
+    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Answer one ``doc_*`` request (typed errors for bad ones; nothing is signed)."""
+        op = req.get("op")
+        if op not in DOC_OPS:
+            raise InvalidArgument(f"not a document op: {op!r}")
+        doc_id = _field(req, "doc", str).encode()
+        if len(doc_id) > MAX_DOC_ID_LEN:
+            raise InvalidArgument(f"a doc id is at most {MAX_DOC_ID_LEN} bytes")
+        name = _field(req, "text", str, DEFAULT_TEXT)
+        doc = self.open(doc_id)
+        text = doc.text(name)
+        if op == "doc_show":
+            state = doc.encode()
+            return {
+                "ok": True,
+                "text": str(text),
+                "value": doc.to_py(),
+                "state": _lattice.blake3_raw(state).hex(),
+                "state_len": len(state),
+                "rejected": [
+                    {"entry": e.hex(), "reason": type(r).__name__, "message": str(r)}
+                    for e, r in doc.rejected
+                ],
+            }
+        index = _field(req, "index", int)
+        self._signed = []
+        if op == "doc_insert":
+            value = _field(req, "value", str)
+            if not value:
+                raise InvalidArgument("doc_insert needs a non-empty 'value'")
+            text.insert(index, value)
+        else:
+            length = _field(req, "length", int)
+            if length < 1:
+                raise InvalidArgument("doc_delete needs a 'length' of at least 1")
+            text.delete(index, length)
+        (entry,) = self._signed  # one edit, one transaction, one entry
+        return {"ok": True, "seq": entry.seq, "id": entry.id.hex()}
