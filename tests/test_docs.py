@@ -16,9 +16,12 @@ import lattice
 from lattice.errors import (
     CounterOverflow,
     DecodeError,
+    DocMismatch,
     InvalidArgument,
     NotInCausalPast,
+    OpOutOfRange,
     TrailingBytes,
+    Truncated,
     UnknownKind,
     UnknownVersion,
     WrongType,
@@ -26,6 +29,7 @@ from lattice.errors import (
 from lattice.state import Doc
 from lattice.state import ops as codec
 from lattice.state.ops import (
+    RIGHT,
     Batch,
     CounterAdd,
     Element,
@@ -34,6 +38,8 @@ from lattice.state.ops import (
     RegisterSet,
     SetAdd,
     SetRemove,
+    TextDelete,
+    TextInsert,
 )
 
 DOC = b"doc"
@@ -183,8 +189,11 @@ def _byzantine(rep: lattice.Replica, *ops: codec.Op) -> lattice.Entry:
 
 @pytest.mark.parametrize(
     "case",
-    ["concurrent tag", "never created", "wrong set", "overflow", "malformed", "unknown op"],
-)
+    [
+        "concurrent tag", "never created", "wrong set", "overflow", "malformed", "unknown op",
+        "concurrent char", "out of range", "truncated", "doc id mismatch",
+    ],
+)  # fmt: skip
 def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
     a, b, c = swarm(3)
     da = Doc(a, DOC)
@@ -192,7 +201,11 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
     da.set("t").add("y")
     da.counter("c").increment(2**63 - 2)
     a_add = Element(a.entries()[0].id, 0)
-    if case != "concurrent tag":  # b has seen a's entries
+    da.text("x").insert(0, "abc")
+    a_text = a.entries()[-1].id
+    Doc(a, b"another").text("x").insert(0, "zz")
+    elsewhere = a.entries()[-1].id
+    if case not in ("concurrent tag", "concurrent char"):  # b has seen a's entries
         b.receive(e.to_bytes() for e in a.entries())
     bad = {
         "concurrent tag": lambda: _byzantine(b, SetRemove("s", (a_add,))),
@@ -203,6 +216,12 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
         "unknown op": lambda: b.append(
             codec.MAGIC + b"\x01\x03doc" + struct.pack(">I", 1) + b"\x63\x01r"
         ),
+        "concurrent char": lambda: _byzantine(b, TextDelete("x", ((Element(a_text, 0), 1),))),
+        "out of range": lambda: _byzantine(b, TextDelete("x", ((Element(a_text, 1), 5),))),
+        "truncated": lambda: b.append(codec.encode(Batch(DOC, (CounterAdd("c", 1),)))[:-3]),
+        "doc id mismatch": lambda: _byzantine(
+            b, TextInsert("x", Element(elsewhere, 0), RIGHT, "!")
+        ),
     }[case]()
     want = {
         "concurrent tag": NotInCausalPast,
@@ -211,6 +230,10 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
         "overflow": CounterOverflow,
         "malformed": DecodeError,
         "unknown op": UnknownKind,
+        "concurrent char": NotInCausalPast,
+        "out of range": OpOutOfRange,
+        "truncated": Truncated,
+        "doc id mismatch": DocMismatch,
     }[case]
     verdicts = []
     for order in range(4):

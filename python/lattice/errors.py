@@ -275,7 +275,8 @@ class CounterOverflow(InvalidOp):
 
 
 class DocMismatch(InvalidOp):
-    """An op batch for another document (delivered to this one's handler)."""
+    """An op names an element or a tag made by an entry of another document (one on the
+    same log, in the causal past)."""
 
 
 # --- connections (DESIGN §7) -------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any
 
 from lattice.errors import (
     CounterOverflow,
+    DocMismatch,
     NonCanonical,
     NotInCausalPast,
     OpOutOfRange,
@@ -102,6 +103,9 @@ class Objects:
         self.tags: dict[Element, tuple[str, Value]] = {}
         #: Entries whose ops were applied: id -> (author, seq).
         self.entries: dict[bytes, tuple[bytes, int]] = {}
+        #: Entries of other documents on the same log: id -> (author, seq). Not state (an
+        #: op naming one of their elements is refused as a DocMismatch).
+        self.foreign: dict[bytes, tuple[bytes, int]] = {}
         self.texts: dict[str, Sequence] = {}
 
     # --- applying ---------------------------------------------------------------------
@@ -130,6 +134,8 @@ class Objects:
             return found
         origin = self.entries.get(tag.entry)
         found = self.tags.get(tag)
+        if origin is None:
+            self._elsewhere(tag.entry, ctx)
         if origin is None or found is None:
             raise NotInCausalPast(f"tag {tag.entry[:4].hex()}…/{tag.index} was never added here")
         author, seq = origin
@@ -138,6 +144,13 @@ class Objects:
                 f"tag {tag.entry[:4].hex()}…/{tag.index} is not in the causal past of this entry"
             )
         return found
+
+    def _elsewhere(self, entry: bytes, ctx: Context) -> None:
+        """Raise DocMismatch if ``entry`` is another document's and in the causal past
+        (so every replica has it, and says so alike)."""
+        origin = self.foreign.get(entry)
+        if origin is not None and ctx.knows(*origin):
+            raise DocMismatch(f"entry {entry[:4].hex()}… is another document's")
 
     @staticmethod
     def _real(element: Element, ctx: Context) -> Element:
@@ -161,6 +174,8 @@ class Objects:
                 raise NotInCausalPast(f"no characters of {name!r} at that index in this entry")
             return
         origin = self.entries.get(first.entry)
+        if origin is None:
+            self._elsewhere(first.entry, ctx)
         if origin is None or not ctx.knows(*origin):
             raise NotInCausalPast(
                 f"entry {first.entry[:4].hex()}… is not in the causal past of this entry"

@@ -38,34 +38,23 @@ from lattice.errors import (
     InvalidOp,
     LatticeError,
     LimitExceeded,
-    OutOfRange,
 )
 from lattice.state import ops as opcodec
 from lattice.state.crdt import Objects
+from lattice.state.handles import Counter, Map, Register, Set, Text
 from lattice.state.machine import Context
 from lattice.state.ops import (
-    MAX_TEXT_RUNS,
-    RIGHT,
-    SELF,
     Batch,
-    CounterAdd,
-    Element,
-    MapDelete,
-    MapSet,
     Op,
-    RegisterSet,
-    SetAdd,
-    SetRemove,
     TextDelete,
     TextInsert,
-    Value,
 )
-from lattice.state.text import Sequence, delete_ops
+from lattice.state.text import Sequence
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["LOCAL_AUTHOR", "Change", "Counter", "Doc", "Map", "Register", "Set", "Text"]
+__all__ = ["LOCAL_AUTHOR", "Change", "Doc"]
 
 #: The author of a local document's transactions.
 LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
@@ -331,7 +320,10 @@ class Doc:
             return
         named = opcodec.doc_of(entry.payload)
         if named is not None and named != self.doc_id:
-            return  # another document's (malformed or not: that one judges it)
+            # Another document's (malformed or not: that one judges it); remembered, so
+            # an op here naming its elements is refused as a DocMismatch.
+            self.objects.foreign[entry.id] = (author, entry.seq)
+            return
         try:
             batch = opcodec.decode(entry.payload)
         except DecodeError as exc:
@@ -397,257 +389,3 @@ class Doc:
         if self.replica is not None and self._delivered in self.replica.delivery_listeners:
             self.replica.delivery_listeners.remove(self._delivered)
             self.replica.reset_listeners.remove(self._replay)
-
-
-class _Handle:
-    def __init__(self, doc: Doc, name: str) -> None:
-        self.doc = doc
-        self.name = name
-
-
-class Map(_Handle):
-    """An LWW map: the write with the highest ``(lamport, entry id, op index)`` wins."""
-
-    def __setitem__(self, key: str, value: Value) -> None:
-        self.doc._op(MapSet(self.name, key, value))
-
-    def __delitem__(self, key: str) -> None:
-        self.doc._op(MapDelete(self.name, key))
-
-    def __getitem__(self, key: str) -> Value:
-        return self.doc.objects.map(self.name)[key]
-
-    def get(self, key: str, default: Value = None) -> Value:
-        return self.doc.objects.map(self.name).get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.doc.objects.map(self.name)
-
-    def __len__(self) -> int:
-        return len(self.doc.objects.map(self.name))
-
-    def to_py(self) -> dict[str, Value]:
-        return self.doc.objects.map(self.name)
-
-
-class Register(_Handle):
-    """An LWW register."""
-
-    def set(self, value: Value) -> None:
-        self.doc._op(RegisterSet(self.name, value))
-
-    @property
-    def value(self) -> Value:
-        return self.doc.objects.register(self.name)
-
-
-class Counter(_Handle):
-    """A PN-counter of i64 increments."""
-
-    def increment(self, delta: int = 1) -> None:
-        self.doc._op(CounterAdd(self.name, delta))
-
-    def decrement(self, delta: int = 1) -> None:
-        self.doc._op(CounterAdd(self.name, -delta))
-
-    @property
-    def value(self) -> int:
-        return self.doc.objects.counter(self.name)
-
-
-class Set(_Handle):
-    """An add-wins OR-set: a remove takes away the adds it has seen, not concurrent ones."""
-
-    def add(self, value: Value) -> None:
-        self.doc._op(SetAdd(self.name, value))
-
-    def remove(self, value: Value) -> None:
-        tags = self.doc.objects.tags_of(self.name, value)
-        if not tags:
-            raise InvalidArgument(f"{value!r} is not in the set {self.name!r}")
-        self.doc._op(SetRemove(self.name, tags))
-
-    def __contains__(self, value: object) -> bool:
-        return self.doc.objects.has(self.name, value)  # type: ignore[arg-type]
-
-    def __iter__(self) -> Iterator[Value]:
-        return iter(self.doc.objects.set(self.name))
-
-    def __len__(self) -> int:
-        return len(self.doc.objects.set(self.name))
-
-
-class Text(_Handle):
-    """A text (a Fugue sequence, :mod:`lattice.state.text`), indexed by code point.
-
-    >>> doc = Doc()
-    >>> t = doc.text("body")
-    >>> with doc.transaction():
-    ...     t.insert(0, "hello")
-    ...     t.delete(1, 2)
-    ...     t.insert(1, "ipp")
-    >>> str(t), len(t), t[1:4]
-    ('hipplo', 6, 'ipp')
-    """
-
-    def _view(self) -> Sequence:
-        """The text as this moment's ops see it (in a transaction: as its ops left it)."""
-        if self.doc._pending is None:
-            return self.doc.objects.text(self.name)
-        return self.doc._text_view(self.name)
-
-    def insert(self, index: int, text: str) -> None:
-        if not text:
-            return
-        if self.doc._local_edit():
-            self.doc._local_text(
-                self.name, lambda seq, entry: _typed(seq, entry, self.name, index, text)
-            )
-            return
-        doc = self.doc
-        if doc._pending is None:  # one op, its own transaction
-            seq = doc.objects.text(self.name)
-            if not 0 <= index <= len(seq):
-                raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
-            parent, side = seq.place(index)
-            doc._op(TextInsert(self.name, parent, side, text))
-            return
-        view = doc._text_view(self.name)
-        if not 0 <= index <= len(view):
-            raise OutOfRange(f"insert at {index} of a text of {len(view)}")
-        here = doc._width
-        parent, side = view.type_at(index, SELF, text, here)
-        pending = doc._pending
-        last = pending[-1] if pending else None
-        if (
-            isinstance(last, TextInsert)
-            and last.name == self.name
-            and side == RIGHT
-            and parent == Element(SELF, here - 1)
-        ):
-            # Typing on from this transaction's last insert: one run, one op.
-            pending[-1] = TextInsert(self.name, last.parent, last.side, last.text + text)
-            doc._width = here + len(text)
-        else:
-            doc._op(TextInsert(self.name, parent, side, text))
-
-    def delete(self, index: int, length: int = 1) -> None:
-        if length <= 0:
-            return
-        doc = self.doc
-        if doc._local_edit() and length <= MAX_TEXT_RUNS:
-            doc._local_text(self.name, lambda seq, _: _erased(seq, self.name, index, length))
-            return
-        view = self._view()
-        if not 0 <= index <= index + length <= len(view):
-            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(view)}")
-        runs = view.visible_runs(index, index + length)
-        ops = delete_ops(self.name, runs)
-        pending = doc._pending
-        if pending is None:
-            with doc.transaction():
-                for op in ops:
-                    doc._op(op)
-            return
-        for first, count in runs:
-            view.delete(first, count)
-        last = pending[-1] if pending else None
-        if (
-            len(runs) == 1
-            and isinstance(last, TextDelete)
-            and last.name == self.name
-            and len(last.runs) == 1
-        ):
-            # Backspacing or deleting forward on from the last delete: one run.
-            ((f0, n0),), ((f1, n1),) = last.runs, runs
-            if f0.entry == f1.entry and f1.index + n1 == f0.index:
-                pending[-1] = TextDelete(self.name, ((f1, n0 + n1),))
-                return
-            if f0.entry == f1.entry and f0.index + n0 == f1.index:
-                pending[-1] = TextDelete(self.name, ((f0, n0 + n1),))
-                return
-        for op in ops:
-            doc._op(op)
-
-    def cursor(self, index: int) -> Element | None:
-        """A position that survives concurrent edits: the character at ``index`` (None:
-        the end). :meth:`position` tells where it is now.
-
-        >>> doc = Doc()
-        >>> t = doc.text("t")
-        >>> t.insert(0, "world")
-        >>> c = t.cursor(0)
-        >>> t.insert(0, "hello ")
-        >>> t.position(c)
-        6
-        """
-        seq = self.doc.objects.text(self.name)
-        if not 0 <= index <= len(seq):
-            raise OutOfRange(f"cursor at {index} of a text of {len(seq)}")
-        return seq.element_at(index) if index < len(seq) else None
-
-    def position(self, cursor: Element | None) -> int:
-        """Where ``cursor`` is now (a deleted character's place: where the next one is)."""
-        seq = self.doc.objects.text(self.name)
-        if cursor is None:
-            return len(seq)
-        if cursor not in seq:
-            raise InvalidArgument("not a cursor of this text")
-        return seq.index_of(cursor)
-
-    def provenance(self, index: int) -> tuple[bytes, int, bytes, int]:
-        """Who typed the character at ``index``: ``(entry id, op index, author, seq)`` —
-        the audit trail of one character (:meth:`Doc.history` has the entry's time)."""
-        seq = self.doc.objects.text(self.name)
-        if not 0 <= index < len(seq):
-            raise OutOfRange(f"character {index} of a text of {len(seq)}")
-        element = seq.element_at(index)
-        author, at = self.doc.objects.entries[element.entry]
-        return element.entry, element.index, author, at
-
-    def splice(self, index: int, length: int, text: str) -> None:
-        """Delete ``length`` characters at ``index`` and insert ``text`` there, as one."""
-        with self.doc.transaction():
-            self.delete(index, length)
-            self.insert(index, text)
-
-    def __str__(self) -> str:
-        return str(self.doc.objects.text(self.name))
-
-    def __len__(self) -> int:
-        return len(self.doc.objects.text(self.name))
-
-    def __getitem__(self, index: int | slice) -> str:
-        seq = self.doc.objects.text(self.name)
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(seq))
-            if step == 1:
-                return seq.slice(start, max(start, stop))
-            return str(seq)[index]
-        at = index + len(seq) if index < 0 else index
-        if not 0 <= at < len(seq):
-            raise OutOfRange(f"character {index} of a text of {len(seq)}")
-        return seq.slice(at, at + 1)
-
-    def to_py(self) -> str:
-        return str(self)
-
-
-def _typed(seq: Sequence, entry: bytes, name: str, index: int, text: str) -> TextInsert:
-    """Type ``text`` at ``index`` of ``seq`` as entry ``entry``'s op 0."""
-    if not 0 <= index <= len(seq):
-        raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
-    parent, side = seq.type_at(index, entry, text)
-    return TextInsert(name, parent, side, text)
-
-
-def _erased(seq: Sequence, name: str, index: int, length: int) -> TextDelete:
-    """Delete ``length`` characters at ``index`` of ``seq`` (one op: at most
-    ``MAX_TEXT_RUNS`` runs, else the batch path)."""
-    if not 0 <= index <= index + length <= len(seq):
-        raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}")
-    runs = seq.visible_runs(index, index + length)
-    (op,) = delete_ops(name, runs)
-    for first, count in runs:
-        seq.delete(first, count)
-    return op
