@@ -5,7 +5,6 @@ past alone — identically on every replica, all or nothing, with a penalty."""
 from __future__ import annotations
 
 import random
-import struct
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from lattice.errors import (
     DecodeError,
     DocMismatch,
     InvalidArgument,
+    NonCanonical,
     NotInCausalPast,
     OpOutOfRange,
     TrailingBytes,
@@ -85,10 +85,30 @@ def test_every_op_round_trips_and_every_cut_is_refused() -> None:
     with pytest.raises(TrailingBytes):
         codec.decode(data + b"\x00")
     with pytest.raises(UnknownVersion):
-        codec.decode(codec.MAGIC + b"\x02" + data[5:])
-    unknown_op = codec.MAGIC + b"\x01\x03doc" + struct.pack(">I", 1) + b"\x63\x01r"
+        codec.decode(codec.MAGIC + b"\x01" + data[5:])
+    # No names, no entries, one op of type 99.
+    unknown_op = codec.MAGIC + b"\x02\x03doc" + b"\x00\x00\x01" + b"\x63\x00"
     with pytest.raises(UnknownKind, match="op type 99"):
         codec.decode(unknown_op)
+
+
+def test_names_and_entries_are_listed_once_in_order_of_first_use() -> None:
+    e1, e2 = Element(b"\x01" * 32, 7), Element(b"\x02" * 32, 300)
+    batch = Batch(DOC, (TextDelete("t", ((e2, 1), (e1, 2), (e2, 1))), MapSet("m", "t", 1)))
+    data = codec.encode(batch)
+    assert codec.decode(data) == batch
+    assert data.count(e1.entry) == data.count(e2.entry) == 1 and data.count(b"\x01t") == 1
+    assert data.index(e2.entry) < data.index(e1.entry)
+    # One delete of (e2, 7) then (e1, 7); its entries listed in the order of first use
+    # (e2 first) is its encoding; listed e1 first, with the refs to match, is refused.
+    head = codec.MAGIC + b"\x02\x03doc" + b"\x01\x01t" + b"\x02"
+    ops = b"\x01" + b"\x08\x00\x02"
+    one = Batch(DOC, (TextDelete("t", ((Element(e2.entry, 7), 1), (Element(e1.entry, 7), 1))),))
+    assert codec.encode(one) == head + e2.entry + e1.entry + ops + b"\x01\x07\x01\x02\x07\x01"
+    with pytest.raises(NonCanonical):
+        codec.decode(head + e1.entry + e2.entry + ops + b"\x02\x07\x01\x01\x07\x01")
+    with pytest.raises(NonCanonical):  # a varint with a needless zero byte
+        codec.decode(codec.MAGIC + b"\x02\x03doc" + b"\x80\x00\x00\x00")
 
 
 @settings(max_examples=300, deadline=None)
@@ -212,10 +232,8 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
         "never created": lambda: _byzantine(b, SetRemove("s", (Element(b"\x07" * 32, 0),))),
         "wrong set": lambda: _byzantine(b, SetRemove("t", (a_add,))),
         "overflow": lambda: _byzantine(b, CounterAdd("c", 1), CounterAdd("c", 1)),
-        "malformed": lambda: b.append(codec.MAGIC + b"\x01\x03doc\xff"),
-        "unknown op": lambda: b.append(
-            codec.MAGIC + b"\x01\x03doc" + struct.pack(">I", 1) + b"\x63\x01r"
-        ),
+        "malformed": lambda: b.append(codec.MAGIC + b"\x02\x03doc\xff"),
+        "unknown op": lambda: b.append(codec.MAGIC + b"\x02\x03doc\x00\x00\x01\x63\x00"),
         "concurrent char": lambda: _byzantine(b, TextDelete("x", ((Element(a_text, 0), 1),))),
         "out of range": lambda: _byzantine(b, TextDelete("x", ((Element(a_text, 1), 5),))),
         "truncated": lambda: b.append(codec.encode(Batch(DOC, (CounterAdd("c", 1),)))[:-3]),
@@ -299,7 +317,7 @@ def test_a_local_document() -> None:
 def test_one_penalty_per_entry_however_many_documents_follow_the_log() -> None:
     a, b = swarm(2)
     docs = [Doc(b, DOC), Doc(b, DOC), Doc(b, "other")]
-    a.append(codec.MAGIC + b"\x01\x03doc\xff")  # malformed, for DOC
+    a.append(codec.MAGIC + b"\x02\x03doc\xff")  # malformed, for DOC
     a.append(codec.encode(Batch(DOC, (SetRemove("s", (Element(b"\x07" * 32, 0),)),))))
     b.receive(e.to_bytes() for e in a.entries())
     assert b.penalties[a.me] == 2

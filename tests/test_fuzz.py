@@ -1,5 +1,6 @@
 """Structured fuzzing of every decoder (DESIGN §16): entry, body, signed header, fraud proof,
-quorum proof, client op, chain segment, and the Replica's ingest of all of them.
+quorum proof, client op, chain segment, document op batch and document state, and the
+Replica's ingest of all of them.
 
 Inputs are valid encodings put through the mutations that find decoder bugs — bit flips,
 byte overwrites, truncation, extension, splices of two encodings, and length and count
@@ -22,6 +23,8 @@ from hypothesis import strategies as st
 import lattice
 from lattice import ClientOp, Entry, FraudProof, Replica, errors
 from lattice.proofs import QuorumProof
+from lattice.state import Doc
+from lattice.state import ops as opcodec
 
 SWARM = bytes(range(32))
 SH = lattice.SIGNED_HEADER_LEN
@@ -55,7 +58,21 @@ def corpus() -> dict[str, list[bytes]]:
     p = Entry.create(x, swarm=SWARM, seq=1, lamport=1, payload=b"P")
     q = Entry.create(x, swarm=SWARM, seq=1, lamport=1, payload=b"Q")
     all_entries = [*entries, *noops]
+    doc, local = Doc(reps[1], b"fuzz"), Doc(doc_id="fuzz")
+    for d in (doc, local):
+        with d.transaction():
+            d.text("t").insert(0, "héllo wörld")
+            d.map("m")["k"] = -3
+            d.set("s").add(b"\x00bytes")
+            d.counter("c").increment(-(2**40))
+            d.register("r").set(1.5)
+        d.text("t").delete(2, 4)
+        d.set("s").remove(b"\x00bytes")
+        del d.map("m")["k"]
+    batches = [e.payload for e in reps[1].entries(peers[1]) if opcodec.is_batch(e.payload)]
     return {
+        "batch": batches,
+        "state": [local.encode()],
         "entry": [e.to_bytes() for e in all_entries],
         "header": [e.signed_header() for e in all_entries],
         "fraud": [FraudProof.from_entries(p, q).to_bytes()],
@@ -170,3 +187,24 @@ def test_replica_stores_only_valid_entries(batch: list[bytes]) -> None:
     m = rep.matrix
     for sender in rep.peers:
         assert max(m.column(sender).values()) <= rep.head(sender)
+
+
+@settings(max_examples=300)
+@given(mutated("batch"))
+def test_op_batch_decoder(data: bytes) -> None:
+    try:
+        batch = opcodec.decode(data)
+    except errors.LatticeError:
+        return
+    assert opcodec.encode(batch) == data, "accepted a non-canonical encoding"
+
+
+@settings(max_examples=150)
+@given(mutated("state"))
+def test_document_state_decoder(data: bytes) -> None:
+    try:
+        doc = Doc.decode(data)
+    except errors.LatticeError:
+        return
+    again = Doc.decode(doc.encode())  # what loads is a document, and saves as one
+    assert again.to_py() == doc.to_py() and again.encode() == doc.encode()

@@ -3,12 +3,13 @@
 One codec, strict both ways. A batch names its document and carries ops in order; every
 length and count is bounded, and decoding refuses truncation, trailing bytes, unknown
 versions and op types, and non-canonical values with typed
-:class:`~lattice.errors.DecodeError`\\ s. The layout is in docs/format.md ("Document op
-batch")::
+:class:`~lattice.errors.DecodeError`\\ s. A batch is compact: its object names and the
+entry ids its elements name are listed once each, up front, and referred to by number;
+numbers are varints. The layout is in docs/format.md ("Document op batch")::
 
-    batch   = magic "LDOC" ‖ version u8 (1) ‖ doc_len u8 ‖ doc ‖ count u32 ‖ op*
-    op      = type u8 ‖ name_len u8 ‖ name ‖ fields
-    element = entry [32] ‖ index u32        (entry all zero: this batch's own entry)
+    batch   = "LDOC" ‖ version u8 (2) ‖ doc_len u8 ‖ doc ‖ names ‖ entries ‖ count ‖ op*
+    op      = type u8 ‖ name (its number in names) ‖ fields
+    element = ref (0: this batch's own entry, k: entries[k-1]) ‖ index
 
 >>> batch = Batch(b"notes", (MapSet("meta", "title", "draft"), CounterAdd("likes", 3)))
 >>> decode(encode(batch)) == batch
@@ -40,6 +41,8 @@ __all__ = [
     "LEFT",
     "MAGIC",
     "MAX_DOC_ID_LEN",
+    "MAX_ENTRIES",
+    "MAX_NAMES",
     "MAX_NAME_LEN",
     "MAX_OPS",
     "MAX_SET_REMOVE_TAGS",
@@ -70,12 +73,15 @@ __all__ = [
 
 #: The first bytes of every op batch: a payload without them is not a document's.
 MAGIC = b"LDOC"
-VERSION = 1
+VERSION = 2
 #: Bounds (the whole batch must also fit in one entry's payload, 1 MiB).
 MAX_DOC_ID_LEN = 64
 MAX_NAME_LEN = 255
 MAX_OPS = 1 << 20
 MAX_SET_REMOVE_TAGS = 65535
+#: The most names (object names and map keys) and entry ids one batch lists.
+MAX_NAMES = 1 << 16
+MAX_ENTRIES = 1 << 16
 #: The entry id an element of the batch's own entry is named by (its id is not known
 #: until the entry is signed).
 SELF = bytes(_lattice.ID_LEN)
@@ -206,6 +212,21 @@ class _ValueTag(IntEnum):
     BYTES = 6
 
 
+def _uvar(n: int) -> bytes:
+    """``n`` (≥ 0) as an unsigned LEB128 varint, minimal."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _svar(n: int) -> bytes:
+    """An i64 as a zigzag varint (small magnitudes, either sign, in few bytes)."""
+    return _uvar((n << 1) ^ (n >> 63))
+
+
 def _value(out: list[bytes], v: Value) -> None:
     if v is None:
         out.append(bytes([_ValueTag.NONE]))
@@ -214,28 +235,22 @@ def _value(out: list[bytes], v: Value) -> None:
     elif isinstance(v, int):
         if not _I64[0] <= v <= _I64[1]:
             raise LimitExceeded(f"integer {v} is outside the i64 range")
-        out.append(bytes([_ValueTag.INT]) + struct.pack(">q", v))
+        out.append(bytes([_ValueTag.INT]) + _svar(v))
     elif isinstance(v, float):
         if math.isnan(v):
             raise NonCanonical("NaN is not a value (it equals nothing, itself included)")
         out.append(bytes([_ValueTag.FLOAT]) + struct.pack(">d", v))
     elif isinstance(v, str):
         data = v.encode()
-        out.append(bytes([_ValueTag.STR]) + struct.pack(">I", len(data)) + data)
+        out.append(bytes([_ValueTag.STR]) + _uvar(len(data)) + data)
     elif isinstance(v, bytes | bytearray | memoryview):
         data = bytes(v)
-        out.append(bytes([_ValueTag.BYTES]) + struct.pack(">I", len(data)) + data)
+        out.append(bytes([_ValueTag.BYTES]) + _uvar(len(data)) + data)
     else:
         raise DecodeError(f"not a document value: {type(v).__name__}")
 
 
-def _element(e: Element) -> bytes:
-    if not isinstance(e, Element) or len(e.entry) != len(SELF) or not 0 <= e.index < 2**32:
-        raise InvalidArgument(f"an element is a 32-byte entry id and a u32 index, not {e!r}")
-    return e.entry + struct.pack(">I", e.index)
-
-
-def _name(out: list[bytes], name: str, what: str = "name") -> None:
+def _name_bytes(name: str, what: str = "name") -> bytes:
     if not isinstance(name, str):
         raise InvalidArgument(f"a {what} is a str, not {type(name).__name__}")
     try:
@@ -244,13 +259,38 @@ def _name(out: list[bytes], name: str, what: str = "name") -> None:
         raise InvalidArgument(f"a {what} must be encodable as UTF-8") from None
     if len(data) > MAX_NAME_LEN:
         raise LimitExceeded(f"{what} of {len(data)} bytes (limit {MAX_NAME_LEN})")
-    out.append(bytes([len(data)]) + data)
+    return data
 
 
 def check_name(name: str) -> None:
     """Raise unless ``name`` can name an object in a batch (a str of at most
     ``MAX_NAME_LEN`` UTF-8 bytes)."""
-    _name([], name)
+    _name_bytes(name)
+
+
+class _Tables:
+    """A batch's names and entry ids, numbered in order of first use."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, int] = {}
+        self.entries: dict[bytes, int] = {}
+
+    def name(self, name: str, what: str = "name") -> bytes:
+        at = self.names.get(name)
+        if at is None:
+            _name_bytes(name, what)
+            at = self.names[name] = len(self.names)
+        return _uvar(at)
+
+    def element(self, e: Element) -> bytes:
+        if not isinstance(e, Element) or len(e.entry) != len(SELF) or not 0 <= e.index < 2**32:
+            raise InvalidArgument(f"an element is a 32-byte entry id and a u32 index, not {e!r}")
+        if e.entry == SELF:
+            return b"\x00" + _uvar(e.index)
+        at = self.entries.get(e.entry)
+        if at is None:
+            at = self.entries[e.entry] = len(self.entries)
+        return _uvar(at + 1) + _uvar(e.index)
 
 
 def encode(batch: Batch) -> bytes:
@@ -259,62 +299,55 @@ def encode(batch: Batch) -> bytes:
         raise LimitExceeded(f"doc id of {len(batch.doc)} bytes (limit {MAX_DOC_ID_LEN})")
     if len(batch.ops) > MAX_OPS:
         raise LimitExceeded(f"{len(batch.ops)} ops in one batch (limit {MAX_OPS})")
-    out = [MAGIC, bytes([VERSION, len(batch.doc)]), batch.doc, struct.pack(">I", len(batch.ops))]
+    t = _Tables()
+    out: list[bytes] = []
     for op in batch.ops:
         match op:
             case RegisterSet(name, value):
-                out.append(bytes([OpType.REGISTER_SET]))
-                _name(out, name)
+                out += [bytes([OpType.REGISTER_SET]), t.name(name)]
                 _value(out, value)
             case MapSet(name, key, value):
-                out.append(bytes([OpType.MAP_SET]))
-                _name(out, name)
-                _name(out, key, "map key")
+                out += [bytes([OpType.MAP_SET]), t.name(name), t.name(key, "map key")]
                 _value(out, value)
             case MapDelete(name, key):
-                out.append(bytes([OpType.MAP_DELETE]))
-                _name(out, name)
-                _name(out, key, "map key")
+                out += [bytes([OpType.MAP_DELETE]), t.name(name), t.name(key, "map key")]
             case CounterAdd(name, delta):
                 if not _I64[0] <= delta <= _I64[1]:
                     raise LimitExceeded(f"counter delta {delta} is outside the i64 range")
-                out.append(bytes([OpType.COUNTER_ADD]))
-                _name(out, name)
-                out.append(struct.pack(">q", delta))
+                out += [bytes([OpType.COUNTER_ADD]), t.name(name), _svar(delta)]
             case SetAdd(name, value):
-                out.append(bytes([OpType.SET_ADD]))
-                _name(out, name)
+                out += [bytes([OpType.SET_ADD]), t.name(name)]
                 _value(out, value)
             case SetRemove(name, tags):
                 if len(tags) > MAX_SET_REMOVE_TAGS:
                     raise LimitExceeded(f"{len(tags)} tags in one remove")
                 if list(tags) != sorted(set(tags)):
                     raise NonCanonical("a remove lists its tags once each, in ascending order")
-                out.append(bytes([OpType.SET_REMOVE]))
-                _name(out, name)
-                out.append(struct.pack(">H", len(tags)))
-                out += [_element(t) for t in tags]
+                out += [bytes([OpType.SET_REMOVE]), t.name(name), _uvar(len(tags))]
+                out += [t.element(tag) for tag in tags]
             case TextInsert(name, parent, side, text):
                 if side not in (LEFT, RIGHT) or not text:
                     raise NonCanonical("a text insert has a side and at least one character")
                 data = text.encode()
-                out.append(bytes([OpType.TEXT_INSERT]))
-                _name(out, name)
+                out += [bytes([OpType.TEXT_INSERT]), t.name(name)]
                 if parent is None:
-                    out.append(bytes([0, side]))
+                    out.append(bytes([side]))
                 else:
-                    out.append(bytes([1]) + _element(parent) + bytes([side]))
-                out.append(struct.pack(">I", len(data)) + data)
+                    out += [bytes([2 | side]), t.element(parent)]
+                out += [_uvar(len(data)), data]
             case TextDelete(name, runs):
                 if not runs or len(runs) > MAX_TEXT_RUNS or any(n < 1 for _, n in runs):
                     raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
-                out.append(bytes([OpType.TEXT_DELETE]))
-                _name(out, name)
-                out.append(struct.pack(">H", len(runs)))
-                out += [_element(e) + struct.pack(">I", n) for e, n in runs]
+                out += [bytes([OpType.TEXT_DELETE]), t.name(name), _uvar(len(runs))]
+                out += [t.element(e) + _uvar(n) for e, n in runs]
             case _:
                 raise DecodeError(f"not an op: {op!r}")
-    return b"".join(out)
+    if len(t.names) > MAX_NAMES or len(t.entries) > MAX_ENTRIES:
+        raise LimitExceeded(f"{len(t.names)} names and {len(t.entries)} entries in one batch")
+    head = [MAGIC, bytes([VERSION, len(batch.doc)]), batch.doc, _uvar(len(t.names))]
+    head += [bytes([len(n)]) + n for n in (k.encode() for k in t.names)]
+    head += [_uvar(len(t.entries)), *t.entries, _uvar(len(batch.ops))]
+    return b"".join(head + out)
 
 
 def doc_of(payload: bytes) -> bytes | None:
@@ -335,6 +368,10 @@ class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = memoryview(data)
         self.pos = 0
+        self.names: list[str] = []
+        self.entries: list[bytes] = []
+        self.names_used = 0  # names and entries are numbered in order of first use
+        self.entries_used = 0
 
     def take(self, n: int, what: str) -> bytes:
         if self.pos + n > len(self.data):
@@ -346,13 +383,52 @@ class _Reader:
         return out
 
     def u8(self, what: str) -> int:
-        return self.take(1, what)[0]
+        if self.pos >= len(self.data):
+            raise Truncated(f"{what}: need 1 byte at {self.pos}")
+        self.pos += 1
+        return self.data[self.pos - 1]
 
     def u32(self, what: str) -> int:
         return int(struct.unpack(">I", self.take(4, what))[0])
 
+    def uvar(self, what: str, limit: int = 2**64 - 1) -> int:
+        """A minimal unsigned LEB128 varint of at most ``limit``."""
+        n = shift = 0
+        while True:
+            byte = self.u8(what)
+            n |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                if byte == 0 and shift:
+                    raise NonCanonical(f"{what}: a varint with a trailing zero byte")
+                break
+            shift += 7
+            if shift > 63:
+                raise NonCanonical(f"{what}: a varint longer than 64 bits")
+        if n > limit:
+            raise LimitExceeded(f"{what}: {n} (limit {limit})")
+        return n
+
+    def svar(self, what: str) -> int:
+        z = self.uvar(what)
+        return (z >> 1) ^ -(z & 1)
+
     def name(self, what: str = "name") -> str:
-        raw = self.take(self.u8(f"{what} length"), what)
+        at = self.uvar(what, len(self.names))
+        if at > self.names_used or at == len(self.names):
+            raise NonCanonical(f"{what}: names are numbered in order of first use")
+        self.names_used += at == self.names_used
+        return self.names[at]
+
+    def element(self, what: str) -> Element:
+        ref = self.uvar(f"{what} entry", len(self.entries))
+        if ref == 0:
+            return Element(SELF, self.uvar(f"{what} index", 2**32 - 1))
+        if ref > self.entries_used + 1:
+            raise NonCanonical(f"{what}: entries are numbered in order of first use")
+        self.entries_used += ref == self.entries_used + 1
+        return Element(self.entries[ref - 1], self.uvar(f"{what} index", 2**32 - 1))
+
+    def utf8(self, raw: bytes, what: str) -> str:
         try:
             return raw.decode()
         except UnicodeDecodeError:
@@ -365,21 +441,30 @@ class _Reader:
         if tag in (_ValueTag.FALSE, _ValueTag.TRUE):
             return tag == _ValueTag.TRUE
         if tag == _ValueTag.INT:
-            return int(struct.unpack(">q", self.take(8, "integer"))[0])
+            v = self.svar("integer")
+            if not _I64[0] <= v <= _I64[1]:
+                raise NonCanonical("an integer outside the i64 range")
+            return v
         if tag == _ValueTag.FLOAT:
             f = float(struct.unpack(">d", self.take(8, "float"))[0])
             if math.isnan(f):
                 raise NonCanonical("NaN is not a value")
             return f
         if tag in (_ValueTag.STR, _ValueTag.BYTES):
-            raw = self.take(self.u32("value length"), "value")
-            if tag == _ValueTag.BYTES:
-                return raw
-            try:
-                return raw.decode()
-            except UnicodeDecodeError:
-                raise NonCanonical("a string value is not UTF-8") from None
+            raw = self.take(self.uvar("value length", len(self.data)), "value")
+            return raw if tag == _ValueTag.BYTES else self.utf8(raw, "a string value")
         raise UnknownKind(f"unknown value tag {tag}")
+
+    def tables(self) -> None:
+        for _ in range(self.uvar("name count", MAX_NAMES)):
+            self.names.append(self.utf8(self.take(self.u8("name length"), "name"), "a name"))
+        for _ in range(self.uvar("entry count", MAX_ENTRIES)):
+            entry = self.take(32, "entry id")
+            if entry == SELF:
+                raise NonCanonical("the batch's own entry is ref 0, never listed")
+            self.entries.append(entry)
+        if len(set(self.names)) != len(self.names) or len(set(self.entries)) != len(self.entries):
+            raise NonCanonical("a batch lists each name and each entry once")
 
 
 def decode(payload: bytes) -> Batch:
@@ -394,9 +479,8 @@ def decode(payload: bytes) -> Batch:
     doc = r.take(r.u8("doc id length"), "doc id")
     if len(doc) > MAX_DOC_ID_LEN:
         raise LimitExceeded(f"doc id of {len(doc)} bytes (limit {MAX_DOC_ID_LEN})")
-    count = r.u32("op count")
-    if count > MAX_OPS:
-        raise LimitExceeded(f"{count} ops (limit {MAX_OPS})")
+    r.tables()
+    count = r.uvar("op count", MAX_OPS)
     ops: list[Op] = []
     for _ in range(count):
         kind = r.u8("op type")
@@ -412,40 +496,35 @@ def decode(payload: bytes) -> Batch:
         elif op_type == OpType.MAP_DELETE:
             ops.append(MapDelete(name, r.name("map key")))
         elif op_type == OpType.COUNTER_ADD:
-            ops.append(CounterAdd(name, int(struct.unpack(">q", r.take(8, "delta"))[0])))
+            delta = r.svar("delta")
+            if not _I64[0] <= delta <= _I64[1]:
+                raise NonCanonical("a counter delta outside the i64 range")
+            ops.append(CounterAdd(name, delta))
         elif op_type == OpType.SET_ADD:
             ops.append(SetAdd(name, r.value()))
         elif op_type == OpType.TEXT_INSERT:
-            has_parent = r.u8("parent flag")
-            if has_parent > 1:
-                raise NonCanonical("the parent flag is 0 or 1")
-            parent = (
-                Element(r.take(32, "parent entry"), r.u32("parent index")) if has_parent else None
-            )
-            side = r.u8("side")
-            raw = r.take(r.u32("text length"), "text")
-            try:
-                text = raw.decode()
-            except UnicodeDecodeError:
-                raise NonCanonical("inserted text is not UTF-8") from None
-            if side not in (LEFT, RIGHT) or not text:
-                raise NonCanonical("a text insert has a side and at least one character")
-            ops.append(TextInsert(name, parent, side, text))
+            place = r.u8("place")
+            if place > 3:
+                raise NonCanonical("a text insert's place is 0 to 3 (parent? · 2 + side)")
+            parent = r.element("parent") if place & 2 else None
+            text = r.utf8(r.take(r.uvar("text length", len(r.data)), "text"), "inserted text")
+            if not text:
+                raise NonCanonical("a text insert has at least one character")
+            ops.append(TextInsert(name, parent, place & 1, text))
         elif op_type == OpType.TEXT_DELETE:
-            (n,) = struct.unpack(">H", r.take(2, "run count"))
-            runs = tuple(
-                (Element(r.take(32, "run entry"), r.u32("run index")), r.u32("run length"))
-                for _ in range(n)
-            )
+            n = r.uvar("run count", MAX_TEXT_RUNS)
+            runs = tuple((r.element("run"), r.uvar("run length", 2**32 - 1)) for _ in range(n))
             if not runs or any(k < 1 for _, k in runs):
                 raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
             ops.append(TextDelete(name, runs))
         else:
-            (n,) = struct.unpack(">H", r.take(2, "tag count"))
-            tags = tuple(Element(r.take(32, "tag entry"), r.u32("tag index")) for _ in range(n))
+            n = r.uvar("tag count", MAX_SET_REMOVE_TAGS)
+            tags = tuple(r.element("tag") for _ in range(n))
             if list(tags) != sorted(set(tags)):
                 raise NonCanonical("a remove lists its tags once each, in ascending order")
             ops.append(SetRemove(name, tags))
     if r.pos != len(r.data):
         raise TrailingBytes(f"{len(r.data) - r.pos} bytes after the last op")
+    if r.names_used != len(r.names) or r.entries_used != len(r.entries):
+        raise NonCanonical("a batch lists only the names and entries its ops use")
     return Batch(doc, tuple(ops))
