@@ -95,5 +95,6 @@ def test_two_writers_edit_across_a_partition_and_all_three_converge(
         text = str(final[0]["text"])
         assert text == "a2 a1 a0 " + merged[6:] + " b0 b1 b2 b3", text
         assert cluster.converged() and cluster.matrices_equal()
+        assert cli(c, "show", DOC) == text + "\n"  # the plain form: the text alone
     finally:
         cluster.stop()

@@ -739,10 +739,15 @@ class TextKernel:
         """Apply a batch: ``(0, parent, side, first, text)`` inserts and ``(1, first, count)``
         deletes, in one call. A refusal raises ``InvalidArgument`` with ``index`` set to
         the op's position (the ops before it stay applied)."""
+    def erase(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
+        """Delete the visible characters ``start:end``; returns them as ``(first element,
+        count)`` runs (:meth:`visible_runs` and :meth:`delete` in one call)."""
     def place(self, index: int) -> tuple[tuple[bytes, int] | None, int]:
         """Where an insert at visible ``index`` goes: ``(parent, side)``."""
     def place_after(self, left: _ElemArg | None) -> tuple[tuple[bytes, int] | None, int]:
         """Where an insert right after ``left`` goes (None: the start)."""
+    def insert_op(self, first: _ElemArg) -> tuple[tuple[bytes, int] | None, int, str] | None:
+        """The insert op that starts at ``first``: ``(parent, side, text)``, or None."""
     def node(self, element: _ElemArg) -> tuple[str, bool] | None:
         """``(char, deleted)`` of ``element``, or None if it is not in this text."""
     def index_of(self, element: _ElemArg) -> int:

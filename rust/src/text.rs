@@ -888,6 +888,16 @@ impl Sequence {
         Ok(n)
     }
 
+    /// Delete the visible characters `start..end`; returns them as runs of consecutive
+    /// elements (what [`Self::visible_runs`] said before), in text order.
+    pub fn erase(&mut self, start: usize, end: usize) -> Result<Vec<(Elem, u32)>, TextError> {
+        let runs = self.visible_runs(start, end)?;
+        for (first, count) in &runs {
+            self.delete(*first, *count)?;
+        }
+        Ok(runs)
+    }
+
     // --- reading ------------------------------------------------------------------------
 
     /// Where an insert at visible `index` goes: `(parent, side)` (Fugue's rule: the right
@@ -941,6 +951,18 @@ impl Sequence {
             Some((next, _, _)) => (Some(self.elem(next)), LEFT),
             None => (None, RIGHT),
         }
+    }
+
+    /// The insert op that starts at `first`: its parent, side and characters.
+    pub fn insert_op(&self, first: &Elem) -> Option<(Option<Elem>, u8, String)> {
+        let op = self.ops[*self.op_at.get(&self.key_of(first)?)? as usize];
+        let parent = (op.parent != ROOT).then(|| self.elem(op.parent));
+        let from = op.chars as usize;
+        Some((
+            parent,
+            op.side,
+            self.chars[from..from + op.len as usize].iter().collect(),
+        ))
     }
 
     /// An element's character and whether it is deleted.

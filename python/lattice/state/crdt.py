@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lattice import _lattice
 from lattice.errors import (
     CounterOverflow,
     DocMismatch,
@@ -59,7 +60,11 @@ from lattice.state.ops import (
 )
 from lattice.state.text import Sequence
 
-__all__ = ["Objects", "Stamp"]
+#: The author of a local document's transactions.
+LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
+_LOCAL_PREFIX = bytes(_lattice.ID_LEN - 8)
+
+__all__ = ["LOCAL_AUTHOR", "Objects", "Stamp"]
 
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 #: An LWW write's place in time: the entry's lamport, its id, the op's index.
@@ -106,6 +111,9 @@ class Objects:
         #: Entries of other documents on the same log: id -> (author, seq). Not state (an
         #: op naming one of their elements is refused as a DocMismatch).
         self.foreign: dict[bytes, tuple[bytes, int]] = {}
+        #: A local document's transaction count (None on a log): its entries are the
+        #: numbers 1..local_clock as 32-byte ids, authored by LOCAL_AUTHOR.
+        self.local_clock: int | None = None
         self.texts: dict[str, Sequence] = {}
 
     # --- applying ---------------------------------------------------------------------
@@ -132,7 +140,7 @@ class Objects:
             if found is None or tag.index >= index:
                 raise NotInCausalPast(f"no add at index {tag.index} earlier in this entry")
             return found
-        origin = self.entries.get(tag.entry)
+        origin = self.origin(tag.entry)
         found = self.tags.get(tag)
         if origin is None:
             self._elsewhere(tag.entry, ctx)
@@ -143,6 +151,15 @@ class Objects:
             raise NotInCausalPast(
                 f"tag {tag.entry[:4].hex()}…/{tag.index} is not in the causal past of this entry"
             )
+        return found
+
+    def origin(self, entry: bytes) -> tuple[bytes, int] | None:
+        """The (author, seq) of an applied entry (a local document's without a record)."""
+        found = self.entries.get(entry)
+        if found is None and self.local_clock is not None and entry[:24] == _LOCAL_PREFIX:
+            n = int.from_bytes(entry, "big")
+            if 0 < n <= self.local_clock:
+                return LOCAL_AUTHOR, n
         return found
 
     def _elsewhere(self, entry: bytes, ctx: Context) -> None:
@@ -173,7 +190,7 @@ class Objects:
             if any(own.get(first.index + k) != name for k in range(count)):
                 raise NotInCausalPast(f"no characters of {name!r} at that index in this entry")
             return
-        origin = self.entries.get(first.entry)
+        origin = self.origin(first.entry)
         if origin is None:
             self._elsewhere(first.entry, ctx)
         if origin is None or not ctx.knows(*origin):

@@ -38,13 +38,15 @@ from lattice.errors import (
     InvalidOp,
     LatticeError,
     LimitExceeded,
+    OutOfRange,
 )
 from lattice.state import ops as opcodec
-from lattice.state.crdt import Objects
+from lattice.state.crdt import LOCAL_AUTHOR, Objects
 from lattice.state.handles import Counter, Map, Register, Set, Text
 from lattice.state.machine import Context
 from lattice.state.ops import (
     Batch,
+    Element,
     Op,
     TextDelete,
     TextInsert,
@@ -56,8 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCAL_AUTHOR", "Change", "Doc"]
 
-#: The author of a local document's transactions.
-LOCAL_AUTHOR = bytes(_lattice.ID_LEN)
 _DATA = int(Kind.DATA)
 _STATE_MAGIC = b"LDST"
 
@@ -108,12 +108,15 @@ class Doc:
         # In a transaction: the op indexes taken so far, and the texts as its ops left them.
         self._width = 0
         self._scratch: dict[str, Sequence] = {}
-        self._history: list[Change | tuple[bytes, Op]] = []
+        self._history: list[Change | str | tuple[Any, ...]] = []
         self._observers: list[Callable[[Change], None]] = []
         self._read_only = False
         #: Set by an UndoManager (lattice.state.undo): told of this user's transactions.
         self._undo: UndoHook | None = None
-        self._local_seq = 0
+        if replica is None:
+            self.objects.local_clock = 0  # the numbered transactions of a local document
+        # A local document's history starts after what Doc.decode loaded.
+        self._history_base = 0
         self._names: builtins.set[str] = set()  # text names already checked
         if replica is not None:
             self._replay()
@@ -197,7 +200,7 @@ class Doc:
         doc.objects = Objects.decode(data[at + 12 :], author_of)
         if any(seq > clock for _, seq in doc.objects.entries.values()):
             raise DecodeError("an element from after the document's clock")
-        doc._local_seq = clock
+        doc._local_seq = doc._history_base = clock
         return doc
 
     # --- transactions ----------------------------------------------------------------
@@ -248,29 +251,51 @@ class Doc:
         path's, byte for byte: tests/test_text.py)."""
         return self.replica is None and self._pending is None and self._undo is None
 
-    def _local_text(self, name: str, edit: Callable[[Sequence, bytes], Op]) -> None:
-        """One text edit of a local document as its own transaction, straight into the
-        kernel: ``edit`` applies it to the text as entry ``entry`` and returns its op."""
+    @property
+    def _local_seq(self) -> int:
+        """A local document's transaction count (0 on a log)."""
+        return self.objects.local_clock or 0
+
+    @_local_seq.setter
+    def _local_seq(self, n: int) -> None:
+        self.objects.local_clock = n
+
+    def _local_begin(self, name: str) -> tuple[Sequence, int, bytes]:
         if self._read_only:
             raise InvalidArgument("a document at a past frontier is read-only")
         if name not in self._names:
             opcodec.check_name(name)
             self._names.add(name)
         seq = self.objects.texts.get(name)
-        fresh = seq is None
-        if seq is None:
-            seq = Sequence()
         n = self._local_seq + 1
-        entry = n.to_bytes(32, "big")
-        op = edit(seq, entry)
-        if fresh:
-            self.objects.texts[name] = seq
+        return (Sequence() if seq is None else seq), n, n.to_bytes(32, "big")
+
+    def _local_end(self, name: str, seq: Sequence, n: int, record: str | tuple[Any, ...]) -> None:
+        self.objects.texts.setdefault(name, seq)
         self._local_seq = n
-        self.objects.entries[entry] = (LOCAL_AUTHOR, n)
-        # Kept compact (one tuple, not a Change): a local document records every edit.
-        self._history.append((entry, op))
+        # Kept compact, a name or a tuple of plain values, not a Change: a local document
+        # records every edit, and its entry ids are its transaction numbers (history()).
+        self._history.append(record)
         if self._observers:
-            self._notify(Change(entry, LOCAL_AUTHOR, n, n, (op,)))
+            self._notify(self._change(len(self._history) - 1))
+
+    def _local_insert(self, name: str, index: int, text: str) -> None:
+        """Type ``text`` at ``index`` of a local document's text ``name``, as its own
+        transaction, straight into the kernel."""
+        seq, n, entry = self._local_begin(name)
+        if not 0 <= index <= len(seq):
+            raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
+        seq.write(index, entry, text)
+        self._local_end(name, seq, n, name)
+
+    def _local_delete(self, name: str, index: int, length: int) -> None:
+        """Delete ``length`` characters at ``index`` (at most ``MAX_TEXT_RUNS`` runs: the
+        caller's bound) as a local document's own transaction."""
+        seq, n, _ = self._local_begin(name)
+        if not 0 <= index <= index + length <= len(seq):
+            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}")
+        runs = seq.erase_raw(index, index + length)
+        self._local_end(name, seq, n, (name, *[x for (e, i), k in runs for x in (e, i, k)]))
 
     def _commit(self, ops: tuple[Op, ...]) -> None:
         if self._read_only:
@@ -350,15 +375,24 @@ class Doc:
 
     def history(self) -> list[Change]:
         """Every applied transaction, in delivery (causal) order: who, when, what."""
-        out = []
-        for record in self._history:
-            if isinstance(record, Change):
-                out.append(record)
-            else:  # a local edit's (entry, op)
-                entry, op = record
-                n = int.from_bytes(entry, "big")
-                out.append(Change(entry, LOCAL_AUTHOR, n, n, (op,)))
-        return out
+        return [self._change(i) for i in range(len(self._history))]
+
+    def _change(self, i: int) -> Change:
+        """History record ``i`` as a Change (a local edit's is rebuilt: its entry is its
+        transaction number, an insert's op is the kernel's)."""
+        record = self._history[i]
+        if isinstance(record, Change):
+            return record
+        n = self._history_base + i + 1
+        entry = n.to_bytes(32, "big")
+        op: Op
+        if isinstance(record, str):
+            op = TextInsert(record, *self.objects.texts[record].insert_op(Element(entry, 0)))
+        else:
+            name, *flat = record
+            runs = [(Element(flat[k], flat[k + 1]), flat[k + 2]) for k in range(0, len(flat), 3)]
+            op = TextDelete(name, tuple(runs))
+        return Change(entry, LOCAL_AUTHOR, n, n, (op,))
 
     def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
         """Call ``callback`` with each transaction applied from now on (own and peers');

@@ -15,7 +15,7 @@ ops of the document's current transaction (or a transaction of its own).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
 from lattice.errors import InvalidArgument, OutOfRange
@@ -56,7 +56,9 @@ class Editing(Protocol):
 
     def _local_edit(self) -> bool: ...
 
-    def _local_text(self, name: str, edit: Callable[[Sequence, bytes], Op]) -> None: ...
+    def _local_insert(self, name: str, index: int, text: str) -> None: ...
+
+    def _local_delete(self, name: str, index: int, length: int) -> None: ...
 
 
 class _Handle:
@@ -193,9 +195,7 @@ class Text(_Handle):
         if not text:
             return
         if self.doc._local_edit():
-            self.doc._local_text(
-                self.name, lambda seq, entry: _typed(seq, entry, self.name, index, text)
-            )
+            self.doc._local_insert(self.name, index, text)
             return
         doc = self.doc
         if doc._pending is None:  # one op, its own transaction
@@ -209,19 +209,22 @@ class Text(_Handle):
         if not 0 <= index <= len(view):
             raise OutOfRange(f"insert at {index} of a text of {len(view)}")
         here = doc._width
-        parent, side = view.type_at(index, SELF, text, here)
+        raw, side = view.type_at_raw(index, SELF, text, here)
         pending = doc._pending
         last = pending[-1] if pending else None
         if (
-            isinstance(last, TextInsert)
+            side == RIGHT
+            and raw is not None
+            and raw[1] == here - 1
+            and isinstance(last, TextInsert)
             and last.name == self.name
-            and side == RIGHT
-            and parent == Element(SELF, here - 1)
+            and raw[0] == SELF
         ):
             # Typing on from this transaction's last insert: one run, one op.
             pending[-1] = TextInsert(self.name, last.parent, last.side, last.text + text)
             doc._width = here + len(text)
         else:
+            parent = None if raw is None else Element(raw[0], raw[1])
             doc._op(TextInsert(self.name, parent, side, text))
 
     def delete(self, index: int, length: int = 1) -> None:
@@ -229,21 +232,20 @@ class Text(_Handle):
             return
         doc = self.doc
         if doc._local_edit() and length <= MAX_TEXT_RUNS:
-            doc._local_text(self.name, lambda seq, _: _erased(seq, self.name, index, length))
+            doc._local_delete(self.name, index, length)
             return
         view = self._view()
         if not 0 <= index <= index + length <= len(view):
             raise OutOfRange(f"delete {index}:{index + length} of a text of {len(view)}")
-        runs = view.visible_runs(index, index + length)
-        ops = delete_ops(self.name, runs)
         pending = doc._pending
         if pending is None:
+            ops = delete_ops(self.name, view.visible_runs(index, index + length))
             with doc.transaction():
                 for op in ops:
                     doc._op(op)
             return
-        for first, count in runs:
-            view.delete(first, count)
+        runs = view.erase(index, index + length)
+        ops = delete_ops(self.name, runs)
         last = pending[-1] if pending else None
         if (
             len(runs) == 1
@@ -296,7 +298,9 @@ class Text(_Handle):
         if not 0 <= index < len(seq):
             raise OutOfRange(f"character {index} of a text of {len(seq)}")
         element = seq.element_at(index)
-        author, at = self.doc.objects.entries[element.entry]
+        origin = self.doc.objects.origin(element.entry)
+        assert origin is not None, "every character's entry was applied"
+        author, at = origin
         return element.entry, element.index, author, at
 
     def splice(self, index: int, length: int, text: str) -> None:
@@ -325,23 +329,3 @@ class Text(_Handle):
 
     def to_py(self) -> str:
         return str(self)
-
-
-def _typed(seq: Sequence, entry: bytes, name: str, index: int, text: str) -> TextInsert:
-    """Type ``text`` at ``index`` of ``seq`` as entry ``entry``'s op 0."""
-    if not 0 <= index <= len(seq):
-        raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
-    parent, side = seq.type_at(index, entry, text)
-    return TextInsert(name, parent, side, text)
-
-
-def _erased(seq: Sequence, name: str, index: int, length: int) -> TextDelete:
-    """Delete ``length`` characters at ``index`` of ``seq`` (one op: at most
-    ``MAX_TEXT_RUNS`` runs, else the batch path)."""
-    if not 0 <= index <= index + length <= len(seq):
-        raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}")
-    runs = seq.visible_runs(index, index + length)
-    (op,) = delete_ops(name, runs)
-    for first, count in runs:
-        seq.delete(first, count)
-    return op

@@ -92,6 +92,28 @@ class Sequence:
         parent, side = self._k.type_at(index, (entry, first), text)
         return _el(parent), side
 
+    def type_at_raw(
+        self, index: int, entry: bytes, text: str, first: int = 0
+    ) -> tuple[tuple[bytes, int] | None, int]:
+        """:meth:`type_at`, the parent as an ``(entry, index)`` tuple."""
+        return self._k.type_at(index, (entry, first), text)
+
+    def write(self, index: int, entry: bytes, text: str) -> None:
+        """:meth:`type_at` without telling where (a local document's fast path)."""
+        self._k.type_at(index, (entry, 0), text)
+
+    def erase_raw(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
+        """:meth:`erase`, the elements as ``(entry, index)`` tuples."""
+        return self._k.erase(start, end)
+
+    def insert_op(self, first: Element) -> tuple[Element | None, int, str]:
+        """The insert op that starts at ``first``: ``(parent, side, text)``."""
+        found = self._k.insert_op((first.entry, first.index))
+        if found is None:
+            raise InvalidArgument("no insert op starts at that element")
+        parent, side, text = found
+        return _el(parent), side, text
+
     def delete(self, first: Element, count: int = 1) -> None:
         """Tombstone ``count`` elements from ``first`` (deleting twice is deleting once)."""
         self._k.delete((first.entry, first.index), count)
@@ -108,6 +130,11 @@ class Sequence:
                 first, count = op
                 batch.append((_DELETE, (first.entry, first.index), count))
         self._k.apply(batch)
+
+    def erase(self, start: int, end: int) -> list[tuple[Element, int]]:
+        """Delete the characters ``start:end``; returns them as (first element, count)
+        runs (:meth:`visible_runs` then :meth:`delete`, in one kernel call)."""
+        return [(Element(e, i), n) for (e, i), n in self._k.erase(start, end)]
 
     def mark(self) -> None:
         """Record changes from now on, for :meth:`rollback`."""

@@ -170,6 +170,21 @@ impl TextKernel {
         result.map_err(|(i, e)| text_error(e, Some(i)))
     }
 
+    /// Delete the visible characters ``start:end``; returns them as ``(first element,
+    /// count)`` runs (:meth:`visible_runs` and :meth:`delete` in one call).
+    fn erase<'py>(
+        &mut self,
+        py: Python<'py>,
+        start: usize,
+        end: usize,
+    ) -> PyResult<Vec<(PyElem<'py>, u32)>> {
+        let runs = self
+            .inner
+            .erase(start, end)
+            .map_err(|e| text_error(e, None))?;
+        Ok(runs.iter().map(|(e, n)| (to_py(py, e), *n)).collect())
+    }
+
     /// Where an insert at visible ``index`` goes: ``(parent, side)``.
     fn place<'py>(&self, py: Python<'py>, index: usize) -> PyResult<(Option<PyElem<'py>>, u8)> {
         let (parent, side) = self.inner.place(index).map_err(|e| text_error(e, None))?;
@@ -188,6 +203,16 @@ impl TextKernel {
             .place_after(left)
             .map_err(|e| text_error(e, None))?;
         Ok((parent.map(|p| to_py(py, &p)), side))
+    }
+
+    /// The insert op that starts at ``first``: ``(parent, side, text)``, or None.
+    fn insert_op<'py>(
+        &self,
+        py: Python<'py>,
+        first: ElemArg,
+    ) -> PyResult<Option<(Option<PyElem<'py>>, u8, String)>> {
+        let found = self.inner.insert_op(&elem(&first)?);
+        Ok(found.map(|(p, side, text)| (p.map(|p| to_py(py, &p)), side, text)))
     }
 
     /// ``(char, deleted)`` of ``element``, or None if it is not in this text.
