@@ -1304,6 +1304,13 @@ mod tests {
         assert!(matches!(seq.rollback(), Err(TextError::NoMark)));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn hostile_calls_never_panic(data in proptest::collection::vec(0u8..=255, 0..600)) {
+            crate::fuzzing::check_text_kernel(&data);
+        }
+    }
+
     #[test]
     fn nodes_round_trip() {
         let mut seq = Sequence::new();
