@@ -134,6 +134,8 @@ _op = st.one_of(
     # 1, 1.0 and True are three values, 0.0 and -0.0 two: never merged by Python equality.
     st.tuples(st.just("add"), st.none(), st.sampled_from(["x", 1, 1.0, True, 0.0, -0.0])),
     st.tuples(st.just("remove"), st.none(), st.sampled_from(["x", 1, 1.0, True, 0.0, -0.0])),
+    st.tuples(st.just("type"), st.none(), st.tuples(st.integers(0, 40), st.text("ab", min_size=1))),
+    st.tuples(st.just("cut"), st.none(), st.tuples(st.integers(0, 40), st.integers(1, 3))),
 )
 
 
@@ -149,6 +151,13 @@ def _do(doc: Doc, op: tuple[str, str | None, object]) -> None:
         doc.counter("c").increment(value)  # type: ignore[arg-type]
     elif kind == "add":
         doc.set("s").add(value)  # type: ignore[arg-type]
+    elif kind in ("type", "cut"):
+        at, arg = value  # type: ignore[misc]
+        size = len(doc._text_view("t"))  # as this transaction's ops left the text
+        if kind == "type":
+            doc.text("t").insert(at % (size + 1), arg)
+        elif size:
+            doc.text("t").delete(at % size, min(arg, size - at % size))
     elif value in doc.set("s"):
         doc.set("s").remove(value)  # type: ignore[arg-type]
 
