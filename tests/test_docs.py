@@ -220,7 +220,7 @@ def _byzantine(rep: lattice.Replica, *ops: codec.Op) -> lattice.Entry:
     "case",
     [
         "concurrent tag", "never created", "wrong set", "overflow", "malformed", "unknown op",
-        "concurrent char", "out of range", "truncated", "doc id mismatch",
+        "concurrent char", "out of range", "truncated", "doc id mismatch", "index overflow",
     ],
 )  # fmt: skip
 def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
@@ -249,6 +249,19 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
         "doc id mismatch": lambda: _byzantine(
             b, TextInsert("x", Element(elsewhere, 0), RIGHT, "!")
         ),
+        # A run from index 2 of a_text, 2^32 - 1 long: past any op index (hand-made: the
+        # encoder refuses it).
+        "index overflow": lambda: b.append(
+            codec.MAGIC
+            + b"\x02\x03doc"
+            + b"\x01\x01x"
+            + b"\x01"
+            + a_text
+            + b"\x01"
+            + b"\x08\x00\x01"
+            + b"\x01\x02"
+            + b"\xff\xff\xff\xff\x0f"
+        ),
     }[case]()
     want = {
         "concurrent tag": NotInCausalPast,
@@ -261,6 +274,7 @@ def test_an_invalid_entry_is_refused_alike_everywhere(case: str) -> None:
         "out of range": OpOutOfRange,
         "truncated": Truncated,
         "doc id mismatch": DocMismatch,
+        "index overflow": NonCanonical,
     }[case]
     verdicts = []
     for order in range(4):

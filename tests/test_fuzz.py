@@ -199,12 +199,11 @@ def test_op_batch_decoder(data: bytes) -> None:
     assert opcodec.encode(batch) == data, "accepted a non-canonical encoding"
 
 
-@settings(max_examples=150)
+@settings(max_examples=400)
 @given(mutated("state"))
 def test_document_state_decoder(data: bytes) -> None:
     try:
         doc = Doc.decode(data)
     except errors.LatticeError:
         return
-    again = Doc.decode(doc.encode())  # what loads is a document, and saves as one
-    assert again.to_py() == doc.to_py() and again.encode() == doc.encode()
+    assert doc.encode() == data, "accepted a non-canonical encoding"

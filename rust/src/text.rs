@@ -91,6 +91,9 @@ pub enum TextError {
     #[error("an empty insert")]
     Empty,
     /// Refused (the message says why).
+    #[error("a child of the root is on its right (the root has one list of children)")]
+    RootLeft,
+    /// Refused (the message says why).
     #[error("no mark to roll back to")]
     NoMark,
     /// Refused (the message says why).
@@ -277,6 +280,9 @@ impl Sequence {
 
     /// Whether all of `count` elements from `first` are in this text.
     pub fn contains_run(&self, first: &Elem, count: u32) -> bool {
+        if count == 0 {
+            return self.contains(first);
+        }
         let Some(mut k) = self.key_of(first) else {
             return false;
         };
@@ -688,6 +694,9 @@ impl Sequence {
         }
         if text.is_empty() {
             return Err(TextError::Empty);
+        }
+        if parent.is_none() && side == LEFT {
+            return Err(TextError::RootLeft);
         }
         let len = u32::try_from(text.len()).map_err(|_| TextError::TooLong(text.len()))?;
         if u64::from(first.index) + u64::from(len) > u64::from(u32::MAX) {
@@ -1165,6 +1174,9 @@ impl Sequence {
             let r = self.runs_mut(at.leaf).remove(at.run);
             self.leaf_of.remove(&k);
             self.adjust(at.leaf, -(r.len as isize), -(r.visible() as isize));
+            if at.run > 0 {
+                self.join(at.leaf, at.run - 1); // the run it had cut in two is whole again
+            }
         }
         self.unlink(op);
         self.op_at.remove(&o.first);

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import stat
@@ -32,6 +33,8 @@ __all__ = [
     "request",
     "serve_control",
 ]
+
+log = logging.getLogger("lattice.control")
 
 #: Longest request line accepted (an append of up to 1 MiB, hex-encoded).
 MAX_REQUEST_LEN = 3 * 1024 * 1024
@@ -183,6 +186,9 @@ async def serve_control(node: ControlTarget, path: Path) -> asyncio.Server:
                     reply = await _handle(node, _parse(line))
                 except LatticeError as exc:
                     reply = _failure(exc)
+                except Exception as exc:  # a bug: answered and logged, the node goes on
+                    log.exception("control request failed")
+                    reply = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
                 _answer(writer, reply)
                 await writer.drain()
         except ConnectionError:

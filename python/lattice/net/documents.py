@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lattice import _lattice
-from lattice.errors import InvalidArgument, LimitExceeded
+from lattice.errors import InvalidArgument
 from lattice.state import Doc
 from lattice.state.ops import MAX_DOC_ID_LEN
 
@@ -43,7 +43,8 @@ __all__ = ["DEFAULT_TEXT", "DOC_OPS", "MAX_OPEN_DOCS", "Documents"]
 DOC_OPS = frozenset({"doc_show", "doc_insert", "doc_delete"})
 #: The text object a request edits when it names none.
 DEFAULT_TEXT = "text"
-#: Documents a node keeps open at once (each follows every entry the replica delivers).
+#: Documents a node keeps open at once (each follows every entry the replica delivers);
+#: beyond them the least recently used is closed.
 MAX_OPEN_DOCS = 64
 
 
@@ -52,6 +53,11 @@ def _field(req: dict[str, Any], name: str, kind: type, default: object = None) -
     # bool is an int to Python, never an index or a length here.
     if value is None or not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidArgument(f"{req.get('op')} needs {name!r}: a {kind.__name__}")
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"{name!r} is not UTF-8 (a lone surrogate)") from None
     return value
 
 
@@ -74,11 +80,13 @@ class Documents:
 
     def open(self, doc_id: bytes) -> Doc:
         """The document ``doc_id``, rebuilt from the log the first time."""
-        doc = self.open_docs.get(doc_id)
+        doc = self.open_docs.pop(doc_id, None)
         if doc is None:
             if len(self.open_docs) >= MAX_OPEN_DOCS:
-                raise LimitExceeded(f"a node keeps at most {MAX_OPEN_DOCS} documents open")
-            doc = self.open_docs[doc_id] = Doc(self.replica, doc_id, append=self._sign)
+                # The least recently used one is closed (reopened from the log if asked).
+                self.open_docs.pop(next(iter(self.open_docs))).close()
+            doc = Doc(self.replica, doc_id, append=self._sign)
+        self.open_docs[doc_id] = doc  # the most recently used last
         return doc
 
     def close(self) -> None:

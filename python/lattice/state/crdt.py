@@ -404,14 +404,19 @@ class Objects:
                     entries.add(tag.entry)
             elif kind == b"T":
                 nodes = []
-                for _ in range(r.u32("nodes")):
+                count = r.u32("nodes")
+                start = r.pos
+                for _ in range(count):
                     e = element()
                     deleted = r.take(1, "deleted") == b"\x01"
                     char = text()
                     parent = element() if r.u8("parent flag") else None
                     nodes.append((e, char, parent, r.u8("side"), deleted))
                     entries.add(e.entry)
-                objects.texts[name] = Sequence.from_nodes(nodes)
+                sequence = objects.texts[name] = Sequence.from_nodes(nodes)
+                # One encoding: the nodes in the tree's own order, each flag 0 or 1.
+                if sequence.encode_nodes() != bytes(r.data[start : r.pos]):
+                    raise NonCanonical(f"the nodes of text {name!r} are not in text order")
             else:
                 raise UnknownKind(f"unknown state record {kind!r}")
         for entry in entries:

@@ -45,6 +45,7 @@ from lattice.state.crdt import LOCAL_AUTHOR, Objects
 from lattice.state.handles import Counter, Map, Register, Set, Text
 from lattice.state.machine import Context
 from lattice.state.ops import (
+    SELF,
     Batch,
     Element,
     Op,
@@ -107,7 +108,8 @@ class Doc:
         self._pending: list[Op] | None = None
         # In a transaction: the op indexes taken so far, and the texts as its ops left them.
         self._width = 0
-        self._scratch: dict[str, Sequence] = {}
+        # The texts the open transaction edits in place: name -> whether it made the text.
+        self._scratch: dict[str, bool] = {}
         self._history: list[Change | str | tuple[Any, ...]] = []
         self._observers: list[Callable[[Change], None]] = []
         self._read_only = False
@@ -129,10 +131,14 @@ class Doc:
         pending = self.replica.committed()
         if pending is not None:
             pending.result()  # queued commits first: the store must hold everything
+        editing = bool(self._scratch)
+        self._drop_scratch()
         self.objects, self.rejected, self._frontiers = Objects(), [], {}
         self._history = []
         for entry in self.replica.iter_entries():
-            self._delivered(entry, replay=True)
+            self._deliver(entry, replay=True)
+        if editing:
+            self._redo_scratch()
 
     # --- the objects -----------------------------------------------------------------
 
@@ -157,7 +163,10 @@ class Doc:
 
     def encode(self) -> bytes:
         """The state's canonical bytes: equal on every replica that delivered the same
-        entries, in whatever causal order (rejections included)."""
+        entries, in whatever causal order (rejections included). Between transactions
+        only (inside one, the texts hold its uncommitted edits)."""
+        if self._pending is not None:
+            raise InvalidArgument("a document is encoded between transactions, not in one")
         rejected = b"".join(entry for entry, _ in sorted(self.rejected, key=lambda r: r[0]))
         head = _STATE_MAGIC + bytes([len(self.doc_id)]) + self.doc_id
         # A local document's clock (0 for one on a log): the next transaction's number.
@@ -219,10 +228,7 @@ class Doc:
             self._pending = None
             self._width = 0
             # The texts go back as they were: the batch is applied as every replica does.
-            for name, view in self._scratch.items():
-                if self.objects.texts.get(name) is view:
-                    view.rollback()
-            self._scratch = {}
+            self._drop_scratch()
         if ops:
             self._commit(ops)
 
@@ -236,14 +242,43 @@ class Doc:
         return 0
 
     def _text_view(self, name: str) -> Sequence:
-        """Text ``name`` as the current transaction's ops leave it."""
-        view = self._scratch.get(name)
-        if view is None:
-            # Edited in place and rolled back at the end (a text not there yet: a new one
-            # that is simply dropped).
-            view = self._scratch[name] = self.objects.text(name)
-            view.mark()
-        return view
+        """Text ``name`` as the current transaction's ops leave it: edited in place from
+        a mark, and rolled back at the end (read-your-writes until then)."""
+        if name not in self._scratch:
+            seq = self.objects.texts.get(name)
+            existed = seq is not None
+            if seq is None:
+                seq = self.objects.texts[name] = Sequence()
+            seq.mark()
+            self._scratch[name] = existed
+        return self.objects.texts[name]
+
+    def _drop_scratch(self) -> None:
+        """Put the texts the open transaction edited back as they were."""
+        for name, existed in self._scratch.items():
+            seq = self.objects.texts.get(name)
+            if seq is None:
+                continue
+            if existed:
+                seq.rollback()
+            else:
+                del self.objects.texts[name]
+        self._scratch = {}
+
+    def _redo_scratch(self) -> None:
+        """Edit the texts again as the open transaction's ops say (after an entry was
+        delivered in the middle of it: its ops name elements, so they still apply)."""
+        if self._pending is None:
+            return
+        here = 0
+        for op in self._pending:
+            if isinstance(op, TextInsert):
+                self._text_view(op.name).insert(op.parent, op.side, Element(SELF, here), op.text)
+            elif isinstance(op, TextDelete):
+                view = self._text_view(op.name)
+                for first, count in op.runs:
+                    view.delete(first, count)
+            here += opcodec.width(op)
 
     def _local_edit(self) -> bool:
         """Whether a text edit may take the local fast path: a local document, outside a
@@ -336,6 +371,18 @@ class Doc:
     # --- entries from the log ----------------------------------------------------------
 
     def _delivered(self, entry: _lattice.Entry, replay: bool = False) -> None:
+        if not self._scratch:
+            self._deliver(entry, replay)
+            return
+        # In the middle of a transaction: the entry goes into the texts as they were,
+        # and the transaction's edits on top of them again.
+        self._drop_scratch()
+        try:
+            self._deliver(entry, replay)
+        finally:
+            self._redo_scratch()
+
+    def _deliver(self, entry: _lattice.Entry, replay: bool) -> None:
         author = entry.author
         frontier = self._frontiers.setdefault(author, {})
         for peer, (seq, _) in entry.deps.items():

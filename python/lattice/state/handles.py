@@ -280,7 +280,7 @@ class Text(_Handle):
         seq = self.doc.objects.text(self.name)
         if not 0 <= index <= len(seq):
             raise OutOfRange(f"cursor at {index} of a text of {len(seq)}")
-        return seq.element_at(index) if index < len(seq) else None
+        return _committed(seq.element_at(index)) if index < len(seq) else None
 
     def position(self, cursor: Element | None) -> int:
         """Where ``cursor`` is now (a deleted character's place: where the next one is)."""
@@ -297,7 +297,7 @@ class Text(_Handle):
         seq = self.doc.objects.text(self.name)
         if not 0 <= index < len(seq):
             raise OutOfRange(f"character {index} of a text of {len(seq)}")
-        element = seq.element_at(index)
+        element = _committed(seq.element_at(index))
         origin = self.doc.objects.origin(element.entry)
         assert origin is not None, "every character's entry was applied"
         author, at = origin
@@ -329,3 +329,10 @@ class Text(_Handle):
 
     def to_py(self) -> str:
         return str(self)
+
+
+def _committed(element: Element) -> Element:
+    """``element``, unless the open transaction typed it (it has no id until it commits)."""
+    if element.entry == SELF:
+        raise InvalidArgument("a character of the open transaction has no id until it commits")
+    return element

@@ -86,6 +86,8 @@ MAX_ENTRIES = 1 << 16
 #: until the entry is signed).
 SELF = bytes(_lattice.ID_LEN)
 _I64 = (-(2**63), 2**63 - 1)
+#: Op indexes are u32: an element's index is below this, a run ends at it at most.
+_INDEXES = 2**32
 
 #: A value in a register, a map or a set.
 Value = None | bool | int | float | str | bytes
@@ -241,13 +243,20 @@ def _value(out: list[bytes], v: Value) -> None:
             raise NonCanonical("NaN is not a value (it equals nothing, itself included)")
         out.append(bytes([_ValueTag.FLOAT]) + struct.pack(">d", v))
     elif isinstance(v, str):
-        data = v.encode()
+        data = _utf8(v, "a string value")
         out.append(bytes([_ValueTag.STR]) + _uvar(len(data)) + data)
     elif isinstance(v, bytes | bytearray | memoryview):
         data = bytes(v)
         out.append(bytes([_ValueTag.BYTES]) + _uvar(len(data)) + data)
     else:
         raise DecodeError(f"not a document value: {type(v).__name__}")
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{what} must be encodable as UTF-8 (no lone surrogates)") from None
 
 
 def _name_bytes(name: str, what: str = "name") -> bytes:
@@ -328,7 +337,9 @@ def encode(batch: Batch) -> bytes:
             case TextInsert(name, parent, side, text):
                 if side not in (LEFT, RIGHT) or not text:
                     raise NonCanonical("a text insert has a side and at least one character")
-                data = text.encode()
+                if parent is None and side != RIGHT:
+                    raise NonCanonical("a child of the root is on its right")
+                data = _utf8(text, "inserted text")
                 out += [bytes([OpType.TEXT_INSERT]), t.name(name)]
                 if parent is None:
                     out.append(bytes([side]))
@@ -338,6 +349,8 @@ def encode(batch: Batch) -> bytes:
             case TextDelete(name, runs):
                 if not runs or len(runs) > MAX_TEXT_RUNS or any(n < 1 for _, n in runs):
                     raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
+                if any(e.index + n > _INDEXES for e, n in runs):
+                    raise NonCanonical("a run past the last op index an entry can have")
                 out += [bytes([OpType.TEXT_DELETE]), t.name(name), _uvar(len(runs))]
                 out += [t.element(e) + _uvar(n) for e, n in runs]
             case _:
@@ -351,11 +364,13 @@ def encode(batch: Batch) -> bytes:
 
 
 def doc_of(payload: bytes) -> bytes | None:
-    """The doc id a batch's header names, if the header is readable (the rest may not be)."""
-    if len(payload) < len(MAGIC) + 2 or payload[len(MAGIC)] != VERSION:
+    """The doc id a batch's header names, if the header is readable (the rest may not be).
+    The header up to the doc id is the same in every version, so a document can tell
+    another's batch from its own whatever version it is in."""
+    start = len(MAGIC) + 2
+    if payload[: len(MAGIC)] != MAGIC or len(payload) < start:
         return None
     size = payload[len(MAGIC) + 1]
-    start = len(MAGIC) + 2
     return payload[start : start + size] if len(payload) >= start + size else None
 
 
@@ -504,8 +519,10 @@ def decode(payload: bytes) -> Batch:
             ops.append(SetAdd(name, r.value()))
         elif op_type == OpType.TEXT_INSERT:
             place = r.u8("place")
-            if place > 3:
-                raise NonCanonical("a text insert's place is 0 to 3 (parent? · 2 + side)")
+            if place not in (1, 2, 3):
+                raise NonCanonical(
+                    "a text insert's place is 2 · has_parent + side (a root child: 1)"
+                )
             parent = r.element("parent") if place & 2 else None
             text = r.utf8(r.take(r.uvar("text length", len(r.data)), "text"), "inserted text")
             if not text:
@@ -516,6 +533,8 @@ def decode(payload: bytes) -> Batch:
             runs = tuple((r.element("run"), r.uvar("run length", 2**32 - 1)) for _ in range(n))
             if not runs or any(k < 1 for _, k in runs):
                 raise NonCanonical("a text delete has 1 to 65535 runs of at least one")
+            if any(e.index + k > _INDEXES for e, k in runs):
+                raise NonCanonical("a run past the last op index an entry can have")
             ops.append(TextDelete(name, runs))
         else:
             n = r.uvar("tag count", MAX_SET_REMOVE_TAGS)

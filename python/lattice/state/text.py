@@ -38,6 +38,7 @@ from lattice.state.ops import MAX_TEXT_RUNS, Element, TextDelete
 __all__ = ["Sequence", "delete_ops", "deletes"]
 
 _INSERT, _DELETE = 0, 1
+_INDEXES = 2**32
 _Insert = tuple[Element | None, int, Element, str]  # parent, side, first, text
 _Delete = tuple[Element, int]  # first, count
 #: A node as the state stores it: (element, character, parent, side, deleted).
@@ -49,7 +50,16 @@ def _el(raw: tuple[bytes, int] | None) -> Element | None:
 
 
 def _raw(e: Element | None) -> tuple[bytes, int] | None:
-    return None if e is None else (e.entry, e.index)
+    return None if e is None else _one(e)
+
+
+def _one(e: Element) -> tuple[bytes, int]:
+    if not 0 <= e.index < _INDEXES:
+        raise InvalidArgument(f"an element's index is a u32, not {e.index}")
+    return e.entry, e.index
+
+
+_NOT_UTF8 = "text must be encodable as UTF-8 (no lone surrogates)"
 
 
 class Sequence:
@@ -81,7 +91,10 @@ class Sequence:
     def insert(self, parent: Element | None, side: int, first: Element, text: str) -> None:
         """Insert ``text`` as a run: ``first`` under ``parent`` on ``side``, each next
         character (the next index) the right child of the one before."""
-        self._k.insert(_raw(parent), side, (first.entry, first.index), text)
+        try:
+            self._k.insert(_raw(parent), side, _one(first), text)
+        except UnicodeEncodeError:
+            raise InvalidArgument(_NOT_UTF8) from None
 
     def type_at(
         self, index: int, entry: bytes, text: str, first: int = 0
@@ -89,18 +102,24 @@ class Sequence:
         """Type ``text`` at visible ``index`` as elements ``(entry, first)`` on; returns
         where it went, ``(parent, side)`` (:meth:`place` then :meth:`insert`, in one
         kernel call)."""
-        parent, side = self._k.type_at(index, (entry, first), text)
+        parent, side = self.type_at_raw(index, entry, text, first)
         return _el(parent), side
 
     def type_at_raw(
         self, index: int, entry: bytes, text: str, first: int = 0
     ) -> tuple[tuple[bytes, int] | None, int]:
         """:meth:`type_at`, the parent as an ``(entry, index)`` tuple."""
-        return self._k.type_at(index, (entry, first), text)
+        try:
+            return self._k.type_at(index, (entry, first), text)
+        except UnicodeEncodeError:
+            raise InvalidArgument(_NOT_UTF8) from None
 
     def write(self, index: int, entry: bytes, text: str) -> None:
         """:meth:`type_at` without telling where (a local document's fast path)."""
-        self._k.type_at(index, (entry, 0), text)
+        try:
+            self._k.type_at(index, (entry, 0), text)
+        except UnicodeEncodeError:
+            raise InvalidArgument(_NOT_UTF8) from None
 
     def erase_raw(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
         """:meth:`erase`, the elements as ``(entry, index)`` tuples."""
@@ -108,7 +127,7 @@ class Sequence:
 
     def insert_op(self, first: Element) -> tuple[Element | None, int, str]:
         """The insert op that starts at ``first``: ``(parent, side, text)``."""
-        found = self._k.insert_op((first.entry, first.index))
+        found = self._k.insert_op(_one(first))
         if found is None:
             raise InvalidArgument("no insert op starts at that element")
         parent, side, text = found
@@ -116,7 +135,7 @@ class Sequence:
 
     def delete(self, first: Element, count: int = 1) -> None:
         """Tombstone ``count`` elements from ``first`` (deleting twice is deleting once)."""
-        self._k.delete((first.entry, first.index), count)
+        self._k.delete(_one(first), count)
 
     def apply(self, ops: Iterable[_Insert | _Delete]) -> None:
         """A batch in one kernel call: ``(parent, side, first, text)`` inserts and
@@ -129,7 +148,10 @@ class Sequence:
             else:
                 first, count = op
                 batch.append((_DELETE, (first.entry, first.index), count))
-        self._k.apply(batch)
+        try:
+            self._k.apply(batch)
+        except UnicodeEncodeError:
+            raise InvalidArgument(_NOT_UTF8) from None
 
     def erase(self, start: int, end: int) -> list[tuple[Element, int]]:
         """Delete the characters ``start:end``; returns them as (first element, count)
@@ -147,15 +169,21 @@ class Sequence:
     # --- reading -----------------------------------------------------------------------
 
     def __contains__(self, element: object) -> bool:
-        return isinstance(element, Element) and self._k.contains((element.entry, element.index))
+        return (
+            isinstance(element, Element)
+            and 0 <= element.index < _INDEXES
+            and self._k.contains((element.entry, element.index))
+        )
 
     def contains_run(self, first: Element, count: int) -> bool:
         """Whether all of ``count`` elements from ``first`` are in this text."""
+        if not (first.index >= 0 and count > 0 and first.index + count <= _INDEXES):
+            return False
         return bool(self._k.contains((first.entry, first.index), count))
 
     def node(self, element: Element) -> tuple[str, bool]:
         """``(character, deleted)`` of ``element``."""
-        found = self._k.node((element.entry, element.index))
+        found = self._k.node(_one(element))
         if found is None:
             raise InvalidArgument("not an element of this text")
         return found
@@ -174,7 +202,7 @@ class Sequence:
     def index_of(self, element: Element) -> int:
         """The visible index of ``element``; for a deleted one, of the next character
         still there (the end if none)."""
-        return int(self._k.index_of((element.entry, element.index)))
+        return int(self._k.index_of(_one(element)))
 
     def element_at(self, index: int) -> Element:
         """The element of the character at visible ``index``."""
