@@ -183,3 +183,27 @@ def test_the_kernel_is_the_model_on_byzantine_tree_shapes(seed: int) -> None:
     batched = Sequence()
     batched.apply(args for _, args in log)
     assert batched.nodes() == model.nodes()
+
+
+@pytest.mark.parametrize("side", [LEFT, RIGHT])
+@pytest.mark.parametrize("greater", [False, True])
+def test_deep_chains_with_a_conflict_at_every_link_match_the_model(
+    side: int, greater: bool
+) -> None:
+    """The shapes that made placement quadratic before it searched up and down in step: a
+    chain of explicit children on one side, then a sibling at every link (greater or
+    smaller than the link's own child). Same walk as the model's."""
+    kernel, model = Sequence(), Reference()
+    root = Element(b"\x80" * 32, 0)
+    chain = [root] + [Element(b"\x80" + i.to_bytes(31, "big"), 0) for i in range(300)]
+    ops: list[tuple[str, tuple]] = [("insert", (None, RIGHT, root, "r"))]  # type: ignore[type-arg]
+    ops += [("insert", (chain[i], side, chain[i + 1], "c")) for i in range(300)]
+    mark = b"\xff" if greater else b"\x00"
+    ops += [
+        ("insert", (chain[i], side, Element(mark + i.to_bytes(31, "big"), 0), "xy"))
+        for i in range(300)
+    ]
+    for op in ops:
+        apply(kernel, op)
+        apply(model, op)
+    same(kernel, model, random.Random(side * 2 + greater))

@@ -17,7 +17,11 @@
 //! is the greatest, right after the last element of `p`'s subtree; a left child goes
 //! before its smallest greater sibling's leftmost descendant or right before `p`. A local
 //! insert (Fugue's rule: the right child of a character with none, else the left child of
-//! the next) never has siblings, so it is placed without walking anything.
+//! the next) never has siblings, so it is placed without walking anything. Siblings are
+//! kept in id order (a parent with many finds the next one in O(log n)), and a subtree's
+//! edge is found by two searches in step — down its edge path, and up to where the walk
+//! leaves it — so that a hostile author's deep chains with a conflict at every link cost
+//! each insert the shorter of the two, not the depth of the tree.
 //!
 //! `mark` / `rollback` undo everything since the mark: a document's transaction edits its
 //! text in place (later ops of the transaction see earlier ones) and rolls back before the
@@ -39,6 +43,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use thiserror::Error;
 
@@ -121,8 +126,16 @@ struct Op {
     side: u8,
     /// Where its characters start in `Sequence::chars`.
     chars: u32,
-    /// The next child of the same parent and side, in id order (an op number).
-    next_sibling: u32,
+}
+
+/// The children (ops) of one parent on one side, in id order: most parents have one, and
+/// a parent with many finds the first greater one or the greatest in O(log n).
+#[derive(Debug)]
+enum Kids {
+    One(u32),
+    // Boxed: a `Kids` stays 16 bytes, as nearly every parent has just one child.
+    #[allow(clippy::box_collection)]
+    Many(Box<BTreeMap<(Id, u32), u32>>),
 }
 
 /// Consecutive elements of one op, side by side in the walk, deleted alike.
@@ -174,8 +187,8 @@ pub struct Sequence {
     /// Op start -> op number (every element of an op is `first..first + len`).
     op_at: BTreeMap<Key, u32>,
     /// The first child (op number) of each parent, per side; the root's under `ROOT`.
-    left_kids: HashMap<Key, u32>,
-    right_kids: BTreeMap<Key, u32>,
+    left_kids: HashMap<Key, Kids>,
+    right_kids: BTreeMap<Key, Kids>,
     chars: Vec<char>,
     nodes: Vec<Node>,
     root: u32,
@@ -189,6 +202,25 @@ impl Default for Sequence {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Where the walk goes on after a subtree.
+enum Boundary {
+    /// Right after this element (the subtree's last).
+    After(Key),
+    /// Right before this element (the first after the subtree).
+    Before(Key),
+    /// At the end of the text.
+    End,
+    /// At the start of the text.
+    Start,
+}
+
+/// The upward search of [`Sequence::after_subtree`] and [`Sequence::before_subtree`]:
+/// climbing, or descending a sibling's leftmost (rightmost) path.
+enum Climb {
+    Up(Key),
+    Down(Key),
 }
 
 /// A place in the walk: a leaf, a run in it, an offset in the run.
@@ -550,23 +582,51 @@ impl Sequence {
 
     // --- the Fugue tree -----------------------------------------------------------------
 
-    fn kids(&self, parent: Key, side: u8) -> Option<u32> {
+    fn kids(&self, parent: Key, side: u8) -> Option<&Kids> {
         if side == LEFT && parent != ROOT {
-            self.left_kids.get(&parent).copied()
+            self.left_kids.get(&parent)
         } else {
-            self.right_kids.get(&parent).copied()
+            self.right_kids.get(&parent)
         }
     }
 
-    fn siblings(&self, parent: Key, side: u8) -> impl Iterator<Item = Key> + '_ {
-        let mut op = self.kids(parent, side).unwrap_or(NONE);
-        std::iter::from_fn(move || {
-            (op != NONE).then(|| {
-                let o = self.ops[op as usize];
-                op = o.next_sibling;
-                o.first
-            })
-        })
+    /// An element's id as sibling order sees it: entry bytes, then index.
+    fn id_of(&self, k: Key) -> (Id, u32) {
+        (self.entries[entry_of(k) as usize], k as u32)
+    }
+
+    fn first_of(&self, op: u32) -> Key {
+        self.ops[op as usize].first
+    }
+
+    /// The smallest child of `parent` on `side`.
+    fn smallest_kid(&self, parent: Key, side: u8) -> Option<Key> {
+        match self.kids(parent, side)? {
+            Kids::One(op) => Some(self.first_of(*op)),
+            Kids::Many(m) => m.values().next().map(|op| self.first_of(*op)),
+        }
+    }
+
+    /// The greatest child of `parent` on `side`.
+    fn greatest_kid(&self, parent: Key, side: u8) -> Option<Key> {
+        match self.kids(parent, side)? {
+            Kids::One(op) => Some(self.first_of(*op)),
+            Kids::Many(m) => m.values().next_back().map(|op| self.first_of(*op)),
+        }
+    }
+
+    /// The smallest child of `parent` on `side` greater than `x`.
+    fn kid_after(&self, parent: Key, side: u8, x: Key) -> Option<Key> {
+        match self.kids(parent, side)? {
+            Kids::One(op) => {
+                let first = self.first_of(*op);
+                (self.cmp(first, x) == Ordering::Greater).then_some(first)
+            }
+            Kids::Many(m) => {
+                let after = (Bound::Excluded(self.id_of(x)), Bound::Unbounded);
+                m.range(after).next().map(|(_, op)| self.first_of(*op))
+            }
+        }
     }
 
     /// The last element of an op (the key of the implicit successor chain's end).
@@ -577,7 +637,7 @@ impl Sequence {
 
     /// The greatest right child of `p` (its explicit ones and its implicit successor).
     fn greatest_right(&self, p: Key) -> Option<Key> {
-        let explicit = self.siblings(p, RIGHT).last();
+        let explicit = self.greatest_kid(p, RIGHT);
         let implicit = (p != self.op_last(p)).then_some(p + 1);
         match (explicit, implicit) {
             (Some(a), Some(b)) => Some(if self.cmp(a, b) == Ordering::Greater {
@@ -589,38 +649,167 @@ impl Sequence {
         }
     }
 
-    /// The last element of `p`'s subtree in the walk.
-    fn subtree_end(&self, mut p: Key) -> Key {
-        while let Some(next) = self.greatest_right(p) {
-            if next == p + 1 && entry_of(next) == entry_of(p) && self.op_of(next) == self.op_of(p) {
-                // Along the run: to the next character with explicit right children.
-                let last = self.op_last(p);
-                p = self
-                    .right_kids
+    /// One step down the rightmost path of a subtree: the next element on it, or None at
+    /// its last element (along a run, straight to the next character with explicit right
+    /// children).
+    fn down_right(&self, p: Key) -> Option<Key> {
+        let next = self.greatest_right(p)?;
+        if next == p + 1 && entry_of(next) == entry_of(p) && self.op_of(next) == self.op_of(p) {
+            let last = self.op_last(p);
+            return Some(
+                self.right_kids
                     .range(p + 1..=last)
                     .next()
-                    .map_or(last, |(&k, _)| k);
-            } else {
-                p = next;
-            }
+                    .map_or(last, |(&k, _)| k),
+            );
         }
-        p
+        Some(next)
     }
 
-    /// The first element of `g`'s subtree in the walk.
-    fn subtree_start(&self, mut g: Key) -> Key {
-        while let Some(first) = self.siblings(g, LEFT).next() {
-            g = first;
+    /// An element's parent and side (a character inside a run: the one before, right).
+    fn parent_side(&self, q: Key) -> (Key, u8) {
+        let op = self.ops[self.op_of(q).expect("in the text") as usize];
+        if q == op.first {
+            (op.parent, op.side)
+        } else {
+            (q - 1, RIGHT)
         }
-        g
+    }
+
+    /// The smallest sibling of `q` greater than it, the parent's implicit successor
+    /// included.
+    fn next_sibling(&self, q: Key, parent: Key, side: u8) -> Option<Key> {
+        let explicit = self.kid_after(parent, side, q);
+        if side == LEFT || parent == ROOT || parent == self.op_last(parent) || q == parent + 1 {
+            return explicit;
+        }
+        let implicit = parent + 1;
+        let later = self.cmp(implicit, q) == Ordering::Greater;
+        match explicit {
+            Some(e) if !later || self.cmp(e, implicit) == Ordering::Less => Some(e),
+            _ if later => Some(implicit),
+            other => other,
+        }
+    }
+
+    /// Where the walk goes on after `p`'s whole subtree. Two ways find it: down `p`'s
+    /// rightmost path to its last element, or up from `p` to the first ancestor with a
+    /// greater sibling (then down that sibling's leftmost path) or that is a left child.
+    /// They run in step and the first to finish answers, so a deep chain costs what the
+    /// shorter way costs.
+    fn after_subtree(&self, p: Key) -> Boundary {
+        let mut down = p;
+        let mut up = Climb::Up(p);
+        loop {
+            match self.down_right(down) {
+                None => return Boundary::After(down),
+                Some(next) => down = next,
+            }
+            up = match up {
+                Climb::Up(q) => {
+                    let (parent, side) = self.parent_side(q);
+                    match self.next_sibling(q, parent, side) {
+                        Some(g) => Climb::Down(g),
+                        None if parent == ROOT => return Boundary::End,
+                        None if side == LEFT => return Boundary::Before(parent),
+                        None => Climb::Up(parent),
+                    }
+                }
+                Climb::Down(g) => match self.smallest_kid(g, LEFT) {
+                    Some(first) => Climb::Down(first),
+                    None => return Boundary::Before(g),
+                },
+            };
+        }
+    }
+
+    /// The greatest sibling of `q` smaller than it, the parent's implicit successor
+    /// included.
+    fn prev_sibling(&self, q: Key, parent: Key, side: u8) -> Option<Key> {
+        let explicit = match self.kids(parent, side)? {
+            Kids::One(op) => {
+                let first = self.first_of(*op);
+                (self.cmp(first, q) == Ordering::Less).then_some(first)
+            }
+            Kids::Many(m) => {
+                let before = (Bound::Unbounded, Bound::Excluded(self.id_of(q)));
+                m.range(before)
+                    .next_back()
+                    .map(|(_, op)| self.first_of(*op))
+            }
+        };
+        if side == LEFT || parent == ROOT || parent == self.op_last(parent) || q == parent + 1 {
+            return explicit;
+        }
+        let implicit = parent + 1;
+        let earlier = self.cmp(implicit, q) == Ordering::Less;
+        match explicit {
+            Some(e) if !earlier || self.cmp(e, implicit) == Ordering::Greater => Some(e),
+            _ if earlier => Some(implicit),
+            other => other,
+        }
+    }
+
+    /// Where the walk is just before `g`'s whole subtree: down `g`'s leftmost path to its
+    /// first element, or up from `g` to a smaller sibling (then down its rightmost path),
+    /// a parent it is a right child of, or the start; in step, as [`Self::after_subtree`].
+    fn before_subtree(&self, g: Key) -> Boundary {
+        let mut down = g;
+        let mut up = Climb::Up(g);
+        loop {
+            match self.smallest_kid(down, LEFT) {
+                None => return Boundary::Before(down),
+                Some(first) => down = first,
+            }
+            up = match up {
+                Climb::Up(q) => {
+                    let (parent, side) = self.parent_side(q);
+                    match self.prev_sibling(q, parent, side) {
+                        Some(s) => Climb::Down(s),
+                        None if parent == ROOT => return Boundary::Start,
+                        None if side == RIGHT => return Boundary::After(parent),
+                        None => Climb::Up(parent),
+                    }
+                }
+                Climb::Down(k) => match self.down_right(k) {
+                    Some(next) => Climb::Down(next),
+                    None => return Boundary::After(k),
+                },
+            };
+        }
+    }
+
+    /// The place right after element `k`.
+    fn just_after(&self, k: Key) -> At {
+        let at = self.locate(k).expect("in the text");
+        if at.off + 1 < self.runs(at.leaf)[at.run].len {
+            At {
+                off: at.off + 1,
+                ..at
+            }
+        } else {
+            At {
+                run: at.run + 1,
+                off: 0,
+                ..at
+            }
+        }
+    }
+
+    /// The place after the last element.
+    fn end(&self) -> At {
+        let leaf = self.last_leaf();
+        At {
+            leaf,
+            run: self.runs(leaf).len(),
+            off: 0,
+        }
     }
 
     /// Where in the walk a new element `x`, child of `parent` on `side`, goes.
     fn place_of(&self, x: Key, parent: Key, side: u8) -> At {
         let right = side == RIGHT || parent == ROOT;
-        let mut greater = self
-            .siblings(parent, side)
-            .find(|&s| self.cmp(s, x) == Ordering::Greater);
+        let mut greater = self.kid_after(parent, side, x);
         if right && parent != ROOT && parent != self.op_last(parent) {
             let implicit = parent + 1;
             if self.cmp(implicit, x) == Ordering::Greater
@@ -630,32 +819,22 @@ impl Sequence {
             }
         }
         if let Some(g) = greater {
-            return self.locate(self.subtree_start(g)).expect("in the text");
+            return match self.before_subtree(g) {
+                Boundary::Before(first) => self.locate(first).expect("in the text"),
+                Boundary::After(k) => self.just_after(k),
+                Boundary::Start | Boundary::End => self.start(),
+            };
         }
         if !right {
             return self.locate(parent).expect("in the text");
         }
         if parent == ROOT {
-            let leaf = self.last_leaf();
-            return At {
-                leaf,
-                run: self.runs(leaf).len(),
-                off: 0,
-            };
+            return self.end();
         }
-        let end = self.locate(self.subtree_end(parent)).expect("in the text");
-        let len = self.runs(end.leaf)[end.run].len;
-        if end.off + 1 < len {
-            At {
-                off: end.off + 1,
-                ..end
-            }
-        } else {
-            At {
-                run: end.run + 1,
-                off: 0,
-                ..end
-            }
+        match self.after_subtree(parent) {
+            Boundary::After(end) => self.just_after(end),
+            Boundary::Before(next) => self.locate(next).expect("in the text"),
+            Boundary::End | Boundary::Start => self.end(),
         }
     }
 
@@ -724,7 +903,6 @@ impl Sequence {
             parent: p,
             side,
             chars: self.chars.len() as u32,
-            next_sibling: NONE,
         });
         self.chars.extend_from_slice(text);
         self.op_at.insert(x, op);
@@ -757,54 +935,65 @@ impl Sequence {
         Ok((parent, side))
     }
 
+    fn take_kids(&mut self, parent: Key, side: u8) -> Option<Kids> {
+        if side == LEFT && parent != ROOT {
+            self.left_kids.remove(&parent)
+        } else {
+            self.right_kids.remove(&parent)
+        }
+    }
+
+    fn put_kids(&mut self, parent: Key, side: u8, kids: Kids) {
+        if side == LEFT && parent != ROOT {
+            self.left_kids.insert(parent, kids);
+        } else {
+            self.right_kids.insert(parent, kids);
+        }
+    }
+
     /// Add op `op` to its parent's children, in id order.
     fn link(&mut self, op: u32) {
         let Op {
-            first: x,
+            first,
             parent,
             side,
             ..
         } = self.ops[op as usize];
-        let head = self.kids(parent, side);
-        let mut prev = NONE;
-        let mut at = head.unwrap_or(NONE);
-        while at != NONE && self.cmp(self.ops[at as usize].first, x) == Ordering::Less {
-            prev = at;
-            at = self.ops[at as usize].next_sibling;
-        }
-        self.ops[op as usize].next_sibling = at;
-        if prev != NONE {
-            self.ops[prev as usize].next_sibling = op;
-        } else if side == LEFT && parent != ROOT {
-            self.left_kids.insert(parent, op);
-        } else {
-            self.right_kids.insert(parent, op);
-        }
+        let id = self.id_of(first);
+        let kids = match self.take_kids(parent, side) {
+            None => Kids::One(op),
+            Some(Kids::One(other)) => {
+                let other_id = self.id_of(self.first_of(other));
+                Kids::Many(Box::new(BTreeMap::from([(other_id, other), (id, op)])))
+            }
+            Some(Kids::Many(mut many)) => {
+                many.insert(id, op);
+                Kids::Many(many)
+            }
+        };
+        self.put_kids(parent, side, kids);
     }
 
     fn unlink(&mut self, op: u32) {
         let Op {
+            first,
             parent,
             side,
-            next_sibling,
             ..
         } = self.ops[op as usize];
-        let left = side == LEFT && parent != ROOT;
-        let head = self.kids(parent, side).expect("linked");
-        if head == op {
-            match (next_sibling, left) {
-                (NONE, true) => self.left_kids.remove(&parent),
-                (NONE, false) => self.right_kids.remove(&parent),
-                (n, true) => self.left_kids.insert(parent, n),
-                (n, false) => self.right_kids.insert(parent, n),
-            };
-            return;
-        }
-        let mut at = head;
-        while self.ops[at as usize].next_sibling != op {
-            at = self.ops[at as usize].next_sibling;
-        }
-        self.ops[at as usize].next_sibling = next_sibling;
+        let kids = match self.take_kids(parent, side) {
+            Some(Kids::Many(mut many)) => {
+                many.remove(&self.id_of(first));
+                match many.len() {
+                    0 => return,
+                    1 => Kids::One(*many.values().next().expect("one")),
+                    _ => Kids::Many(many),
+                }
+            }
+            Some(Kids::One(other)) if other != op => Kids::One(other),
+            _ => return,
+        };
+        self.put_kids(parent, side, kids);
     }
 
     /// Mark `count` elements from `first` deleted (or not); returns the ranges whose flag
