@@ -108,8 +108,11 @@ class Doc:
         self._pending: list[Op] | None = None
         # In a transaction: the op indexes taken so far, and the texts as its ops left them.
         self._width = 0
+        # Typing on from the last pending insert: its text, in pieces (joined by _close_run).
+        self._run: list[str] | None = None
         # The texts the open transaction edits in place: name -> whether it made the text.
         self._scratch: dict[str, bool] = {}
+        self._views: dict[str, Sequence] = {}  # the same texts, for the handles' hot path
         self._history: list[Change | str | tuple[Any, ...]] = []
         self._observers: list[Callable[[Change], None]] = []
         self._read_only = False
@@ -223,9 +226,10 @@ class Doc:
         self._pending = []
         try:
             yield self
+            self._close_run()
             ops = tuple(self._pending)
         finally:
-            self._pending = None
+            self._pending = self._run = None
             self._width = 0
             # The texts go back as they were: the batch is applied as every replica does.
             self._drop_scratch()
@@ -235,11 +239,21 @@ class Doc:
     def _op(self, op: Op) -> int:
         """Queue ``op`` (or commit it alone); returns its first op index in the entry."""
         if self._pending is not None:
+            self._close_run()
             self._pending.append(op)
             here, self._width = self._width, self._width + opcodec.width(op)
             return here
         self._commit((op,))
         return 0
+
+    def _close_run(self) -> None:
+        """The last pending insert as one op again, with all it was extended by."""
+        if self._run is not None:
+            assert self._pending
+            last = self._pending[-1]
+            assert isinstance(last, TextInsert)
+            self._pending[-1] = TextInsert(last.name, last.parent, last.side, "".join(self._run))
+            self._run = None
 
     def _text_view(self, name: str) -> Sequence:
         """Text ``name`` as the current transaction's ops leave it: edited in place from
@@ -251,6 +265,7 @@ class Doc:
                 seq = self.objects.texts[name] = Sequence()
             seq.mark()
             self._scratch[name] = existed
+            self._views[name] = seq
         return self.objects.texts[name]
 
     def _drop_scratch(self) -> None:
@@ -264,12 +279,14 @@ class Doc:
             else:
                 del self.objects.texts[name]
         self._scratch = {}
+        self._views = {}
 
     def _redo_scratch(self) -> None:
         """Edit the texts again as the open transaction's ops say (after an entry was
         delivered in the middle of it: its ops name elements, so they still apply)."""
         if self._pending is None:
             return
+        self._close_run()
         here = 0
         for op in self._pending:
             if isinstance(op, TextInsert):

@@ -50,6 +50,9 @@ class Editing(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager[object]: ...
 
+    _run: list[str] | None
+    _views: dict[str, Sequence]
+
     def _op(self, op: Op) -> int: ...
 
     def _text_view(self, name: str) -> Sequence: ...
@@ -194,23 +197,26 @@ class Text(_Handle):
     def insert(self, index: int, text: str) -> None:
         if not text:
             return
-        if self.doc._local_edit():
-            self.doc._local_insert(self.name, index, text)
-            return
         doc = self.doc
-        if doc._pending is None:  # one op, its own transaction
+        pending = doc._pending
+        if pending is None and doc._local_edit():
+            doc._local_insert(self.name, index, text)
+            return
+        if pending is None:  # one op, its own transaction
             seq = doc.objects.text(self.name)
             if not 0 <= index <= len(seq):
                 raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
             parent, side = seq.place(index)
             doc._op(TextInsert(self.name, parent, side, text))
             return
-        view = doc._text_view(self.name)
-        if not 0 <= index <= len(view):
-            raise OutOfRange(f"insert at {index} of a text of {len(view)}")
+        view = doc._views.get(self.name) or doc._text_view(self.name)
         here = doc._width
-        raw, side = view.type_at_raw(index, SELF, text, here)
-        pending = doc._pending
+        try:
+            if index < 0:
+                raise IndexError
+            raw, side = view.type_at_raw(index, SELF, text, here)
+        except IndexError:
+            raise OutOfRange(f"insert at {index} of a text of {len(view)}") from None
         last = pending[-1] if pending else None
         if (
             side == RIGHT
@@ -221,7 +227,9 @@ class Text(_Handle):
             and raw[0] == SELF
         ):
             # Typing on from this transaction's last insert: one run, one op.
-            pending[-1] = TextInsert(self.name, last.parent, last.side, last.text + text)
+            if doc._run is None:
+                doc._run = [last.text]
+            doc._run.append(text)
             doc._width = here + len(text)
         else:
             parent = None if raw is None else Element(raw[0], raw[1])
@@ -244,38 +252,37 @@ class Text(_Handle):
                 for op in ops:
                     doc._op(op)
             return
-        runs = view.erase(index, index + length)
-        ops = delete_ops(self.name, runs)
+        raw = view.erase_raw(index, index + length)
         last = pending[-1] if pending else None
         if (
-            len(runs) == 1
+            len(raw) == 1
             and isinstance(last, TextDelete)
             and last.name == self.name
             and len(last.runs) == 1
         ):
             # Backspacing or deleting forward on from the last delete: one run.
-            ((f0, n0),), ((f1, n1),) = last.runs, runs
-            if f0.entry == f1.entry and f1.index + n1 == f0.index:
-                pending[-1] = TextDelete(self.name, ((f1, n0 + n1),))
+            ((f0, n0),), (((entry, at), n1),) = last.runs, raw
+            if f0.entry == entry and at + n1 == f0.index:
+                pending[-1] = TextDelete(self.name, ((Element(entry, at), n0 + n1),))
                 return
-            if f0.entry == f1.entry and f0.index + n0 == f1.index:
+            if f0.entry == entry and f0.index + n0 == at:
                 pending[-1] = TextDelete(self.name, ((f0, n0 + n1),))
                 return
-        for op in ops:
+        for op in delete_ops(self.name, [(Element(e, i), n) for (e, i), n in raw]):
             doc._op(op)
 
     def cursor(self, index: int) -> Element | None:
         """A position that survives concurrent edits: the character at ``index`` (None:
-            the end). :meth:`position` tells where it is now.
+        the end). :meth:`position` tells where it is now.
 
-            >>> from lattice.state import Doc
+        >>> from lattice.state import Doc
         >>> doc = Doc()
-            >>> t = doc.text("t")
-            >>> t.insert(0, "world")
-            >>> c = t.cursor(0)
-            >>> t.insert(0, "hello ")
-            >>> t.position(c)
-            6
+        >>> t = doc.text("t")
+        >>> t.insert(0, "world")
+        >>> c = t.cursor(0)
+        >>> t.insert(0, "hello ")
+        >>> t.position(c)
+        6
         """
         seq = self.doc.objects.text(self.name)
         if not 0 <= index <= len(seq):
