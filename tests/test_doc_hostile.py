@@ -9,7 +9,7 @@ import random
 import pytest
 
 import lattice
-from lattice.errors import InvalidArgument, NonCanonical, UnknownVersion
+from lattice.errors import InvalidArgument, NonCanonical, OutOfRange, UnknownVersion
 from lattice.net import documents
 from lattice.net.documents import Documents
 from lattice.state import Doc
@@ -207,3 +207,23 @@ def test_deep_chains_with_a_conflict_at_every_link_match_the_model(
         apply(kernel, op)
         apply(model, op)
     same(kernel, model, random.Random(side * 2 + greater))
+
+
+def test_a_local_edit_out_of_range_is_refused_and_leaves_no_trace() -> None:
+    doc = Doc()
+    doc.text("t").insert(0, "abc")
+    before = doc.encode()
+    for edit in (
+        lambda t: t.insert(-1, "x"),
+        lambda t: t.insert(4, "x"),
+        lambda t: t.delete(-1, 1),
+        lambda t: t.delete(2, 2),
+        lambda t: doc.text("new").delete(0, 1),
+    ):
+        with pytest.raises(OutOfRange):
+            edit(doc.text("t"))
+    assert (
+        doc.encode() == before
+        and len(doc.history()) == 1
+        and "new" not in doc.to_py().get("text", {})
+    )

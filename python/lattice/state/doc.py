@@ -312,19 +312,21 @@ class Doc:
     def _local_seq(self, n: int) -> None:
         self.objects.local_clock = n
 
-    def _local_begin(self, name: str) -> tuple[Sequence, int, bytes]:
+    def _local_text(self, name: str) -> Sequence:
+        """Text ``name`` of a local document for a fast-path edit (a new one is stored
+        once the edit succeeds)."""
         if self._read_only:
             raise InvalidArgument("a document at a past frontier is read-only")
         if name not in self._names:
             opcodec.check_name(name)
             self._names.add(name)
         seq = self.objects.texts.get(name)
-        n = self._local_seq + 1
-        return (Sequence() if seq is None else seq), n, n.to_bytes(32, "big")
+        return Sequence() if seq is None else seq
 
-    def _local_end(self, name: str, seq: Sequence, n: int, record: str | tuple[Any, ...]) -> None:
-        self.objects.texts.setdefault(name, seq)
-        self._local_seq = n
+    def _local_done(self, name: str, seq: Sequence, n: int, record: str | tuple[Any, ...]) -> None:
+        if name not in self.objects.texts:
+            self.objects.texts[name] = seq
+        self.objects.local_clock = n
         # Kept compact, a name or a tuple of plain values, not a Change: a local document
         # records every edit, and its entry ids are its transaction numbers (history()).
         self._history.append(record)
@@ -333,21 +335,29 @@ class Doc:
 
     def _local_insert(self, name: str, index: int, text: str) -> None:
         """Type ``text`` at ``index`` of a local document's text ``name``, as its own
-        transaction, straight into the kernel."""
-        seq, n, entry = self._local_begin(name)
-        if not 0 <= index <= len(seq):
-            raise OutOfRange(f"insert at {index} of a text of {len(seq)}")
-        seq.write(index, entry, text)
-        self._local_end(name, seq, n, name)
+        transaction, straight into the kernel (the hot path of local editing)."""
+        seq = self._local_text(name)
+        n = (self.objects.local_clock or 0) + 1
+        try:
+            if index < 0:
+                raise IndexError
+            seq.write(index, n.to_bytes(32, "big"), text)
+        except IndexError:
+            raise OutOfRange(f"insert at {index} of a text of {len(seq)}") from None
+        self._local_done(name, seq, n, name)
 
     def _local_delete(self, name: str, index: int, length: int) -> None:
         """Delete ``length`` characters at ``index`` (at most ``MAX_TEXT_RUNS`` runs: the
         caller's bound) as a local document's own transaction."""
-        seq, n, _ = self._local_begin(name)
-        if not 0 <= index <= index + length <= len(seq):
-            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}")
-        runs = seq.erase_raw(index, index + length)
-        self._local_end(name, seq, n, (name, *[x for (e, i), k in runs for x in (e, i, k)]))
+        seq = self._local_text(name)
+        try:
+            if index < 0:
+                raise IndexError
+            runs = seq.erase_raw(index, index + length)
+        except IndexError:
+            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}") from None
+        n = (self.objects.local_clock or 0) + 1
+        self._local_done(name, seq, n, (name, *[x for (e, i), k in runs for x in (e, i, k)]))
 
     def _commit(self, ops: tuple[Op, ...]) -> None:
         if self._read_only:
