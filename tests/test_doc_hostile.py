@@ -227,3 +227,45 @@ def test_a_local_edit_out_of_range_is_refused_and_leaves_no_trace() -> None:
         and len(doc.history()) == 1
         and "new" not in doc.to_py().get("text", {})
     )
+
+
+def test_indexes_too_big_for_a_machine_word_are_out_of_range() -> None:
+    (a,) = swarm(1)
+    for doc in (Doc(), Doc(a, DOC)):
+        doc.text("t").insert(0, "abc")
+        for edit in (lambda t: t.insert(2**64, "x"), lambda t: t.delete(2**64, 1)):
+            with pytest.raises(OutOfRange):
+                edit(doc.text("t"))
+            with pytest.raises(OutOfRange), doc.transaction():
+                edit(doc.text("t"))
+        assert str(doc.text("t")) == "abc"
+
+
+def test_observers_of_a_delivery_mid_transaction_see_what_the_user_sees() -> None:
+    a, b = swarm(2)
+    da, db = Doc(a, DOC), Doc(b, DOC)
+    db.text("t").insert(0, "B")
+    seen: list[str] = []
+
+    def watch(change: object) -> None:
+        seen.append(str(da.text("t")))
+        if len(seen) == 1:
+            da.text("t").insert(0, "o")  # an observer that edits: part of the transaction
+
+    with da.transaction():
+        da.text("t").insert(0, "xy")
+        da.observe(watch)
+        a.receive(e.to_bytes() for e in b.entries())
+    assert seen[0] in ("xyB", "Bxy"), seen
+    assert str(da.text("t")).count("o") == 1 and da.encode() == Doc(a, DOC).encode()
+
+
+def test_a_refused_edit_in_a_transaction_makes_no_empty_text() -> None:
+    doc = Doc()
+    with pytest.raises(OutOfRange), doc.transaction():
+        doc.text("nope").delete(0, 1)
+    with doc.transaction():
+        with pytest.raises(OutOfRange):
+            doc.text("nope").insert(3, "x")
+        assert "text" not in doc.to_py()
+    assert doc.to_py() == {}

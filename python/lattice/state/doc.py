@@ -268,6 +268,14 @@ class Doc:
             self._views[name] = seq
         return self.objects.texts[name]
 
+    def _forget_if_empty(self, name: str) -> None:
+        """Drop the view of text ``name`` if this transaction made it and nothing is in it
+        (an edit of it was refused): no empty text appears in the meantime."""
+        seq = self.objects.texts.get(name)
+        if self._scratch.get(name) is False and seq is not None and seq.total == 0:
+            del self.objects.texts[name], self._scratch[name]
+            self._views.pop(name, None)
+
     def _drop_scratch(self) -> None:
         """Put the texts the open transaction edited back as they were."""
         for name, existed in self._scratch.items():
@@ -286,6 +294,7 @@ class Doc:
         delivered in the middle of it: its ops name elements, so they still apply)."""
         if self._pending is None:
             return
+        self._drop_scratch()  # from a clean mark, whatever happened in between
         self._close_run()
         here = 0
         for op in self._pending:
@@ -342,7 +351,7 @@ class Doc:
             if index < 0:
                 raise IndexError
             seq.write(index, n.to_bytes(32, "big"), text)
-        except IndexError:
+        except (IndexError, OverflowError):
             raise OutOfRange(f"insert at {index} of a text of {len(seq)}") from None
         self._local_done(name, seq, n, name)
 
@@ -354,7 +363,7 @@ class Doc:
             if index < 0:
                 raise IndexError
             runs = seq.erase_raw(index, index + length)
-        except IndexError:
+        except (IndexError, OverflowError):
             raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}") from None
         n = (self.objects.local_clock or 0) + 1
         self._local_done(name, seq, n, (name, *[x for (e, i), k in runs for x in (e, i, k)]))
@@ -398,43 +407,53 @@ class Doc:
     # --- entries from the log ----------------------------------------------------------
 
     def _delivered(self, entry: _lattice.Entry, replay: bool = False) -> None:
-        if not self._scratch:
-            self._deliver(entry, replay)
-            return
-        # In the middle of a transaction: the entry goes into the texts as they were,
-        # and the transaction's edits on top of them again.
-        self._drop_scratch()
-        try:
-            self._deliver(entry, replay)
-        finally:
-            self._redo_scratch()
+        mine = (
+            self._scratch
+            and entry.kind == _DATA
+            and opcodec.doc_of(entry.payload) in (self.doc_id, None)
+        )
+        if not mine:
+            change = self._deliver(entry, replay)
+        else:
+            # In the middle of a transaction: the entry goes into the texts as they were,
+            # and the transaction's edits on top of them again.
+            self._drop_scratch()
+            try:
+                change = self._deliver(entry, replay)
+            finally:
+                self._redo_scratch()
+        if change is not None:  # observers see the texts as the user does
+            self._notify(change)
 
-    def _deliver(self, entry: _lattice.Entry, replay: bool) -> None:
+    def _deliver(self, entry: _lattice.Entry, replay: bool) -> Change | None:
+        """Apply ``entry`` (or refuse it); the change it made, into the history."""
         author = entry.author
         frontier = self._frontiers.setdefault(author, {})
         for peer, (seq, _) in entry.deps.items():
             frontier[peer] = seq
         frontier[author] = entry.seq
         if entry.kind != _DATA or not opcodec.is_batch(entry.payload):
-            return
+            return None
         named = opcodec.doc_of(entry.payload)
         if named is not None and named != self.doc_id:
             # Another document's (malformed or not: that one judges it); remembered, so
             # an op here naming its elements is refused as a DocMismatch.
             self.objects.foreign[entry.id] = (author, entry.seq)
-            return
+            return None
         try:
             batch = opcodec.decode(entry.payload)
         except DecodeError as exc:
             self._reject(entry, exc, replay)
-            return
+            return None
         ctx = Context(entry.id, author, entry.seq, entry.lamport, dict(frontier))
         try:
             self.objects.apply(batch.ops, ctx)
         except InvalidOp as exc:
             self._reject(entry, exc, replay)
-            return
-        self._record(Change(entry.id, author, entry.seq, entry.lamport, batch.ops))
+            return None
+        change = Change(entry.id, author, entry.seq, entry.lamport, batch.ops)
+        self._history.append(change)
+        return change
 
     def _record(self, change: Change) -> None:
         """An applied transaction: into the history, and to the observers."""

@@ -57,6 +57,8 @@ class Editing(Protocol):
 
     def _text_view(self, name: str) -> Sequence: ...
 
+    def _forget_if_empty(self, name: str) -> None: ...
+
     def _local_edit(self) -> bool: ...
 
     def _local_insert(self, name: str, index: int, text: str) -> None: ...
@@ -188,12 +190,6 @@ class Text(_Handle):
     ('hipplo', 6, 'ipp')
     """
 
-    def _view(self) -> Sequence:
-        """The text as this moment's ops see it (in a transaction: as its ops left it)."""
-        if self.doc._pending is None:
-            return self.doc.objects.text(self.name)
-        return self.doc._text_view(self.name)
-
     def insert(self, index: int, text: str) -> None:
         if not text:
             return
@@ -209,13 +205,16 @@ class Text(_Handle):
             parent, side = seq.place(index)
             doc._op(TextInsert(self.name, parent, side, text))
             return
-        view = doc._views.get(self.name) or doc._text_view(self.name)
+        view = doc._views.get(self.name)
+        if view is None:
+            view = doc._text_view(self.name)
         here = doc._width
         try:
             if index < 0:
                 raise IndexError
             raw, side = view.type_at_raw(index, SELF, text, here)
-        except IndexError:
+        except (IndexError, OverflowError):
+            doc._forget_if_empty(self.name)
             raise OutOfRange(f"insert at {index} of a text of {len(view)}") from None
         last = pending[-1] if pending else None
         if (
@@ -242,17 +241,19 @@ class Text(_Handle):
         if doc._local_edit() and length <= MAX_TEXT_RUNS:
             doc._local_delete(self.name, index, length)
             return
-        view = self._view()
-        if not 0 <= index <= index + length <= len(view):
-            raise OutOfRange(f"delete {index}:{index + length} of a text of {len(view)}")
+        live = doc.objects.texts.get(self.name)  # in a transaction: as its ops left it
+        size = 0 if live is None else len(live)
+        if not 0 <= index <= index + length <= size:
+            raise OutOfRange(f"delete {index}:{index + length} of a text of {size}")
+        assert live is not None
         pending = doc._pending
         if pending is None:
-            ops = delete_ops(self.name, view.visible_runs(index, index + length))
+            ops = delete_ops(self.name, live.visible_runs(index, index + length))
             with doc.transaction():
                 for op in ops:
                     doc._op(op)
             return
-        raw = view.erase_raw(index, index + length)
+        raw = doc._text_view(self.name).erase_raw(index, index + length)
         last = pending[-1] if pending else None
         if (
             len(raw) == 1
