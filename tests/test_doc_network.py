@@ -8,27 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from cluster import Cluster, ClusterNode
 from lattice.net.process import child_env
-from netns import Net, require_netns
+from netns import Net
 
 PORT = 7100
 DOC = "notes"
-
-
-@pytest.fixture
-def net() -> Iterator[Net]:
-    require_netns()
-    n = Net.create()
-    try:
-        yield n
-    finally:
-        n.remove()
 
 
 def cli(node: ClusterNode, *args: str) -> str:

@@ -5,7 +5,9 @@ past alone — identically on every replica, all or nothing, with a penalty."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -169,21 +171,35 @@ def _do(doc: Doc, op: tuple[str, str | None, object]) -> None:
     st.integers(0, 2**32),
 )
 def test_replicas_converge_whatever_the_delivery_order(n: int, steps: list, seed: int) -> None:  # type: ignore[type-arg]
+    converge(n, steps, seed, _do, sync=0.3)
+
+
+def converge(
+    n: int,
+    steps: list[tuple[int, list[Any]]],
+    seed: int,
+    edit: Callable[[Doc, Any], None],
+    sync: float,
+) -> list[Doc]:
+    """``n`` replicas; each step is one transaction of replica ``who % n`` doing ``edit``
+    for each of its items, with partial syncs in between (real concurrency); then everyone
+    gets everything, in a random order with duplicates. All must hold the same state."""
     rng = random.Random(seed)
     reps = swarm(n)
     docs = [Doc(r, DOC) for r in reps]
-    for who, ops in steps:
+    for who, items in steps:
         doc = docs[who % n]
         with doc.transaction():
-            for op in ops:
-                _do(doc, op)
-        if rng.random() < 0.3:  # partial syncs in between: real concurrency
+            for item in items:
+                edit(doc, item)
+        if rng.random() < sync:
             a, b = rng.sample(reps, 2)
             b.receive(e.to_bytes() for e in a.entries())
     exchange(reps, rng)
     assert len({d.encode() for d in docs}) == 1
     assert all(d.to_py() == docs[0].to_py() for d in docs)
     assert not docs[0].rejected
+    return docs
 
 
 def test_lww_and_add_wins() -> None:

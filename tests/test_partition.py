@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from cluster import Cluster, identity_of, write_config
 from lattice.net.process import AdversaryProcess
-from netns import Net, require_netns
+from netns import Net
 
 PORT = 7000
 #: One-way delay added by each host on its link (ms): a round trip between two honest
@@ -39,16 +36,6 @@ def attacker(directory: Path, ns: str, left: Path, right: Path, bridge: bool) ->
     return AdversaryProcess(
         left, right, bridge=bridge, netns=ns, log=directory / "x.log", verbose=True
     )
-
-
-@pytest.fixture
-def net() -> Iterator[Net]:
-    require_netns()
-    n = Net.create()
-    try:
-        yield n
-    finally:
-        n.remove()
 
 
 def _twins(directory: Path, members: list[tuple[str, bytes, tuple[str, int] | None]],

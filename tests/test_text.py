@@ -16,7 +16,7 @@ from lattice.errors import NotInCausalPast, OpOutOfRange
 from lattice.state import Doc
 from lattice.state import ops as codec
 from lattice.state.ops import RIGHT, Batch, Element, TextDelete, TextInsert
-from test_docs import DOC, exchange, swarm
+from test_docs import DOC, converge, exchange, swarm
 
 WORDS = ["alpha", "BRAVO", "charlie"]
 
@@ -57,27 +57,19 @@ _edit = st.tuples(st.booleans(), st.integers(0, 50), st.text("xyz", min_size=1, 
     st.integers(0, 2**32),
 )
 def test_texts_converge_whatever_the_delivery_order(n: int, steps: list, seed: int) -> None:  # type: ignore[type-arg]
-    rng = random.Random(seed)
-    reps = swarm(n)
-    docs = [Doc(r, DOC) for r in reps]
-    for who, edits in steps:
-        doc = docs[who % n]
-        t = doc.text("t")
-        with doc.transaction():
-            for insert, at, chars in edits:
-                size = len(doc._text_view("t"))
-                if insert or size == 0:
-                    t.insert(at % (size + 1), chars)
-                else:
-                    start = at % size
-                    t.delete(start, min(len(chars), size - start))
-        if rng.random() < 0.4:
-            a, b = rng.sample(reps, 2)
-            b.receive(e.to_bytes() for e in a.entries())
-    exchange(reps, rng)
+    docs = converge(n, steps, seed, _edit_text, sync=0.4)
     assert len({str(d.text("t")) for d in docs}) == 1
-    assert len({d.encode() for d in docs}) == 1
-    assert not docs[0].rejected
+
+
+def _edit_text(doc: Doc, edit: tuple[bool, int, str]) -> None:
+    insert, at, chars = edit
+    t = doc.text("t")
+    size = len(doc._text_view("t"))  # as this transaction's ops left the text
+    if insert or size == 0:
+        t.insert(at % (size + 1), chars)
+    else:
+        start = at % size
+        t.delete(start, min(len(chars), size - start))
 
 
 def test_a_local_text_follows_every_edit() -> None:

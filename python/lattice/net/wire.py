@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from lattice import _lattice
-from lattice.errors import DecodeError, LimitExceeded, TrailingBytes, Truncated, UnknownKind
+from lattice.errors import DecodeError, LimitExceeded, Truncated, UnknownKind
+from lattice.reader import Reader
 from lattice.sync import Missing
 
 __all__ = [
@@ -225,34 +226,20 @@ def encode(msg: Message) -> bytes:
     raise TypeError(f"not a wire message: {msg!r}")
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.pos = 1
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise Truncated(
-                f"{what}: need {n} bytes at {self.pos}, have {len(self.data) - self.pos}"
-            )
-        out = bytes(self.data[self.pos : self.pos + n])
-        self.pos += n
-        return out
+class _Reader(Reader):
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body, pos=1)  # after the message type
 
     def count(self, limit: int, what: str) -> int:
-        (n,) = _U32.unpack(self.take(4, what))
+        n = self.u32(what)
         if n > limit:
             raise LimitExceeded(f"{n} {what} (limit {limit})")
-        return int(n)
+        return n
 
     def rest(self) -> bytes:
         out = bytes(self.data[self.pos :])
         self.pos = len(self.data)
         return out
-
-    def finish(self) -> None:
-        if self.pos != len(self.data):
-            raise TrailingBytes(f"{len(self.data) - self.pos} bytes after the message")
 
 
 def decode(body: bytes) -> Message:

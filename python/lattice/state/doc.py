@@ -350,7 +350,7 @@ class Doc:
         try:
             if index < 0:
                 raise IndexError
-            seq.write(index, n.to_bytes(32, "big"), text)
+            seq.type_at(index, n.to_bytes(32, "big"), text)
         except (IndexError, OverflowError):
             raise OutOfRange(f"insert at {index} of a text of {len(seq)}") from None
         self._local_done(name, seq, n, name)
@@ -362,7 +362,7 @@ class Doc:
         try:
             if index < 0:
                 raise IndexError
-            runs = seq.erase_raw(index, index + length)
+            runs = seq.erase(index, index + length)
         except (IndexError, OverflowError):
             raise OutOfRange(f"delete {index}:{index + length} of a text of {len(seq)}") from None
         n = (self.objects.local_clock or 0) + 1

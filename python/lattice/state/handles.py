@@ -212,7 +212,7 @@ class Text(_Handle):
         try:
             if index < 0:
                 raise IndexError
-            raw, side = view.type_at_raw(index, SELF, text, here)
+            raw, side = view.type_at(index, SELF, text, here)
         except (IndexError, OverflowError):
             doc._forget_if_empty(self.name)
             raise OutOfRange(f"insert at {index} of a text of {len(view)}") from None
@@ -253,7 +253,7 @@ class Text(_Handle):
                 for op in ops:
                     doc._op(op)
             return
-        raw = doc._text_view(self.name).erase_raw(index, index + length)
+        raw = doc._text_view(self.name).erase(index, index + length)
         last = pending[-1] if pending else None
         if (
             len(raw) == 1

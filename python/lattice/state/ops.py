@@ -31,11 +31,10 @@ from lattice.errors import (
     InvalidArgument,
     LimitExceeded,
     NonCanonical,
-    TrailingBytes,
-    Truncated,
     UnknownKind,
     UnknownVersion,
 )
+from lattice.reader import Reader
 
 __all__ = [
     "LEFT",
@@ -379,32 +378,15 @@ def is_batch(payload: bytes) -> bool:
     return payload[: len(MAGIC)] == MAGIC
 
 
-class _Reader:
+class _Reader(Reader):
+    """The shared byte reader, with the batch's varints, tables and values."""
+
     def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.pos = 0
+        super().__init__(data)
         self.names: list[str] = []
         self.entries: list[bytes] = []
         self.names_used = 0  # names and entries are numbered in order of first use
         self.entries_used = 0
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise Truncated(
-                f"{what}: need {n} bytes at {self.pos}, have {len(self.data) - self.pos}"
-            )
-        out = bytes(self.data[self.pos : self.pos + n])
-        self.pos += n
-        return out
-
-    def u8(self, what: str) -> int:
-        if self.pos >= len(self.data):
-            raise Truncated(f"{what}: need 1 byte at {self.pos}")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def u32(self, what: str) -> int:
-        return int(struct.unpack(">I", self.take(4, what))[0])
 
     def uvar(self, what: str, limit: int = 2**64 - 1) -> int:
         """A minimal unsigned LEB128 varint of at most ``limit``."""
@@ -542,8 +524,7 @@ def decode(payload: bytes) -> Batch:
             if list(tags) != sorted(set(tags)):
                 raise NonCanonical("a remove lists its tags once each, in ascending order")
             ops.append(SetRemove(name, tags))
-    if r.pos != len(r.data):
-        raise TrailingBytes(f"{len(r.data) - r.pos} bytes after the last op")
+    r.finish("the last op")
     if r.names_used != len(r.names) or r.entries_used != len(r.entries):
         raise NonCanonical("a batch lists only the names and entries its ops use")
     return Batch(doc, tuple(ops))

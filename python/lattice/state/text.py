@@ -98,31 +98,18 @@ class Sequence:
 
     def type_at(
         self, index: int, entry: bytes, text: str, first: int = 0
-    ) -> tuple[Element | None, int]:
-        """Type ``text`` at visible ``index`` as elements ``(entry, first)`` on; returns
-        where it went, ``(parent, side)`` (:meth:`place` then :meth:`insert`, in one
-        kernel call)."""
-        parent, side = self.type_at_raw(index, entry, text, first)
-        return _el(parent), side
-
-    def type_at_raw(
-        self, index: int, entry: bytes, text: str, first: int = 0
     ) -> tuple[tuple[bytes, int] | None, int]:
-        """:meth:`type_at`, the parent as an ``(entry, index)`` tuple."""
+        """Type ``text`` at visible ``index`` as elements ``(entry, first)`` on; returns
+        where it went, ``(parent, side)``, the parent as an ``(entry, index)`` tuple
+        (:meth:`place` then :meth:`insert`, in one kernel call)."""
         try:
             return self._k.type_at(index, (entry, first), text)
         except UnicodeEncodeError:
             raise InvalidArgument(_NOT_UTF8) from None
 
-    def write(self, index: int, entry: bytes, text: str) -> None:
-        """:meth:`type_at` without telling where (a local document's fast path)."""
-        try:
-            self._k.type_at(index, (entry, 0), text)
-        except UnicodeEncodeError:
-            raise InvalidArgument(_NOT_UTF8) from None
-
-    def erase_raw(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
-        """:meth:`erase`, the elements as ``(entry, index)`` tuples."""
+    def erase(self, start: int, end: int) -> list[tuple[tuple[bytes, int], int]]:
+        """Delete the characters ``start:end``; returns them as ``((entry, index), count)``
+        runs (:meth:`visible_runs` then :meth:`delete`, in one kernel call)."""
         return self._k.erase(start, end)
 
     def insert_op(self, first: Element) -> tuple[Element | None, int, str]:
@@ -152,11 +139,6 @@ class Sequence:
             self._k.apply(batch)
         except UnicodeEncodeError:
             raise InvalidArgument(_NOT_UTF8) from None
-
-    def erase(self, start: int, end: int) -> list[tuple[Element, int]]:
-        """Delete the characters ``start:end``; returns them as (first element, count)
-        runs (:meth:`visible_runs` then :meth:`delete`, in one kernel call)."""
-        return [(Element(e, i), n) for (e, i), n in self._k.erase(start, end)]
 
     def mark(self) -> None:
         """Record changes from now on, for :meth:`rollback`."""

@@ -29,6 +29,10 @@ fn to_py<'py>(py: Python<'py>, e: &Elem) -> PyElem<'py> {
     (PyBytes::new(py, &e.entry), e.index)
 }
 
+fn runs_to_py<'py>(py: Python<'py>, runs: &[(Elem, u32)]) -> Vec<(PyElem<'py>, u32)> {
+    runs.iter().map(|(e, n)| (to_py(py, e), *n)).collect()
+}
+
 fn text_error(e: TextError, index: Option<usize>) -> PyErr {
     match e {
         TextError::OutOfRange { .. } => PyIndexError::new_err(e.to_string()),
@@ -182,7 +186,7 @@ impl TextKernel {
             .inner
             .erase(start, end)
             .map_err(|e| text_error(e, None))?;
-        Ok(runs.iter().map(|(e, n)| (to_py(py, e), *n)).collect())
+        Ok(runs_to_py(py, &runs))
     }
 
     /// Where an insert at visible ``index`` goes: ``(parent, side)``.
@@ -238,7 +242,7 @@ impl TextKernel {
             .inner
             .visible_runs(start, end)
             .map_err(|e| text_error(e, None))?;
-        Ok(runs.iter().map(|(e, n)| (to_py(py, e), *n)).collect())
+        Ok(runs_to_py(py, &runs))
     }
 
     /// Every element in text order: ``(element, char, parent, side, deleted)``.
