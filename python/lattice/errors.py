@@ -21,14 +21,17 @@ __all__ = [
     "BrokenChain",
     "BrokenLipmaa",
     "BrokenPrev",
+    "BadGuestOp",
     "BufferFull",
     "CounterOverflow",
     "DecodeError",
     "DepsMismatch",
     "DocMismatch",
     "ForkDetected",
+    "FutureViewSeq",
     "FrameTooLarge",
     "FrontierMismatch",
+    "GuestRefused",
     "HandshakeRefused",
     "HandshakeTimeout",
     "InvalidArgument",
@@ -48,6 +51,7 @@ __all__ = [
     "OutOfRange",
     "PayloadMismatch",
     "PendingOverflow",
+    "ReplayedGuestOp",
     "ProtocolError",
     "SeqGap",
     "StoreError",
@@ -56,6 +60,7 @@ __all__ = [
     "UnknownAuthor",
     "UnknownKind",
     "UnknownVersion",
+    "UnknownView",
     "UnresolvedLink",
     "WrongAuthor",
     "WrongSwarm",
@@ -277,6 +282,33 @@ class CounterOverflow(InvalidOp):
 class DocMismatch(InvalidOp):
     """An op names an element or a tag made by an entry of another document (one on the
     same log, in the causal past)."""
+
+
+class BadGuestOp(InvalidOp):
+    """A batch carries a guest op (DESIGN §8) that does not decode or whose signature does
+    not verify: the owner that wrapped it cannot account for it."""
+
+
+# --- views (DESIGN §8) -------------------------------------------------------------------
+
+
+class GuestRefused(LatticeError):
+    """The owner of a view will not carry out what a guest sent: nothing of it is stored,
+    relayed or answered with anything from the deep log."""
+
+
+class UnknownView(GuestRefused):
+    """No view with that id, or another guest's: a guest reads and writes its own views
+    only."""
+
+
+class ReplayedGuestOp(GuestRefused):
+    """A guest op whose nonce is not above the last one its view carried out (a replay or a
+    reordering)."""
+
+
+class FutureViewSeq(GuestRefused):
+    """A guest op made against a view seq its view has not reached."""
 
 
 # --- connections (DESIGN §7) -------------------------------------------------------------

@@ -32,7 +32,9 @@ from typing import Any
 
 from lattice import _lattice
 from lattice.errors import (
+    BadGuestOp,
     CounterOverflow,
+    DecodeError,
     DocMismatch,
     NonCanonical,
     NotInCausalPast,
@@ -45,6 +47,7 @@ from lattice.state.ops import (
     SELF,
     CounterAdd,
     Element,
+    GuestOp,
     MapDelete,
     MapSet,
     Op,
@@ -245,6 +248,8 @@ class Objects:
                     for first, count in runs:
                         self._char(name, first, count, ctx, here, own_chars)
                         changes.append(_Delete(name, (self._real(first, ctx), count)))
+                case GuestOp(signed):
+                    _check_guest_op(signed)
                 case SetRemove(name, tags):
                     for tag in tags:
                         set_name, value = self._known(tag, ctx, here, own_tags)
@@ -422,6 +427,17 @@ class Objects:
         for entry in entries:
             objects.entries[entry] = author_of(entry)
         return objects
+
+
+def _check_guest_op(signed: bytes) -> None:
+    """Raise BadGuestOp unless ``signed`` is a client op whose signature verifies (the
+    same answer on every replica: decoding and ZIP-215 are deterministic)."""
+    try:
+        op = _lattice.ClientOp.from_bytes(signed)
+    except DecodeError as exc:
+        raise BadGuestOp(f"the guest op does not decode: {exc}") from None
+    if not op.verify():
+        raise BadGuestOp("the guest op's signature does not verify")
 
 
 def _key(value: Value) -> bytes:

@@ -41,7 +41,10 @@ from lattice.errors import (
     OutOfRange,
 )
 from lattice.state import ops as opcodec
-from lattice.state.crdt import LOCAL_AUTHOR, Objects
+from lattice.state import snapshot as snapcodec
+from lattice.state.builtin import Builtins
+from lattice.state.crdt import LOCAL_AUTHOR
+from lattice.state.handover import Handover
 from lattice.state.handles import Counter, Map, Register, Set, Text
 from lattice.state.machine import Context
 from lattice.state.ops import (
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["LOCAL_AUTHOR", "Change", "Doc"]
 
 _DATA = int(Kind.DATA)
+_SNAPSHOT = int(Kind.SNAPSHOT)
 _STATE_MAGIC = b"LDST"
 
 
@@ -100,7 +104,7 @@ class Doc:
         #: How a transaction's batch is signed into the log: the replica's append, or a
         #: node's (which also relays the entry to its peers).
         self._append = append or (replica.append if replica is not None else None)
-        self.objects = Objects()
+        self.objects = Builtins()
         #: Entries whose ops were refused: (entry id, the reason), in delivery order.
         self.rejected: list[tuple[bytes, LatticeError]] = []
         # Each author's frontier after its latest entry: the fold of its deps (DESIGN §3).
@@ -115,6 +119,9 @@ class Doc:
         self._views: dict[str, Sequence] = {}  # the same texts, for the handles' hot path
         self._history: list[Change | str | tuple[Any, ...]] = []
         self._observers: list[Callable[[Change], None]] = []
+        #: Called with every entry the replica delivers and the change it made here (None:
+        #: none), while the texts hold delivered state only (the views, DESIGN §8).
+        self.followers: list[Callable[[_lattice.Entry, Change | None], None]] = []
         self._read_only = False
         #: Set by an UndoManager (lattice.state.undo): told of this user's transactions.
         self._undo: UndoHook | None = None
@@ -136,7 +143,7 @@ class Doc:
             pending.result()  # queued commits first: the store must hold everything
         editing = bool(self._scratch)
         self._drop_scratch()
-        self.objects, self.rejected, self._frontiers = Objects(), [], {}
+        self.objects, self.rejected, self._frontiers = Builtins(), [], {}
         self._history = []
         for entry in self.replica.iter_entries():
             self._deliver(entry, replay=True)
@@ -209,10 +216,54 @@ class Doc:
         def author_of(entry: bytes) -> tuple[bytes, int]:
             return (LOCAL_AUTHOR, int.from_bytes(entry, "big")) if entry else local
 
-        doc.objects = Objects.decode(data[at + 12 :], author_of)
+        doc.objects = Builtins.decode(data[at + 12 :], author_of)
         if any(seq > clock for _, seq in doc.objects.entries.values()):
             raise DecodeError("an element from after the document's clock")
         doc._local_seq = doc._history_base = clock
+        return doc
+
+    # --- views (DESIGN §8) ---------------------------------------------------------------
+
+    def collapse(self, guest: bytes, nonce: bytes | None = None) -> tuple[bytes, bytes]:
+        """Hand ``guest`` (its public key) a new view of this document: the collapsed
+        snapshot (the visible state only, docs/format.md) and the view id. The owner's
+        side of a view — its shallow log, the translation of later ops, the guest's
+        writes — is :class:`lattice.state.view.View`.
+
+        >>> doc = Doc()
+        >>> doc.text("t").insert(0, "a secret, then the text")
+        >>> doc.text("t").delete(0, 10)
+        >>> snap, view = doc.collapse(bytes(32))
+        >>> str(Doc.from_snapshot(snap).text("t")), b"secret" in snap
+        ('then the text', False)
+        """
+        handover, collapsed = self.handover(guest, nonce)
+        return collapsed.snapshot, handover.view
+
+    def handover(
+        self, guest: bytes, nonce: bytes | None = None
+    ) -> tuple[Handover, snapcodec.Collapsed]:
+        """A new view for ``guest`` at this document's frontier, and its collapse (with the
+        owner's map from view ids to this document's elements)."""
+        if self._pending is not None:
+            raise InvalidArgument("a document is handed over between transactions, not in one")
+        if self.replica is not None:
+            frontier = self.replica.frontier()
+        else:
+            n = self._local_seq
+            frontier = {LOCAL_AUTHOR: (n, n.to_bytes(32, "big"))} if n else {}
+        handover = Handover.new(frontier, guest, nonce)
+        return handover, snapcodec.collapse(self.objects, handover.view)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: bytes) -> Doc:
+        """A guest's shallow document: a local document that starts from a collapsed
+        snapshot (packed or plain), its id the view's. A guest that follows its owner's
+        shallow log binds a document to it instead (:class:`lattice.state.guest.Guest`)."""
+        plain = snapcodec.unpack(snapshot)
+        doc = cls(doc_id=snapcodec.view_of(plain))
+        doc.objects.restore(plain)
+        doc.objects.local_clock = 0
         return doc
 
     # --- transactions ----------------------------------------------------------------
@@ -414,16 +465,22 @@ class Doc:
         )
         if not mine:
             change = self._deliver(entry, replay)
+            self._follow(entry, change)
         else:
             # In the middle of a transaction: the entry goes into the texts as they were,
             # and the transaction's edits on top of them again.
             self._drop_scratch()
             try:
                 change = self._deliver(entry, replay)
+                self._follow(entry, change)
             finally:
                 self._redo_scratch()
         if change is not None:  # observers see the texts as the user does
             self._notify(change)
+
+    def _follow(self, entry: _lattice.Entry, change: Change | None) -> None:
+        for follower in list(self.followers):
+            follower(entry, change)
 
     def _deliver(self, entry: _lattice.Entry, replay: bool) -> Change | None:
         """Apply ``entry`` (or refuse it); the change it made, into the history."""
@@ -432,6 +489,8 @@ class Doc:
         for peer, (seq, _) in entry.deps.items():
             frontier[peer] = seq
         frontier[author] = entry.seq
+        if entry.kind == _SNAPSHOT:
+            return self._genesis(entry, replay)
         if entry.kind != _DATA or not opcodec.is_batch(entry.payload):
             return None
         named = opcodec.doc_of(entry.payload)
@@ -454,6 +513,22 @@ class Doc:
         change = Change(entry.id, author, entry.seq, entry.lamport, batch.ops)
         self._history.append(change)
         return change
+
+    def _genesis(self, entry: _lattice.Entry, replay: bool) -> None:
+        """A shallow log's synthetic genesis (DESIGN §8): entry 1 of a log whose swarm is
+        this document's view carries its snapshot. Anywhere else a SNAPSHOT entry is not
+        a document's."""
+        shallow = self.replica is not None and self.replica.swarm_id == self.doc_id
+        if not shallow or entry.seq != 1 or self.objects.entries:
+            return None
+        try:
+            plain = snapcodec.unpack(entry.payload)
+            if snapcodec.view_of(plain) != self.doc_id:
+                raise DecodeError("a snapshot of another view")
+            self.objects.restore(plain)
+        except DecodeError as exc:
+            self._reject(entry, exc, replay)
+        return None
 
     def _record(self, change: Change) -> None:
         """An applied transaction: into the history, and to the observers."""

@@ -52,6 +52,7 @@ __all__ = [
     "Batch",
     "CounterAdd",
     "Element",
+    "GuestOp",
     "MapDelete",
     "MapSet",
     "Op",
@@ -109,6 +110,7 @@ class OpType(IntEnum):
     SET_REMOVE = 6
     TEXT_INSERT = 7
     TEXT_DELETE = 8
+    GUEST_OP = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +184,31 @@ class TextDelete:
     runs: tuple[tuple[Element, int], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class GuestOp:
+    """The signed guest op (a client op in a view, DESIGN §8) that the ops before it in
+    this batch carry out on the deep log, for accountability: no state of its own. A
+    replica applies the batch only if it decodes and its signature verifies."""
+
+    op: bytes
+
+
 #: Sides of a text element's parent.
 LEFT, RIGHT = 0, 1
 #: Bounds of one text op.
 MAX_TEXT_RUNS = 65535
 
-Op = RegisterSet | MapSet | MapDelete | CounterAdd | SetAdd | SetRemove | TextInsert | TextDelete
+Op = (
+    RegisterSet
+    | MapSet
+    | MapDelete
+    | CounterAdd
+    | SetAdd
+    | SetRemove
+    | TextInsert
+    | TextDelete
+    | GuestOp
+)
 
 
 def width(op: Op) -> int:
@@ -352,6 +373,10 @@ def encode(batch: Batch) -> bytes:
                     raise NonCanonical("a run past the last op index an entry can have")
                 out += [bytes([OpType.TEXT_DELETE]), t.name(name), _uvar(len(runs))]
                 out += [t.element(e) + _uvar(n) for e, n in runs]
+            case GuestOp(signed):
+                if not isinstance(signed, bytes) or len(signed) > _lattice.MAX_PAYLOAD_LEN:
+                    raise LimitExceeded("a guest op is bytes within one entry's payload")
+                out += [bytes([OpType.GUEST_OP]), _uvar(len(signed)), signed]
             case _:
                 raise DecodeError(f"not an op: {op!r}")
     if len(t.names) > MAX_NAMES or len(t.entries) > MAX_ENTRIES:
@@ -485,6 +510,9 @@ def decode(payload: bytes) -> Batch:
             op_type = OpType(kind)
         except ValueError:
             raise UnknownKind(f"unknown op type {kind}") from None
+        if op_type == OpType.GUEST_OP:  # the one op without a name
+            ops.append(GuestOp(r.take(r.uvar("guest op length", len(r.data)), "guest op")))
+            continue
         name = r.name()
         if op_type == OpType.REGISTER_SET:
             ops.append(RegisterSet(name, r.value()))
