@@ -50,6 +50,10 @@ def _ends(text: str, data: dict[str, Any], full_size: bool) -> None:
 
 
 def loro_replay(data: dict[str, Any], one: bool) -> str:
+    return str(loro_replay_doc(data, one).get_text("text").to_string())
+
+
+def loro_replay_doc(data: dict[str, Any], one: bool = True) -> loro.LoroDoc:
     doc = loro.LoroDoc()
     text = doc.get_text("text")
     for txn in data["txns"]:
@@ -61,7 +65,7 @@ def loro_replay(data: dict[str, Any], one: bool) -> str:
         if not one:
             doc.commit()
     doc.commit()
-    return text.to_string()
+    return doc
 
 
 def pycrdt_replay(data: dict[str, Any]) -> str:

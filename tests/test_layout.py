@@ -13,7 +13,7 @@ import pytest
 
 import lattice
 from lattice import _lattice
-from lattice.net.sessions import SESSIONS, ClientSession, PeerSession
+from lattice.net.sessions import SESSIONS, ClientSession, GuestSession, PeerSession
 
 PACKAGE = Path(lattice.__file__).resolve().parent
 #: STYLE habit 1: split a module that grows past ~600 lines.
@@ -152,11 +152,15 @@ def test_modules_stay_readable() -> None:
 
 
 def test_one_session_class_per_role() -> None:
-    assert {_lattice.ROLE_PEER: PeerSession, _lattice.ROLE_CLIENT: ClientSession} == SESSIONS
+    assert {
+        _lattice.ROLE_PEER: PeerSession,
+        _lattice.ROLE_CLIENT: ClientSession,
+        _lattice.ROLE_GUEST: GuestSession,
+    } == SESSIONS
     for role, cls in SESSIONS.items():
         assert cls.role == role
     # The sessions see the node through a protocol, never the node module itself.
-    for module in ("base", "peer", "client"):
+    for module in ("base", "peer", "client", "guest"):
         imported = _imports(PACKAGE / "net" / "sessions" / f"{module}.py")
         assert "lattice.net.node" not in imported, module
 
@@ -175,9 +179,10 @@ def test_the_new_homes_never_warn() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_a_role_without_a_session_class_is_refused_after_the_handshake(tmp_path: Path) -> None:
-    """The node admits by the table: a guest (no guest session yet) completes the Noise
-    handshake and is refused, with the reason recorded; a peer is unaffected."""
+def test_a_party_its_role_does_not_admit_is_refused_after_the_handshake(tmp_path: Path) -> None:
+    """The node admits by the table: a guest of no shared document completes the Noise
+    handshake and is refused by the guest session class, with the reason recorded; a peer
+    is unaffected."""
     import asyncio
 
     from lattice.net import wire
@@ -201,11 +206,11 @@ def test_a_role_without_a_session_class_is_refused_after_the_handshake(tmp_path:
             # Told why, then closed.
             refusal = await conn.recv()
             assert isinstance(refusal, wire.Refused)
-            assert refusal.reason.startswith("guests are not served by this node")
+            assert refusal.reason.startswith("not a guest of this node")
             assert await reader.read() == b"", "closed by the node"
             writer.close()
             await node.wait_for(lambda n: n.refused == 1)
-            assert "guests are not served by this node" in node.closed_reasons[-1]
+            assert "not a guest of this node" in node.closed_reasons[-1]
             assert not node.links and not node.client_links
         finally:
             await node.stop()

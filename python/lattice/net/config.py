@@ -25,6 +25,10 @@ the swarm and its members has a default::
     public_key = "…"              # 64 hex digits
     address = "127.0.0.1:7001"    # optional: where to dial it
 
+    [[shares]]                    # documents this node hands to guests (DESIGN §8)
+    doc = "notes"                 # a doc id (at most 64 UTF-8 bytes)
+    guests = ["…"]                # the guests' public keys (64 hex digits each)
+
     [limits]                      # optional: lattice.net.connection.Limits, pending caps
     handshake_timeout = 5.0
     idle_timeout = 30.0
@@ -76,7 +80,7 @@ from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
-__all__ = ["Member", "NodeConfig", "load", "render"]
+__all__ = ["Member", "NodeConfig", "Share", "load", "render", "share"]
 
 ROLES = {"peer": _lattice.ROLE_PEER, "client": _lattice.ROLE_CLIENT, "guest": _lattice.ROLE_GUEST}
 DEFAULT_NOOP_INTERVAL = 1.0
@@ -91,6 +95,14 @@ class Member:
     name: str
     public_key: bytes
     address: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    """A document this node hands to guests, and who they are."""
+
+    doc: bytes
+    guests: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,8 @@ class NodeConfig:
     #: Sign without first comparing this node's own log with a peer's view of it (a
     #: restored backup then forks the node: an explicit, loudly logged choice).
     offline: bool = False
+    #: Documents handed to guests (``[[shares]]``).
+    shares: tuple[Share, ...] = ()
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -200,7 +214,10 @@ INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
      "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
-TABLES = frozenset({"node", "swarm", "limits"})
+TABLES = frozenset({"node", "swarm", "limits", "shares"})
+SHARE_KEYS = frozenset({"doc", "guests"})
+#: The longest doc id (as in an op batch).
+MAX_DOC_ID_LEN = 64
 #: The highest port number.
 MAX_PORT = 65535
 
@@ -284,7 +301,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f"cannot read {path}: {exc}") from exc
-    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits])")
+    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits], [[shares]])")
     base = path.parent
     node = f.table(raw, "node", "[node]")
     swarm = f.table(raw, "swarm", "[swarm]")
@@ -365,6 +382,8 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
             + (f" (did you mean {hint[0]!r}?)" if hint else f"; members are {', '.join(names)}")
         )
 
+    shares = _shares(f, raw.get("shares", []))
+
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
         return None if chosen is None else (base / chosen)
@@ -408,7 +427,77 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         password=f.string(node, "password", "[node]"),
         password_file=rel(f.string(node, "password_file", "[node]")),
         offline=f.flag(node, "offline", "[node]"),
+        shares=shares,
     )
+
+
+def _shares(f: _File, listed: Any) -> tuple[Share, ...]:
+    if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
+        raise f.error("[[shares]] must be tables")
+    out: list[Share] = []
+    for i, s in enumerate(listed):
+        where = f"[[shares]] #{i + 1}"
+        f.known(s, SHARE_KEYS, where)
+        doc = f.string(s, "doc", where)
+        if doc is None or not doc or len(doc.encode()) > MAX_DOC_ID_LEN:
+            raise f.error(f"{where} doc must be a doc id of 1 to {MAX_DOC_ID_LEN} UTF-8 bytes")
+        guests = s.get("guests", [])
+        if not isinstance(guests, list):
+            raise f.error(f"{where} guests must be a list of public keys")
+        keys = tuple(f.hex32(g, f"{where} guests #{k + 1}") for k, g in enumerate(guests))
+        if len(set(keys)) != len(keys):
+            raise f.error(f"{where} lists a guest twice")
+        out.append(Share(doc.encode(), keys))
+    if len({s.doc for s in out}) != len(out):
+        raise f.error("[[shares]] lists a document twice")
+    return tuple(out)
+
+
+def share(path: str | os.PathLike[str], doc: str, guest: bytes) -> bool:
+    """Add ``guest`` to the guests of document ``doc`` in the configuration file at
+    ``path`` (``lattice share``); False if it was there already. The file is checked
+    before and after, and written whole (a temporary file, then a rename)."""
+    path = Path(path)
+    config = load(path)
+    current = {s.doc: s.guests for s in config.shares}
+    doc_id = doc.encode()
+    if guest in current.get(doc_id, ()):
+        return False
+    text = path.read_text().rstrip("\n") + "\n"
+    if doc_id in current:
+        # Rewrite the shares tables: the rest of the file stays as it is.
+        keep = _without_shares(text)
+        current[doc_id] = (*current[doc_id], guest)
+        text = keep + "".join(_share_table(d, g) for d, g in current.items())
+    else:
+        text += _share_table(doc_id, (guest,))
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    try:
+        load(tmp)
+    except InvalidArgument:
+        tmp.unlink()
+        raise
+    os.replace(tmp, path)
+    return True
+
+
+def _share_table(doc: bytes, guests: Sequence[bytes]) -> str:
+    keys = ", ".join(f'"{g.hex()}"' for g in guests)
+    return f"\n[[shares]]\ndoc = {json.dumps(doc.decode(), ensure_ascii=False)}\nguests = [{keys}]\n"
+
+
+def _without_shares(text: str) -> str:
+    """The file's text without its ``[[shares]]`` tables (each runs to the next header)."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped == "[[shares]]"
+        if not skipping:
+            out.append(line)
+    return "".join(out).rstrip("\n") + "\n"
 
 
 def render(

@@ -71,6 +71,8 @@ class Documents:
         self.replica = replica
         self.append = append or replica.append
         self.open_docs: dict[bytes, Doc] = {}
+        #: Documents kept open whatever the limit (those handed to guests follow the log).
+        self.pinned: set[bytes] = set()
         self._signed: list[_lattice.Entry] = []  # the entries of the edit under way
 
     def _sign(self, payload: bytes) -> _lattice.Entry:
@@ -78,13 +80,17 @@ class Documents:
         self._signed.append(entry)
         return entry
 
-    def open(self, doc_id: bytes) -> Doc:
-        """The document ``doc_id``, rebuilt from the log the first time."""
+    def open(self, doc_id: bytes, pin: bool = False) -> Doc:
+        """The document ``doc_id``, rebuilt from the log the first time (``pin``: never
+        closed to make room)."""
+        if pin:
+            self.pinned.add(doc_id)
         doc = self.open_docs.pop(doc_id, None)
         if doc is None:
-            if len(self.open_docs) >= MAX_OPEN_DOCS:
+            unpinned = [d for d in self.open_docs if d not in self.pinned]
+            if unpinned and len(self.open_docs) >= MAX_OPEN_DOCS + len(self.pinned):
                 # The least recently used one is closed (reopened from the log if asked).
-                self.open_docs.pop(next(iter(self.open_docs))).close()
+                self.open_docs.pop(unpinned[0]).close()
             doc = Doc(self.replica, doc_id, append=self._sign)
         self.open_docs[doc_id] = doc  # the most recently used last
         return doc

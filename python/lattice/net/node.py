@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from functools import partial
+from typing import Any
 
 from lattice import _lattice
 from lattice.batch import ReceiveResult
@@ -52,13 +53,15 @@ from lattice.net.heartbeat import Heartbeat
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
 from lattice.net.selfcheck import SelfCheck
-from lattice.net.sessions import SESSIONS, ClientSession, PeerSession, Session
+from lattice.net.sessions import SESSIONS, ClientSession, GuestSession, PeerSession, Session
 from lattice.net.sessions.base import refuse
 from lattice.net.sessions.client import load_wrapped
+from lattice.net.shares import close_shares, open_shares
 from lattice.net.slots import HandshakeSlots, source_of
 from lattice.net.views import NodeViews
 from lattice.net.wire import max_peer_frame
 from lattice.replica import DEFAULT_MAX_PENDING_BYTES, Replica
+from lattice.state.views import Views
 
 __all__ = ["TICK", "Node"]
 
@@ -110,6 +113,12 @@ class Node(NodeViews):
                 raise
         #: The documents served on the control socket (``lattice doc``).
         self.documents = Documents(self.replica, self.append)
+        #: The documents handed to guests, each with its views (DESIGN §8).
+        try:
+            self.shares: dict[bytes, Views] = open_shares(config, self.documents)
+        except BaseException:
+            self.replica.close()
+            raise
         self.names = {m.public_key: m.name for m in config.members}
         self.keypair = _lattice.NoiseKeypair.generate()
         self.hello = _lattice.Hello.create(
@@ -118,6 +127,7 @@ class Node(NodeViews):
         #: The link registry: one live session per registered peer.
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
+        self.guest_links: set[GuestSession] = set()
         self.refused = 0
         #: Inbound handshakes in progress, by source address (floods: lattice.net.slots).
         self.slots = HandshakeSlots()
@@ -174,7 +184,7 @@ class Node(NodeViews):
         for server in (self._server, self._control):
             if server is not None:
                 server.close()
-        for link in [*self.links.values(), *self.client_links]:
+        for link in [*self.links.values(), *self.client_links, *self.guest_links]:
             await link.conn.close()
         for task in list(self._tasks):
             task.cancel()
@@ -186,6 +196,7 @@ class Node(NodeViews):
                 self.config.control.unlink()
         await asyncio.to_thread(self.replica.close)  # every queued commit finishes
         self._run_after_commits()  # and whoever waits for one hears how it ended
+        close_shares(self.shares)
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -511,24 +522,19 @@ class Node(NodeViews):
 
     def count(self, role: int) -> int:
         """Live sessions of ``role``."""
-        if role == _lattice.ROLE_PEER:
-            return len(self.links)
-        if role == _lattice.ROLE_CLIENT:
-            return len(self.client_links)
-        return 0
+        links = {_lattice.ROLE_PEER: self.links, _lattice.ROLE_CLIENT: self.client_links}
+        return len(links.get(role, self.guest_links if role == _lattice.ROLE_GUEST else ()))
 
     def sessions_of(self, key: bytes) -> int:
-        """Live client sessions of the client ``key``."""
-        return sum(1 for s in self.client_links if s.conn.remote == key)
+        """Live client and guest sessions of the key ``key``."""
+        return sum(1 for s in (*self.client_links, *self.guest_links) if s.conn.remote == key)
 
     def _register(self, session: Session) -> bool:
         """Enter a session in the registry. One link per peer: when both dialled, the one
         the smaller key initiated wins; a redial from the same side replaces a link that
         may be half-open. False: this session is to be dropped."""
-        if isinstance(session, ClientSession):
-            self.client_links.add(session)
-            return True
         if not isinstance(session, PeerSession):
+            self._links_of(session).add(session)
             return True
         remote = session.conn.remote
         existing = self.links.get(remote)
@@ -545,9 +551,12 @@ class Node(NodeViews):
         self._changed.set()
         return True
 
+    def _links_of(self, session: Session) -> set[Any]:
+        return self.guest_links if isinstance(session, GuestSession) else self.client_links
+
     def _unregister(self, session: Session) -> None:
-        if isinstance(session, ClientSession):
-            self.client_links.discard(session)
+        if not isinstance(session, PeerSession):
+            self._links_of(session).discard(session)
         elif self.links.get(session.conn.remote) is session:
             del self.links[session.conn.remote]
 

@@ -16,6 +16,12 @@ connection that sends one.
     OP        7  client op          (client → home peer)
     OP_ACK    8  entry id [32] ‖ seq u64
     PING      9                     (keep-alive on an idle connection)
+    REFUSED  10  len u16 ‖ reason       (why the sender closes the connection)
+    VIEW_OPEN 11 doc_len u8 ‖ doc ‖ view [32] ‖ since u64
+                                    (guest → owner: a new view of doc if view is zeros,
+                                    else resume that view after view seq ``since``)
+    VIEW     12  view [32] ‖ seq u64    (owner → guest: the view served, and its seq now)
+    GUEST_ACK 13 nonce u64          (owner → guest: that guest op is carried out)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -47,6 +53,7 @@ __all__ = [
     "Entries",
     "Fraud",
     "Frontier",
+    "GuestAck",
     "Message",
     "MessageType",
     "Op",
@@ -55,12 +62,16 @@ __all__ = [
     "Refused",
     "Request",
     "Synced",
+    "View",
+    "ViewOpen",
     "decode",
     "encode",
     "max_peer_frame",
 ]
 
 _ID = _lattice.ID_LEN
+#: The longest doc id (as in an op batch, lattice.state.ops.MAX_DOC_ID_LEN).
+MAX_DOC_ID_LEN = 64
 #: Bounds of the counts (a frontier names each peer once; 16384 is the matrix limit).
 MAX_FRONTIER_ITEMS = 16384
 MAX_ENTRIES_PER_FRAME = 65536
@@ -103,6 +114,9 @@ class MessageType(IntEnum):
     OP_ACK = 8
     PING = 9
     REFUSED = 10
+    VIEW_OPEN = 11
+    VIEW = 12
+    GUEST_ACK = 13
 
 
 @dataclass(frozen=True)
@@ -180,7 +194,47 @@ class Refused:
     reason: str
 
 
-Message = Frontier | Entries | Request | Fraud | Credit | Synced | Op | OpAck | Ping | Refused
+@dataclass(frozen=True)
+class ViewOpen:
+    """A guest asks its owner for a view of ``doc``: a new one (``view`` all zeros) or
+    its view ``view`` again, from the entry after view seq ``since``."""
+
+    doc: bytes
+    view: bytes
+    since: int
+
+
+@dataclass(frozen=True)
+class View:
+    """The owner serves view ``view``, now at view seq ``seq``; its entries follow."""
+
+    view: bytes
+    seq: int
+
+
+@dataclass(frozen=True)
+class GuestAck:
+    """The owner carried out the guest op with this nonce (its effect comes as view
+    entries)."""
+
+    nonce: int
+
+
+Message = (
+    Frontier
+    | Entries
+    | Request
+    | Fraud
+    | Credit
+    | Synced
+    | Op
+    | OpAck
+    | Ping
+    | Refused
+    | ViewOpen
+    | View
+    | GuestAck
+)
 
 
 def encode(msg: Message) -> bytes:
@@ -223,6 +277,15 @@ def encode(msg: Message) -> bytes:
         case Refused(reason):
             text = reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
             return bytes([MessageType.REFUSED]) + struct.pack(">H", len(text)) + text
+        case ViewOpen(doc, view, since):
+            if len(doc) > MAX_DOC_ID_LEN or len(view) != _ID:
+                raise LimitExceeded("a doc id of at most 64 bytes and a 32-byte view")
+            head = bytes([MessageType.VIEW_OPEN, len(doc)]) + doc + view
+            return head + struct.pack(">Q", since)
+        case View(view, seq):
+            return bytes([MessageType.VIEW]) + view + struct.pack(">Q", seq)
+        case GuestAck(nonce):
+            return bytes([MessageType.GUEST_ACK]) + struct.pack(">Q", nonce)
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -304,6 +367,18 @@ def decode(body: bytes) -> Message:
             raise DecodeError(f"refusal reason is not UTF-8: {exc}") from None
         # Printed to logs and terminals: no control characters (escapes) from a stranger.
         msg = Refused("".join(c if c.isprintable() else "?" for c in text))
+    elif kind == MessageType.VIEW_OPEN:
+        size = r.u8("doc id length")
+        if size > MAX_DOC_ID_LEN:
+            raise LimitExceeded(f"a doc id of {size} bytes (limit {MAX_DOC_ID_LEN})")
+        doc = r.take(size, "doc id")
+        view = r.take(_ID, "view")
+        msg = ViewOpen(doc, view, int(struct.unpack(">Q", r.take(8, "since"))[0]))
+    elif kind == MessageType.VIEW:
+        view = r.take(_ID, "view")
+        msg = View(view, int(struct.unpack(">Q", r.take(8, "seq"))[0]))
+    elif kind == MessageType.GUEST_ACK:
+        msg = GuestAck(int(struct.unpack(">Q", r.take(8, "nonce"))[0]))
     else:
         msg = Ping()
     r.finish()

@@ -26,6 +26,7 @@ from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
 from lattice.net.selfcheck import SelfCheck
 from lattice.replica import Replica
+from lattice.state.views import Views
 
 __all__ = ["REFUSAL_TIMEOUT", "NodeContext", "Session", "refuse"]
 
@@ -49,6 +50,8 @@ class NodeContext(Protocol):
     #: When (wall-clock seconds) this node first held each forked author's proof.
     fork_seen: dict[bytes, float]
     closed_reasons: deque[str]
+    #: The documents handed to guests, each with its views (DESIGN §8).
+    shares: dict[bytes, Views]
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
 

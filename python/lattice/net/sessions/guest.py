@@ -1,0 +1,206 @@
+"""The session with a guest (DESIGN §8): its owner serves it one view of one document.
+
+A guest is neither a peer nor a client: the owner admits it if its configuration shares a
+document with the guest's key (``[[shares]]``), and never sends it anything of the deep
+log — no FRONTIER, no deep ENTRIES, no answer to a REQUEST. The guest opens a view
+(``VIEW_OPEN``: a new handover, or its view again from its last view seq), the owner
+answers ``VIEW`` and streams the shallow log within the credit the guest grants, then
+``SYNCED``, then every new view entry as it is made. A guest op (``OP``) is carried out
+on the deep log (:meth:`lattice.state.views.Views.write`) and acknowledged with
+``GUEST_ACK`` once the deep entry is durable; its effect arrives as view entries. Anything
+else — a refused op, a request for deep entries, another guest's view — is a ``REFUSED``
+and a cut connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lattice import _lattice
+from lattice.errors import GuestRefused, HandshakeRefused, LatticeError, ProtocolError
+from lattice.net import wire
+from lattice.net.config import Member
+from lattice.net.connection import Connection
+from lattice.net.quota import quota_for
+from lattice.net.sessions.base import NodeContext, Session, refuse
+from lattice.state import guestop
+
+if TYPE_CHECKING:
+    from lattice.state.view import View
+    from lattice.state.views import Views
+
+__all__ = ["MAX_GUESTS", "MAX_SESSIONS_PER_GUEST", "GuestSession"]
+
+log = logging.getLogger("lattice.node")
+
+#: Guest connections one owner serves at once.
+MAX_GUESTS = 256
+#: Connections of one guest key at once.
+MAX_SESSIONS_PER_GUEST = 4
+#: Largest frame a guest may send: one OP with a guest op (its largest payload and the
+#: client op around it), or a VIEW_OPEN.
+MAX_GUEST_FRAME = 1 + guestop.MAX_GUEST_OP_LEN + 256
+#: Most entries in one ENTRIES frame to a guest.
+_BATCH = 256
+_NEW_VIEW = bytes(_lattice.ID_LEN)
+_TICK = 1.0
+
+
+class GuestSession(Session):
+    """One live connection to a guest of this owner."""
+
+    role = _lattice.ROLE_GUEST
+    max_frame = MAX_GUEST_FRAME
+
+    @classmethod
+    def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        if node.config.role != "peer":
+            raise HandshakeRefused("only peers own documents to share", author=conn.remote)
+        if member is not None:
+            raise HandshakeRefused("a registered peer is not a guest", author=conn.remote)
+        if not any(conn.remote in (v.guests or ()) for v in node.shares.values()):
+            raise HandshakeRefused(
+                "not a guest of this node (the owner lists guests in [[shares]])",
+                author=conn.remote,
+            )
+        if node.count(cls.role) >= MAX_GUESTS:
+            raise HandshakeRefused("too many guests connected", author=conn.remote)
+        if node.sessions_of(conn.remote) >= MAX_SESSIONS_PER_GUEST:
+            raise HandshakeRefused(
+                f"this guest has {MAX_SESSIONS_PER_GUEST} sessions already", author=conn.remote
+            )
+
+    def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        super().__init__(node, conn, member)
+        self.view: View | None = None
+        self.views: Views | None = None
+        self.credit = 0
+        self._out: deque[wire.Message] = deque()  # control messages, sent first
+        self._entries: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        conn = self.conn
+        opening = await conn.recv()
+        if not isinstance(opening, wire.ViewOpen):
+            raise await self._cut(f"a guest opens a view first, not {type(opening).__name__}")
+        try:
+            self._open(opening)
+        except LatticeError as exc:
+            raise await self._cut(f"view refused: {exc}") from exc
+        writer = self.node.spawn(self._writer())
+        try:
+            while True:
+                msg = await conn.recv()
+                match msg:
+                    case wire.Credit(n):
+                        self.credit += n
+                        self._wake.set()
+                    case wire.Op(raw):
+                        await self._write(raw)
+                    case wire.Ping():
+                        pass
+                    case _:
+                        raise await self._cut(
+                            f"a guest may not send {type(msg).__name__} (it reads its own "
+                            "view and writes guest ops, nothing else)"
+                        )
+        finally:
+            writer.cancel()
+            self._stop_following()
+
+    def _open(self, msg: wire.ViewOpen) -> None:
+        views = self.node.shares.get(msg.doc)
+        guest = self.conn.remote
+        if views is None or guest not in (views.guests or ()):
+            raise GuestRefused("this document is not shared with this guest")
+        if msg.view == _NEW_VIEW:
+            if msg.since:
+                raise GuestRefused("a new view starts at its genesis (since = 0)")
+            view = views.handover(guest)
+        else:
+            view = views.view(msg.view, guest)
+        if msg.since > view.seq:
+            raise GuestRefused(f"view seq {msg.since} is ahead of the view ({view.seq})")
+        self.view, self.views = view, views
+        self._out.append(wire.View(view.id, view.seq))
+        self._entries.extend(e.to_bytes() for e in view.entries(msg.since))
+        self._out.append(wire.Synced())
+        views.listeners.append(self._follow)
+        self._wake.set()
+
+    def _follow(self, view: View, entry: _lattice.Entry) -> None:
+        if view is self.view:
+            # Store first: sent once the deep entry it shows is durable too.
+            self.node.after_commit(partial(self._queue, entry.to_bytes()))
+
+    def _queue(self, data: bytes) -> None:
+        self._entries.append(data)
+        self._wake.set()
+
+    def _stop_following(self) -> None:
+        if self.views is not None and self._follow in self.views.listeners:
+            self.views.listeners.remove(self._follow)
+
+    async def _write(self, raw: bytes) -> None:
+        node, guest = self.node, self.conn.remote
+        assert self.views is not None
+        try:
+            op = _lattice.ClientOp.from_bytes(raw)
+            if op.client != guest:
+                raise GuestRefused("a guest op signed by another key")
+            now = time.monotonic()
+            quota = quota_for(
+                node.client_quotas,
+                guest,
+                node.config.client_ops_per_minute,
+                node.config.client_bytes_per_minute,
+                now,
+            )
+            quota.check(len(raw), now)
+            node.selfcheck.require()  # the owner signs the deep entry
+            quota.take(len(raw), now)
+            self.views.write(op)
+        except LatticeError as exc:
+            raise await self._cut(f"guest op refused: {exc}") from exc
+        await node.durable()  # the deep entry is stored (and relayed) before the ack
+        self._out.append(wire.GuestAck(op.nonce))
+        self._wake.set()
+
+    async def _cut(self, reason: str) -> ProtocolError:
+        """Refuse and close; the error to raise (the session ends)."""
+        self._stop_following()
+        await refuse(self.conn, reason)
+        return ProtocolError(reason, author=self.conn.remote)
+
+    async def _writer(self) -> None:
+        """Control messages first; the view's entries in batches within the guest's credit;
+        pings when idle."""
+        conn = self.conn
+        with contextlib.suppress(LatticeError, OSError):
+            while not self.done.is_set():
+                while self._out and (not isinstance(self._out[0], wire.Synced) or not self._entries):
+                    await conn.send(self._out.popleft())
+                if self._entries and self.credit >= len(self._entries[0]):
+                    batch: list[bytes] = []
+                    size = 0
+                    while self._entries and len(batch) < _BATCH:
+                        n = len(self._entries[0])
+                        if size + n > self.credit:
+                            break
+                        batch.append(self._entries.popleft())
+                        size += n
+                    self.credit -= size
+                    await conn.send(wire.Entries(batch))
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), _TICK)
+                except TimeoutError:
+                    await conn.send(wire.Ping())
