@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lattice import _lattice
@@ -135,6 +136,9 @@ class Connection:
         self.initiator = initiator
         self.frames_sent = 0
         self.frames_received = 0
+        #: Told every frame body received, decrypted, before it is decoded (an audit tap:
+        #: the guest byte scan of tests/test_guest_network.py reads what a guest got).
+        self.tap: Callable[[bytes], None] | None = None
         self.bytes_sent = 0
         #: When the last message went out (monotonic): keep-alives are sent after silence.
         self.last_sent = time.monotonic()
@@ -194,6 +198,8 @@ class Connection:
                 continue
             self._frame_started = None
             self.frames_received += 1
+            if self.tap is not None:
+                self.tap(bytes(frame))
             try:
                 return wire.decode(frame)
             except LatticeError as exc:

@@ -14,11 +14,11 @@ fresh identities and stores, started and connected in a line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lattice.identity import Identity
-from lattice.net.config import Member, NodeConfig
+from lattice.net.config import Member, NodeConfig, Share
 from lattice.net.connection import Limits
 from lattice.net.node import Node
 from lattice.net.process import free_ports
@@ -36,10 +36,12 @@ async def local_swarm(
     store_busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     clients: Sequence[bytes] | None = None,
     open_clients: bool = False,
+    shares: Mapping[bytes, Sequence[bytes]] | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
-    they serve no clients unless given ``clients`` (keys) or ``open_clients``."""
+    they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
+    guests unless ``shares`` maps doc ids to guest keys (every node shares them)."""
     ids = [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
@@ -65,6 +67,7 @@ async def local_swarm(
             store_busy_timeout=store_busy_timeout,
             clients=None if clients is None else tuple(clients),
             open_clients=open_clients,
+            shares=tuple(Share(d, tuple(g)) for d, g in (shares or {}).items()),
         )
         node = Node(config, identity=ident)
         await node.start()

@@ -21,7 +21,8 @@ connection that sends one.
                                     (guest → owner: a new view of doc if view is zeros,
                                     else resume that view after view seq ``since``)
     VIEW     12  view [32] ‖ seq u64    (owner → guest: the view served, and its seq now)
-    GUEST_ACK 13 nonce u64          (owner → guest: that guest op is carried out)
+    GUEST_ACK 13 nonce u64 ‖ seq u64 (owner → guest: that guest op is carried out; the
+                                    view shows it from view seq ``seq``)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -214,10 +215,11 @@ class View:
 
 @dataclass(frozen=True)
 class GuestAck:
-    """The owner carried out the guest op with this nonce (its effect comes as view
-    entries)."""
+    """The owner carried out the guest op with this nonce; the view shows it from view
+    seq ``seq`` (its entries follow)."""
 
     nonce: int
+    seq: int
 
 
 Message = (
@@ -284,8 +286,8 @@ def encode(msg: Message) -> bytes:
             return head + struct.pack(">Q", since)
         case View(view, seq):
             return bytes([MessageType.VIEW]) + view + struct.pack(">Q", seq)
-        case GuestAck(nonce):
-            return bytes([MessageType.GUEST_ACK]) + struct.pack(">Q", nonce)
+        case GuestAck(nonce, seq):
+            return bytes([MessageType.GUEST_ACK]) + struct.pack(">QQ", nonce, seq)
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -378,7 +380,8 @@ def decode(body: bytes) -> Message:
         view = r.take(_ID, "view")
         msg = View(view, int(struct.unpack(">Q", r.take(8, "seq"))[0]))
     elif kind == MessageType.GUEST_ACK:
-        msg = GuestAck(int(struct.unpack(">Q", r.take(8, "nonce"))[0]))
+        nonce, seq = struct.unpack(">QQ", r.take(16, "guest ack"))
+        msg = GuestAck(int(nonce), int(seq))
     else:
         msg = Ping()
     r.finish()

@@ -169,8 +169,10 @@ class GuestSession(Session):
             self.views.write(op)
         except LatticeError as exc:
             raise await self._cut(f"guest op refused: {exc}") from exc
+        assert self.view is not None
+        seq = self.view.seq  # the view showed it at once (or never: nothing visible changed)
         await node.durable()  # the deep entry is stored (and relayed) before the ack
-        self._out.append(wire.GuestAck(op.nonce))
+        self._out.append(wire.GuestAck(op.nonce, seq))
         self._wake.set()
 
     async def _cut(self, reason: str) -> ProtocolError:

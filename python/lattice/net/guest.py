@@ -1,0 +1,285 @@
+"""A guest of an owner node (DESIGN §8): the guest role's side of the connection.
+
+A guest connects to its owner in the ``guest`` role, opens a view of one document
+(``VIEW_OPEN``: a new one the first time, its own again after that, from its last view
+seq), grants credit for the shallow log and checks every entry it receives with the
+ordinary chain validation (:class:`lattice.state.guest.Guest`). It writes with signed
+guest ops; each is acknowledged once its owner has carried it out, and its effect comes
+back as view entries. What it holds (the view id and its shallow log) lives in a small
+SQLite file, so the next run resumes the view with no gap and no duplicate.
+
+>>> import asyncio, tempfile, pathlib
+>>> import lattice
+>>> from lattice.net.local import local_swarm
+>>> async def demo():
+...     me = lattice.Identity.generate()
+...     nodes = await local_swarm(1, pathlib.Path(tempfile.mkdtemp()),
+...                               shares={b"notes": [me.public_key]})
+...     nodes[0].documents.open(b"notes").text("t").insert(0, "hello")
+...     async with await GuestClient.connect(
+...         nodes[0].listen_address, me, bytes(32), b"notes") as g:
+...         await g.insert("t", 5, " world")
+...         text = str(g.guest.doc.text("t"))
+...     await nodes[0].stop()
+...     return text
+>>> asyncio.run(demo())
+'hello world'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+
+from lattice import _lattice
+from lattice.errors import GuestRefused, LatticeError, ProtocolError, StoreError
+from lattice.identity import Identity
+from lattice.net import wire
+from lattice.net.connection import Connection, Limits, handshake
+from lattice.state.guest import Guest
+
+__all__ = ["GUEST_CREDIT", "GuestClient", "GuestStore"]
+
+#: Bytes of view entries a guest takes before it returns credit.
+GUEST_CREDIT = 8 << 20
+_NEW_VIEW = bytes(_lattice.ID_LEN)
+
+
+class GuestStore:
+    """The guest's views, one per document: the view id, the owner, the shallow log."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        try:
+            self._conn = sqlite3.connect(":memory:" if path is None else os.fspath(path))
+            self._conn.executescript(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                "CREATE TABLE IF NOT EXISTS views (doc BLOB PRIMARY KEY, view BLOB NOT NULL,"
+                " owner BLOB NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS entries (view BLOB NOT NULL, seq INTEGER NOT NULL,"
+                " bytes BLOB NOT NULL, PRIMARY KEY (view, seq));"
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"the guest store cannot be opened: {exc}") from None
+
+    def view(self, doc: bytes) -> tuple[bytes, bytes] | None:
+        """``(view, owner)`` of ``doc``, if this guest holds one."""
+        row = self._conn.execute("SELECT view, owner FROM views WHERE doc = ?", (doc,)).fetchone()
+        return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+    def entries(self, view: bytes) -> list[bytes]:
+        rows = self._conn.execute("SELECT bytes FROM entries WHERE view = ? ORDER BY seq", (view,))
+        return [bytes(b) for (b,) in rows]
+
+    def keep(self, doc: bytes, view: bytes, owner: bytes, entries: list[_lattice.Entry]) -> None:
+        """A new view of ``doc`` (replacing an older one), or more of its entries."""
+        with self._conn as c:
+            old = self.view(doc)
+            if old is not None and old[0] != view:
+                c.execute("DELETE FROM entries WHERE view = ?", (old[0],))
+            c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?)", (doc, view, owner))
+            c.executemany(
+                "INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",
+                [(view, e.seq, e.to_bytes()) for e in entries],
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class GuestClient:
+    """A connection to an owner in the guest role, serving one view."""
+
+    def __init__(
+        self, conn: Connection, identity: Identity, doc: bytes, store: GuestStore
+    ) -> None:
+        self.conn = conn
+        self.identity = identity
+        self.doc_id = doc
+        self.store = store
+        self.guest: Guest
+        self._credit = 0
+        self._acks: dict[int, asyncio.Future[int]] = {}
+        self._changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self._failure: LatticeError | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        address: tuple[str, int] | None,
+        identity: Identity,
+        swarm_id: bytes,
+        doc: bytes,
+        store: GuestStore | None = None,
+        limits: Limits | None = None,
+        tap: Callable[[bytes], None] | None = None,
+    ) -> GuestClient:
+        """Connect to the owner at ``address``, open this guest's view of ``doc`` (a new
+        one unless ``store`` holds one) and return once the view is synced. ``tap`` is
+        told every plaintext byte string received (the owner's hello, then every frame)."""
+        if address is None:
+            raise ProtocolError("the owner has no address")
+        limits = limits or Limits()
+        store = store or GuestStore(None)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(*address), limits.handshake_timeout
+        )
+        keypair = _lattice.NoiseKeypair.generate()
+        hello = _lattice.Hello.create(
+            identity.signing_key, keypair.public, swarm_id, _lattice.ROLE_GUEST
+        )
+        try:
+            channel, remote, digest = await handshake(
+                reader, writer, initiator=True, keypair=keypair, hello=hello,
+                timeout=limits.handshake_timeout,
+            )  # fmt: skip
+        except BaseException:
+            writer.close()
+            raise
+        if tap is not None:
+            tap(remote.to_bytes())
+        conn = Connection(reader, writer, channel, remote, digest, limits, True)
+        conn.tap = tap
+        if remote.role != _lattice.ROLE_PEER:
+            await conn.close()
+            raise ProtocolError("the owner is not a peer", author=remote.identity)
+        client = cls(conn, identity, doc, store)
+        try:
+            await client._open()
+        except BaseException:
+            await conn.close()
+            raise
+        return client
+
+    @property
+    def owner(self) -> bytes:
+        return self.conn.remote
+
+    async def _open(self) -> None:
+        held = self.store.view(self.doc_id)
+        if held is not None and held[1] != self.owner:
+            held = None  # a view of another owner: this one hands over a new one
+        view = held[0] if held else _NEW_VIEW
+        since = 0
+        if held:
+            self.guest = Guest(self.identity, self.owner, view)
+            result = self.guest.receive(self.store.entries(view))
+            if result.rejected:
+                raise StoreError("the stored shallow log does not verify")
+            since = self.guest.seq
+        await self.conn.send(wire.ViewOpen(self.doc_id, view, since))
+        await self.conn.send(wire.Credit(GUEST_CREDIT))
+        served = await self._next()
+        if not isinstance(served, wire.View) or (held and served.view != view):
+            raise ProtocolError(f"the owner answered {type(served).__name__}, not the view")
+        if not held:
+            self.guest = Guest(self.identity, self.owner, served.view)
+        while True:
+            msg = await self._next()
+            if isinstance(msg, wire.Synced):
+                break
+            self._handle(msg)
+        if self.guest.seq != served.seq:
+            raise ProtocolError(f"synced at view seq {self.guest.seq}, not {served.seq}")
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+
+    async def _next(self) -> wire.Message:
+        while True:
+            msg = await self.conn.recv()
+            if isinstance(msg, wire.Refused):
+                raise GuestRefused(f"refused by the owner: {msg.reason}", author=self.owner)
+            if not isinstance(msg, wire.Ping):
+                return msg
+
+    def _handle(self, msg: wire.Message) -> None:
+        if isinstance(msg, wire.Entries):
+            result = self.guest.receive(list(msg.entries))
+            if result.rejected:
+                _, why = result.rejected[0]
+                raise ProtocolError(f"a view entry that does not verify: {why}")
+            self.store.keep(self.doc_id, self.guest.view, self.owner, result.delivered)
+            size = sum(len(e) for e in msg.entries)
+            self._credit += size
+            if self._credit >= GUEST_CREDIT // 2:
+                self.conn_send_soon(wire.Credit(self._credit))
+                self._credit = 0
+            self._changed.set()
+        elif isinstance(msg, wire.GuestAck):
+            waiter = self._acks.pop(msg.nonce, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg.seq)
+        else:
+            raise ProtocolError(f"unexpected {type(msg).__name__} from the owner")
+
+    def conn_send_soon(self, msg: wire.Message) -> None:
+        asyncio.get_running_loop().create_task(self.conn.send(msg))
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                self._handle(await self._next())
+        except LatticeError as exc:
+            self._failure = exc
+        except OSError as exc:
+            self._failure = ProtocolError(f"connection lost: {exc}")
+        finally:
+            for waiter in self._acks.values():
+                if not waiter.done():
+                    waiter.set_exception(self._failure or ProtocolError("connection closed"))
+            self._changed.set()
+
+    async def _keep_alive(self) -> None:
+        interval = self.conn.limits.ping_interval
+        with contextlib.suppress(LatticeError, OSError):
+            while not self.conn.closed:
+                idle = time.monotonic() - self.conn.last_sent
+                if idle >= interval:
+                    await self.conn.send(wire.Ping())
+                    idle = 0.0
+                await asyncio.sleep(interval - idle)
+
+    # --- writing ----------------------------------------------------------------------
+
+    async def send(self, op: _lattice.ClientOp, timeout: float = 30.0) -> None:
+        """Send a guest op and wait until its owner has carried it out and the view shows
+        it (the view entries that follow the acknowledgement)."""
+        if self._failure is not None:
+            raise self._failure
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._acks[op.nonce] = waiter
+        await self.conn.send(wire.Op(op.to_bytes()))
+        shown = await asyncio.wait_for(waiter, timeout)
+        # The view entries that show it follow the acknowledgement.
+        deadline = time.monotonic() + timeout
+        while self.guest.seq < shown and time.monotonic() < deadline:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.2)
+            if self._failure is not None:
+                raise self._failure
+
+    async def insert(self, name: str, index: int, text: str) -> None:
+        await self.send(self.guest.insert(name, index, text))
+
+    async def delete(self, name: str, index: int, length: int = 1) -> None:
+        await self.send(self.guest.delete(name, index, length))
+
+    async def close(self) -> None:
+        for task in (self._reader, self._keepalive):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.conn.close()
+
+    async def __aenter__(self) -> GuestClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
