@@ -7,12 +7,11 @@ import random
 from pathlib import Path
 
 import pytest
-import traces
 
 import lattice
+import traces
 from lattice import errors
-from lattice.state import Doc
-from lattice.state import guestop
+from lattice.state import Doc, guestop
 from lattice.state.guest import Guest
 from lattice.state.ops import LEFT, RIGHT, Element, GuestOp, TextDelete, TextInsert
 from lattice.state.views import Views
@@ -208,7 +207,10 @@ def test_hostile_guest_is_refused_and_nothing_is_stored() -> None:
         (guestop.create(other.identity.signing_key, g.view, 5, 1, (good,)), errors.UnknownView),
         (op((good,), 5, seq=9), errors.FutureViewSeq),
         (op((good,), 5, seq=0), errors.FutureViewSeq),
-        (op((TextInsert("body", Element(bytes([5]) * 32, 0), RIGHT, "x"),), 5), errors.NotInCausalPast),
+        (
+            op((TextInsert("body", Element(bytes([5]) * 32, 0), RIGHT, "x"),), 5),
+            errors.NotInCausalPast,
+        ),
         (op((TextInsert("body", Element(g.view, 7), RIGHT, "x"),), 5), errors.NotInCausalPast),
         (op((TextInsert("body", Element(g.view, 0), LEFT, "x"),), 5), errors.WrongType),
         (op((GuestOp(b"\x01"),), 5), errors.WrongType),
@@ -217,7 +219,7 @@ def test_hostile_guest_is_refused_and_nothing_is_stored() -> None:
     ]
     for raw, error in cases:
         with pytest.raises(error):
-            views.write(raw if isinstance(raw, bytes) else raw)
+            views.write(raw)  # type: ignore[arg-type]
     tampered = bytearray(op((good,), 5).to_bytes())
     tampered[-1] ^= 1
     with pytest.raises(errors.InvalidSignature):

@@ -21,71 +21,27 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from lattice import __version__, _lattice
-from lattice.errors import InvalidArgument, LatticeError
+from lattice.cli_views import guest, share
+from lattice.cliutil import (
+    PASSWORD_ENV,
+    _config,
+    _Lattice,
+    config_option,
+    password_file_option,
+    timeout_option,
+)
+from lattice.errors import InvalidArgument
 from lattice.net.config import read_password_file
 
 __all__ = ["main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: The environment variables the command line reads.
-CONFIG_ENV = "LATTICE_CONFIG"
-PASSWORD_ENV = "LATTICE_PASSWORD"
-#: Seconds a command waits for a node, by default.
-DEFAULT_TIMEOUT = 30.0
-
-
-class _Lattice(click.Group):
-    """A group whose commands report user errors as one line, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except LatticeError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
-
-
-def config_option(f: F) -> F:
-    return click.option(
-        "--config",
-        "config",
-        required=True,
-        envvar=CONFIG_ENV,
-        show_envvar=True,
-        type=click.Path(exists=True, dir_okay=False),
-        help="The configuration file.",
-    )(f)
-
-
-def timeout_option(f: F) -> F:
-    return click.option(
-        "--timeout",
-        default=DEFAULT_TIMEOUT,
-        show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
-        help="Seconds to wait for the node.",
-    )(f)
-
-
-def password_file_option(text: str) -> Callable[[F], F]:
-    return click.option(
-        "--password-file",
-        default=None,
-        type=click.Path(exists=True, dir_okay=False),
-        help=text,
-    )
 
 
 @click.group(cls=_Lattice, context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,25 +92,6 @@ def demo(section: str | None, rounds: int | None, list_sections: bool, png: str 
     core = summary.core
     if core is not None and not (core.all_signatures_valid and core.chains_valid):
         raise click.ClickException("the demo's own entries did not verify")
-
-
-def _config(path: str, role: str = "peer"):  # type: ignore[no-untyped-def]
-    """The configuration at ``path``, which must be of a node (``role`` peer) or of a
-    client."""
-    from lattice.net.config import load
-
-    cfg = load(path)
-    if role == "peer" and cfg.role == "client":
-        raise InvalidArgument(
-            f"{path} is a client's configuration (role = client): node commands need a "
-            "node's; a client uses `lattice submit`"
-        )
-    if role == "client" and cfg.role != "client":
-        raise InvalidArgument(
-            f"{path} is not a client's configuration (role = {cfg.role}): `lattice submit` "
-            "needs role = client and home"
-        )
-    return cfg
 
 
 def _control(path: str, req: dict[str, object], timeout: float) -> dict[str, object]:
@@ -530,6 +467,9 @@ def doc_show(config: str, timeout: float, name: str, as_json: bool, doc_id: str)
     for r in reply["rejected"]:
         click.echo(f"refused entry {r['entry'][:16]}…: {r['reason']}: {r['message']}", err=True)
 
+
+main.add_command(share)
+main.add_command(guest)
 
 if __name__ == "__main__":
     main()

@@ -484,7 +484,9 @@ def share(path: str | os.PathLike[str], doc: str, guest: bytes) -> bool:
 
 def _share_table(doc: bytes, guests: Sequence[bytes]) -> str:
     keys = ", ".join(f'"{g.hex()}"' for g in guests)
-    return f"\n[[shares]]\ndoc = {json.dumps(doc.decode(), ensure_ascii=False)}\nguests = [{keys}]\n"
+    return (
+        f"\n[[shares]]\ndoc = {json.dumps(doc.decode(), ensure_ascii=False)}\nguests = [{keys}]\n"
+    )
 
 
 def _without_shares(text: str) -> str:

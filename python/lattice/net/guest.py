@@ -93,9 +93,7 @@ class GuestStore:
 class GuestClient:
     """A connection to an owner in the guest role, serving one view."""
 
-    def __init__(
-        self, conn: Connection, identity: Identity, doc: bytes, store: GuestStore
-    ) -> None:
+    def __init__(self, conn: Connection, identity: Identity, doc: bytes, store: GuestStore) -> None:
         self.conn = conn
         self.identity = identity
         self.doc_id = doc

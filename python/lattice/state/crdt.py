@@ -28,7 +28,7 @@ import builtins
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from lattice import _lattice
 from lattice.errors import (
@@ -351,7 +351,7 @@ class Objects:
         return b"".join(out)
 
     @classmethod
-    def decode(cls, data: bytes, author_of: Callable[[bytes], tuple[bytes, int]]) -> Objects:
+    def decode(cls, data: bytes, author_of: Callable[[bytes], tuple[bytes, int]]) -> Self:
         """The objects :meth:`encode` wrote (``author_of`` names each entry's author and
         seq); a typed :class:`~lattice.errors.DecodeError` for anything else."""
         r = _Reader(data)

@@ -44,8 +44,8 @@ from lattice.state import ops as opcodec
 from lattice.state import snapshot as snapcodec
 from lattice.state.builtin import Builtins
 from lattice.state.crdt import LOCAL_AUTHOR
-from lattice.state.handover import Handover
 from lattice.state.handles import Counter, Map, Register, Set, Text
+from lattice.state.handover import Handover
 from lattice.state.machine import Context
 from lattice.state.ops import (
     SELF,
@@ -490,7 +490,8 @@ class Doc:
             frontier[peer] = seq
         frontier[author] = entry.seq
         if entry.kind == _SNAPSHOT:
-            return self._genesis(entry, replay)
+            self._genesis(entry, replay)
+            return None
         if entry.kind != _DATA or not opcodec.is_batch(entry.payload):
             return None
         named = opcodec.doc_of(entry.payload)
@@ -520,7 +521,7 @@ class Doc:
         a document's."""
         shallow = self.replica is not None and self.replica.swarm_id == self.doc_id
         if not shallow or entry.seq != 1 or self.objects.entries:
-            return None
+            return
         try:
             plain = snapcodec.unpack(entry.payload)
             if snapcodec.view_of(plain) != self.doc_id:
@@ -528,7 +529,6 @@ class Doc:
             self.objects.restore(plain)
         except DecodeError as exc:
             self._reject(entry, exc, replay)
-        return None
 
     def _record(self, change: Change) -> None:
         """An applied transaction: into the history, and to the observers."""

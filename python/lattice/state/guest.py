@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from lattice import _lattice
@@ -69,7 +70,7 @@ class Guest:
         """The last view seq this guest holds (0 before the snapshot)."""
         return self.shallow.head(self.owner)
 
-    def receive(self, entries: list[_lattice.Entry | bytes]) -> ReceiveResult:
+    def receive(self, entries: Iterable[_lattice.Entry | bytes]) -> ReceiveResult:
         """Entries of the shallow log, checked as any log's (links, signatures, swarm)."""
         return self.shallow.receive(entries)
 

@@ -44,7 +44,9 @@ __all__ = ["Counter", "Editing", "Map", "Register", "Set", "Text"]
 class Editing(Protocol):
     """What a handle needs of its document (:class:`lattice.state.Doc` is one)."""
 
-    objects: Objects
+    @property
+    def objects(self) -> Objects: ...
+
     _pending: list[Op] | None
     _width: int
 

@@ -30,10 +30,11 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from lattice.errors import DecodeError, LimitExceeded, NonCanonical, UnknownKind, UnknownVersion
 from lattice.state.crdt import Objects, _Counter, _key, _OrSet
-from lattice.state.ops import RIGHT, Element, Value, _Reader, _uvar, _value
+from lattice.state.ops import RIGHT, Element, _Reader, _uvar, _value
 from lattice.state.text import Sequence
 
 __all__ = [
@@ -98,14 +99,15 @@ def collapse(objects: Objects, view: bytes) -> Collapsed:
     if len(view) != 32:
         raise DecodeError(f"a view id is 32 bytes, not {len(view)}")
     result = Collapsed(b"")
-    pieces: list[tuple[int, str, object]] = []
+    # (type, name, body): each object that shows something, with what it shows.
+    pieces: list[tuple[int, str, Any]] = []
     for name, seq in objects.texts.items():
         if len(seq):
             pieces.append((ObjectType.TEXT, name, seq))
     for name in objects.maps:
-        visible = objects.map(name)
-        if visible:
-            pieces.append((ObjectType.MAP, name, visible))
+        shown = objects.map(name)
+        if shown:
+            pieces.append((ObjectType.MAP, name, shown))
     for name, (value, _) in objects.registers.items():
         if value is not None:
             pieces.append((ObjectType.REGISTER, name, value))
@@ -115,8 +117,9 @@ def collapse(objects: Objects, view: bytes) -> Collapsed:
                 raise LimitExceeded(f"counter {name!r} is beyond i64: it cannot be handed over")
             pieces.append((ObjectType.COUNTER, name, counter.total))
     for name, orset in objects.sets.items():
-        if any(tags for _, tags in orset.live.values()):
-            pieces.append((ObjectType.SET, name, orset))
+        members = sorted((k, v, tags) for k, (v, tags) in orset.live.items() if tags)
+        if members:
+            pieces.append((ObjectType.SET, name, members))
     pieces.sort(key=lambda p: (p[0], p[1].encode()))
     index = 0
     out: list[bytes] = [MAGIC, bytes([VERSION]), view, _uvar(len(pieces))]
@@ -124,28 +127,24 @@ def collapse(objects: Objects, view: bytes) -> Collapsed:
         out.append(bytes([kind]))
         _name(out, name)
         if kind == ObjectType.TEXT:
-            seq = body
-            data = str(seq).encode()
+            data = str(body).encode()
             out += [_uvar(len(data)), data]
-            for first, count in seq.visible_runs(0, len(seq)):  # type: ignore[attr-defined]
+            for first, count in body.visible_runs(0, len(body)):
                 result.runs.append((index, first, count))
                 index += count
         elif kind == ObjectType.MAP:
-            visible: dict[str, Value] = body  # type: ignore[assignment]
-            keys = sorted(visible, key=str.encode)
+            keys = sorted(body, key=str.encode)
             out.append(_uvar(len(keys)))
             for key in keys:
                 _name(out, key)
-                _value(out, visible[key])
+                _value(out, body[key])
         elif kind == ObjectType.REGISTER:
-            _value(out, body)  # type: ignore[arg-type]
+            _value(out, body)
         elif kind == ObjectType.COUNTER:
-            out.append(_zigzag(body))  # type: ignore[arg-type]
+            out.append(_zigzag(body))
         else:
-            orset: _OrSet = body  # type: ignore[assignment]
-            members = sorted((k, v, tags) for k, (v, tags) in orset.live.items() if tags)
-            out.append(_uvar(len(members)))
-            for _, value, tags in members:
+            out.append(_uvar(len(body)))
+            for _, value, tags in body:
                 _value(out, value)
                 result.tags.append((index, tuple(sorted(tags))))
                 index += 1

@@ -264,7 +264,9 @@ class View:
 
     # --- view to deep ------------------------------------------------------------------------
 
-    def check(self, raw: bytes | _lattice.ClientOp) -> tuple[_lattice.ClientOp, int, tuple[Op, ...]]:
+    def check(
+        self, raw: bytes | _lattice.ClientOp
+    ) -> tuple[_lattice.ClientOp, int, tuple[Op, ...]]:
         """A guest op of this view, decoded and checked; a typed refusal otherwise."""
         op = raw if isinstance(raw, _lattice.ClientOp) else _lattice.ClientOp.from_bytes(raw)
         if op.swarm != self.id or op.client != self.guest:

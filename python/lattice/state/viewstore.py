@@ -123,7 +123,13 @@ class ViewStore:
                 c.execute(
                     "INSERT INTO views (view, guest, nonce, root, position, last_nonce) "
                     "VALUES (?, ?, ?, ?, ?, 0)",
-                    (handover.view, handover.guest, handover.nonce, handover.frontier_root, position),
+                    (
+                        handover.view,
+                        handover.guest,
+                        handover.nonce,
+                        handover.frontier_root,
+                        position,
+                    ),
                 )
                 self._step(handover.view, entry, runs, tags, position, 0)
         except sqlite3.Error as exc:
@@ -149,7 +155,7 @@ class ViewStore:
         """Forget a view (its guest must be handed a new one)."""
         with self._conn as c:
             for table in ("views", "entries", "runs", "tags"):
-                c.execute(f"DELETE FROM {table} WHERE view = ?", (view,))  # noqa: S608
+                c.execute(f"DELETE FROM {table} WHERE view = ?", (view,))
 
     def load(self) -> list[StoredView]:
         """Every view, in the order they were handed over."""

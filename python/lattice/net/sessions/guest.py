@@ -187,7 +187,9 @@ class GuestSession(Session):
         conn = self.conn
         with contextlib.suppress(LatticeError, OSError):
             while not self.done.is_set():
-                while self._out and (not isinstance(self._out[0], wire.Synced) or not self._entries):
+                while self._out and (
+                    not isinstance(self._out[0], wire.Synced) or not self._entries
+                ):
                     await conn.send(self._out.popleft())
                 if self._entries and self.credit >= len(self._entries[0]):
                     batch: list[bytes] = []
