@@ -37,6 +37,7 @@ async def local_swarm(
     clients: Sequence[bytes] | None = None,
     open_clients: bool = False,
     shares: Mapping[bytes, Sequence[bytes]] | None = None,
+    client_ops_per_minute: int | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
@@ -68,6 +69,11 @@ async def local_swarm(
             clients=None if clients is None else tuple(clients),
             open_clients=open_clients,
             shares=tuple(Share(d, tuple(g)) for d, g in (shares or {}).items()),
+            **(
+                {}
+                if client_ops_per_minute is None
+                else {"client_ops_per_minute": client_ops_per_minute}
+            ),
         )
         node = Node(config, identity=ident)
         await node.start()
