@@ -5,8 +5,10 @@ tampered entry caught; ``swarm``: five Replicas on simulated links and a client'
 proof; ``attack``: an equivocating peer caught, proven and blocklisted; ``network``: real
 node processes over Noise, the matrix converging (and drawn to a PNG), and an
 equivocating peer caught over the network; ``docs``: two peers editing one text
-concurrently, a Byzantine edit refused alike everywhere, the text converging.
-``lattice demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
+concurrently, a Byzantine edit refused alike everywhere, the text converging; ``guest``: an
+owner with a long history hands a guest the document as it is (a collapsed snapshot over
+Noise), the byte scan finds nothing of the past, and the guest's delete lands in the deep
+log. ``lattice demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
 demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
 >>> from rich.console import Console
@@ -14,7 +16,7 @@ demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network', 'docs']
+['core', 'swarm', 'attack', 'network', 'docs', 'guest']
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.console import Console
 from lattice.demo.attack import AttackSummary, run_attack_demo
 from lattice.demo.core import DEFAULT_ROUNDS, CoreSummary, run_core_demo
 from lattice.demo.docs import DocsSummary, run_docs_demo
+from lattice.demo.guest import GuestSummary, run_guest_demo
 from lattice.demo.network import NetworkSummary, run_network_demo
 from lattice.demo.swarm import SwarmSummary, run_swarm_demo
 from lattice.errors import InvalidArgument
@@ -94,6 +97,11 @@ SECTIONS: dict[str, Section] = {
             "documents: concurrent edits converge; a Byzantine edit refused alike everywhere",
             lambda console, o: run_docs_demo(console),
         ),
+        Section(
+            "guest",
+            "shallow logs: a guest handed the present over Noise; the byte scan; its write-back",
+            lambda console, o: run_guest_demo(console),
+        ),
     )
 }
 
@@ -108,6 +116,7 @@ class DemoSummary:
     attack: AttackSummary | None = None
     network: NetworkSummary | None = None
     docs: DocsSummary | None = None
+    guest: GuestSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -173,5 +182,6 @@ def run_demo(
         attack=get("attack", AttackSummary),  # type: ignore[arg-type]
         network=get("network", NetworkSummary),  # type: ignore[arg-type]
         docs=get("docs", DocsSummary),  # type: ignore[arg-type]
+        guest=get("guest", GuestSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )

@@ -22,6 +22,7 @@ from lattice.net.config import Member, NodeConfig, Share
 from lattice.net.connection import Limits
 from lattice.net.node import Node
 from lattice.net.process import free_ports
+from lattice.net.quota import DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["local_swarm"]
@@ -69,11 +70,7 @@ async def local_swarm(
             clients=None if clients is None else tuple(clients),
             open_clients=open_clients,
             shares=tuple(Share(d, tuple(g)) for d, g in (shares or {}).items()),
-            **(
-                {}
-                if client_ops_per_minute is None
-                else {"client_ops_per_minute": client_ops_per_minute}
-            ),
+            client_ops_per_minute=client_ops_per_minute or DEFAULT_CLIENT_OPS_PER_MINUTE,
         )
         node = Node(config, identity=ident)
         await node.start()
