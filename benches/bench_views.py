@@ -1,8 +1,9 @@
 """P10 (DESIGN §15): collapse ``automerge-paper``'s final state and load it as a guest.
 
 Lattice: ``Doc.collapse`` (the visible state only) and its deflated form, the payload of
-the shallow log's SNAPSHOT entry — what a guest is sent — then ``Doc.from_snapshot`` on
-those packed bytes (inflating included). Beside it in the same run, loro's shallow
+the shallow log's SNAPSHOT entry — what a guest is sent — then ``Doc.from_snapshot``: on
+the snapshot as exported (as loro's import takes its export) and on the packed bytes
+(inflating included). Beside it in the same run, loro's shallow
 snapshot of the same document: ``export(ShallowSnapshot)`` and ``import_`` on a fresh doc.
 """
 
@@ -49,9 +50,20 @@ def test_p10_lattice_collapse(benchmark, full_size: bool) -> None:  # type: igno
 
 @pytest.mark.benchmark(group="P10 load")
 def test_p10_lattice_load(benchmark, full_size: bool) -> None:  # type: ignore[no-untyped-def]
+    """The snapshot as exported (like loro's, before any compression) to a guest's
+    document."""
+    doc, want = _lattice_doc(full_size)
+    plain = doc.collapse(GUEST)[0]
+    guest = benchmark.pedantic(Doc.from_snapshot, args=(plain,), rounds=50, iterations=1)
+    assert str(guest.text("text")) == want
+
+
+@pytest.mark.benchmark(group="P10 load")
+def test_p10_lattice_load_packed(benchmark, full_size: bool) -> None:  # type: ignore[no-untyped-def]
+    """The same from what a guest is sent: inflating the deflated snapshot first."""
     doc, want = _lattice_doc(full_size)
     packed = snap.pack(doc.collapse(GUEST)[0])
-    guest = benchmark.pedantic(Doc.from_snapshot, args=(packed,), rounds=20, iterations=1)
+    guest = benchmark.pedantic(Doc.from_snapshot, args=(packed,), rounds=50, iterations=1)
     assert str(guest.text("text")) == want
 
 
@@ -78,5 +90,5 @@ def test_p10_loro_shallow_import(benchmark, full_size: bool) -> None:  # type: i
         fresh.import_(data)
         return fresh
 
-    fresh = benchmark.pedantic(run, rounds=20, iterations=1)
+    fresh = benchmark.pedantic(run, rounds=50, iterations=1)
     assert fresh.get_text("text").to_string() == want

@@ -198,7 +198,7 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
             2 / growth,
         )
     )
-    return out + text_rows(py)
+    return out + text_rows(py) + view_rows(py)
 
 
 def text_rows(py: dict[str, dict[str, float]]) -> list[Row]:
@@ -282,6 +282,41 @@ def text_rows(py: dict[str, dict[str, float]]) -> list[Row]:
             ),
         ]
     return out
+
+
+def view_rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    """P10: automerge-paper's final state collapsed, sent and loaded, beside loro's
+    shallow snapshot in the same run."""
+    if "test_p10_lattice_collapse" not in py or "test_p10_loro_shallow_import" not in py:
+        return []
+    ours, loro = py["test_p10_lattice_collapse"], py["test_p10_loro_shallow_export"]
+    load, loro_load = py["test_p10_lattice_load"]["min"], py["test_p10_loro_shallow_import"]["min"]
+    packed = py.get("test_p10_lattice_load_packed", {}).get("min", float("nan"))
+    return [
+        Row(
+            "P10",
+            f"automerge-paper collapsed, as sent (deflated; loro's shallow snapshot deflated: "
+            f"{loro['deflated_bytes']:,.0f} B, the bare text {ours['text_deflated']:,.0f} B)",
+            f"{ours['sent_bytes']:,.0f} B",
+            "≤ 30,000 B",
+            30_000 / ours["sent_bytes"],
+        ),
+        Row(
+            "P10",
+            f"the same before compression (loro's as exported: {loro['raw_bytes']:,.0f} B)",
+            f"{ours['raw_bytes']:,.0f} B",
+            "≤ 110,000 B",
+            110_000 / ours["raw_bytes"],
+        ),
+        Row(
+            "P10",
+            f"a guest loads it as exported (loro's shallow import: {loro_load * 1e3:.3f} ms; "
+            f"from the deflated bytes: {packed * 1e3:.3f} ms)",
+            f"{load * 1e3:.3f} ms",
+            "≥ 1.0× loro",
+            loro_load / load,
+        ),
+    ]
 
 
 def main() -> int:
