@@ -74,8 +74,9 @@ def _session(
 
     async def run() -> Any:
         connect = GuestClient.connect(
-            owner.address, identity, cfg.swarm_id, doc_id.encode(), store, cfg.limits
-        )
+            owner.address, identity, cfg.swarm_id, doc_id.encode(), store, cfg.limits,
+            owner=owner.public_key,
+        )  # fmt: skip
         async with await asyncio.wait_for(connect, timeout) as g:
             await asyncio.wait_for(work(g), timeout)
             return g

@@ -58,7 +58,7 @@ class GuestStore:
             self._conn.executescript(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                 "CREATE TABLE IF NOT EXISTS views (doc BLOB PRIMARY KEY, view BLOB NOT NULL,"
-                " owner BLOB NOT NULL);"
+                " owner BLOB NOT NULL, nonce INTEGER NOT NULL DEFAULT 0);"
                 "CREATE TABLE IF NOT EXISTS entries (view BLOB NOT NULL, seq INTEGER NOT NULL,"
                 " bytes BLOB NOT NULL, PRIMARY KEY (view, seq));"
             )
@@ -70,6 +70,24 @@ class GuestStore:
         row = self._conn.execute("SELECT view, owner FROM views WHERE doc = ?", (doc,)).fetchone()
         return None if row is None else (bytes(row[0]), bytes(row[1]))
 
+    def nonce(self, doc: bytes) -> int:
+        """The last nonce this guest signed for its view of ``doc`` (0: none)."""
+        row = self._conn.execute("SELECT nonce FROM views WHERE doc = ?", (doc,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def signed(self, doc: bytes, nonce: int) -> None:
+        """Remember the nonce of a guest op before it is sent (never signed twice)."""
+        with self._conn as c:
+            c.execute("UPDATE views SET nonce = max(nonce, ?) WHERE doc = ?", (nonce, doc))
+
+    def forget(self, doc: bytes) -> None:
+        """Drop this guest's view of ``doc`` (its owner closed it: a new one is asked for)."""
+        with self._conn as c:
+            old = self.view(doc)
+            if old is not None:
+                c.execute("DELETE FROM entries WHERE view = ?", (old[0],))
+            c.execute("DELETE FROM views WHERE doc = ?", (doc,))
+
     def entries(self, view: bytes) -> list[bytes]:
         rows = self._conn.execute("SELECT bytes FROM entries WHERE view = ? ORDER BY seq", (view,))
         return [bytes(b) for (b,) in rows]
@@ -80,7 +98,8 @@ class GuestStore:
             old = self.view(doc)
             if old is not None and old[0] != view:
                 c.execute("DELETE FROM entries WHERE view = ?", (old[0],))
-            c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?)", (doc, view, owner))
+            if old is None or old[0] != view:
+                c.execute("INSERT OR REPLACE INTO views VALUES (?, ?, ?, 0)", (doc, view, owner))
             c.executemany(
                 "INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",
                 [(view, e.seq, e.to_bytes()) for e in entries],
@@ -116,14 +135,36 @@ class GuestClient:
         store: GuestStore | None = None,
         limits: Limits | None = None,
         tap: Callable[[bytes], None] | None = None,
+        owner: bytes | None = None,
     ) -> GuestClient:
-        """Connect to the owner at ``address``, open this guest's view of ``doc`` (a new
-        one unless ``store`` holds one) and return once the view is synced. ``tap`` is
-        told every plaintext byte string received (the owner's hello, then every frame)."""
+        """Connect to the owner at ``address`` (``owner``: the key it must authenticate
+        with), open this guest's view of ``doc`` (a new one unless ``store`` holds one, or
+        if the owner closed it) and return once the view is synced. ``tap`` is told every
+        plaintext byte string received (the owner's hello, then every frame)."""
+        store = store or GuestStore(None)
+        try:
+            return await cls._connect(address, identity, swarm_id, doc, store, limits, tap, owner)
+        except GuestRefused as exc:
+            if "no such view" not in str(exc) or store.view(doc) is None:
+                raise
+            store.forget(doc)  # the owner closed the view: ask for a new one
+            return await cls._connect(address, identity, swarm_id, doc, store, limits, tap, owner)
+
+    @classmethod
+    async def _connect(
+        cls,
+        address: tuple[str, int] | None,
+        identity: Identity,
+        swarm_id: bytes,
+        doc: bytes,
+        store: GuestStore,
+        limits: Limits | None,
+        tap: Callable[[bytes], None] | None,
+        owner: bytes | None,
+    ) -> GuestClient:
         if address is None:
             raise ProtocolError("the owner has no address")
         limits = limits or Limits()
-        store = store or GuestStore(None)
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(*address), limits.handshake_timeout
         )
@@ -143,9 +184,12 @@ class GuestClient:
             tap(remote.to_bytes())
         conn = Connection(reader, writer, channel, remote, digest, limits, True)
         conn.tap = tap
-        if remote.role != _lattice.ROLE_PEER:
+        if remote.role != _lattice.ROLE_PEER or remote.swarm != swarm_id:
             await conn.close()
-            raise ProtocolError("the owner is not a peer", author=remote.identity)
+            raise ProtocolError("the owner is not a peer of this swarm", author=remote.identity)
+        if owner is not None and remote.identity != owner:
+            await conn.close()
+            raise ProtocolError("another key answered for the owner", author=remote.identity)
         client = cls(conn, identity, doc, store)
         try:
             await client._open()
@@ -182,8 +226,9 @@ class GuestClient:
             if isinstance(msg, wire.Synced):
                 break
             self._handle(msg)
-        if self.guest.seq != served.seq:
+        if self.guest.seq < served.seq:
             raise ProtocolError(f"synced at view seq {self.guest.seq}, not {served.seq}")
+        self.guest.last_nonce = self.store.nonce(self.doc_id)
         self._reader = asyncio.get_running_loop().create_task(self._read())
         self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
 
@@ -251,6 +296,7 @@ class GuestClient:
             raise self._failure
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._acks[op.nonce] = waiter
+        self.store.signed(self.doc_id, op.nonce)
         await self.conn.send(wire.Op(op.to_bytes()))
         shown = await asyncio.wait_for(waiter, timeout)
         # The view entries that show it follow the acknowledgement.

@@ -115,7 +115,9 @@ class Node(NodeViews):
         self.documents = Documents(self.replica, self.append)
         #: The documents handed to guests, each with its views (DESIGN §8).
         try:
-            self.shares: dict[bytes, Views] = open_shares(config, self.documents)
+            self.shares: dict[bytes, Views] = open_shares(
+                config, self.documents, lambda then: self.after_commit(then)
+            )
         except BaseException:
             self.replica.close()
             raise

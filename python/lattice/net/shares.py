@@ -5,6 +5,7 @@ sits beside the node's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from lattice import _lattice
@@ -23,13 +24,19 @@ def views_path(config: NodeConfig, doc: bytes) -> Path | None:
     return config.store.with_name(f"{config.store.stem}.views-{tag}.db")
 
 
-def open_shares(config: NodeConfig, documents: Documents) -> dict[bytes, Views]:
-    """The views of every shared document (all or none: a failure closes what opened)."""
+def open_shares(
+    config: NodeConfig,
+    documents: Documents,
+    defer: Callable[[Callable[[], None]], None] | None = None,
+) -> dict[bytes, Views]:
+    """The views of every shared document (all or none: a failure closes what opened);
+    ``defer`` is the node's ``after_commit`` (a view step is stored after what it shows)."""
     shares: dict[bytes, Views] = {}
     try:
         for share in config.shares:
             doc = documents.open(share.doc, pin=True)
-            shares[share.doc] = Views(doc, views_path(config, share.doc), guests=share.guests)
+            path = views_path(config, share.doc)
+            shares[share.doc] = Views(doc, path, guests=share.guests, defer=defer)
     except BaseException:
         close_shares(shares)
         raise

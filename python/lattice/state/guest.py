@@ -63,7 +63,8 @@ class Guest:
         self.shallow = Replica(identity, peers=[self.owner, identity.public_key], swarm_id=view)
         self.doc = Doc(self.shallow, self.view)
         self.doc._read_only = True
-        self._nonce = 0
+        #: The last nonce signed: each guest op's is above it (and above the clock's).
+        self.last_nonce = 0
 
     @property
     def seq(self) -> int:
@@ -80,9 +81,9 @@ class Guest:
         """The signed guest op of ``ops`` (view ids, made against this guest's view seq)."""
         if not self.seq:
             raise InvalidArgument("a guest writes once it holds its snapshot")
-        self._nonce = max(self._nonce + 1, time.time_ns())
+        self.last_nonce = max(self.last_nonce + 1, time.time_ns())
         return guestop.create(
-            self.identity.signing_key, self.view, self._nonce, self.seq, tuple(ops)
+            self.identity.signing_key, self.view, self.last_nonce, self.seq, tuple(ops)
         )
 
     def insert(self, name: str, index: int, text: str) -> _lattice.ClientOp:

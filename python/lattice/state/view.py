@@ -25,6 +25,7 @@ carried out as one deep transaction whose last op is the signed guest op itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -73,16 +74,38 @@ __all__ = ["Step", "View"]
 
 _MISSING = object()
 _I64 = (-(2**63), 2**63 - 1)
+#: A view batch is closed once its ops are estimated at this many bytes (an entry's
+#: payload holds 1 MiB): one deep change may take several view entries.
+_BATCH_BUDGET = 256 << 10
+#: The most characters of one view insert op.
+_MAX_INSERT = 1 << 16
+#: The estimated bytes of an op besides its text or value (type, name, element refs).
+_RUN_COST = 48
+
+
+def _value_cost(value: object) -> int:
+    size = len(value) if isinstance(value, str | bytes) else 8
+    return _RUN_COST + (4 * size if isinstance(value, str) else size)
 
 
 @dataclass
 class Step:
-    """What one change of a view adds, for its store: the shallow entry (if any), the new
-    runs and set members of the map, the deep position translated to, the last nonce."""
+    """What one change of a view adds, for its store: the shallow entries (none if nothing
+    visible changed), the new runs and set members of the map."""
 
-    entry: _lattice.Entry | None = None
+    entries: list[_lattice.Entry] = field(default_factory=list)
     runs: list[tuple[Element, Element, int]] = field(default_factory=list)
     tags: list[tuple[Element, Element, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Chunk:
+    """One view batch under way: its estimated size, and the map entries its new elements
+    make (by op index, until the entry id is known)."""
+
+    cost: int = 0
+    runs: list[tuple[int, Element, int]] = field(default_factory=list)
+    tags: list[tuple[int, tuple[Element, ...]]] = field(default_factory=list)
 
 
 class View:
@@ -104,6 +127,9 @@ class View:
         #: Called with each step (a store persists it; the network sends its entry).
         self.on_step: Callable[[View, Step], None] | None = None
 
+    _tx: contextlib.AbstractContextManager[object]
+    _chunk: _Chunk
+
     def _append(self, payload: bytes) -> _lattice.Entry:
         entry = self._appended = self.shallow.append(payload)
         return entry
@@ -117,7 +143,7 @@ class View:
         entry = self.shallow.append(snapshot.pack(collapsed.snapshot), Kind.SNAPSHOT)
         if self.mirror.rejected:
             raise DecodeError(f"the view's own snapshot was refused: {self.mirror.rejected[0][1]}")
-        step = Step(entry)
+        step = Step([entry])
         for start, deep, count in collapsed.runs:
             step.runs.append((Element(self.id, start), deep, count))
         for index, deep_tags in collapsed.tags:
@@ -144,26 +170,49 @@ class View:
     # --- deep to view ----------------------------------------------------------------------
 
     def translate(self, deep: Doc, change: Change) -> Step:
-        """Show in the view what ``change`` (just applied to ``deep``) changed."""
+        """Show in the view what ``change`` (just applied to ``deep``) changed: one view
+        entry, or several if one would not fit in an entry's payload."""
         step = Step()
-        pending_runs: list[tuple[int, Element, int]] = []  # mirror op index, deep, count
-        pending_tags: list[tuple[int, tuple[Element, ...]]] = []
-        mirror = self.mirror
-        self._appended = None
-        with mirror.transaction():
-            self._texts(deep, change, pending_runs)
-            self._values(deep, change, pending_tags, step)
-        entry = self._appended
-        if entry is not None:
-            step.entry = entry
-            for here, first, count in pending_runs:
-                step.runs.append((Element(entry.id, here), first, count))
-            for here, deep_tags in pending_tags:
-                step.tags += [(Element(entry.id, here), t, entry.seq) for t in deep_tags]
+        self._chunk = _Chunk()
+        self._open()
+        try:
+            self._texts(deep, change, step)
+            self._values(deep, change, step)
+        except BaseException as exc:
+            self._tx.__exit__(type(exc), exc, exc.__traceback__)  # the open batch: dropped
+            self._learn(step)  # what earlier batches of this change showed stays true
+            raise
+        self._close(step)
         self._learn(step)
         return step
 
-    def _texts(self, deep: Doc, change: Change, pending: list[tuple[int, Element, int]]) -> None:
+    def _open(self) -> None:
+        self._appended = None
+        self._tx = self.mirror.transaction()
+        self._tx.__enter__()
+
+    def _close(self, step: Step) -> None:
+        """Commit the open view batch (nothing if empty) and note what its ids stand for."""
+        tx, chunk = self._tx, self._chunk
+        self._chunk = _Chunk()
+        tx.__exit__(None, None, None)
+        entry = self._appended
+        if entry is None:
+            return
+        step.entries.append(entry)
+        for here, first, count in chunk.runs:
+            step.runs.append((Element(entry.id, here), first, count))
+        for here, deep_tags in chunk.tags:
+            step.tags += [(Element(entry.id, here), t, entry.seq) for t in deep_tags]
+
+    def _room(self, step: Step, cost: int) -> None:
+        """Room for ``cost`` more bytes in the open view batch: a new batch if not."""
+        if self._chunk.cost and self._chunk.cost + cost > _BATCH_BUDGET:
+            self._close(step)
+            self._open()
+        self._chunk.cost += cost
+
+    def _texts(self, deep: Doc, change: Change, step: Step) -> None:
         mirror = self.mirror
         inserts: dict[str, list[tuple[Element, int]]] = {}
         gone: dict[str, list[tuple[Element, int]]] = {}
@@ -186,30 +235,30 @@ class View:
                 for k in range(n)
                 if not shown.node(Element(f.entry, f.index + k))[1]
             ]
-            if live:
+            for op in deletes(name, live):
+                self._room(step, _RUN_COST * len(op.runs))
                 view = mirror._text_view(name)
-                for op in deletes(name, live):
-                    for first, count in op.runs:
-                        view.delete(first, count)
-                    mirror._op(op)
+                for first, count in op.runs:
+                    view.delete(first, count)
+                mirror._op(op)
         for name, runs in inserts.items():
             seq = deep.objects.texts.get(name)
             if seq is None:
                 continue
             segments = sorted(s for first, n in runs for s in _live_segments(seq, first, n))
-            text = mirror.text(name)
             for at, first, count in segments:
-                here_m = mirror._width
-                text.insert(at, seq.slice(at, at + count))
-                pending.append((here_m, first, count))
+                if self.map.to_view(first, count):
+                    continue  # shown already (a deep change is shown once)
+                for k in range(0, count, _MAX_INSERT):
+                    piece = seq.slice(at + k, at + min(count, k + _MAX_INSERT))
+                    self._room(step, len(piece.encode()) + _RUN_COST)
+                    here_m = mirror._width
+                    mirror.text(name).insert(at + k, piece)
+                    self._chunk.runs.append(
+                        (here_m, Element(first.entry, first.index + k), len(piece))
+                    )
 
-    def _values(
-        self,
-        deep: Doc,
-        change: Change,
-        pending: list[tuple[int, tuple[Element, ...]]],
-        step: Step,
-    ) -> None:
+    def _values(self, deep: Doc, change: Change, step: Step) -> None:
         d, m, mirror = deep.objects, self.mirror.objects, self.mirror
         here = 0
         seen: set[tuple[object, ...]] = set()
@@ -222,24 +271,38 @@ class View:
                 new = d.map(op.name).get(op.key, _MISSING)
                 old = m.map(op.name).get(op.key, _MISSING)
                 if _differ(new, old):
+                    self._room(step, _value_cost(new))
                     if new is _MISSING:
                         mirror.map(op.name).__delitem__(op.key)
                     else:
                         mirror.map(op.name)[op.key] = new  # type: ignore[assignment]
             elif isinstance(op, RegisterSet):
+                if ("r", op.name) in seen:
+                    continue
+                seen.add(("r", op.name))
                 if _differ(d.register(op.name), m.register(op.name)):
+                    self._room(step, _value_cost(d.register(op.name)))
                     mirror.register(op.name).set(d.register(op.name))
             elif isinstance(op, CounterAdd):
-                delta = d.counter(op.name) - m.counter(op.name)
-                if delta and _I64[0] <= d.counter(op.name) <= _I64[1]:
-                    mirror.counter(op.name).increment(delta)
+                if ("c", op.name) in seen:
+                    continue  # the change's total, once (the mirror moves at the commit)
+                seen.add(("c", op.name))
+                target = d.counter(op.name)
+                if not _I64[0] <= target <= _I64[1]:
+                    continue  # beyond i64 (concurrent increments): shown once back in range
+                delta = target - m.counter(op.name)
+                while delta:  # in i64 steps towards the target: every total on the way fits
+                    piece = max(_I64[0] + 1, min(_I64[1], delta))
+                    self._room(step, _RUN_COST)
+                    mirror.counter(op.name).increment(piece)
+                    delta -= piece
             elif isinstance(op, SetAdd):
-                self._member(deep, op.name, op.value, Element(change.entry, at), pending, step)
+                self._member(deep, op.name, op.value, Element(change.entry, at), step, seen)
             elif isinstance(op, SetRemove):
                 for tag in op.tags:
                     real = Element(change.entry, tag.index) if tag.entry == SELF else tag
                     _, value = d.tags[real]
-                    self._member(deep, op.name, value, None, pending, step)
+                    self._member(deep, op.name, value, None, step, seen)
 
     def _member(
         self,
@@ -247,20 +310,28 @@ class View:
         name: str,
         value: object,
         added: Element | None,
-        pending: list[tuple[int, tuple[Element, ...]]],
         step: Step,
+        seen: set[tuple[object, ...]],
     ) -> None:
         d, m, mirror = deep.objects, self.mirror.objects, self.mirror
+        moved = ("s", name, _key(value))  # type: ignore[arg-type]
+        if moved in seen:
+            return  # shown or taken away by this change already (with all its adds)
         there, shown = d.has(name, value), m.has(name, value)  # type: ignore[arg-type]
+        if there != shown:
+            seen.add(moved)
         if there and not shown:
-            pending.append((mirror._width, d.tags_of(name, value)))  # type: ignore[arg-type]
+            self._room(step, _value_cost(value))
+            self._chunk.tags.append((mirror._width, d.tags_of(name, value)))  # type: ignore[arg-type]
             mirror.set(name).add(value)  # type: ignore[arg-type]
         elif shown and not there:
+            self._room(step, _RUN_COST)
             mirror.set(name).remove(value)  # type: ignore[arg-type]
         elif there and added is not None and self.map.member_of(added) is None:
-            # One more add of a member the view shows already: the guest sees it from now.
+            # One more add of a member the view shows already: a guest op made at the
+            # view's seq now has not seen it; one made at any later seq has.
             (member,) = m.tags_of(name, value)[:1]  # type: ignore[arg-type]
-            step.tags.append((member, added, self.seq))
+            step.tags.append((member, added, self.seq + 1))
 
     # --- view to deep ------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ left it, and the deep entries delivered after that step are taken into account a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -37,12 +38,14 @@ from lattice.state import ops as opcodec
 from lattice.state.doc import Change, Doc
 from lattice.state.ops import GuestOp
 from lattice.state.view import Step, View
-from lattice.state.viewstore import StoredView, ViewStore
+from lattice.state.viewstore import Pending, StoredView, ViewStore
 
-__all__ = ["Views"]
+__all__ = ["MAX_VIEWS_PER_GUEST", "Views"]
 
 _log = logging.getLogger(__name__)
 _DATA = 1
+#: Views one guest holds of one document at once: a new handover beyond closes the oldest.
+MAX_VIEWS_PER_GUEST = 8
 
 
 class Views:
@@ -50,7 +53,11 @@ class Views:
 
     - ``doc``: the deep document, bound to the owner's replica;
     - ``path``: the SQLite file the views live in (None: in memory);
-    - ``guests``: the guest keys that may be handed a view (None: any).
+    - ``guests``: the guest keys that may be handed a view (None: any);
+    - ``defer``: runs a callable once the deep log's commits queued so far are durable
+      (a node's ``after_commit``): a view's steps are stored, and told to listeners, only
+      after the deep entries they show (default: at once, for a replica that commits on
+      return).
     """
 
     def __init__(
@@ -59,6 +66,8 @@ class Views:
         path: str | os.PathLike[str] | None = None,
         *,
         guests: Iterable[bytes] | None = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+        max_views_per_guest: int = MAX_VIEWS_PER_GUEST,
     ) -> None:
         if doc.replica is None:
             raise InvalidArgument("views are of a document on the owner's log, not a local one")
@@ -66,9 +75,14 @@ class Views:
         self.replica = doc.replica
         self.owner = self.replica.me
         self.guests = None if guests is None else frozenset(bytes(g) for g in guests)
+        self._defer = defer or (lambda then: then())
+        self.max_views_per_guest = max_views_per_guest
         self.store = ViewStore.open(path, doc=doc.doc_id, owner=self.owner)
         self._views: dict[bytes, View] = {}
         self._saved: dict[bytes, int] = {}  # view -> the last nonce in the store
+        # Steps ready for the store, flushed together at the next turn of the event loop.
+        self._ready: list[tuple[View, Pending]] = []
+        self._flush_soon = False
         #: Called with each new shallow entry of a view, once it is durable.
         self.listeners: list[Callable[[View, _lattice.Entry], None]] = []
         #: How many deep entries the replica has delivered (in delivery order).
@@ -78,7 +92,9 @@ class Views:
         self.replica.reset_listeners.append(self._reset)
 
     def _delivered(self) -> int:
-        return sum(seq for seq, _ in self.replica.frontier().values())
+        """Entries the replica delivered: every log's head, a forked author's included (as
+        its store lists them, and its delivery listeners were told)."""
+        return sum(self.replica.head(pk) for pk in self.replica.peers)
 
     # --- handing over ------------------------------------------------------------------
 
@@ -87,13 +103,19 @@ class Views:
         guest = bytes(guest)
         if self.guests is not None and guest not in self.guests:
             raise GuestRefused("this guest is not admitted to the document")
+        held = [v for v in self._views.values() if v.guest == guest]
+        for old in held[: max(0, len(held) - self.max_views_per_guest + 1)]:
+            _log.info("guest %s… has %d views: the oldest closed", guest[:4].hex(), len(held))
+            self._drop(old)
         handover, collapsed = self.doc.handover(guest)
         view = View(self.replica.identity, handover)
         step = view.begin(collapsed, self.position)
-        assert step.entry is not None
-        self.store.add(handover, step.entry, step.runs, step.tags, self.position)
+        (entry,), position = step.entries, self.position
         self._views[view.id] = view
         self._saved[view.id] = 0
+
+        first = Pending(view.id, [entry], step.runs, step.tags, position, 0, handover)
+        self._defer(lambda: self._queue(view, first))
         return view
 
     def view(self, view_id: bytes, guest: bytes) -> View:
@@ -115,7 +137,8 @@ class Views:
         self.view(op.swarm, op.client).write(self.doc, op)
 
     def close(self) -> None:
-        """Stop following the document and close the store."""
+        """Stop following the document and close the store (what is ready is stored)."""
+        self._flush()
         if self._follow in self.doc.followers:
             self.doc.followers.remove(self._follow)
         if self._reset in self.replica.reset_listeners:
@@ -129,24 +152,58 @@ class Views:
         for view in list(self._views.values()):
             self._advance(view, self.doc, change)
 
-    def _advance(self, view: View, deep: Doc, change: Change | None) -> None:
+    def _advance(self, view: View, deep: Doc, change: Change | None, deferred: bool = True) -> None:
         try:
             step = view.translate(deep, change) if change is not None else Step()
-            view.position = self.position
-            if step.entry or step.runs or step.tags or view.last_nonce != self._saved[view.id]:
-                self.store.save(
-                    view.id, step.entry, step.runs, step.tags, view.position, view.last_nonce
-                )
-                self._saved[view.id] = view.last_nonce
         except Exception:
             # A view that cannot follow is closed: its guest is handed a new one. The deep
             # log is never held back by a view.
             _log.exception("view %s… cannot follow its document: closed", view.id[:4].hex())
             self._drop(view)
             return
-        if step.entry is not None:
-            for listener in list(self.listeners):
-                listener(view, step.entry)
+        view.position = position = self.position
+        nonce = view.last_nonce
+        if not (step.entries or step.runs or step.tags or nonce != self._saved.get(view.id)):
+            return
+        self._saved[view.id] = nonce
+        pending = Pending(view.id, step.entries, step.runs, step.tags, position, nonce)
+        # Stored (and sent) only once the deep entry it shows is durable.
+        if deferred:
+            self._defer(lambda: self._queue(view, pending))
+        else:
+            self._queue(view, pending)
+
+    def _queue(self, view: View, pending: Pending) -> None:
+        """A step ready for the store: stored with the others ready in this turn of the
+        event loop, in one transaction (one sync to disk, however many keystrokes)."""
+        self._ready.append((view, pending))
+        if self._flush_soon:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()  # no event loop: at once
+            return
+        self._flush_soon = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_soon = False
+        ready, self._ready = self._ready, []
+        ready = [(v, p) for v, p in ready if v.id in self._views]  # not closed meanwhile
+        if not ready:
+            return
+        try:
+            self.store.save_many([p for _, p in ready])
+        except Exception:
+            _log.exception("the view store cannot be written: its views are closed")
+            for view, _ in ready:
+                self._drop(view)
+            return
+        for view, pending in ready:
+            for entry in pending.entries:
+                for listener in list(self.listeners):
+                    listener(view, entry)
 
     def _drop(self, view: View) -> None:
         self._views.pop(view.id, None)
@@ -174,10 +231,14 @@ class Views:
             result = view.shallow.receive(s.entries)
             if result.rejected or len(result.delivered) != len(s.entries):
                 raise StoreError(f"the shallow log of view {s.handover.view[:4].hex()}… is broken")
-            view._learn(Step(None, s.runs, s.tags))
+            view._learn(Step([], s.runs, s.tags))
             view.position, view.last_nonce = s.position, s.last_nonce
             if view.position > self.position:
-                raise StoreError("a view is ahead of its deep log (the log lost entries)")
+                # Its deep log lost entries it showed (a store restored from a backup):
+                # the guest is handed a new view.
+                _log.warning("view %s… is ahead of its deep log: closed", s.handover.view[:4].hex())
+                self.store.remove(s.handover.view)
+                continue
             self._views[view.id] = view
             self._saved[view.id] = view.last_nonce
             if view.position < self.position:
@@ -209,11 +270,13 @@ class Views:
             if not isinstance(change, Change) or change.entry != entry.id:
                 change = None
             for view in following:
+                if view.id not in self._views:
+                    continue  # it could not follow: closed
                 self._recover_nonce(view, change)
                 saved = self.position
                 self.position = position
                 try:
-                    self._advance(view, past, change)
+                    self._advance(view, past, change, deferred=False)
                 finally:
                     self.position = saved
         for view in lagging:

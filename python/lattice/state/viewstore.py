@@ -23,7 +23,7 @@ from lattice.errors import StoreError
 from lattice.state.handover import Handover
 from lattice.state.ops import Element
 
-__all__ = ["SCHEMA_VERSION", "StoredView", "ViewStore"]
+__all__ = ["SCHEMA_VERSION", "Pending", "StoredView", "ViewStore"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -43,6 +43,19 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE INDEX IF NOT EXISTS runs_by_view ON runs (view);
 CREATE INDEX IF NOT EXISTS tags_by_view ON tags (view);
 """
+
+
+@dataclass
+class Pending:
+    """One step of a view waiting for the store (``handover``: the view's first)."""
+
+    view: bytes
+    entries: list[_lattice.Entry]
+    runs: list[tuple[Element, Element, int]]
+    tags: list[tuple[Element, Element, int]]
+    position: int
+    last_nonce: int
+    handover: Handover | None = None
 
 
 @dataclass
@@ -87,15 +100,16 @@ class ViewStore:
     def _step(
         self,
         view: bytes,
-        entry: _lattice.Entry | None,
+        entries: list[_lattice.Entry],
         runs: list[tuple[Element, Element, int]],
         tags: list[tuple[Element, Element, int]],
         position: int,
         last_nonce: int,
     ) -> None:
         c = self._conn
-        if entry is not None:
-            c.execute("INSERT INTO entries VALUES (?, ?, ?)", (view, entry.seq, entry.to_bytes()))
+        c.executemany(
+            "INSERT INTO entries VALUES (?, ?, ?)", [(view, e.seq, e.to_bytes()) for e in entries]
+        )
         c.executemany(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
             [(view, v.entry, v.index, d.entry, d.index, n) for v, d, n in runs],
@@ -131,14 +145,14 @@ class ViewStore:
                         position,
                     ),
                 )
-                self._step(handover.view, entry, runs, tags, position, 0)
+                self._step(handover.view, [entry], runs, tags, position, 0)
         except sqlite3.Error as exc:
             raise StoreError(f"the view store cannot be written: {exc}") from None
 
     def save(
         self,
         view: bytes,
-        entry: _lattice.Entry | None,
+        entries: list[_lattice.Entry],
         runs: list[tuple[Element, Element, int]],
         tags: list[tuple[Element, Element, int]],
         position: int,
@@ -147,7 +161,23 @@ class ViewStore:
         """One step of a view, in one transaction."""
         try:
             with self._conn:
-                self._step(view, entry, runs, tags, position, last_nonce)
+                self._step(view, entries, runs, tags, position, last_nonce)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the view store cannot be written: {exc}") from None
+
+    def save_many(self, steps: list[Pending]) -> None:
+        """Several steps (and new views) in one transaction: one sync to disk for all."""
+        try:
+            with self._conn as c:
+                for p in steps:
+                    if p.handover is not None:
+                        h = p.handover
+                        c.execute(
+                            "INSERT INTO views (view, guest, nonce, root, position, last_nonce) "
+                            "VALUES (?, ?, ?, ?, ?, 0)",
+                            (h.view, h.guest, h.nonce, h.frontier_root, p.position),
+                        )
+                    self._step(p.view, p.entries, p.runs, p.tags, p.position, p.last_nonce)
         except sqlite3.Error as exc:
             raise StoreError(f"the view store cannot be written: {exc}") from None
 

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import time
 from collections import deque
-from functools import partial
 from typing import TYPE_CHECKING
 
 from lattice import _lattice
@@ -81,8 +80,13 @@ class GuestSession(Session):
         self.view: View | None = None
         self.views: Views | None = None
         self.credit = 0
-        self._out: deque[wire.Message] = deque()  # control messages, sent first
-        self._entries: deque[bytes] = deque()
+        self._out: deque[wire.Message] = deque()  # small messages, sent first
+        # The view's log is the queue: the last seq sent, the last one durable (its deep
+        # change stored), and the seq SYNCED follows (None until the open is durable).
+        self._cursor = 0
+        self._durable = 0
+        self._synced_at: int | None = None
+        self._synced = False
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -128,21 +132,23 @@ class GuestSession(Session):
             view = views.view(msg.view, guest)
         if msg.since > view.seq:
             raise GuestRefused(f"view seq {msg.since} is ahead of the view ({view.seq})")
-        self.view, self.views = view, views
-        self._out.append(wire.View(view.id, view.seq))
-        self._entries.extend(e.to_bytes() for e in view.entries(msg.since))
-        self._out.append(wire.Synced())
+        self.view, self.views, self._cursor = view, views, msg.since
         views.listeners.append(self._follow)
-        self._wake.set()
+        seq = view.seq
+
+        def start() -> None:  # once the deep changes the view shows so far are stored
+            self._out.append(wire.View(view.id, seq))
+            self._durable = max(self._durable, seq)
+            self._synced_at = seq
+            self._wake.set()
+
+        self.node.after_commit(start)
 
     def _follow(self, view: View, entry: _lattice.Entry) -> None:
+        """A new entry of a view, durable (Views tells its listeners once it is)."""
         if view is self.view:
-            # Store first: sent once the deep entry it shows is durable too.
-            self.node.after_commit(partial(self._queue, entry.to_bytes()))
-
-    def _queue(self, data: bytes) -> None:
-        self._entries.append(data)
-        self._wake.set()
+            self._durable = max(self._durable, entry.seq)
+            self._wake.set()
 
     def _stop_following(self) -> None:
         if self.views is not None and self._follow in self.views.listeners:
@@ -182,29 +188,42 @@ class GuestSession(Session):
         return ProtocolError(reason, author=self.conn.remote)
 
     async def _writer(self) -> None:
-        """Control messages first; the view's entries in batches within the guest's credit;
-        pings when idle."""
+        """Small messages first; then the view's entries after the cursor, in batches within
+        the guest's credit, up to SYNCED and on; pings when idle."""
         conn = self.conn
         with contextlib.suppress(LatticeError, OSError):
             while not self.done.is_set():
-                while self._out and (
-                    not isinstance(self._out[0], wire.Synced) or not self._entries
-                ):
+                while self._out:
                     await conn.send(self._out.popleft())
-                if self._entries and self.credit >= len(self._entries[0]):
-                    batch: list[bytes] = []
-                    size = 0
-                    while self._entries and len(batch) < _BATCH:
-                        n = len(self._entries[0])
-                        if size + n > self.credit:
-                            break
-                        batch.append(self._entries.popleft())
-                        size += n
-                    self.credit -= size
-                    await conn.send(wire.Entries(batch))
+                if self._synced_at is not None and await self._send_entries():
                     continue
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), _TICK)
                 except TimeoutError:
                     await conn.send(wire.Ping())
+
+    async def _send_entries(self) -> bool:
+        """One batch, or SYNCED; whether anything was sent."""
+        assert self.view is not None and self._synced_at is not None
+        end = self._durable if self._synced else self._synced_at
+        if self._cursor >= end:
+            if not self._synced:
+                self._synced = True
+                await self.conn.send(wire.Synced())
+                return True
+            return False
+        batch: list[bytes] = []
+        size = 0
+        for entry in self.view.shallow.iter_entries(self.view.owner, self._cursor):
+            data = entry.to_bytes()
+            if entry.seq > end or len(batch) >= _BATCH or size + len(data) > self.credit:
+                break
+            batch.append(data)
+            size += len(data)
+        if not batch:
+            return False  # out of credit: the guest grants more as it stores what it got
+        self.credit -= size
+        self._cursor += len(batch)
+        await self.conn.send(wire.Entries(batch))
+        return True
