@@ -24,10 +24,10 @@ import contextlib
 import time
 
 from lattice import _lattice
-from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
+from lattice.errors import HandshakeRefused, ProtocolError
 from lattice.identity import Identity
 from lattice.net import wire
-from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.connection import Connection, Limits, dial, keep_alive
 
 __all__ = ["Client"]
 
@@ -45,14 +45,7 @@ class Client:
         self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
 
     async def _keep_alive(self) -> None:
-        interval = self.conn.limits.ping_interval
-        with contextlib.suppress(LatticeError, OSError):
-            while not self.conn.closed:
-                idle = time.monotonic() - self.conn.last_sent
-                if idle >= interval:
-                    await self.conn.send(wire.Ping())
-                    idle = 0.0
-                await asyncio.sleep(interval - idle)
+        await keep_alive(self.conn)
 
     @classmethod
     async def connect(
@@ -63,30 +56,9 @@ class Client:
         limits: Limits | None = None,
     ) -> Client:
         """Connect to the home peer at ``address`` and authenticate."""
-        if address is None:
-            raise ProtocolError("the home peer has no address")
         limits = limits or Limits()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(*address), limits.handshake_timeout
-        )
-        keypair = _lattice.NoiseKeypair.generate()
-        hello = _lattice.Hello.create(
-            identity.signing_key, keypair.public, swarm_id, _lattice.ROLE_CLIENT
-        )
-        try:
-            channel, remote, digest = await handshake(
-                reader, writer, initiator=True, keypair=keypair, hello=hello,
-                timeout=limits.handshake_timeout,
-            )  # fmt: skip
-        except BaseException:
-            writer.close()
-            raise
-        if remote.swarm != swarm_id or remote.role != _lattice.ROLE_PEER:
-            writer.close()
-            raise ProtocolError("the home peer is not a peer of this swarm", author=remote.identity)
-        return cls(
-            Connection(reader, writer, channel, remote, digest, limits, True), identity, swarm_id
-        )
+        conn = await dial(address, identity, swarm_id, _lattice.ROLE_CLIENT, limits)
+        return cls(conn, identity, swarm_id)
 
     @property
     def home(self) -> bytes:

@@ -16,6 +16,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lattice import _lattice
 from lattice.errors import (
@@ -26,6 +27,9 @@ from lattice.errors import (
     ProtocolError,
 )
 from lattice.net import wire
+
+if TYPE_CHECKING:
+    from lattice.identity import Identity
 
 __all__ = ["Connection", "Limits", "handshake"]
 
@@ -219,3 +223,58 @@ class Connection:
             self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+
+
+async def dial(
+    address: tuple[str, int] | None,
+    identity: Identity,
+    swarm_id: bytes,
+    role: int,
+    limits: Limits,
+    *,
+    expect: bytes | None = None,
+    tap: Callable[[bytes], None] | None = None,
+) -> Connection:
+    """Dial a peer's node as a client or a guest (``role``): TCP, the XX handshake, and a
+    check that a peer of ``swarm_id`` answered (``expect``: with that key). ``tap`` is told
+    the peer's hello, then every frame body received (:attr:`Connection.tap`)."""
+    what = "home peer" if role == _lattice.ROLE_CLIENT else "owner"
+    if address is None:
+        raise ProtocolError(f"the {what} has no address")
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(*address), limits.handshake_timeout
+    )
+    keypair = _lattice.NoiseKeypair.generate()
+    hello = _lattice.Hello.create(identity.signing_key, keypair.public, swarm_id, role)
+    try:
+        channel, remote, digest = await handshake(
+            reader, writer, initiator=True, keypair=keypair, hello=hello,
+            timeout=limits.handshake_timeout,
+        )  # fmt: skip
+    except BaseException:
+        writer.close()
+        raise
+    if remote.swarm != swarm_id or remote.role != _lattice.ROLE_PEER:
+        writer.close()
+        raise ProtocolError(f"the {what} is not a peer of this swarm", author=remote.identity)
+    if expect is not None and remote.identity != expect:
+        writer.close()
+        raise ProtocolError(f"another key answered for the {what}", author=remote.identity)
+    if tap is not None:
+        tap(remote.to_bytes())
+    conn = Connection(reader, writer, channel, remote, digest, limits, True)
+    conn.tap = tap
+    return conn
+
+
+async def keep_alive(conn: Connection) -> None:
+    """Send a PING whenever ``conn`` has sent nothing for ``ping_interval``, until it
+    closes (so an idle client or guest is not taken for a dead one)."""
+    interval = conn.limits.ping_interval
+    with contextlib.suppress(LatticeError, OSError):
+        while not conn.closed:
+            idle = time.monotonic() - conn.last_sent
+            if idle >= interval:
+                await conn.send(wire.Ping())
+                idle = 0.0
+            await asyncio.sleep(interval - idle)

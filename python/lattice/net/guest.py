@@ -39,7 +39,7 @@ from lattice import _lattice
 from lattice.errors import GuestRefused, LatticeError, ProtocolError, StoreError
 from lattice.identity import Identity
 from lattice.net import wire
-from lattice.net.connection import Connection, Limits, handshake
+from lattice.net.connection import Connection, Limits, dial, keep_alive
 from lattice.state.guest import Guest
 
 __all__ = ["GUEST_CREDIT", "GuestClient", "GuestStore"]
@@ -162,34 +162,10 @@ class GuestClient:
         tap: Callable[[bytes], None] | None,
         owner: bytes | None,
     ) -> GuestClient:
-        if address is None:
-            raise ProtocolError("the owner has no address")
-        limits = limits or Limits()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(*address), limits.handshake_timeout
-        )
-        keypair = _lattice.NoiseKeypair.generate()
-        hello = _lattice.Hello.create(
-            identity.signing_key, keypair.public, swarm_id, _lattice.ROLE_GUEST
-        )
-        try:
-            channel, remote, digest = await handshake(
-                reader, writer, initiator=True, keypair=keypair, hello=hello,
-                timeout=limits.handshake_timeout,
-            )  # fmt: skip
-        except BaseException:
-            writer.close()
-            raise
-        if tap is not None:
-            tap(remote.to_bytes())
-        conn = Connection(reader, writer, channel, remote, digest, limits, True)
-        conn.tap = tap
-        if remote.role != _lattice.ROLE_PEER or remote.swarm != swarm_id:
-            await conn.close()
-            raise ProtocolError("the owner is not a peer of this swarm", author=remote.identity)
-        if owner is not None and remote.identity != owner:
-            await conn.close()
-            raise ProtocolError("another key answered for the owner", author=remote.identity)
+        conn = await dial(
+            address, identity, swarm_id, _lattice.ROLE_GUEST, limits or Limits(),
+            expect=owner, tap=tap,
+        )  # fmt: skip
         client = cls(conn, identity, doc, store)
         try:
             await client._open()
@@ -278,14 +254,7 @@ class GuestClient:
             self._changed.set()
 
     async def _keep_alive(self) -> None:
-        interval = self.conn.limits.ping_interval
-        with contextlib.suppress(LatticeError, OSError):
-            while not self.conn.closed:
-                idle = time.monotonic() - self.conn.last_sent
-                if idle >= interval:
-                    await self.conn.send(wire.Ping())
-                    idle = 0.0
-                await asyncio.sleep(interval - idle)
+        await keep_alive(self.conn)
 
     # --- writing ----------------------------------------------------------------------
 

@@ -123,48 +123,6 @@ class ViewStore:
             (position, last_nonce, view),
         )
 
-    def add(
-        self,
-        handover: Handover,
-        entry: _lattice.Entry,
-        runs: list[tuple[Element, Element, int]],
-        tags: list[tuple[Element, Element, int]],
-        position: int,
-    ) -> None:
-        """A new view and its genesis, in one transaction."""
-        try:
-            with self._conn as c:
-                c.execute(
-                    "INSERT INTO views (view, guest, nonce, root, position, last_nonce) "
-                    "VALUES (?, ?, ?, ?, ?, 0)",
-                    (
-                        handover.view,
-                        handover.guest,
-                        handover.nonce,
-                        handover.frontier_root,
-                        position,
-                    ),
-                )
-                self._step(handover.view, [entry], runs, tags, position, 0)
-        except sqlite3.Error as exc:
-            raise StoreError(f"the view store cannot be written: {exc}") from None
-
-    def save(
-        self,
-        view: bytes,
-        entries: list[_lattice.Entry],
-        runs: list[tuple[Element, Element, int]],
-        tags: list[tuple[Element, Element, int]],
-        position: int,
-        last_nonce: int,
-    ) -> None:
-        """One step of a view, in one transaction."""
-        try:
-            with self._conn:
-                self._step(view, entries, runs, tags, position, last_nonce)
-        except sqlite3.Error as exc:
-            raise StoreError(f"the view store cannot be written: {exc}") from None
-
     def save_many(self, steps: list[Pending]) -> None:
         """Several steps (and new views) in one transaction: one sync to disk for all."""
         try:
