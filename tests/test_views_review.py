@@ -233,3 +233,68 @@ def test_a_guest_whose_view_was_closed_is_handed_a_new_one(tmp_path: Path) -> No
             await node.stop()
 
     asyncio.run(main())
+
+
+def test_a_listener_that_fails_holds_back_no_view() -> None:
+    ids, _, doc = _owner()
+    doc.text("t").insert(0, "a")
+    views = Views(doc)
+    a, b = _guest(views, ids[0].public_key), _guest(views, ids[0].public_key)
+
+    def fails(view: object, entry: object) -> None:
+        raise RuntimeError("a broken listener")
+
+    views.listeners.append(fails)
+    logging.getLogger("lattice.state.views").setLevel(logging.CRITICAL)
+    doc.text("t").insert(1, "bc")
+    for g in (a, b):
+        _pull(g, views)
+        assert str(g.doc.text("t")) == "abc"
+
+
+def test_after_a_reset_every_view_is_rebuilt_from_its_store(tmp_path: Path) -> None:
+    ids, _, doc = _owner(tmp_path / "o.db")
+    doc.text("t").insert(0, "kept")
+    views = Views(doc, tmp_path / "views.db")
+    g = _guest(views, ids[0].public_key)
+    closed: list[bytes] = []
+    views.closers.append(lambda v: closed.append(v.id))
+    doc.text("t").insert(4, " and more")
+    views._reset()  # as the replica's reset listener does after a failed commit
+    assert closed == [g.view], "the session serving the old view ends"
+    _pull(g, views)  # the guest resumes the rebuilt view
+    assert str(g.doc.text("t")) == str(doc.text("t")) == "kept and more"
+    doc.text("t").insert(0, "> ")
+    _pull(g, views)
+    assert str(g.doc.text("t")) == "> kept and more"
+
+
+def test_a_session_ends_when_its_view_is_closed(tmp_path: Path) -> None:
+    me = lattice.Identity.generate()
+    store = GuestStore(tmp_path / "g.db")
+
+    async def main() -> None:
+        (node,) = await local_swarm(1, tmp_path, shares={b"doc": [me.public_key]})
+        text = node.documents.open(b"doc").text("t")
+        text.insert(0, "hello")
+        try:
+            c = await GuestClient.connect(node.listen_address, me, bytes(32), b"doc", store)
+            first = c.guest.view
+            views = node.shares[b"doc"]
+            for _ in range(MAX_VIEWS_PER_GUEST):  # the cap closes the oldest: this one
+                views.handover(me.public_key)
+            for _ in range(100):
+                if c._failure is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert c._failure is not None and "no such view" in str(c._failure)
+            await c.close()
+            text.insert(5, " world")
+            async with await GuestClient.connect(
+                node.listen_address, me, bytes(32), b"doc", store
+            ) as c2:
+                assert c2.guest.view != first and str(c2.guest.doc.text("t")) == "hello world"
+        finally:
+            await node.stop()
+
+    asyncio.run(main())

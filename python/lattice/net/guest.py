@@ -145,7 +145,8 @@ class GuestClient:
         try:
             return await cls._connect(address, identity, swarm_id, doc, store, limits, tap, owner)
         except GuestRefused as exc:
-            if "no such view" not in str(exc) or store.view(doc) is None:
+            gone = "no such view" in str(exc) or "ahead of the view" in str(exc)
+            if not gone or store.view(doc) is None:
                 raise
             store.forget(doc)  # the owner closed the view: ask for a new one
             return await cls._connect(address, identity, swarm_id, doc, store, limits, tap, owner)

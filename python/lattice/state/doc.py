@@ -140,7 +140,10 @@ class Doc:
         assert self.replica is not None
         pending = self.replica.committed()
         if pending is not None:
-            pending.result()  # queued commits first: the store must hold everything
+            # Queued commits first: the store must hold everything (after a failed one,
+            # the replica has recovered: the store holds what is durable, all there is).
+            with contextlib.suppress(LatticeError):
+                pending.result()
         editing = bool(self._scratch)
         self._drop_scratch()
         self.objects, self.rejected, self._frontiers = Builtins(), [], {}

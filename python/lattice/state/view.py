@@ -124,8 +124,8 @@ class View:
         self.last_nonce = 0
         #: How many deep entries (in delivery order) this view has taken into account.
         self.position = 0
-        #: Called with each step (a store persists it; the network sends its entry).
-        self.on_step: Callable[[View, Step], None] | None = None
+        #: The last view seq its store holds (what may be sent to the guest).
+        self.stored_seq = 0
 
     _tx: contextlib.AbstractContextManager[object]
     _chunk: _Chunk

@@ -83,8 +83,12 @@ class Views:
         # Steps ready for the store, flushed together at the next turn of the event loop.
         self._ready: list[tuple[View, Pending]] = []
         self._flush_soon = False
-        #: Called with each new shallow entry of a view, once it is durable.
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
+        #: Called with each new shallow entry of a view, once it is stored.
         self.listeners: list[Callable[[View, _lattice.Entry], None]] = []
+        #: Called with each view that closes (its guest must be handed a new one, or
+        #: resume it as rebuilt from the store: a session serving it ends).
+        self.closers: list[Callable[[View], None]] = []
         #: How many deep entries the replica has delivered (in delivery order).
         self.position = self._delivered()
         self._restore(self.store.load())
@@ -177,14 +181,14 @@ class Views:
         """A step ready for the store: stored with the others ready in this turn of the
         event loop, in one transaction (one sync to disk, however many keystrokes)."""
         self._ready.append((view, pending))
-        if self._flush_soon:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._flush()  # no event loop: at once
             return
-        self._flush_soon = True
+        if self._flush_soon and self._flush_loop is loop:
+            return  # this turn's flush is scheduled already (on this very loop)
+        self._flush_soon, self._flush_loop = True, loop
         loop.call_soon(self._flush)
 
     def _flush(self) -> None:
@@ -202,25 +206,39 @@ class Views:
             return
         for view, pending in ready:
             for entry in pending.entries:
+                view.stored_seq = max(view.stored_seq, entry.seq)
                 for listener in list(self.listeners):
-                    listener(view, entry)
+                    try:
+                        listener(view, entry)
+                    except Exception:  # one listener never holds back another, or a view
+                        _log.exception("a view listener failed")
 
-    def _drop(self, view: View) -> None:
+    def _drop(self, view: View, forget: bool = True) -> None:
+        """Close a view (``forget``: and remove it from the store for good)."""
         self._views.pop(view.id, None)
         self._saved.pop(view.id, None)
+        for closer in list(self.closers):
+            try:
+                closer(view)
+            except Exception:
+                _log.exception("a view closer failed")
+        if not forget:
+            return
         try:
             self.store.remove(view.id)
         except Exception:  # the store is what failed: the view is gone from memory anyway
             _log.exception("view %s… could not be removed from its store", view.id[:4].hex())
 
     def _reset(self) -> None:
-        """The replica went back to its store (a failed commit): views that showed more
-        than the store holds are closed."""
-        self.position = self._delivered()
+        """The replica went back to its store (a failed commit): every view is rebuilt
+        from its own store, as at a restart (what it showed of the lost entries was never
+        stored or sent), and caught up with the recovered log. Sessions serving the old
+        ones end; their guests resume the rebuilt views."""
+        self._ready = []
         for view in list(self._views.values()):
-            if view.position > self.position:
-                _log.warning("view %s… is ahead of the recovered log: closed", view.id[:4].hex())
-                self._drop(view)
+            self._drop(view, forget=False)
+        self.position = self._delivered()
+        self._restore(self.store.load())
 
     # --- after a restart ---------------------------------------------------------------
 
@@ -232,6 +250,7 @@ class Views:
             if result.rejected or len(result.delivered) != len(s.entries):
                 raise StoreError(f"the shallow log of view {s.handover.view[:4].hex()}… is broken")
             view._learn(Step([], s.runs, s.tags))
+            view.stored_seq = view.seq
             view.position, view.last_nonce = s.position, s.last_nonce
             if view.position > self.position:
                 # Its deep log lost entries it showed (a store restored from a backup):

@@ -81,11 +81,11 @@ class GuestSession(Session):
         self.views: Views | None = None
         self.credit = 0
         self._out: deque[wire.Message] = deque()  # small messages, sent first
-        # The view's log is the queue: the last seq sent, the last one durable (its deep
-        # change stored), and the seq SYNCED follows (None until the open is durable).
+        # The view's log is the queue: the last seq sent (up to what its store holds,
+        # View.stored_seq), and the seq SYNCED follows (None until the open is durable).
         self._cursor = 0
-        self._durable = 0
         self._synced_at: int | None = None
+        self._closed: str | None = None  # why the view closed under this session
         self._synced = False
         self._wake = asyncio.Event()
 
@@ -134,25 +134,39 @@ class GuestSession(Session):
             raise GuestRefused(f"view seq {msg.since} is ahead of the view ({view.seq})")
         self.view, self.views, self._cursor = view, views, msg.since
         views.listeners.append(self._follow)
+        views.closers.append(self._view_closed)
         seq = view.seq
 
         def start() -> None:  # once the deep changes the view shows so far are stored
             self._out.append(wire.View(view.id, seq))
-            self._durable = max(self._durable, seq)
             self._synced_at = seq
             self._wake.set()
 
-        self.node.after_commit(start)
+        def failed(exc: LatticeError) -> None:
+            self._close_with(f"the owner could not store its log: {exc}")
+
+        self.node.after_commit(start, failed)
 
     def _follow(self, view: View, entry: _lattice.Entry) -> None:
-        """A new entry of a view, durable (Views tells its listeners once it is)."""
+        """A new entry of a view, stored (Views tells its listeners once it is)."""
         if view is self.view:
-            self._durable = max(self._durable, entry.seq)
             self._wake.set()
 
+    def _view_closed(self, view: View) -> None:
+        if view is self.view:
+            self._close_with("no such view: its owner closed it (ask for a new one)")
+
+    def _close_with(self, reason: str) -> None:
+        """End the session from outside its reader: the writer sends REFUSED and closes."""
+        self._closed = reason
+        self._wake.set()
+
     def _stop_following(self) -> None:
-        if self.views is not None and self._follow in self.views.listeners:
-            self.views.listeners.remove(self._follow)
+        if self.views is not None:
+            if self._follow in self.views.listeners:
+                self.views.listeners.remove(self._follow)
+            if self._view_closed in self.views.closers:
+                self.views.closers.remove(self._view_closed)
 
     async def _write(self, raw: bytes) -> None:
         node, guest = self.node, self.conn.remote
@@ -161,6 +175,8 @@ class GuestSession(Session):
             op = _lattice.ClientOp.from_bytes(raw)
             if op.client != guest:
                 raise GuestRefused("a guest op signed by another key")
+            if self.view is None or op.swarm != self.view.id:
+                raise GuestRefused("a guest op for another view than this session's")
             now = time.monotonic()
             quota = quota_for(
                 node.client_quotas,
@@ -193,6 +209,10 @@ class GuestSession(Session):
         conn = self.conn
         with contextlib.suppress(LatticeError, OSError):
             while not self.done.is_set():
+                if self._closed is not None:
+                    self._stop_following()
+                    await refuse(conn, self._closed)
+                    return
                 while self._out:
                     await conn.send(self._out.popleft())
                 if self._synced_at is not None and await self._send_entries():
@@ -206,9 +226,10 @@ class GuestSession(Session):
     async def _send_entries(self) -> bool:
         """One batch, or SYNCED; whether anything was sent."""
         assert self.view is not None and self._synced_at is not None
-        end = self._durable if self._synced else self._synced_at
+        stored = self.view.stored_seq
+        end = stored if self._synced else min(stored, self._synced_at)
         if self._cursor >= end:
-            if not self._synced:
+            if not self._synced and self._cursor >= self._synced_at:
                 self._synced = True
                 await self.conn.send(wire.Synced())
                 return True
