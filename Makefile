@@ -5,6 +5,8 @@
 #   make bench        the DESIGN §15 benchmarks for real, printed as a table of ratios
 #   make wheel        a reproducible manylinux wheel in dist/
 #   make repro-check  build the wheel twice in two directories; fail unless byte-identical
+#   make wasm         the shipped Wasm state machines (statemachines/*.c) into target/wasm
+#   make wasm-repro   build every blob twice in two directories; fail unless byte-identical
 #   make nix-check    the flake parses and evaluates (against a stub nixpkgs)
 #   make fuzz         coverage-guided fuzzing of the Rust decoders (FUZZ_SECONDS, default 600)
 
@@ -27,7 +29,7 @@ export HYPOTHESIS_PROFILE ?= ci
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: help setup develop develop-release demo test test-rust lint stubtest pytest \
-        bench wheel repro-check nix-check fuzz fuzz-smoke clean
+        bench wheel repro-check nix-check fuzz fuzz-smoke clean wasm wasm-repro
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -57,7 +59,7 @@ develop-release: setup
 demo: develop-release
 	$(BIN)/lattice demo
 
-test: develop test-rust lint stubtest pytest fuzz-smoke nix-check repro-check
+test: develop test-rust lint stubtest pytest fuzz-smoke nix-check repro-check wasm-repro
 	@echo "make test: all checks passed"
 
 # --- pieces of `make test` -----------------------------------------------------------------
@@ -111,6 +113,14 @@ repro-check: setup
 
 nix-check:
 	bash nix/check.sh
+
+# The shipped state machines, compiled by the pinned ziglang with DESIGN §10's argv
+# (lattice/trust/build.py); blobs are built, never committed.
+wasm: develop
+	$(BIN)/python -m lattice.trust.build target/wasm
+
+wasm-repro: develop
+	$(BIN)/python -m lattice.trust.build --repro
 
 clean:
 	rm -rf target dist .repro .tools fuzz/target fuzz/corpus fuzz/artifacts $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
