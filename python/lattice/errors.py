@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "AttestationError",
+    "BadBlob",
     "BadGuestOp",
     "Blocked",
     "BrokenChain",
@@ -62,6 +63,7 @@ __all__ = [
     "UnknownVersion",
     "UnknownView",
     "UnresolvedLink",
+    "WasmTrap",
     "WrongAuthor",
     "WrongSwarm",
     "WrongType",
@@ -287,6 +289,16 @@ class DocMismatch(InvalidOp):
 class BadGuestOp(InvalidOp):
     """A batch carries a guest op (DESIGN §8) that does not decode or whose signature does
     not verify: the owner that wrapped it cannot account for it."""
+
+
+class WasmTrap(InvalidOp):
+    """A Wasm state machine trapped on an entry's ops (out of fuel, unreachable, out of
+    bounds) or answered outside its ABI: the ops are refused, the instance rebuilt."""
+
+
+class BadBlob(LatticeError):
+    """A Wasm blob refused at the gate (DESIGN §10): an import, exports other than ABI v0's,
+    no memory maximum or one above the cap, or invalid under the deterministic profile."""
 
 
 # --- views (DESIGN §8) -------------------------------------------------------------------
