@@ -204,9 +204,9 @@ def verify(envelope: bytes, keys: Mapping[str, bytes]) -> BuildManifest:
     known = False
     for sig in env["signatures"]:
         keyid = sig.get("keyid") if isinstance(sig, dict) else None
-        key = keys.get(keyid) if isinstance(keyid, str) else None
-        if key is None:
+        if not isinstance(keyid, str) or keyid not in keys:
             continue
+        key = keys[keyid]
         known = True
         if key_id(key) != keyid:
             raise AttestationError(f"key id {keyid[:16]}… is not the id of the key given for it")
