@@ -1,0 +1,154 @@
+"""The attestation policy (DESIGN §10): which blobs may run.
+
+A blob is **admitted** after at least N matching attestations by N distinct trusted
+builder keys — keys are counted, not envelopes, so one builder's envelopes count once. Two
+attestations match when their build definitions (source, toolchain, argv, profile) and
+output digests agree. A trusted builder attesting a *different* output for the same build
+definition is **dissent**: the blobs of that build definition are quarantined. An
+attestation by an unknown or expired key, or for another toolchain, argv or profile than
+the policy pins, does not count; :meth:`Policy.add` says why. Every refusal is an
+:class:`~lattice.errors.AttestationError` that names the rule.
+
+>>> import lattice
+>>> from lattice.trust.attest import BuildManifest, attest, key_id
+>>> b1, b2 = lattice.Identity.generate(), lattice.Identity.generate()
+>>> policy = Policy({"b1": b1.public_key, "b2": b2.public_key}, threshold=2)
+>>> m = BuildManifest("x.wasm", {"sha256": "ab" * 32, "blake3": "cd" * 32}, {"sha256": "ef" * 32},
+...                   {"package": "ziglang"}, ["cc"], "00" * 32, "b1")
+>>> _ = policy.add(attest(m, b1))
+>>> policy.status(m.output)
+'pending: 1 of 2 matching attestations'
+>>> _ = policy.add(attest(m, b2))
+>>> policy.status(m.output)
+'admitted'
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lattice.errors import AttestationError, InvalidArgument
+from lattice.trust.attest import BuildManifest, canonical_json, key_id, verify
+
+__all__ = ["Policy", "Trusted"]
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """A trusted builder: its name, its key, and until when it is trusted (None: always)."""
+
+    name: str
+    key: bytes
+    until: float | None = None
+
+
+@dataclass
+class _Seen:
+    manifest: BuildManifest
+    builder: str  # the trusted builder's name
+    envelope: bytes = field(repr=False)
+
+
+class Policy:
+    """Trusted builders (name → key, or :class:`Trusted`), the threshold N, and what the
+    build must be (``expect``: any of ``toolchain``, ``argv``, ``profile``)."""
+
+    def __init__(
+        self,
+        builders: Mapping[str, bytes | Trusted],
+        threshold: int,
+        *,
+        expect: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise InvalidArgument(
+                f"the threshold N is a whole number of at least 1, not {threshold!r}"
+            )
+        self.builders = {
+            name: b if isinstance(b, Trusted) else Trusted(name, bytes(b))
+            for name, b in builders.items()
+        }
+        if threshold > len(self.builders):
+            raise InvalidArgument(
+                f"N = {threshold} with only {len(self.builders)} trusted builders"
+            )
+        self.threshold = threshold
+        self.expect = dict(expect or {})
+        unknown = set(self.expect) - {"toolchain", "argv", "profile"}
+        if unknown:
+            raise InvalidArgument(
+                f"a policy pins toolchain, argv and profile, not {sorted(unknown)}"
+            )
+        self.clock = clock
+        self._keys = {key_id(t.key): t for t in self.builders.values()}
+        self._seen: dict[bytes, _Seen] = {}  # one per (builder, build definition, output)
+
+    def _live(self, builder: Trusted) -> bool:
+        return builder.until is None or self.clock() < builder.until
+
+    def add(self, envelope: bytes) -> BuildManifest:
+        """Take an attestation into account (once, however often it is given); its
+        manifest, or AttestationError saying why it does not count."""
+        live = {k: t.key for k, t in self._keys.items() if self._live(t)}
+        if not live:
+            raise AttestationError("untrusted builder: no trusted builder key is valid now")
+        try:
+            manifest = verify(envelope, live)
+        except AttestationError as exc:
+            expired = [t.name for t in self._keys.values() if not self._live(t)]
+            hint = f" (expired: {', '.join(expired)})" if expired else ""
+            raise AttestationError(f"untrusted or broken attestation: {exc}{hint}") from None
+        definition = manifest.build_definition()["externalParameters"]
+        for pinned, want in self.expect.items():
+            if definition[pinned] != want:
+                raise AttestationError(f"another {pinned}: the policy pins {want!r}")
+        builder = self._signer(envelope, live)
+        key = canonical_json([builder.name, manifest.build_definition(), dict(manifest.output)])
+        self._seen.setdefault(key, _Seen(manifest, builder.name, envelope))
+        return manifest
+
+    def _signer(self, envelope: bytes, live: Mapping[str, bytes]) -> Trusted:
+        for sig in json.loads(envelope)["signatures"]:
+            kid = sig.get("keyid")
+            if kid in live:
+                return self._keys[kid]
+        raise AttestationError("no trusted signer")  # verify() found one: not reached
+
+    def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
+        """Builders (live) attesting ``output``, and those dissenting on its definitions."""
+        digest = dict(output).get("sha256")
+        ours = [
+            s for s in self._seen.values()
+            if s.manifest.output.get("sha256") == digest and self._live(self.builders[s.builder])
+        ]  # fmt: skip
+        definitions = [canonical_json(s.manifest.build_definition()) for s in ours]
+        dissent = sorted(
+            {
+                s.builder
+                for s in self._seen.values()
+                if canonical_json(s.manifest.build_definition()) in definitions
+                and s.manifest.output.get("sha256") != digest
+            }
+        )
+        return {s.builder for s in ours}, dissent
+
+    def status(self, output: Mapping[str, str]) -> str:
+        """``admitted``, ``quarantined: …`` or ``pending: k of N …`` for a blob's digests."""
+        builders, dissent = self._matching(output)
+        if dissent:
+            return f"quarantined: {', '.join(dissent)} attested another output for its build"
+        if len(builders) >= self.threshold:
+            return "admitted"
+        return f"pending: {len(builders)} of {self.threshold} matching attestations"
+
+    def require(self, blob_digests: dict[str, str]) -> None:
+        """Raise AttestationError naming the rule unless the blob is admitted (what
+        :class:`~lattice.state.wasm.WasmStateMachine` asks)."""
+        status = self.status(blob_digests)
+        if status != "admitted":
+            raise AttestationError(f"blob {blob_digests.get('sha256', '?')[:16]}… is {status}")
