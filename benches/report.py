@@ -198,7 +198,7 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
             2 / growth,
         )
     )
-    return out + text_rows(py) + view_rows(py)
+    return out + text_rows(py) + view_rows(py) + trust_rows(py)
 
 
 def text_rows(py: dict[str, dict[str, float]]) -> list[Row]:
@@ -317,6 +317,35 @@ def view_rows(py: dict[str, dict[str, float]]) -> list[Row]:
             loro_load / load,
         ),
     ]
+
+
+def trust_rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    """P11 and P12 (first part): Wasm ops through the shipped counter; the policy check."""
+    out: list[Row] = []
+    if "test_p11_batched" in py:
+        batched = py["test_p11_batched"]["ops"] / py["test_p11_batched"]["min"]
+        single = py["test_p11_single_calls"]["ops"] / py["test_p11_single_calls"]["min"]
+        build_ms = py["test_p11_instance_build"]["min"] * 1e3
+        out += [
+            Row("P11", f"Wasm counter, batches of 500 vs one op a call ({single / 1e3:.0f}k/s)",
+                f"{batched / single:.0f}×", "≥ 30×", batched / single / 30),
+            Row("P11", "Wasm counter, batched ops/s", f"{batched / 1e6:.2f} M/s", "≥ 1 M/s",
+                batched / 1e6),
+            Row("P11", "instance build, module compiled and cached", f"{build_ms:.3f} ms",
+                "≤ 0.5 ms", 0.5 / build_ms),
+        ]  # fmt: skip
+    if "test_p12_lattice_policy" in py:
+        ours, theirs = py["test_p12_lattice_policy"]["min"], py["test_p12_securesystemslib"]["min"]
+        out.append(
+            Row(
+                "P12",
+                f"policy check of 3 DSSE envelopes vs securesystemslib ({theirs * 1e3:.2f} ms)",
+                f"{theirs / ours:.1f}×",
+                "≥ 5×",
+                theirs / ours / 5,
+            )
+        )
+    return out
 
 
 def main() -> int:
