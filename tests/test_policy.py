@@ -109,3 +109,24 @@ def test_a_state_machine_runs_only_once_admitted(tmp_path: Path) -> None:
         WasmStateMachine(blob, policy=policy)
     policy.add(attest(_manifest(out, "b1"), BUILDERS[1]))
     WasmStateMachine(blob, policy=policy)
+
+
+def test_attestations_travel_in_the_log_and_admit_where_they_arrive(tmp_path: Path) -> None:
+    from lattice.trust.policy import LogAttestations
+
+    peers = [b.public_key for b in BUILDERS[:3]]
+    reps = [lattice.Replica(b, peers=peers) for b in BUILDERS[:3]]
+    blob = build("counter", tmp_path).path.read_bytes()
+    out = digests(blob)
+    logs = [LogAttestations(r, _policy(2)) for r in reps]
+    logs[0].publish(attest(_manifest(out, "b0"), BUILDERS[0]))
+    reps[2].receive(reps[0].entries())
+    assert logs[2].policy.status(out).startswith("pending: 1")
+    logs[1].publish(attest(_manifest(out, "b1"), BUILDERS[1]))
+    reps[2].receive(reps[1].entries())
+    WasmStateMachine(blob, policy=logs[2].policy)  # admitted at the third peer
+    stranger = lattice.Identity.generate()
+    logs[2].publish(attest(_manifest(out, "x"), stranger))
+    assert logs[2].refused and "untrusted" in str(logs[2].refused[0][1])
+    with pytest.raises(AttestationError):
+        logs[2].publish(b"not an envelope")

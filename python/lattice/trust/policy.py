@@ -29,12 +29,19 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lattice import _lattice
+from lattice.entry import Kind
 from lattice.errors import AttestationError, InvalidArgument
-from lattice.trust.attest import BuildManifest, canonical_json, key_id, verify
+from lattice.trust.attest import PAYLOAD_TYPE, BuildManifest, canonical_json, key_id, verify
 
-__all__ = ["Policy", "Trusted"]
+if TYPE_CHECKING:
+    from lattice.replica import Replica
+
+__all__ = ["LogAttestations", "Policy", "Trusted", "verify_envelope_shape"]
+
+_ATTESTATION = int(Kind.ATTESTATION)
 
 
 @dataclass(frozen=True)
@@ -152,3 +159,58 @@ class Policy:
         status = self.status(blob_digests)
         if status != "admitted":
             raise AttestationError(f"blob {blob_digests.get('sha256', '?')[:16]}… is {status}")
+
+
+class LogAttestations:
+    """A policy fed by a replica's log: every ``ATTESTATION`` entry delivered (its payload
+    a DSSE envelope) is offered to the policy; those that do not count are kept with the
+    reason. ``publish`` appends one.
+
+    >>> import lattice
+    >>> from lattice.trust.attest import BuildManifest, attest
+    >>> me = lattice.Identity.generate()
+    >>> rep = lattice.Replica(me, peers=[me.public_key])
+    >>> log = LogAttestations(rep, Policy({"me": me.public_key}, 1))
+    >>> m = BuildManifest("x.wasm", {"sha256": "ab" * 32, "blake3": "cd" * 32},
+    ...                   {"sha256": "ef" * 32}, {"package": "ziglang"}, ["cc"], "00" * 32, "me")
+    >>> _ = log.publish(attest(m, me))
+    >>> log.policy.status(m.output)
+    'admitted'
+    """
+
+    def __init__(self, replica: Replica, policy: Policy) -> None:
+        self.replica = replica
+        self.policy = policy
+        #: Attestation entries that did not count: (entry id, why).
+        self.refused: list[tuple[bytes, AttestationError]] = []
+        for entry in replica.iter_entries():
+            self._delivered(entry)
+        replica.delivery_listeners.append(self._delivered)
+
+    def _delivered(self, entry: _lattice.Entry) -> None:
+        if entry.kind != _ATTESTATION:
+            return
+        try:
+            self.policy.add(entry.payload)
+        except AttestationError as exc:
+            self.refused.append((entry.id, exc))
+
+    def publish(self, envelope: bytes) -> _lattice.Entry:
+        """Append ``envelope`` as an ATTESTATION entry (checked to be one first)."""
+        verify_envelope_shape(envelope)
+        return self.replica.append(envelope, Kind.ATTESTATION)
+
+    def close(self) -> None:
+        if self._delivered in self.replica.delivery_listeners:
+            self.replica.delivery_listeners.remove(self._delivered)
+
+
+def verify_envelope_shape(envelope: bytes) -> None:
+    """Raise AttestationError unless ``envelope`` is a DSSE envelope of lattice's payload
+    type (its signatures are the policy's business)."""
+    try:
+        env = json.loads(envelope)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AttestationError(f"not a DSSE envelope: {exc}") from None
+    if not isinstance(env, dict) or env.get("payloadType") != PAYLOAD_TYPE:
+        raise AttestationError("not a DSSE envelope of an in-toto statement")
