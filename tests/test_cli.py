@@ -46,7 +46,8 @@ def test_demo_lists_its_sections() -> None:
     result = CliRunner().invoke(main, ["demo", "--list"])
     assert result.exit_code == 0, result.output
     names = [line.split()[0] for line in result.output.splitlines()]
-    assert names == ["core", "swarm", "attack", "network", "docs", "guest"] == list(SECTIONS)
+    sections = ["core", "swarm", "attack", "network", "docs", "guest", "trust"]
+    assert names == sections == list(SECTIONS)
 
 
 def test_demo_runs_one_section() -> None:

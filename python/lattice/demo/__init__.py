@@ -8,7 +8,9 @@ equivocating peer caught over the network; ``docs``: two peers editing one text
 concurrently, a Byzantine edit refused alike everywhere, the text converging; ``guest``: an
 owner with a long history hands a guest the document as it is (a collapsed snapshot over
 Noise), the byte scan finds nothing of the past, and the guest's delete lands in the deep
-log. ``lattice demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
+log; ``trust``: three builders build a Wasm state machine to the same bytes and attest it,
+and it runs only once two attestations agree (a dissenting one quarantines it). ``lattice
+demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
 demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
 >>> from rich.console import Console
@@ -16,7 +18,7 @@ demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network', 'docs', 'guest']
+['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust']
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from lattice.demo.docs import DocsSummary, run_docs_demo
 from lattice.demo.guest import GuestSummary, run_guest_demo
 from lattice.demo.network import NetworkSummary, run_network_demo
 from lattice.demo.swarm import SwarmSummary, run_swarm_demo
+from lattice.demo.trust import TrustSummary, run_trust_demo
 from lattice.errors import InvalidArgument
 
 __all__ = [
@@ -102,6 +105,11 @@ SECTIONS: dict[str, Section] = {
             "shallow logs: a guest handed the present over Noise; the byte scan; its write-back",
             lambda console, o: run_guest_demo(console),
         ),
+        Section(
+            "trust",
+            "a Wasm state machine built by three builders, run after two attestations agree",
+            lambda console, o: run_trust_demo(console),
+        ),
     )
 }
 
@@ -117,6 +125,7 @@ class DemoSummary:
     network: NetworkSummary | None = None
     docs: DocsSummary | None = None
     guest: GuestSummary | None = None
+    trust: TrustSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -183,5 +192,6 @@ def run_demo(
         network=get("network", NetworkSummary),  # type: ignore[arg-type]
         docs=get("docs", DocsSummary),  # type: ignore[arg-type]
         guest=get("guest", GuestSummary),  # type: ignore[arg-type]
+        trust=get("trust", TrustSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )
