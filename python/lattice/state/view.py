@@ -26,7 +26,6 @@ carried out as one deep transaction whose last op is the signed guest op itself.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -368,14 +367,17 @@ class View:
         op, view_seq, ops = self.check(raw)
         if deep._pending is not None:
             raise InvalidArgument("the deep document is in a transaction")
-        own: list[tuple[int, int, int]] = []  # the batch's own elements: guest, deep, count
+        before = self.last_nonce
+        try:
+            self._carry_out(deep, op, view_seq, ops)
+        except BaseException:
+            self.last_nonce = before
+            raise
 
-        def real(e: Element) -> Element:
-            if e.entry != SELF:
-                ((found, _),) = self.map.to_deep(e, 1)[:1]
-                return found
-            ((found, _),) = own_runs(e, 1)
-            return found
+    def _carry_out(
+        self, deep: Doc, op: _lattice.ClientOp, view_seq: int, ops: tuple[Op, ...]
+    ) -> None:
+        own: list[tuple[int, int, int]] = []  # the batch's own elements: guest, deep, count
 
         def own_runs(first: Element, count: int) -> list[tuple[Element, int]]:
             """A run of the batch's own elements, as deep runs (one per op it spans)."""
@@ -388,23 +390,10 @@ class View:
                 raise InvalidOp("a guest op names own elements it did not make")  # _check ran
             return out
 
-        before = self.last_nonce
-        try:
-            self._carry_out(deep, op, view_seq, ops, real, own_runs, own)
-        except BaseException:
-            self.last_nonce = before
-            raise
+        def real(e: Element) -> Element:
+            ((found, _),) = own_runs(e, 1) if e.entry == SELF else self.map.to_deep(e, 1)
+            return found
 
-    def _carry_out(
-        self,
-        deep: Doc,
-        op: _lattice.ClientOp,
-        view_seq: int,
-        ops: tuple[Op, ...],
-        real: Callable[[Element], Element],
-        own_runs: Callable[[Element, int], list[tuple[Element, int]]],
-        own: list[tuple[int, int, int]],
-    ) -> None:
         here = 0
         with deep.transaction():
             for o in ops:

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable
 
 from lattice import _lattice
 from lattice.errors import GuestRefused, InvalidArgument, StoreError, UnknownView
-from lattice.state import ops as opcodec
 from lattice.state.doc import Change, Doc
 from lattice.state.ops import GuestOp
 from lattice.state.view import Step, View
@@ -43,7 +42,6 @@ from lattice.state.viewstore import Pending, StoredView, ViewStore
 __all__ = ["MAX_VIEWS_PER_GUEST", "Views"]
 
 _log = logging.getLogger(__name__)
-_DATA = 1
 #: Views one guest holds of one document at once: a new handover beyond closes the oldest.
 MAX_VIEWS_PER_GUEST = 8
 
@@ -154,9 +152,13 @@ class Views:
     def _follow(self, entry: _lattice.Entry, change: Change | None) -> None:
         self.position += 1
         for view in list(self._views.values()):
-            self._advance(view, self.doc, change)
+            self._advance(view, self.doc, change, self.position)
 
-    def _advance(self, view: View, deep: Doc, change: Change | None, deferred: bool = True) -> None:
+    def _advance(
+        self, view: View, deep: Doc, change: Change | None, position: int, deferred: bool = True
+    ) -> None:
+        """Show ``change`` in ``view``, which has then taken ``position`` deep entries into
+        account; queue the step for the store."""
         try:
             step = view.translate(deep, change) if change is not None else Step()
         except Exception:
@@ -165,7 +167,7 @@ class Views:
             _log.exception("view %s… cannot follow its document: closed", view.id[:4].hex())
             self._drop(view)
             return
-        view.position = position = self.position
+        view.position = position
         nonce = view.last_nonce
         if not (step.entries or step.runs or step.tags or nonce != self._saved.get(view.id)):
             return
@@ -270,44 +272,22 @@ class Views:
         the log up to the earliest one, then go on translating (the same entries in the
         same order give the same state, so the view lands where it would have)."""
         lagging.sort(key=lambda v: v.position)
-        doc_id = self.doc.doc_id
-        past: Doc | None = None
-        waiting = list(lagging)
-        following: list[View] = []
-        position = 0
-        for entry in self.replica.iter_entries():
-            while waiting and waiting[0].position == position:
+        past = Doc(doc_id=self.doc.doc_id)
+        changes: list[Change | None] = []
+        past.followers.append(lambda entry, change: changes.append(change))
+        waiting, following = list(lagging), []
+        for position, entry in enumerate(self.replica.iter_entries(), start=1):
+            while waiting and waiting[0].position < position:
                 following.append(waiting.pop(0))
-            position += 1
-            mine = entry.kind == _DATA and opcodec.doc_of(entry.payload) == doc_id
-            if past is None:
-                if not mine:
-                    continue
-                past = self._replay_to(position - 1)
+            changes.clear()
             past._delivered(entry, replay=True)
-            change = past._history[-1] if mine and past._history else None
-            if not isinstance(change, Change) or change.entry != entry.id:
-                change = None
+            change = changes[-1] if changes else None
             for view in following:
-                if view.id not in self._views:
-                    continue  # it could not follow: closed
-                self._recover_nonce(view, change)
-                saved = self.position
-                self.position = position
-                try:
-                    self._advance(view, past, change, deferred=False)
-                finally:
-                    self.position = saved
+                if view.id in self._views:  # else it could not follow: closed
+                    self._recover_nonce(view, change)
+                    self._advance(view, past, change, position, deferred=False)
         for view in lagging:
             view.position = self.position
-
-    def _replay_to(self, position: int) -> Doc:
-        past = Doc(doc_id=self.doc.doc_id)
-        for k, entry in enumerate(self.replica.iter_entries()):
-            if k >= position:
-                break
-            past._delivered(entry, replay=True)
-        return past
 
     @staticmethod
     def _recover_nonce(view: View, change: Change | None) -> None:
