@@ -48,6 +48,7 @@ __all__ = [
     "key_id",
     "pae",
     "verify",
+    "verify_signer",
 ]
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -189,6 +190,11 @@ def verify(envelope: bytes, keys: Mapping[str, bytes]) -> BuildManifest:
     id → Ed25519 public key); AttestationError naming what failed otherwise: the
     encoding, the payload type, an unknown key id, a key whose id is not its own, a
     signature that does not verify, the statement."""
+    return verify_signer(envelope, keys)[0]
+
+
+def verify_signer(envelope: bytes, keys: Mapping[str, bytes]) -> tuple[BuildManifest, str]:
+    """As :func:`verify`, with the id of the key whose signature verified."""
     if len(envelope) > MAX_ENVELOPE_LEN:
         raise AttestationError(f"an envelope of {len(envelope)} bytes (limit {MAX_ENVELOPE_LEN})")
     try:
@@ -215,7 +221,7 @@ def verify(envelope: bytes, keys: Mapping[str, bytes]) -> BuildManifest:
                 statement = json.loads(payload)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise AttestationError(f"the payload is not JSON: {exc}") from None
-            return BuildManifest.from_statement(statement)
+            return BuildManifest.from_statement(statement), keyid
         raise AttestationError(f"the signature by key {keyid[:16]}… does not verify")
     if not known:
         raise AttestationError("no signature by a known key (unknown key ids)")

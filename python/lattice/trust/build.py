@@ -15,7 +15,6 @@ one, by relative path from a copy in the other), and raises unless the bytes are
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lattice import _lattice
 from lattice.errors import AttestationError, InvalidArgument
+from lattice.state.wasm import digests
 
 __all__ = [
     "MACHINES",
@@ -64,8 +63,8 @@ class Built:
 
     @classmethod
     def of(cls, name: str, path: Path) -> Built:
-        data = path.read_bytes()
-        return cls(name, path, hashlib.sha256(data).hexdigest(), _lattice.blake3_raw(data).hex())
+        names = digests(path.read_bytes())
+        return cls(name, path, names["sha256"], names["blake3"])
 
 
 def build(name: str, out_dir: Path, sources: Path = SOURCES, relative: bool = False) -> Built:

@@ -75,7 +75,10 @@ def public_key_from_pem(pem: str) -> bytes:
 
 def olpc_canonical(value: Any) -> bytes:
     """securesystemslib's canonical JSON: sorted keys, no whitespace, strings escaping only
-    ``\\`` and ``"``, integers, true / false / null; no floats."""
+    ``\\`` and ``"``, integers, true / false / null; no floats. Reading others' signed
+    metadata needs exactly these bytes; what lattice writes itself uses
+    :func:`lattice.trust.attest.canonical_json` (the same bytes for the values it writes,
+    and control characters escaped, so ``json`` reads them back)."""
     if value is None:
         return b"null"
     if value is True:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import AttestationError, InvalidArgument
-from lattice.trust.attest import PAYLOAD_TYPE, BuildManifest, canonical_json, key_id, verify
+from lattice.trust.attest import PAYLOAD_TYPE, BuildManifest, canonical_json, key_id, verify_signer
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
@@ -105,7 +105,7 @@ class Policy:
         if not live:
             raise AttestationError("untrusted builder: no trusted builder key is valid now")
         try:
-            manifest = verify(envelope, live)
+            manifest, signer = verify_signer(envelope, live)
         except AttestationError as exc:
             expired = [t.name for t in self._keys.values() if not self._live(t)]
             hint = f" (expired: {', '.join(expired)})" if expired else ""
@@ -114,17 +114,10 @@ class Policy:
         for pinned, want in self.expect.items():
             if definition[pinned] != want:
                 raise AttestationError(f"another {pinned}: the policy pins {want!r}")
-        builder = self._signer(envelope, live)
+        builder = self._keys[signer]
         key = canonical_json([builder.name, manifest.build_definition(), dict(manifest.output)])
         self._seen.setdefault(key, _Seen(manifest, builder.name, envelope))
         return manifest
-
-    def _signer(self, envelope: bytes, live: Mapping[str, bytes]) -> Trusted:
-        for sig in json.loads(envelope)["signatures"]:
-            kid = sig.get("keyid")
-            if kid in live:
-                return self._keys[kid]
-        raise AttestationError("no trusted signer")  # verify() found one: not reached
 
     def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
         """Builders (live) attesting ``output``, and those dissenting on its definitions."""
