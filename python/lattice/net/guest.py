@@ -202,7 +202,7 @@ class GuestClient:
             msg = await self._next()
             if isinstance(msg, wire.Synced):
                 break
-            self._handle(msg)
+            await self._handle(msg)
         if self.guest.seq < served.seq:
             raise ProtocolError(f"synced at view seq {self.guest.seq}, not {served.seq}")
         self.guest.last_nonce = self.store.nonce(self.doc_id)
@@ -217,7 +217,7 @@ class GuestClient:
             if not isinstance(msg, wire.Ping):
                 return msg
 
-    def _handle(self, msg: wire.Message) -> None:
+    async def _handle(self, msg: wire.Message) -> None:
         if isinstance(msg, wire.Entries):
             result = self.guest.receive(list(msg.entries))
             if result.rejected:
@@ -227,7 +227,7 @@ class GuestClient:
             size = sum(len(e) for e in msg.entries)
             self._credit += size
             if self._credit >= GUEST_CREDIT // 2:
-                self.conn_send_soon(wire.Credit(self._credit))
+                await self.conn.send(wire.Credit(self._credit))
                 self._credit = 0
             self._changed.set()
         elif isinstance(msg, wire.GuestAck):
@@ -237,13 +237,10 @@ class GuestClient:
         else:
             raise ProtocolError(f"unexpected {type(msg).__name__} from the owner")
 
-    def conn_send_soon(self, msg: wire.Message) -> None:
-        asyncio.get_running_loop().create_task(self.conn.send(msg))
-
     async def _read(self) -> None:
         try:
             while True:
-                self._handle(await self._next())
+                await self._handle(await self._next())
         except LatticeError as exc:
             self._failure = exc
         except OSError as exc:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from lattice import _lattice
 from lattice.errors import GuestRefused, InvalidArgument, StoreError, UnknownView
@@ -127,7 +127,7 @@ class Views:
             raise UnknownView("no such view of this guest")
         return view
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[View]:
         return iter(list(self._views.values()))
 
     def __len__(self) -> int:
