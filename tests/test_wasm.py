@@ -154,3 +154,24 @@ def test_a_policy_that_refuses_stops_the_blob(counter: bytes) -> None:
 def test_shipped_blobs_pass_the_gate(tmp_path: Path) -> None:
     for name in ("counter", "kv", "matmul"):
         WasmStateMachine(build(name, tmp_path).path.read_bytes())
+
+
+def test_a_query_changes_nothing_even_in_a_hostile_module() -> None:
+    # The module counts queries in a global and lets the count leak into its next op:
+    # a replica that answered queries must still end as one that did not.
+    counting = {
+        "query": """(func (export "query") (param i32) (result i32)
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            (i32.store (i32.const 1024) (global.get $n)) i32.const 4)""",
+        "apply_batch": """(func (export "apply_batch") (param i32) (result i32)
+            (i32.store (i32.const 2048) (global.get $n)) i32.const -1)""",
+        "snapshot": """(func (export "snapshot") (result i32)
+            (i32.store (i32.const 1024) (i32.load (i32.const 2048))) i32.const 4)""",
+    }
+    extra = "(global $n (mut i32) (i32.const 0))"
+    asked = WasmStateMachine(wat(extra=extra, **counting))
+    quiet = WasmStateMachine(wat(extra=extra, **counting))
+    answers = [asked.query(b"") for _ in range(3)]
+    assert answers == [struct.pack("<I", 1)] * 3, "each query sees the state, not the last"
+    assert asked.apply_batch([b"op"]) == quiet.apply_batch([b"op"]) == -1
+    assert asked.snapshot_hash() == quiet.snapshot_hash()

@@ -53,6 +53,24 @@ from lattice.proofs import QuorumProof
 from lattice.replica import Missing, ReceiveResult, Replica
 from lattice.state import Doc
 
+#: Names imported on first use (they bring in wasmtime).
+_LAZY = {
+    "WasmStateMachine": "lattice.state.wasm",
+    "WasmDoc": "lattice.state.wasmdoc",
+    "Policy": "lattice.trust.policy",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``lattice.WasmStateMachine``, ``lattice.WasmDoc`` and ``lattice.Policy`` (DESIGN
+    §14), imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lattice' has no attribute {name!r}")
+
+
 __all__ = [
     "DOMAINS",
     "FORMAT_VERSION",
@@ -75,9 +93,12 @@ __all__ = [
     "LatticeError",
     "Matrix",
     "Missing",
+    "Policy",
     "QuorumProof",
     "ReceiveResult",
     "Replica",
+    "WasmDoc",
+    "WasmStateMachine",
     "__version__",
     "check_public_key",
     "errors",

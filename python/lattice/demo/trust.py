@@ -14,20 +14,19 @@ quarantined.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 from rich.console import Console
 
 from lattice.errors import AttestationError
 from lattice.identity import Identity
-from lattice.state.wasm import PROFILE_ID, WasmStateMachine
+from lattice.state.wasm import WasmStateMachine
 from lattice.trust.attest import BuildManifest, attest
-from lattice.trust.build import SOURCES, ZIG_ARGV, build
+from lattice.trust.build import build
+from lattice.trust.manifest import for_blob
 from lattice.trust.policy import Policy
 
 __all__ = ["TrustSummary", "run_trust_demo"]
@@ -45,14 +44,7 @@ class TrustSummary:
 
 
 def _manifest(blob: bytes, builder: str, output: dict[str, str]) -> BuildManifest:
-    source = hashlib.sha256(
-        b"".join((SOURCES / f).read_bytes() for f in ("abi.h", "abi.c", "counter.c"))
-    ).hexdigest()
-    return BuildManifest(
-        name="counter.wasm", output=output, source={"sha256": source},
-        toolchain={"package": "ziglang", "version": version("ziglang")},
-        argv=list(ZIG_ARGV), profile=PROFILE_ID, builder=builder,
-    )  # fmt: skip
+    return for_blob("counter", output, builder)
 
 
 def run_trust_demo(console: Console) -> TrustSummary:

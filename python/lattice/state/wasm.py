@@ -51,6 +51,7 @@ __all__ = [
     "PROFILE",
     "PROFILE_ID",
     "Admission",
+    "AttestationSink",
     "WasmStateMachine",
     "digests",
 ]
@@ -129,6 +130,14 @@ class Admission(Protocol):
     :class:`~lattice.errors.AttestationError` naming the rule if not."""
 
     def require(self, blob_digests: dict[str, str]) -> None: ...
+
+
+class AttestationSink(Admission, Protocol):
+    """An admission that learns from attestations as they arrive (a
+    :class:`~lattice.trust.policy.Policy`): ``add`` takes one DSSE envelope, raising
+    AttestationError if it does not count."""
+
+    def add(self, envelope: bytes) -> object: ...
 
 
 def _valtypes(types: Sequence[Any]) -> tuple[str, ...]:
@@ -286,6 +295,16 @@ class WasmStateMachine:
             self._build(before)  # all or none: the ops before the refused one go too
         return refused
 
+    def check(self, payloads: Sequence[bytes], contexts: Sequence[bytes] | None = None) -> int:
+        """What :meth:`apply_batch` would answer now, changing nothing (state and fuel
+        count alike): a writer's test before it signs."""
+        before, used = self._snapshot(), self.fuel_used
+        refused = self.apply_batch(payloads, contexts)
+        self.fuel_used = used
+        if refused == -1:
+            self._build(before)
+        return refused
+
     def apply(self, ops: Sequence[bytes], context: Context) -> None:
         """An entry's ops, all or none (InvalidOp says which was refused)."""
         stamps = [
@@ -313,16 +332,22 @@ class WasmStateMachine:
             raise
 
     def query(self, request: object) -> bytes:
-        """Ask the module (its answer, or WasmTrap / LimitExceeded for none)."""
+        """Ask the module (its answer, or WasmTrap / LimitExceeded for none). A query
+        changes nothing: whatever the module does to its memory meanwhile, the instance
+        asked is a fresh instance restored from the current snapshot, discarded after (a
+        hostile module that counts queries would otherwise make replicas that were asked
+        differently diverge)."""
         data = bytes(request) if isinstance(request, bytes | bytearray | memoryview) else b""
-        before = self._snapshot()
+        kept = self._store, self._memory, self._fn, self._io, self._cap
         try:
+            self._build(self._snapshot())
             self._write(data)
             n = self._call("query", len(data), fuel=self.fuel_per_batch)
             return self._read(n, "query")
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            self._build(before)
             raise WasmTrap(f"the state machine trapped on a query: {exc}") from None
+        finally:
+            self._store, self._memory, self._fn, self._io, self._cap = kept
 
     def snapshot_hash(self) -> str:
         """SHA-256 of the current snapshot (replicas compare these)."""

@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILD_TYPE",
+    "BUILD_TYPES",
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
+    "WHEEL_BUILD_TYPE",
     "BuildManifest",
     "attest",
     "canonical_json",
@@ -54,8 +56,12 @@ __all__ = [
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
-#: The build type lattice's manifests name (what the build definition's fields mean).
+#: The build types lattice's manifests name (what the build definition's fields mean): a
+#: Wasm state machine (the profile is the engine profile's id), and lattice's own wheel
+#: (no engine profile: ``""``).
 BUILD_TYPE = "https://lattice.invalid/build/wasm-state-machine/v1"
+WHEEL_BUILD_TYPE = "https://lattice.invalid/build/python-wheel/v1"
+BUILD_TYPES = (BUILD_TYPE, WHEEL_BUILD_TYPE)
 #: The largest envelope lattice reads.
 MAX_ENVELOPE_LEN = 1 << 20
 
@@ -93,11 +99,12 @@ class BuildManifest:
     builder: str
     #: When and how (not part of what must match between builders).
     metadata: Mapping[str, str] = field(default_factory=dict)
+    build_type: str = BUILD_TYPE
 
     def build_definition(self) -> dict[str, Any]:
         """What two builders must agree on for their outputs to be comparable."""
         return {
-            "buildType": BUILD_TYPE,
+            "buildType": self.build_type,
             "externalParameters": {
                 "source": dict(self.source),
                 "toolchain": dict(self.toolchain),
@@ -138,7 +145,7 @@ class BuildManifest:
                 raise AttestationError(f"not SLSA provenance v1: {statement['predicateType']!r}")
             (subject,) = statement["subject"]
             build = statement["predicate"]["buildDefinition"]
-            if build["buildType"] != BUILD_TYPE:
+            if build["buildType"] not in BUILD_TYPES:
                 raise AttestationError(f"another build type: {build['buildType']!r}")
             params = build["externalParameters"]
             run = statement["predicate"]["runDetails"]
@@ -151,6 +158,7 @@ class BuildManifest:
                 profile=params["profile"],
                 builder=run["builder"]["id"],
                 metadata=dict(run.get("metadata", {})),
+                build_type=build["buildType"],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AttestationError(f"a statement lattice cannot read: {exc!r}") from None

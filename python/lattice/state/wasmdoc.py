@@ -1,0 +1,273 @@
+"""A document bound to a Wasm state machine instead of the built-in types (DESIGN §10).
+
+``WasmDoc(replica, doc_id, machine, policy)`` follows the replica's log like a
+:class:`~lattice.state.Doc`: each transaction is one DATA entry (a machine batch,
+:mod:`lattice.state.machineops`, naming the blob's SHA-256), applied all or none by the
+module, and an entry the module refuses stays in the log, is listed in :attr:`rejected`
+on every replica alike and costs its author a penalty. The blob comes from the log (a
+``BLOB`` entry) and runs only once the policy admits it — from the ``ATTESTATION``
+entries the replica delivers. Until then the document's entries **wait** (:attr:`waiting`,
+in delivery order) and nothing is instantiated; the moment the N-th matching attestation
+(or the blob itself) arrives, they are applied, in that order. A blob that is later
+quarantined (a trusted builder dissents) stops: the instance is dropped and every entry
+waits again. Collapse (DESIGN §8) is the module's ``snapshot``.
+
+>>> import lattice, struct, tempfile, pathlib
+>>> from lattice.trust.attest import attest
+>>> from lattice.trust.build import build
+>>> from lattice.trust.manifest import for_blob
+>>> from lattice.trust.policy import Policy
+>>> me = lattice.Identity.generate()
+>>> rep = lattice.Replica(me, peers=[me.public_key])
+>>> built = build("counter", pathlib.Path(tempfile.mkdtemp()))
+>>> _ = rep.append(built.path.read_bytes(), lattice.Kind.BLOB)
+>>> doc = WasmDoc(rep, b"tally", built.sha256, Policy({"me": me.public_key}, 1))
+>>> doc.status()
+'waiting: blob … is pending: 0 of 1 matching attestations'
+>>> out = {"sha256": built.sha256, "blake3": built.blake3}
+>>> _ = rep.append(attest(for_blob("counter", out, "me"), me), lattice.Kind.ATTESTATION)
+>>> doc.status(), doc.submit(struct.pack("<q", 40), struct.pack("<q", 2)).seq
+('running', 3)
+>>> struct.unpack("<q", doc.query(b""))[0]
+42
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lattice import _lattice
+from lattice.entry import Kind
+from lattice.errors import (
+    AttestationError,
+    BadBlob,
+    DecodeError,
+    DocMismatch,
+    InvalidArgument,
+    InvalidOp,
+    LatticeError,
+    OpOutOfRange,
+)
+from lattice.state import machineops
+from lattice.state.handover import Handover
+from lattice.state.machine import Context
+from lattice.state.ops import MAX_DOC_ID_LEN
+from lattice.state.wasm import (
+    CONTEXT_LEN,
+    DEFAULT_FUEL_PER_BATCH,
+    DEFAULT_FUEL_PER_OP,
+    MAX_MEMORY,
+    AttestationSink,
+    WasmStateMachine,
+    digests,
+)
+
+if TYPE_CHECKING:
+    from lattice.replica import Replica
+
+__all__ = ["WasmDoc"]
+
+_DATA, _BLOB, _ATTESTATION = int(Kind.DATA), int(Kind.BLOB), int(Kind.ATTESTATION)
+
+
+class WasmDoc:
+    """A document whose state is a Wasm state machine's (see the module doc).
+
+    - ``machine``: the blob's SHA-256 (hex or 32 bytes);
+    - ``policy``: what admits it, fed every ATTESTATION entry the replica delivers;
+    - ``append``: how a batch is signed (a node passes its own, which relays it);
+    - ``max_memory``, ``fuel_per_op``, ``fuel_per_batch``: the instance's caps.
+    """
+
+    def __init__(
+        self,
+        replica: Replica,
+        doc_id: bytes | str,
+        machine: str | bytes,
+        policy: AttestationSink,
+        *,
+        append: Callable[[bytes], _lattice.Entry] | None = None,
+        max_memory: int = MAX_MEMORY,
+        fuel_per_op: int = DEFAULT_FUEL_PER_OP,
+        fuel_per_batch: int = DEFAULT_FUEL_PER_BATCH,
+    ) -> None:
+        self.doc_id = doc_id.encode() if isinstance(doc_id, str) else bytes(doc_id)
+        if len(self.doc_id) > MAX_DOC_ID_LEN:
+            raise InvalidArgument(f"a doc id is at most {MAX_DOC_ID_LEN} bytes")
+        try:
+            self.machine = bytes.fromhex(machine) if isinstance(machine, str) else bytes(machine)
+        except ValueError:
+            raise InvalidArgument("a state machine is named by its blob's SHA-256 in hex") from None
+        if len(self.machine) != 32:
+            raise InvalidArgument("a state machine is named by its blob's 32-byte SHA-256")
+        self.replica = replica
+        self.policy = policy
+        self._append = append or replica.append
+        self._caps = {
+            "max_memory": max_memory,
+            "fuel_per_op": fuel_per_op,
+            "fuel_per_batch": fuel_per_batch,
+        }
+        self._replay()
+        replica.delivery_listeners.append(self._delivered)
+        replica.reset_listeners.append(self._replay)
+
+    # --- following the log ---------------------------------------------------------------
+
+    def _replay(self) -> None:
+        """(Re)build from the replica's log: every entry again, the instance afresh."""
+        pending = self.replica.committed()
+        if pending is not None:  # after a failed commit the store holds all there is
+            with contextlib.suppress(LatticeError):
+                pending.result()
+        self.machine_sm: WasmStateMachine | None = None
+        self._blob: bytes | None = None
+        #: Entries refused by the module (or malformed): (entry id, the reason).
+        self.rejected: list[tuple[bytes, LatticeError]] = []
+        # Entries of this document waiting for the state machine, with their ops (kept,
+        # not looked up again: a node's store commits on a thread, after delivery).
+        self._waiting: list[tuple[_lattice.Entry, tuple[bytes, ...]]] = []
+        #: Why the state machine is not running (None: it is).
+        self.why: str | None = f"the blob {self.machine.hex()[:16]}… is not in the log"
+        self.applied = 0
+        #: Attestation entries the policy did not count: (entry id, why).
+        self.refused: list[tuple[bytes, AttestationError]] = []
+        self._frontiers: dict[bytes, dict[bytes, int]] = {}
+        for entry in self.replica.iter_entries():
+            self._delivered(entry, replay=True)
+        if self.machine_sm is None:
+            self._start(replay=True)
+
+    @property
+    def waiting(self) -> list[bytes]:
+        """The ids of this document's entries that wait for the state machine, in order."""
+        return [entry.id for entry, _ in self._waiting]
+
+    def _delivered(self, entry: _lattice.Entry, replay: bool = False) -> None:
+        frontier = self._frontiers.setdefault(entry.author, {})
+        for peer, (seq, _) in entry.deps.items():
+            frontier[peer] = seq
+        frontier[entry.author] = entry.seq
+        if entry.kind == _ATTESTATION:
+            try:
+                self.policy.add(entry.payload)
+            except AttestationError as exc:
+                self.refused.append((entry.id, exc))
+            if self.machine_sm is not None:
+                self._check_still_admitted()
+            elif not replay:
+                self._start(replay)
+        elif entry.kind == _BLOB:
+            if self._blob is None and digests(entry.payload)["sha256"] == self.machine.hex():
+                self._blob = entry.payload
+                if not replay:
+                    self._start(replay)
+        elif entry.kind == _DATA and machineops.is_machine_batch(entry.payload):
+            self._batch(entry, replay)
+
+    def _check_still_admitted(self) -> None:
+        """After an attestation: a trusted builder's dissent quarantines a running blob
+        (for good): the instance is dropped, and the entries from now on wait."""
+        assert self.machine_sm is not None
+        try:
+            self.policy.require(self.machine_sm.digests)
+        except AttestationError as exc:
+            self.machine_sm, self.why = None, str(exc)
+
+    def _batch(self, entry: _lattice.Entry, replay: bool) -> None:
+        try:
+            batch = machineops.decode(entry.payload)
+        except DecodeError as exc:
+            self._reject(entry, exc, replay)
+            return
+        if batch.doc != self.doc_id:
+            return  # another document's
+        if batch.machine != self.machine:
+            self._reject(entry, DocMismatch("a batch for another state machine"), replay)
+        elif self.machine_sm is None:
+            self._waiting.append((entry, batch.ops))
+        else:
+            self._apply(entry, batch.ops, replay)
+
+    def _context(self, entry: _lattice.Entry) -> Context:
+        frontier = dict(self._frontiers.get(entry.author, {}))
+        return Context(entry.id, entry.author, entry.seq, entry.lamport, frontier)
+
+    def _apply(self, entry: _lattice.Entry, ops: tuple[bytes, ...], replay: bool) -> None:
+        assert self.machine_sm is not None
+        try:
+            self.machine_sm.apply(ops, self._context(entry))
+        except InvalidOp as exc:
+            self._reject(entry, exc, replay)
+            return
+        self.applied += 1
+
+    def _reject(self, entry: _lattice.Entry, exc: LatticeError, replay: bool) -> None:
+        self.rejected.append((entry.id, exc))
+        if not replay:
+            self.replica.penalise(entry.author, entry.id)
+
+    def _start(self, replay: bool) -> None:
+        """Instantiate the state machine if the log holds its blob and the policy admits
+        it; then apply every waiting entry, in the order they arrived."""
+        if self._blob is None:
+            return
+        try:
+            sm = WasmStateMachine(self._blob, policy=self.policy, **self._caps)
+        except (AttestationError, BadBlob) as exc:
+            self.why = str(exc)
+            return
+        self.machine_sm, self.why = sm, None
+        waiting, self._waiting = self._waiting, []
+        for entry, ops in waiting:
+            self._apply(entry, ops, replay)
+
+    # --- writing and reading ---------------------------------------------------------------
+
+    def status(self) -> str:
+        """``running``, or ``waiting: why`` (the blob missing, pending or quarantined)."""
+        if self.machine_sm is not None:
+            return "running"
+        why = self.why or "not started"
+        return "waiting: " + why.replace(self.machine.hex()[:16], "")
+
+    def _running(self) -> WasmStateMachine:
+        if self.machine_sm is None:
+            raise AttestationError(f"the state machine does not run here: {self.why}")
+        return self.machine_sm
+
+    def submit(self, *ops: bytes) -> _lattice.Entry:
+        """Sign ``ops`` as one entry (refused ops are never signed: the module is asked
+        first, against the current state, with a placeholder context)."""
+        sm = self._running()
+        payload = machineops.encode(machineops.MachineBatch(self.doc_id, self.machine, ops))
+        refused = sm.check(ops, [bytes(CONTEXT_LEN)] * len(ops))
+        if refused >= 0:
+            raise OpOutOfRange(f"the state machine refuses op {refused} of the batch")
+        return self._append(payload)
+
+    def query(self, request: bytes = b"") -> bytes:
+        """Ask the module (changes nothing)."""
+        return self._running().query(request)
+
+    def snapshot_hash(self) -> str:
+        """SHA-256 of the module's snapshot: equal on replicas that applied the same."""
+        return self._running().snapshot_hash()
+
+    @property
+    def fuel_used(self) -> int:
+        """Fuel the applied entries took (equal on replicas that applied the same)."""
+        return self._running().fuel_used
+
+    def collapse(self, guest: bytes, nonce: bytes | None = None) -> tuple[bytes, bytes]:
+        """A new view for ``guest``: the module's snapshot and the view id (DESIGN §8)."""
+        handover = Handover.new(self.replica.frontier(), guest, nonce)
+        return self._running().collapse(handover.view), handover.view
+
+    def close(self) -> None:
+        """Stop following the replica."""
+        with contextlib.suppress(ValueError):
+            self.replica.delivery_listeners.remove(self._delivered)
+            self.replica.reset_listeners.remove(self._replay)
