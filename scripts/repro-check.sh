@@ -27,6 +27,19 @@ b=$(ls "$work"/second/deeper/lattice-copy/dist/*.whl)
 sha256sum "$a" "$b"
 if cmp -s "$a" "$b"; then
     echo "repro-check: identical wheels ($(basename "$a"), $(sha256sum < "$a" | cut -c1-16))"
+    # Each copy's builder attests its own wheel (lattice attest wheel); the two
+    # attestations match, so with N = 2 they admit the wheel.
+    lattice="$root/.venv/bin/lattice"
+    trust=()
+    for side in "first/lattice:$a" "second/deeper/lattice-copy:$b"; do
+        dir=${side%%:*} wheel=${side#*:}
+        key="$work/$(dirname "$dir" | tr / -).key"
+        "$lattice" keygen --out "$key" --no-password >/dev/null
+        "$lattice" attest wheel "$wheel" --identity "$key" --root "$work/$dir"
+        trust+=(--trust "$(basename "$key" .key)=$("$lattice" key show "$key")")
+    done
+    "$lattice" attest verify "$a.intoto.json" "$b.intoto.json" "${trust[@]}" \
+        --threshold 2 --blob "$a"
     # The wheel installs into a fresh virtualenv and works with no Rust toolchain in reach.
     python3 -m venv "$work/venv"
     "$work/venv/bin/pip" install --quiet "$a"

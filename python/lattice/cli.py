@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -29,17 +28,19 @@ from rich.console import Console
 from rich.table import Table
 
 from lattice import __version__, _lattice
+from lattice.cli_attest import attest, machine
 from lattice.cli_views import guest, share
 from lattice.cliutil import (
     PASSWORD_ENV,
     _config,
+    _control,
     _Lattice,
+    _password,
     config_option,
     password_file_option,
     timeout_option,
 )
 from lattice.errors import InvalidArgument
-from lattice.net.config import read_password_file
 
 __all__ = ["main"]
 
@@ -92,41 +93,6 @@ def demo(section: str | None, rounds: int | None, list_sections: bool, png: str 
     core = summary.core
     if core is not None and not (core.all_signatures_valid and core.chains_valid):
         raise click.ClickException("the demo's own entries did not verify")
-
-
-def _control(path: str, req: dict[str, object], timeout: float) -> dict[str, object]:
-    from lattice.net.control import request
-
-    cfg = _config(path)
-    if cfg.control is None:
-        raise InvalidArgument(f"{path} names no control socket")
-    return request(cfg.control, req, timeout=timeout)
-
-
-def _password(password_file: str | None, no_password: bool, confirm: bool) -> bytes | None:
-    """A key's password: from ``--password-file``, ``$LATTICE_PASSWORD`` or a hidden
-    prompt (confirmed when ``confirm``); None only with ``--no-password``."""
-    from_env = os.environ.get(PASSWORD_ENV)
-    if no_password:
-        if password_file is not None:
-            raise click.ClickException("--no-password and --password-file contradict each other")
-        return None
-    if password_file is not None:
-        text = read_password_file(Path(password_file))
-        where = f"the password file {password_file}"
-    elif from_env is not None:
-        text, where = from_env, f"${PASSWORD_ENV}"
-    elif sys.stdin.isatty():
-        text = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
-        where = "the password typed"
-    else:
-        raise click.ClickException(
-            f"a key needs a password: --password-file FILE or ${PASSWORD_ENV} (or a terminal "
-            "to type it in); --no-password writes the key unencrypted"
-        )
-    if not text:
-        raise click.ClickException(f"{where} is empty (use --no-password for a key without one)")
-    return text.encode()
 
 
 @main.command()
@@ -470,6 +436,8 @@ def doc_show(config: str, timeout: float, name: str, as_json: bool, doc_id: str)
 
 main.add_command(share)
 main.add_command(guest)
+main.add_command(attest)
+main.add_command(machine)
 
 if __name__ == "__main__":
     main()

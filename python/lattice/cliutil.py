@@ -3,7 +3,10 @@ into one line, the common options, reading a configuration by role."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -99,3 +102,41 @@ def _config(path: str, role: str = "peer"):  # type: ignore[no-untyped-def]
             "needs role = client and home"
         )
     return cfg
+
+
+def _control(path: str, req: dict[str, object], timeout: float) -> dict[str, object]:
+    """The reply of the node running with configuration ``path`` to ``req``."""
+    from lattice.net.control import request
+
+    cfg = _config(path)
+    if cfg.control is None:
+        raise InvalidArgument(f"{path} names no control socket")
+    return request(cfg.control, req, timeout=timeout)
+
+
+def _password(password_file: str | None, no_password: bool, confirm: bool) -> bytes | None:
+    """A key's password: from ``--password-file``, ``$LATTICE_PASSWORD`` or a hidden
+    prompt (confirmed when ``confirm``); None only with ``--no-password``."""
+    from_env = os.environ.get(PASSWORD_ENV)
+    if no_password:
+        if password_file is not None:
+            raise click.ClickException("--no-password and --password-file contradict each other")
+        return None
+    if password_file is not None:
+        from lattice.net.config import read_password_file
+
+        text = read_password_file(Path(password_file))
+        where = f"the password file {password_file}"
+    elif from_env is not None:
+        text, where = from_env, f"${PASSWORD_ENV}"
+    elif sys.stdin.isatty():
+        text = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+        where = "the password typed"
+    else:
+        raise click.ClickException(
+            f"a key needs a password: --password-file FILE or ${PASSWORD_ENV} (or a terminal "
+            "to type it in); --no-password writes the key unencrypted"
+        )
+    if not text:
+        raise click.ClickException(f"{where} is empty (use --no-password for a key without one)")
+    return text.encode()

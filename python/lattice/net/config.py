@@ -29,6 +29,12 @@ the swarm and its members has a default::
     doc = "notes"                 # a doc id (at most 64 UTF-8 bytes)
     guests = ["…"]                # the guests' public keys (64 hex digits each)
 
+    [trust]                       # optional: builders of Wasm state machines (DESIGN §10)
+    threshold = 2                 # lattice.net.trustconfig
+    [[trust.builders]]
+    name = "alice"
+    public_key = "…"
+
     [limits]                      # optional: lattice.net.connection.Limits, pending caps
     handshake_timeout = 5.0
     idle_timeout = 30.0
@@ -78,6 +84,8 @@ from lattice.errors import InvalidArgument
 from lattice.net import framebudget
 from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
+from lattice.net.trustconfig import TrustConfig
+from lattice.net.trustconfig import parse as parse_trust
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Member", "NodeConfig", "Share", "load", "render", "share"]
@@ -143,6 +151,8 @@ class NodeConfig:
     offline: bool = False
     #: Documents handed to guests (``[[shares]]``).
     shares: tuple[Share, ...] = ()
+    #: The builders trusted to attest Wasm state machines (``[trust]``; None: none).
+    trust: TrustConfig | None = None
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -214,7 +224,7 @@ INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
      "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
-TABLES = frozenset({"node", "swarm", "limits", "shares"})
+TABLES = frozenset({"node", "swarm", "limits", "shares", "trust"})
 SHARE_KEYS = frozenset({"doc", "guests"})
 #: The longest doc id (as in an op batch).
 MAX_DOC_ID_LEN = 64
@@ -301,7 +311,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f"cannot read {path}: {exc}") from exc
-    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits], [[shares]])")
+    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits], [[shares]], [trust])")
     base = path.parent
     node = f.table(raw, "node", "[node]")
     swarm = f.table(raw, "swarm", "[swarm]")
@@ -428,6 +438,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         password_file=rel(f.string(node, "password_file", "[node]")),
         offline=f.flag(node, "offline", "[node]"),
         shares=shares,
+        trust=None if "trust" not in raw else parse_trust(f, raw["trust"]),
     )
 
 

@@ -4,7 +4,9 @@ node's own user can use it (the socket is created mode 0600).
 
 Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
 ``{"op": "append", "payload": "<hex>"}``, and the document ops ``doc_show``,
-``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`, ``lattice doc``). Every
+``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`, ``lattice doc``), and
+the state machine ops ``publish``, ``machine_show``, ``machine_submit`` and
+``machine_query`` (:mod:`lattice.net.machines`, ``lattice attest``, ``lattice machine``). Every
 reply has ``"ok"``; failures carry ``"error"`` (the exception class) and ``"message"``.
 """
 
@@ -23,7 +25,8 @@ from rich.table import Table
 
 from lattice import _lattice
 from lattice.errors import InvalidArgument, LatticeError, LimitExceeded
-from lattice.net.documents import DOC_OPS, Documents
+from lattice.net.documents import DOC_OPS, EDIT_OPS, Documents
+from lattice.net.machines import MACHINE_OPS
 
 __all__ = [
     "MAX_REQUEST_DEPTH",
@@ -97,8 +100,8 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
         entry = node.append(payload)
         await node.durable()  # acknowledged once stored
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
-    if op in DOC_OPS:
-        edits = op != "doc_show"
+    if op in DOC_OPS or op in MACHINE_OPS:
+        edits = op in EDIT_OPS
         if edits:
             await node.writable(APPEND_WAIT)
         reply = node.documents.handle(req)

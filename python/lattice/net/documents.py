@@ -31,16 +31,20 @@ from typing import TYPE_CHECKING, Any
 
 from lattice import _lattice
 from lattice.errors import InvalidArgument
+from lattice.net.machines import MACHINE_OPS, Machines
 from lattice.state import Doc
 from lattice.state.ops import MAX_DOC_ID_LEN
 
 if TYPE_CHECKING:
+    from lattice.net.trustconfig import TrustConfig
     from lattice.replica import Replica
 
-__all__ = ["DEFAULT_TEXT", "DOC_OPS", "MAX_OPEN_DOCS", "Documents"]
+__all__ = ["DEFAULT_TEXT", "DOC_OPS", "EDIT_OPS", "MAX_OPEN_DOCS", "Documents"]
 
-#: The control ops served here.
+#: The control ops served here (and the machine ops, lattice.net.machines).
 DOC_OPS = frozenset({"doc_show", "doc_insert", "doc_delete"})
+#: Those that sign an entry (the control socket waits until they are durable).
+EDIT_OPS = frozenset({"doc_insert", "doc_delete", "publish", "machine_submit"})
 #: The text object a request edits when it names none.
 DEFAULT_TEXT = "text"
 #: Documents a node keeps open at once (each follows every entry the replica delivers);
@@ -66,10 +70,15 @@ class Documents:
     passes its own, which relays the entry)."""
 
     def __init__(
-        self, replica: Replica, append: Callable[[bytes], _lattice.Entry] | None = None
+        self,
+        replica: Replica,
+        append: Callable[..., _lattice.Entry] | None = None,
+        trust: TrustConfig | None = None,
     ) -> None:
         self.replica = replica
         self.append = append or replica.append
+        #: The Wasm state machines (DESIGN §10), under the node's [trust].
+        self.machines = Machines(replica, trust, self.append)
         self.open_docs: dict[bytes, Doc] = {}
         #: Documents kept open whatever the limit (those handed to guests follow the log).
         self.pinned: set[bytes] = set()
@@ -96,6 +105,7 @@ class Documents:
         return doc
 
     def close(self) -> None:
+        self.machines.close()
         for doc in self.open_docs.values():
             doc.close()
         self.open_docs.clear()
@@ -103,6 +113,8 @@ class Documents:
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         """Answer one ``doc_*`` request (typed errors for bad ones; nothing is signed)."""
         op = req.get("op")
+        if op in MACHINE_OPS:
+            return self.machines.handle(req)
         if op not in DOC_OPS:
             raise InvalidArgument(f"not a document op: {op!r}")
         doc_id = _field(req, "doc", str).encode()

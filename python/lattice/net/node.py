@@ -42,6 +42,7 @@ from typing import Any
 
 from lattice import _lattice
 from lattice.batch import ReceiveResult
+from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, InvalidArgument, LatticeError, StoreError
 from lattice.identity import Identity
 from lattice.net import wire
@@ -112,7 +113,7 @@ class Node(NodeViews):
                 self.replica.close()
                 raise
         #: The documents served on the control socket (``lattice doc``).
-        self.documents = Documents(self.replica, self.append)
+        self.documents = Documents(self.replica, self.append, config.trust)
         #: The documents handed to guests, each with its views (DESIGN §8).
         try:
             self.shares: dict[bytes, Views] = open_shares(
@@ -210,8 +211,7 @@ class Node(NodeViews):
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
         """Run ``coro`` as a task of this node (cancelled by :meth:`stop`)."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
+        self._tasks.add(task := asyncio.ensure_future(coro))
         task.add_done_callback(self._tasks.discard)
         return task
 
@@ -331,11 +331,11 @@ class Node(NodeViews):
 
     # --- writing and relaying ----------------------------------------------------------
 
-    def append(self, payload: bytes) -> _lattice.Entry:
+    def append(self, payload: bytes, kind: Kind = Kind.DATA) -> _lattice.Entry:
         """Append to this node's log; the entry is pushed to every peer once its commit is
         durable (``await node.durable()`` to wait for that)."""
         self.selfcheck.require()
-        entry = self.replica.append(payload)
+        entry = self.replica.append(payload, kind)
         self.after_commit(partial(self.relay, [entry]))
         return entry
 

@@ -47,6 +47,7 @@ __all__ = [
     "BuildManifest",
     "attest",
     "canonical_json",
+    "claimed",
     "key_id",
     "pae",
     "verify",
@@ -193,16 +194,22 @@ def _b64(value: Any, what: str) -> bytes:
         raise AttestationError(f"{what} is not base64") from None
 
 
-def verify(envelope: bytes, keys: Mapping[str, bytes]) -> BuildManifest:
-    """The manifest in ``envelope`` if one of its signatures verifies under ``keys`` (key
-    id → Ed25519 public key); AttestationError naming what failed otherwise: the
-    encoding, the payload type, an unknown key id, a key whose id is not its own, a
-    signature that does not verify, the statement."""
-    return verify_signer(envelope, keys)[0]
+def claimed(envelope: bytes) -> BuildManifest:
+    """The manifest ``envelope`` carries, **unverified** (what it claims: ``lattice attest
+    show``, and the check a node makes before it stores one); AttestationError if it is
+    not a DSSE envelope of a statement lattice reads."""
+    env = _envelope(envelope)
+    try:
+        statement = json.loads(_b64(env.get("payload"), "the payload"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AttestationError(f"the payload is not JSON: {exc}") from None
+    if not env["signatures"]:
+        raise AttestationError("an envelope with no signature")
+    return BuildManifest.from_statement(statement)
 
 
-def verify_signer(envelope: bytes, keys: Mapping[str, bytes]) -> tuple[BuildManifest, str]:
-    """As :func:`verify`, with the id of the key whose signature verified."""
+def _envelope(envelope: bytes) -> dict[str, Any]:
+    """The envelope's JSON object, with its payload type and a list of signatures."""
     if len(envelope) > MAX_ENVELOPE_LEN:
         raise AttestationError(f"an envelope of {len(envelope)} bytes (limit {MAX_ENVELOPE_LEN})")
     try:
@@ -213,6 +220,20 @@ def verify_signer(envelope: bytes, keys: Mapping[str, bytes]) -> tuple[BuildMani
         raise AttestationError("not a DSSE envelope (payload, payloadType, signatures)")
     if env.get("payloadType") != PAYLOAD_TYPE:
         raise AttestationError(f"payload type {env.get('payloadType')!r}, not {PAYLOAD_TYPE}")
+    return env
+
+
+def verify(envelope: bytes, keys: Mapping[str, bytes]) -> BuildManifest:
+    """The manifest in ``envelope`` if one of its signatures verifies under ``keys`` (key
+    id → Ed25519 public key); AttestationError naming what failed otherwise: the
+    encoding, the payload type, an unknown key id, a key whose id is not its own, a
+    signature that does not verify, the statement."""
+    return verify_signer(envelope, keys)[0]
+
+
+def verify_signer(envelope: bytes, keys: Mapping[str, bytes]) -> tuple[BuildManifest, str]:
+    """As :func:`verify`, with the id of the key whose signature verified."""
+    env = _envelope(envelope)
     payload = _b64(env.get("payload"), "the payload")
     message = pae(PAYLOAD_TYPE, payload)
     known = False

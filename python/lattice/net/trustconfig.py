@@ -1,0 +1,104 @@
+"""The ``[trust]`` table of a node's configuration (DESIGN §10): which builders the node
+trusts to attest Wasm state machines, and how many must agree. Without it a node runs no
+state machine at all (every ``machine_*`` request is an
+:class:`~lattice.errors.AttestationError`)::
+
+    [trust]
+    threshold = 2                 # N: matching attestations by N distinct trusted keys
+
+    [[trust.builders]]
+    name = "alice"
+    public_key = "…"              # 64 hex digits: the builder's Ed25519 identity
+    until = 1798761600            # optional: Unix time after which it is not trusted
+
+>>> cfg = parse(_Checks(), {"threshold": 1, "builders": [{"name": "a", "public_key": "11" * 32}]})
+>>> cfg.threshold, cfg.builders[0].name, cfg.policy().status({"sha256": "00" * 32})
+(1, 'a', 'pending: 0 of 1 matching attestations')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lattice.errors import InvalidArgument
+from lattice.trust.policy import Policy, Trusted
+
+__all__ = ["BUILDER_KEYS", "TRUST_KEYS", "TrustConfig", "parse"]
+
+TRUST_KEYS = frozenset({"threshold", "builders"})
+BUILDER_KEYS = frozenset({"name", "public_key", "until"})
+
+
+class Checks(Protocol):
+    """What reading a configuration file offers (lattice.net.config's reader)."""
+
+    def error(self, message: str) -> InvalidArgument: ...
+
+    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None: ...
+
+    def hex32(self, value: Any, what: str) -> bytes: ...
+
+
+class _Checks:
+    """Checks for a table read without a file (the doctest, tests)."""
+
+    def error(self, message: str) -> InvalidArgument:
+        return InvalidArgument(message)
+
+    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+        extra = set(table) - allowed
+        if extra:
+            raise self.error(f"unknown keys {sorted(extra)} in {where}")
+
+    def hex32(self, value: Any, what: str) -> bytes:
+        try:
+            out = bytes.fromhex(value)
+        except (TypeError, ValueError):
+            raise self.error(f"{what} must be 64 hex digits") from None
+        if len(out) != 32:
+            raise self.error(f"{what} must be 64 hex digits")
+        return out
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """The trusted builders and N."""
+
+    threshold: int
+    builders: tuple[Trusted, ...]
+
+    def policy(self) -> Policy:
+        """A fresh policy of these builders (fed by the log it is used on)."""
+        return Policy({b.name: b for b in self.builders}, self.threshold)
+
+
+def parse(f: Checks, trust: Any) -> TrustConfig:
+    """The ``[trust]`` table, checked (every error names the key)."""
+    if not isinstance(trust, dict):
+        raise f.error("[trust] must be a table")
+    f.known(trust, TRUST_KEYS, "[trust]")
+    listed = trust.get("builders", [])
+    if not isinstance(listed, list) or not all(isinstance(b, dict) for b in listed):
+        raise f.error("[[trust.builders]] must be tables")
+    builders = []
+    for i, b in enumerate(listed):
+        where = f"[[trust.builders]] #{i + 1}"
+        f.known(b, BUILDER_KEYS, where)
+        name = b.get("name")
+        if not isinstance(name, str) or not name:
+            raise f.error(f"{where} name must be a non-empty string")
+        until = b.get("until")
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int | float)):
+            raise f.error(f"{where} until must be a Unix time, got {until!r}")
+        builders.append(Trusted(name, f.hex32(b.get("public_key"), f"{where} public_key"), until))
+    if len({b.name for b in builders}) != len(builders):
+        raise f.error("[[trust.builders]] names a builder twice")
+    if len({b.key for b in builders}) != len(builders):
+        raise f.error("[[trust.builders]] lists a key twice")
+    threshold = trust.get("threshold", 1)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise f.error(f"[trust] threshold must be a whole number of at least 1, not {threshold!r}")
+    if threshold > len(builders):
+        raise f.error(f"[trust] threshold {threshold} with {len(builders)} trusted builders")
+    return TrustConfig(threshold, tuple(builders))
