@@ -140,7 +140,7 @@ def attest_build(
 def attest_wheel(
     wheel: str, key: str | None, password_file: str | None, builder: str | None, root: str
 ) -> None:
-    """Sign the build attestation of lattice's wheel WHEEL (from ``make wheel``)."""
+    """Sign the build attestation of lattice's wheel WHEEL (from make wheel)."""
     from lattice.trust.attest import attest as sign
     from lattice.trust.manifest import for_wheel
 
@@ -218,7 +218,7 @@ def attest_verify(
 @attest.command("show")
 @click.argument("envelope", type=click.Path(exists=True, dir_okay=False))
 def attest_show(envelope: str) -> None:
-    """Print what ENVELOPE claims (NOT verified: see ``attest verify``) as JSON."""
+    """Print what ENVELOPE claims (NOT verified: see attest verify) as JSON."""
     from lattice.trust.attest import claimed
 
     data = Path(envelope).read_bytes()

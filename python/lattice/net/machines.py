@@ -78,7 +78,7 @@ class Machines:
         self.replica = replica
         self.trust = trust
         self.append = append or replica.append
-        self.blobs = Blobs(replica)
+        self._blobs: Blobs | None = None  # followed from the first publish on
         #: One policy for the node, fed by the log's attestations (through each document).
         self.policy: Policy | None = None if trust is None else trust.policy()
         self.open_docs: dict[tuple[bytes, bytes], WasmDoc] = {}
@@ -96,11 +96,19 @@ class Machines:
         self.open_docs[key] = doc  # the most recently used last
         return doc
 
+    @property
+    def blobs(self) -> Blobs:
+        """The log's blobs by digest (what ``publish`` does not append twice)."""
+        if self._blobs is None:
+            self._blobs = Blobs(self.replica)
+        return self._blobs
+
     def close(self) -> None:
         for doc in self.open_docs.values():
             doc.close()
         self.open_docs.clear()
-        self.blobs.close()
+        if self._blobs is not None:
+            self._blobs.close()
 
     def publish(self, kind: str, payload: bytes) -> _lattice.Entry:
         """Append a checked blob or attestation (a blob already held: its entry)."""
