@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -73,6 +74,7 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@functools.lru_cache(maxsize=4096)
 def key_id(public_key: bytes) -> str:
     """The published key id of an Ed25519 key: SHA-256 of the canonical JSON of
     ``{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hex}}``."""

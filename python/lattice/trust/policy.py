@@ -58,6 +58,7 @@ class _Seen:
     manifest: BuildManifest
     builder: str  # the trusted builder's name
     envelope: bytes = field(repr=False)
+    definition: bytes = field(repr=False, default=b"")  # its build definition, canonical
 
 
 class Policy:
@@ -110,13 +111,14 @@ class Policy:
             expired = [t.name for t in self._keys.values() if not self._live(t)]
             hint = f" (expired: {', '.join(expired)})" if expired else ""
             raise AttestationError(f"untrusted or broken attestation: {exc}{hint}") from None
-        definition = manifest.build_definition()["externalParameters"]
+        params = manifest.build_definition()["externalParameters"]
         for pinned, want in self.expect.items():
-            if definition[pinned] != want:
+            if params[pinned] != want:
                 raise AttestationError(f"another {pinned}: the policy pins {want!r}")
         builder = self._keys[signer]
-        key = canonical_json([builder.name, manifest.build_definition(), dict(manifest.output)])
-        self._seen.setdefault(key, _Seen(manifest, builder.name, envelope))
+        definition = canonical_json(manifest.build_definition())
+        key = canonical_json([builder.name, dict(manifest.output)]) + definition
+        self._seen.setdefault(key, _Seen(manifest, builder.name, envelope, definition))
         return manifest
 
     def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
@@ -126,13 +128,12 @@ class Policy:
             s for s in self._seen.values()
             if s.manifest.output.get("sha256") == digest and self._live(self.builders[s.builder])
         ]  # fmt: skip
-        definitions = [canonical_json(s.manifest.build_definition()) for s in ours]
+        definitions = {s.definition for s in ours}
         dissent = sorted(
             {
                 s.builder
                 for s in self._seen.values()
-                if canonical_json(s.manifest.build_definition()) in definitions
-                and s.manifest.output.get("sha256") != digest
+                if s.definition in definitions and s.manifest.output.get("sha256") != digest
             }
         )
         return {s.builder for s in ours}, dissent
