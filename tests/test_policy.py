@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import lattice
-from lattice.errors import AttestationError
+from lattice.errors import AttestationError, InvalidArgument
 from lattice.state.wasm import PROFILE_ID, WasmStateMachine, digests
 from lattice.trust.attest import BuildManifest, attest
 from lattice.trust.build import ZIG_ARGV, build
@@ -65,6 +65,21 @@ def test_dissent_quarantines() -> None:
     policy.add(attest(_manifest(other, "b2"), BUILDERS[2]))
     with pytest.raises(AttestationError, match="quarantined: b2"):
         policy.require(OUT)
+
+
+def test_only_matching_attestations_count_together() -> None:
+    # The same output under two build definitions is two claims, not one claim twice.
+    policy = _policy(2)
+    policy.add(attest(_manifest(OUT, "b0"), BUILDERS[0]))
+    policy.add(attest(_manifest(OUT, "b1", argv=[*ZIG_ARGV, "-g0"]), BUILDERS[1]))
+    assert policy.status(OUT) == "pending: 1 of 2 matching attestations"
+    policy.add(attest(_manifest(OUT, "b1"), BUILDERS[1]))
+    assert policy.status(OUT) == "admitted"
+
+
+def test_one_key_under_two_names_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="one key"):
+        Policy({"a": BUILDERS[0].public_key, "b": BUILDERS[0].public_key}, 1)
 
 
 def test_another_toolchain_or_argv_does_not_count() -> None:

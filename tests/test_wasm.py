@@ -175,3 +175,25 @@ def test_a_query_changes_nothing_even_in_a_hostile_module() -> None:
     assert answers == [struct.pack("<I", 1)] * 3, "each query sees the state, not the last"
     assert asked.apply_batch([b"op"]) == quiet.apply_batch([b"op"]) == -1
     assert asked.snapshot_hash() == quiet.snapshot_hash()
+
+
+def test_nothing_but_applied_ops_runs_the_live_instance() -> None:
+    # The module counts the calls into its snapshot and lets the count into its state: a
+    # replica asked for hashes, collapses, checks and queries must end as one never asked.
+    counting = {
+        "snapshot": """(func (export "snapshot") (result i32)
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            (i32.store (i32.const 1024) (global.get $n)) i32.const 4)""",
+    }
+    extra = "(global $n (mut i32) (i32.const 0))"
+    asked = WasmStateMachine(wat(extra=extra, **counting))
+    quiet = WasmStateMachine(wat(extra=extra, **counting))
+    first = asked.snapshot_hash()
+    for _ in range(3):
+        assert asked.snapshot_hash() == first and asked.collapse(b"v") == struct.pack("<I", 1)
+        asked.query(b"")
+        assert asked.check([b"op"]) == -1
+    assert asked.fuel_used == quiet.fuel_used == 0
+    assert asked.apply_batch([b"op"]) == quiet.apply_batch([b"op"]) == -1
+    assert asked.snapshot_hash() == quiet.snapshot_hash()
+    assert asked.collapse(b"v") == struct.pack("<I", 2)

@@ -69,8 +69,14 @@ class TrustConfig:
     builders: tuple[Trusted, ...]
 
     def policy(self) -> Policy:
-        """A fresh policy of these builders (fed by the log it is used on)."""
-        return Policy({b.name: b for b in self.builders}, self.threshold)
+        """A fresh policy of these builders (fed by the log it is used on), pinning this
+        engine's profile: a blob attested under another profile is not the blob that
+        runs here."""
+        from lattice.state.wasm import PROFILE_ID  # the engine: only once a policy is made
+
+        return Policy(
+            {b.name: b for b in self.builders}, self.threshold, expect={"profile": PROFILE_ID}
+        )
 
 
 def parse(f: Checks, trust: Any) -> TrustConfig:

@@ -29,11 +29,12 @@ and the instance is rebuilt from the snapshot it had before — every replica al
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import wasmtime
@@ -209,6 +210,13 @@ class WasmStateMachine:
         #: Fuel the ops applied so far took (the same on every replica).
         self.fuel_used = 0
         self._build(None)
+        try:
+            #: The module's snapshot, taken after init and after each accepted batch (the
+            #: same points on every replica): queries, hashes and collapse read this, so
+            #: nothing but applied ops ever runs the live instance.
+            self._state = self._snapshot()
+        except (wasmtime.WasmtimeError, wasmtime.Trap, WasmTrap) as exc:
+            raise BadBlob(f"the blob traps on its first snapshot: {exc}") from None
 
     # --- the instance ------------------------------------------------------------------
 
@@ -235,7 +243,10 @@ class WasmStateMachine:
         if self._io < 0 or self._cap <= 0 or self._io + self._cap > size:
             raise BadBlob("its I/O buffer is not inside its memory")
         if state is not None:
-            self._restore(state)
+            try:
+                self._restore(state)
+            except (wasmtime.WasmtimeError, wasmtime.Trap, DecodeError) as exc:
+                raise BadBlob(f"the state machine cannot restore its own snapshot: {exc}") from None
 
     def _call(self, name: str, *args: int, fuel: int) -> int:
         self._store.set_fuel(fuel)
@@ -278,7 +289,7 @@ class WasmStateMachine:
             struct.pack("<I", CONTEXT_LEN + len(p)) + c + bytes(p)
             for p, c in zip(payloads, ctx, strict=True)
         )
-        before = self._snapshot()
+        before = self._state
         fuel = min(self.fuel_per_batch, self.fuel_per_op * max(1, len(payloads)))
         try:
             self._write(frames)
@@ -293,17 +304,32 @@ class WasmStateMachine:
             return 0
         if refused >= 0:
             self._build(before)  # all or none: the ops before the refused one go too
-        return refused
+            return refused
+        try:
+            self._state = self._snapshot()
+        except (wasmtime.WasmtimeError, wasmtime.Trap, WasmTrap):
+            self._build(before)  # a batch whose state cannot be taken is refused whole
+            return 0
+        return -1
 
     def check(self, payloads: Sequence[bytes], contexts: Sequence[bytes] | None = None) -> int:
         """What :meth:`apply_batch` would answer now, changing nothing (state and fuel
-        count alike): a writer's test before it signs."""
-        before, used = self._snapshot(), self.fuel_used
-        refused = self.apply_batch(payloads, contexts)
-        self.fuel_used = used
-        if refused == -1:
-            self._build(before)
-        return refused
+        count alike): a writer's test before it signs, run on a throwaway instance."""
+        with self._throwaway():
+            return self.apply_batch(payloads, contexts)
+
+    @contextlib.contextmanager
+    def _throwaway(self) -> Iterator[None]:
+        """Run the block on a fresh instance restored from the last snapshot, then go back
+        to the live one as it was (state, snapshot and fuel count)."""
+        kept = self._store, self._memory, self._fn, self._io, self._cap
+        state, used = self._state, self.fuel_used
+        try:
+            self._build(state)
+            yield
+        finally:
+            self._store, self._memory, self._fn, self._io, self._cap = kept
+            self._state, self.fuel_used = state, used
 
     def apply(self, ops: Sequence[bytes], context: Context) -> None:
         """An entry's ops, all or none (InvalidOp says which was refused)."""
@@ -317,14 +343,15 @@ class WasmStateMachine:
 
     def collapse(self, view: bytes) -> bytes:
         """The module's snapshot (its state, as it encodes it)."""
-        return self._snapshot()
+        return self._state
 
     def restore(self, snapshot: bytes) -> None:
         """Become the state ``snapshot`` (DecodeError if the module refuses it)."""
-        before = self._snapshot()
+        before = self._state
         try:
             self._restore(snapshot)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            self._state = self._snapshot()
+        except (wasmtime.WasmtimeError, wasmtime.Trap, WasmTrap) as exc:
             self._build(before)
             raise DecodeError(f"the state machine trapped on a state: {exc}") from None
         except DecodeError:
@@ -334,21 +361,18 @@ class WasmStateMachine:
     def query(self, request: object) -> bytes:
         """Ask the module (its answer, or WasmTrap / LimitExceeded for none). A query
         changes nothing: whatever the module does to its memory meanwhile, the instance
-        asked is a fresh instance restored from the current snapshot, discarded after (a
+        asked is a fresh instance restored from the last snapshot, discarded after (a
         hostile module that counts queries would otherwise make replicas that were asked
-        differently diverge)."""
+        differently diverge). Hashes and collapse read that snapshot too."""
         data = bytes(request) if isinstance(request, bytes | bytearray | memoryview) else b""
-        kept = self._store, self._memory, self._fn, self._io, self._cap
-        try:
-            self._build(self._snapshot())
-            self._write(data)
-            n = self._call("query", len(data), fuel=self.fuel_per_batch)
-            return self._read(n, "query")
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise WasmTrap(f"the state machine trapped on a query: {exc}") from None
-        finally:
-            self._store, self._memory, self._fn, self._io, self._cap = kept
+        with self._throwaway():
+            try:
+                self._write(data)
+                n = self._call("query", len(data), fuel=self.fuel_per_batch)
+                return self._read(n, "query")
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                raise WasmTrap(f"the state machine trapped on a query: {exc}") from None
 
     def snapshot_hash(self) -> str:
         """SHA-256 of the current snapshot (replicas compare these)."""
-        return hashlib.sha256(self._snapshot()).hexdigest()
+        return hashlib.sha256(self._state).hexdigest()

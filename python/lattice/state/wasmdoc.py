@@ -4,13 +4,21 @@
 :class:`~lattice.state.Doc`: each transaction is one DATA entry (a machine batch,
 :mod:`lattice.state.machineops`, naming the blob's SHA-256), applied all or none by the
 module, and an entry the module refuses stays in the log, is listed in :attr:`rejected`
-on every replica alike and costs its author a penalty. The blob comes from the log (a
+on every replica that follows this document and machine, and costs its author a penalty
+(a batch for another document or machine, or one that does not decode, is not this
+document's business and is passed over). The blob comes from the log (a
 ``BLOB`` entry) and runs only once the policy admits it — from the ``ATTESTATION``
 entries the replica delivers. Until then the document's entries **wait** (:attr:`waiting`,
 in delivery order) and nothing is instantiated; the moment the N-th matching attestation
 (or the blob itself) arrives, they are applied, in that order. A blob that is later
-quarantined (a trusted builder dissents) stops: the instance is dropped and every entry
-waits again. Collapse (DESIGN §8) is the module's ``snapshot``.
+refused (a trusted builder dissents, or the builders it counted on expire) stops: the
+instance is dropped and the entries from then on wait; if it is admitted again, the
+document is rebuilt from the whole log, so its state is what a replica opening it then
+would compute. Waiting entries are held with their ops up to :data:`MAX_WAITING_BYTES`;
+beyond that only their ids are kept and admission rebuilds from the log. Collapse
+(DESIGN §8) is the module's ``snapshot``. Concurrent entries reach replicas in different
+orders, so a module must give the same state whichever order it applies them in (the
+shipped ones do, with the op context's Lamport time and entry id).
 
 >>> import lattice, struct, tempfile, pathlib
 >>> from lattice.trust.attest import attest
@@ -35,6 +43,7 @@ waits again. Collapse (DESIGN §8) is the module's ``snapshot``.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,7 +53,6 @@ from lattice.errors import (
     AttestationError,
     BadBlob,
     DecodeError,
-    DocMismatch,
     InvalidArgument,
     InvalidOp,
     LatticeError,
@@ -67,7 +75,12 @@ from lattice.state.wasm import (
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["WasmDoc"]
+__all__ = ["MAX_REFUSALS_KEPT", "MAX_WAITING_BYTES", "WasmDoc"]
+
+#: Ops held in memory for waiting entries before the document falls back to the log.
+MAX_WAITING_BYTES = 64 * 1024 * 1024
+#: Refused entries and attestations listed (the newest; older ones are counted only).
+MAX_REFUSALS_KEPT = 1000
 
 _DATA, _BLOB, _ATTESTATION = int(Kind.DATA), int(Kind.BLOB), int(Kind.ATTESTATION)
 
@@ -124,16 +137,20 @@ class WasmDoc:
                 pending.result()
         self.machine_sm: WasmStateMachine | None = None
         self._blob: bytes | None = None
-        #: Entries refused by the module (or malformed): (entry id, the reason).
-        self.rejected: list[tuple[bytes, LatticeError]] = []
+        #: Entries refused by the module: (entry id, the reason), the newest.
+        self.rejected: deque[tuple[bytes, LatticeError]] = deque(maxlen=MAX_REFUSALS_KEPT)
         # Entries of this document waiting for the state machine, with their ops (kept,
         # not looked up again: a node's store commits on a thread, after delivery).
         self._waiting: list[tuple[_lattice.Entry, tuple[bytes, ...]]] = []
+        self._waiting_bytes = 0
+        self._waiting_ids: list[bytes] = []  # beyond MAX_WAITING_BYTES: ids only
+        # Dropped after running (refused later): admission again rebuilds from the log.
+        self._dropped = False
         #: Why the state machine is not running (None: it is).
         self.why: str | None = f"the blob {self.machine.hex()[:16]}… is not in the log"
         self.applied = 0
-        #: Attestation entries the policy did not count: (entry id, why).
-        self.refused: list[tuple[bytes, AttestationError]] = []
+        #: Attestation entries the policy did not count: (entry id, why), the newest.
+        self.refused: deque[tuple[bytes, LatticeError]] = deque(maxlen=MAX_REFUSALS_KEPT)
         self._frontiers: dict[bytes, dict[bytes, int]] = {}
         for entry in self.replica.iter_entries():
             self._delivered(entry, replay=True)
@@ -143,7 +160,7 @@ class WasmDoc:
     @property
     def waiting(self) -> list[bytes]:
         """The ids of this document's entries that wait for the state machine, in order."""
-        return [entry.id for entry, _ in self._waiting]
+        return [entry.id for entry, _ in self._waiting] + self._waiting_ids
 
     def _delivered(self, entry: _lattice.Entry, replay: bool = False) -> None:
         frontier = self._frontiers.setdefault(entry.author, {})
@@ -153,43 +170,44 @@ class WasmDoc:
         if entry.kind == _ATTESTATION:
             try:
                 self.policy.add(entry.payload)
-            except AttestationError as exc:
+            except LatticeError as exc:
                 self.refused.append((entry.id, exc))
             if self.machine_sm is not None:
                 self._check_still_admitted()
-            elif not replay:
+            else:
                 self._start(replay)
         elif entry.kind == _BLOB:
             if self._blob is None and digests(entry.payload)["sha256"] == self.machine.hex():
                 self._blob = entry.payload
-                if not replay:
-                    self._start(replay)
+                self._start(replay)
         elif entry.kind == _DATA and machineops.is_machine_batch(entry.payload):
             self._batch(entry, replay)
 
     def _check_still_admitted(self) -> None:
-        """After an attestation: a trusted builder's dissent quarantines a running blob
-        (for good): the instance is dropped, and the entries from now on wait."""
+        """After an attestation: a running blob the policy no longer admits (a trusted
+        builder's dissent, expired builders) is dropped; the entries from now on wait."""
         assert self.machine_sm is not None
         try:
             self.policy.require(self.machine_sm.digests)
         except AttestationError as exc:
-            self.machine_sm, self.why = None, str(exc)
+            self.machine_sm, self.why, self._dropped = None, str(exc), True
 
     def _batch(self, entry: _lattice.Entry, replay: bool) -> None:
         try:
             batch = machineops.decode(entry.payload)
-        except DecodeError as exc:
-            self._reject(entry, exc, replay)
-            return
-        if batch.doc != self.doc_id:
-            return  # another document's
-        if batch.machine != self.machine:
-            self._reject(entry, DocMismatch("a batch for another state machine"), replay)
-        elif self.machine_sm is None:
-            self._waiting.append((entry, batch.ops))
-        else:
+        except DecodeError:
+            return  # whose it is cannot be told: no document's to refuse
+        if batch.doc != self.doc_id or batch.machine != self.machine:
+            return  # another document's, or this id run by another machine
+        if self.machine_sm is not None:
             self._apply(entry, batch.ops, replay)
+            return
+        size = sum(map(len, batch.ops))
+        if self._waiting_ids or self._waiting_bytes + size > MAX_WAITING_BYTES:
+            self._waiting_ids.append(entry.id)
+        else:
+            self._waiting.append((entry, batch.ops))
+            self._waiting_bytes += size
 
     def _context(self, entry: _lattice.Entry) -> Context:
         frontier = dict(self._frontiers.get(entry.author, {}))
@@ -201,6 +219,10 @@ class WasmDoc:
             self.machine_sm.apply(ops, self._context(entry))
         except InvalidOp as exc:
             self._reject(entry, exc, replay)
+            return
+        except LatticeError as exc:  # it cannot go on (restoring its own snapshot failed)
+            self.machine_sm, self.why, self._dropped = None, f"it broke: {exc}", True
+            self._waiting_ids.append(entry.id)
             return
         self.applied += 1
 
@@ -214,15 +236,30 @@ class WasmDoc:
         it; then apply every waiting entry, in the order they arrived."""
         if self._blob is None:
             return
+        if self._dropped or (self._waiting_ids and not replay):
+            if replay:
+                return  # dropped for the rest of this replay
+            try:
+                self.policy.require(digests(self._blob))
+            except AttestationError as exc:
+                self.why = str(exc)
+                return
+            self._replay()  # the whole log again: what a replica opening it now computes
+            return
         try:
             sm = WasmStateMachine(self._blob, policy=self.policy, **self._caps)
         except (AttestationError, BadBlob) as exc:
             self.why = str(exc)
             return
         self.machine_sm, self.why = sm, None
-        waiting, self._waiting = self._waiting, []
+        waiting, self._waiting, self._waiting_bytes = self._waiting, [], 0
         for entry, ops in waiting:
             self._apply(entry, ops, replay)
+        ids, self._waiting_ids = self._waiting_ids, []
+        for entry_id in ids:  # only while replaying: the store holds them all by now
+            held = self.replica.get(entry_id)
+            if held is not None and self.machine_sm is not None:
+                self._apply(held, machineops.decode(held.payload).ops, replay)
 
     # --- writing and reading ---------------------------------------------------------------
 
@@ -270,4 +307,5 @@ class WasmDoc:
         """Stop following the replica."""
         with contextlib.suppress(ValueError):
             self.replica.delivery_listeners.remove(self._delivered)
+        with contextlib.suppress(ValueError):
             self.replica.reset_listeners.remove(self._replay)

@@ -51,6 +51,7 @@ __all__ = [
     "claimed",
     "key_id",
     "pae",
+    "parse_json",
     "verify",
     "verify_signer",
 ]
@@ -68,10 +69,25 @@ BUILD_TYPES = (BUILD_TYPE, WHEEL_BUILD_TYPE)
 MAX_ENVELOPE_LEN = 1 << 20
 
 
+def parse_json(data: bytes | str, what: str) -> Any:
+    """``data`` parsed, or AttestationError saying ``what`` is not JSON lattice reads (not
+    UTF-8, malformed, a number too long to convert, nesting too deep)."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AttestationError(f"{what} is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise AttestationError(f"{what} is JSON lattice does not read: {exc}") from None
+
+
 def canonical_json(value: object) -> bytes:
     """Keys sorted, no whitespace, UTF-8: one encoding per value (as securesystemslib's
     ``encode_canonical`` for the values lattice writes: strings, ints, lists, objects)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise AttestationError("a string that is not Unicode text (a lone surrogate)") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -201,10 +217,7 @@ def claimed(envelope: bytes) -> BuildManifest:
     show``, and the check a node makes before it stores one); AttestationError if it is
     not a DSSE envelope of a statement lattice reads."""
     env = _envelope(envelope)
-    try:
-        statement = json.loads(_b64(env.get("payload"), "the payload"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttestationError(f"the payload is not JSON: {exc}") from None
+    statement = parse_json(_b64(env.get("payload"), "the payload"), "the payload")
     if not env["signatures"]:
         raise AttestationError("an envelope with no signature")
     return BuildManifest.from_statement(statement)
@@ -214,10 +227,7 @@ def _envelope(envelope: bytes) -> dict[str, Any]:
     """The envelope's JSON object, with its payload type and a list of signatures."""
     if len(envelope) > MAX_ENVELOPE_LEN:
         raise AttestationError(f"an envelope of {len(envelope)} bytes (limit {MAX_ENVELOPE_LEN})")
-    try:
-        env = json.loads(envelope)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttestationError(f"not a DSSE envelope: {exc}") from None
+    env = parse_json(envelope, "the envelope")
     if not isinstance(env, dict) or not isinstance(env.get("signatures"), list):
         raise AttestationError("not a DSSE envelope (payload, payloadType, signatures)")
     if env.get("payloadType") != PAYLOAD_TYPE:
@@ -248,11 +258,7 @@ def verify_signer(envelope: bytes, keys: Mapping[str, bytes]) -> tuple[BuildMani
         if key_id(key) != keyid:
             raise AttestationError(f"key id {keyid[:16]}… is not the id of the key given for it")
         if _lattice.verify(key, message, _b64(sig.get("sig"), "a signature")):
-            try:
-                statement = json.loads(payload)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise AttestationError(f"the payload is not JSON: {exc}") from None
-            return BuildManifest.from_statement(statement), keyid
+            return BuildManifest.from_statement(parse_json(payload, "the payload")), keyid
         raise AttestationError(f"the signature by key {keyid[:16]}… does not verify")
     if not known:
         raise AttestationError("no signature by a known key (unknown key ids)")

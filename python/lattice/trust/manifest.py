@@ -92,8 +92,8 @@ def wheel_digest(package: str) -> str:
 
 def toolchain(package: str = COMPILER) -> dict[str, str]:
     """The compiler's name, version and wheel digest."""
-    version = importlib.metadata.version(package)
-    return {"package": package, "version": version, "wheel": wheel_digest(package)}
+    wheel = wheel_digest(package)  # AttestationError if it is not installed
+    return {"package": package, "version": importlib.metadata.version(package), "wheel": wheel}
 
 
 def for_blob(
@@ -134,6 +134,7 @@ def for_wheel(wheel: Path, builder: str, root: Path) -> BuildManifest:
             f"{root} has uncommitted changes: a wheel's source is a commit (commit first)"
         )
     tree = _git(root, "rev-parse", "HEAD^{tree}")
+    maturin = wheel_digest("maturin")  # AttestationError if it is not installed
     rust = (root / "rust-toolchain.toml").read_text()
     channel = next(
         (ln.split("=", 1)[1].strip().strip('"') for ln in rust.splitlines() if "channel" in ln),
@@ -146,7 +147,7 @@ def for_wheel(wheel: Path, builder: str, root: Path) -> BuildManifest:
         toolchain={
             "package": "maturin",
             "version": importlib.metadata.version("maturin"),
-            "wheel": wheel_digest("maturin"),
+            "wheel": maturin,
             "rust": channel,
             "zig": importlib.metadata.version(COMPILER),
         },

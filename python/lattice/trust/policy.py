@@ -25,7 +25,6 @@ the policy pins, does not count; :meth:`Policy.add` says why. Every refusal is a
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import AttestationError, InvalidArgument
-from lattice.trust.attest import PAYLOAD_TYPE, BuildManifest, canonical_json, key_id, verify_signer
+from lattice.trust.attest import (
+    BUILD_TYPE,
+    PAYLOAD_TYPE,
+    BuildManifest,
+    canonical_json,
+    key_id,
+    parse_json,
+    verify_signer,
+)
 
 if TYPE_CHECKING:
     from lattice.replica import Replica
@@ -58,12 +65,13 @@ class _Seen:
     manifest: BuildManifest
     builder: str  # the trusted builder's name
     envelope: bytes = field(repr=False)
-    definition: bytes = field(repr=False, default=b"")  # its build definition, canonical
+    definition: bytes = field(repr=False)  # its build definition, canonical
 
 
 class Policy:
     """Trusted builders (name → key, or :class:`Trusted`), the threshold N, and what the
-    build must be (``expect``: any of ``toolchain``, ``argv``, ``profile``)."""
+    build of a state machine must be (``expect``: any of ``toolchain``, ``argv``,
+    ``profile``; attestations of lattice's wheel are not pinned by it)."""
 
     def __init__(
         self,
@@ -86,6 +94,9 @@ class Policy:
                 f"N = {threshold} with only {len(self.builders)} trusted builders"
             )
         self.threshold = threshold
+        keys = [t.key for t in self.builders.values()]
+        if len(set(keys)) != len(keys):
+            raise InvalidArgument("two trusted builders with one key (a key counts once)")
         self.expect = dict(expect or {})
         unknown = set(self.expect) - {"toolchain", "argv", "profile"}
         if unknown:
@@ -113,7 +124,7 @@ class Policy:
             raise AttestationError(f"untrusted or broken attestation: {exc}{hint}") from None
         params = manifest.build_definition()["externalParameters"]
         for pinned, want in self.expect.items():
-            if params[pinned] != want:
+            if manifest.build_type == BUILD_TYPE and params[pinned] != want:
                 raise AttestationError(f"another {pinned}: the policy pins {want!r}")
         builder = self._keys[signer]
         definition = canonical_json(manifest.build_definition())
@@ -122,21 +133,21 @@ class Policy:
         return manifest
 
     def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
-        """Builders (live) attesting ``output``, and those dissenting on its definitions."""
+        """The most live builders attesting ``output`` with one build definition (only
+        matching attestations count together), and those dissenting on its definitions."""
         digest = dict(output).get("sha256")
-        ours = [
-            s for s in self._seen.values()
-            if s.manifest.output.get("sha256") == digest and self._live(self.builders[s.builder])
-        ]  # fmt: skip
-        definitions = {s.definition for s in ours}
+        groups: dict[bytes, set[str]] = {}
+        for s in self._seen.values():
+            if s.manifest.output.get("sha256") == digest and self._live(self.builders[s.builder]):
+                groups.setdefault(s.definition, set()).add(s.builder)
         dissent = sorted(
             {
                 s.builder
                 for s in self._seen.values()
-                if s.definition in definitions and s.manifest.output.get("sha256") != digest
+                if s.definition in groups and s.manifest.output.get("sha256") != digest
             }
         )
-        return {s.builder for s in ours}, dissent
+        return max(groups.values(), key=len, default=set()), dissent
 
     def status(self, output: Mapping[str, str]) -> str:
         """``admitted``, ``quarantined: …`` or ``pending: k of N …`` for a blob's digests."""
@@ -202,9 +213,6 @@ class LogAttestations:
 def verify_envelope_shape(envelope: bytes) -> None:
     """Raise AttestationError unless ``envelope`` is a DSSE envelope of lattice's payload
     type (its signatures are the policy's business)."""
-    try:
-        env = json.loads(envelope)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttestationError(f"not a DSSE envelope: {exc}") from None
+    env = parse_json(envelope, "the envelope")
     if not isinstance(env, dict) or env.get("payloadType") != PAYLOAD_TYPE:
         raise AttestationError("not a DSSE envelope of an in-toto statement")
