@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 import lattice
 from lattice.cli import main
+from lattice.state.wasm import digests
 from lattice.trust.attest import WHEEL_BUILD_TYPE, key_id, verify
 
 
@@ -76,7 +78,7 @@ def test_tampered_unknown_and_malformed_envelopes_are_refused(
     assert "unknown key ids" in run("attest", "verify", str(env_path), *only_b2, ok=False)
     junk = tmp_path / "junk.json"
     junk.write_text("[1, 2")
-    assert "not a DSSE envelope" in run("attest", "show", str(junk), ok=False)
+    assert "the envelope is not JSON" in run("attest", "show", str(junk), ok=False)
     assert "no trusted keys" in run("attest", "verify", str(env_path), ok=False)
     assert "not a shipped state machine" in run(
         "attest", "build", "nosuch", "--identity", str(keys["b1"]), "--out", str(tmp_path), ok=False
@@ -100,7 +102,10 @@ def test_a_wheel_is_attested_from_a_clean_checkout_only(
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "x")
     wheel = tmp_path / "lattice-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl"
-    wheel.write_bytes(b"PK\x05\x06" + bytes(18))  # an (empty) zip: what is hashed is the file
+    module = b"\x7fELF an extension module"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("lattice/_lattice.abi3.so", module)
+        z.writestr("lattice/__init__.py", "")
     run("attest", "wheel", str(wheel), "--identity", str(keys["b1"]), "--root", str(root))
     me = lattice.Identity.load(keys["b1"])
     manifest = verify(
@@ -108,6 +113,8 @@ def test_a_wheel_is_attested_from_a_clean_checkout_only(
     )
     assert manifest.build_type == WHEEL_BUILD_TYPE and manifest.name == wheel.name
     assert manifest.toolchain["rust"] == "1.95.0" and len(manifest.source["gitTree"]) == 40
+    # The module inside is attested with it: what a node that installs the wheel measures.
+    assert manifest.parts == {"lattice/_lattice.abi3.so": digests(module)}
     (root / "rust-toolchain.toml").write_text("changed\n")
     out = run(
         "attest", "wheel", str(wheel), "--identity", str(keys["b1"]), "--root", str(root), ok=False

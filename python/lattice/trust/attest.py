@@ -2,7 +2,8 @@
 
 A :class:`BuildManifest` names the source digest, the toolchain (compiler package, version,
 wheel digest, the exact argv), the engine profile and the output's digests. Attested, it
-becomes an **in-toto Statement v1** (subject = the output's name and ``{sha256, blake3}``;
+becomes an **in-toto Statement v1** (subject = the output's name and ``{sha256, blake3}``,
+then any :attr:`~BuildManifest.parts` of it — a wheel's extension module — by name;
 predicate = **SLSA provenance v1** with the build definition and ``runDetails.builder.id``)
 inside a **DSSE envelope** (payload type ``application/vnd.in-toto+json``), signed with the
 builder's Ed25519 identity under its published key id (:func:`key_id`: the SHA-256 of the
@@ -119,6 +120,13 @@ class BuildManifest:
     #: When and how (not part of what must match between builders).
     metadata: Mapping[str, str] = field(default_factory=dict)
     build_type: str = BUILD_TYPE
+    #: Files inside the output that are attested with it (name → digests): the extension
+    #: module of a wheel, which a node measures for remote attestation.
+    parts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def sha256s(self) -> set[str]:
+        """The SHA-256 of the output and of each of its parts."""
+        return {self.output.get("sha256", "")} | {p.get("sha256", "") for p in self.parts.values()}
 
     def build_definition(self) -> dict[str, Any]:
         """What two builders must agree on for their outputs to be comparable."""
@@ -142,7 +150,8 @@ class BuildManifest:
         """The in-toto Statement v1 with its SLSA provenance v1 predicate."""
         return {
             "_type": STATEMENT_TYPE,
-            "subject": [{"name": self.name, "digest": dict(self.output)}],
+            "subject": [{"name": self.name, "digest": dict(self.output)}]
+            + [{"name": n, "digest": dict(self.parts[n])} for n in sorted(self.parts)],
             "predicateType": PREDICATE_TYPE,
             "predicate": {
                 "buildDefinition": self.build_definition(),
@@ -162,7 +171,7 @@ class BuildManifest:
                 raise AttestationError(f"not an in-toto Statement v1: {statement['_type']!r}")
             if statement["predicateType"] != PREDICATE_TYPE:
                 raise AttestationError(f"not SLSA provenance v1: {statement['predicateType']!r}")
-            (subject,) = statement["subject"]
+            subject, *parts = statement["subject"]
             build = statement["predicate"]["buildDefinition"]
             if build["buildType"] not in BUILD_TYPES:
                 raise AttestationError(f"another build type: {build['buildType']!r}")
@@ -178,6 +187,7 @@ class BuildManifest:
                 builder=run["builder"]["id"],
                 metadata=dict(run.get("metadata", {})),
                 build_type=build["buildType"],
+                parts={p["name"]: dict(p["digest"]) for p in parts},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AttestationError(f"a statement lattice cannot read: {exc!r}") from None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import subprocess
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -34,7 +35,9 @@ from lattice.trust.build import MACHINES, SOURCES, ZIG_ARGV
 
 __all__ = [
     "COMPILER",
+    "MODULE_PREFIX",
     "WHEEL_ARGV",
+    "extension_modules",
     "files_digest",
     "for_blob",
     "for_wheel",
@@ -47,6 +50,8 @@ __all__ = [
 COMPILER = "ziglang"
 #: How lattice's wheel is built (the script is part of the source the digest covers).
 WHEEL_ARGV = ("scripts/build-wheel.sh", "SOURCE_DIR", "OUT_DIR")
+#: Where lattice's extension module sits inside its wheel.
+MODULE_PREFIX = "lattice/_lattice"
 #: RECORD lines an installer writes (not part of the wheel as published).
 _INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
 
@@ -117,6 +122,20 @@ def for_blob(
     )
 
 
+def extension_modules(wheel: Path) -> dict[str, dict[str, str]]:
+    """The digests of each extension module (``lattice/_lattice*.so``) inside ``wheel``:
+    what a node that installed it measures first for remote attestation."""
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            return {
+                name: digests(z.read(name))
+                for name in sorted(z.namelist())
+                if name.startswith(MODULE_PREFIX) and name.endswith(".so")
+            }
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InvalidArgument(f"{wheel}: not a readable wheel: {exc}") from None
+
+
 def _git(root: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
     if done.returncode != 0:
@@ -143,6 +162,7 @@ def for_wheel(wheel: Path, builder: str, root: Path) -> BuildManifest:
     return BuildManifest(
         name=wheel.name,
         output=digests(wheel.read_bytes()),
+        parts=extension_modules(wheel),
         source={"gitTree": tree},
         toolchain={
             "package": "maturin",

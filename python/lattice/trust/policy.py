@@ -4,7 +4,9 @@ A blob is **admitted** after at least N matching attestations by N distinct trus
 builder keys — keys are counted, not envelopes, so one builder's envelopes count once. Two
 attestations match when their build definitions (source, toolchain, argv, profile) and
 output digests agree. A trusted builder attesting a *different* output for the same build
-definition is **dissent**: the blobs of that build definition are quarantined. An
+definition is **dissent**: the blobs of that build definition are quarantined. A digest
+may also be admitted as a *part* of an attested output — the extension module inside
+lattice's wheel, which remote attestation measures — by the same rule. An
 attestation by an unknown or expired key, or for another toolchain, argv or profile than
 the policy pins, does not count; :meth:`Policy.add` says why. Every refusal is an
 :class:`~lattice.errors.AttestationError` that names the rule.
@@ -66,6 +68,7 @@ class _Seen:
     builder: str  # the trusted builder's name
     envelope: bytes = field(repr=False)
     definition: bytes = field(repr=False)  # its build definition, canonical
+    digests: frozenset[str] = field(repr=False)  # the output's and its parts' SHA-256
 
 
 class Policy:
@@ -128,8 +131,10 @@ class Policy:
                 raise AttestationError(f"another {pinned}: the policy pins {want!r}")
         builder = self._keys[signer]
         definition = canonical_json(manifest.build_definition())
-        key = canonical_json([builder.name, dict(manifest.output)]) + definition
-        self._seen.setdefault(key, _Seen(manifest, builder.name, envelope, definition))
+        parts = {n: dict(d) for n, d in manifest.parts.items()}
+        key = canonical_json([builder.name, dict(manifest.output), parts]) + definition
+        seen = _Seen(manifest, builder.name, envelope, definition, frozenset(manifest.sha256s()))
+        self._seen.setdefault(key, seen)
         return manifest
 
     def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
@@ -138,13 +143,13 @@ class Policy:
         digest = dict(output).get("sha256")
         groups: dict[bytes, set[str]] = {}
         for s in self._seen.values():
-            if s.manifest.output.get("sha256") == digest and self._live(self.builders[s.builder]):
+            if digest in s.digests and self._live(self.builders[s.builder]):
                 groups.setdefault(s.definition, set()).add(s.builder)
         dissent = sorted(
             {
                 s.builder
                 for s in self._seen.values()
-                if s.definition in groups and s.manifest.output.get("sha256") != digest
+                if s.definition in groups and digest not in s.digests
             }
         )
         return max(groups.values(), key=len, default=set()), dissent
