@@ -17,10 +17,12 @@ from __future__ import annotations
 
 __all__ = [
     "AttestationError",
+    "AttestationRefused",
     "BadBlob",
     "BadGuestOp",
     "Blocked",
     "BrokenChain",
+    "BrokenEvidence",
     "BrokenLipmaa",
     "BrokenPrev",
     "BufferFull",
@@ -253,6 +255,18 @@ class PendingOverflow(LatticeError):
 
 class AttestationError(LatticeError):
     """A build or remote attestation does not satisfy the policy."""
+
+
+class BrokenEvidence(AttestationError):
+    """Remote-attestation evidence that proves nothing: malformed, answering another
+    challenge or an expired one, bound to another handshake, a signature or quote that
+    does not verify, a log whose replay is not what was quoted, a key not tied to its TPM."""
+
+
+class AttestationRefused(AttestationError):
+    """Remote-attestation evidence that holds but that the policy refuses: a backend below
+    what is required, or a kernel hash with a component (the extension module, a Wasm
+    blob) that is not admitted."""
 
 
 # --- documents (DESIGN §9) ---------------------------------------------------------------

@@ -35,6 +35,10 @@ the swarm and its members has a default::
     name = "alice"
     public_key = "…"
 
+    [attestation]                 # optional: remote attestation in handshakes (§10)
+    backend = "software"          # what it proves: none, software or tpm
+    require = "software"          # what registered peers must prove (needs [trust])
+
     [limits]                      # optional: lattice.net.connection.Limits, pending caps
     handshake_timeout = 5.0
     idle_timeout = 30.0
@@ -84,7 +88,7 @@ from lattice.errors import InvalidArgument
 from lattice.net import framebudget
 from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
-from lattice.net.trustconfig import TrustConfig
+from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
 from lattice.net.trustconfig import parse as parse_trust
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
@@ -153,6 +157,8 @@ class NodeConfig:
     shares: tuple[Share, ...] = ()
     #: The builders trusted to attest Wasm state machines (``[trust]``; None: none).
     trust: TrustConfig | None = None
+    #: Remote attestation in handshakes (``[attestation]``; None: none offered or asked).
+    attestation: AttestationConfig | None = None
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -224,7 +230,7 @@ INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
      "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
-TABLES = frozenset({"node", "swarm", "limits", "shares", "trust"})
+TABLES = frozenset({"node", "swarm", "limits", "shares", "trust", "attestation"})
 SHARE_KEYS = frozenset({"doc", "guests"})
 #: The longest doc id (as in an op batch).
 MAX_DOC_ID_LEN = 64
@@ -311,7 +317,10 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f"cannot read {path}: {exc}") from exc
-    f.known(raw, TABLES, "the file (tables are [node], [swarm], [limits], [[shares]], [trust])")
+    f.known(
+        raw, TABLES, "the file (tables: [node], [swarm], [limits], [[shares]], [trust], "
+        "[attestation])",
+    )  # fmt: skip
     base = path.parent
     node = f.table(raw, "node", "[node]")
     swarm = f.table(raw, "swarm", "[swarm]")
@@ -393,6 +402,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         )
 
     shares = _shares(f, raw.get("shares", []))
+    trust = None if "trust" not in raw else parse_trust(f, raw["trust"])
 
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
@@ -438,7 +448,10 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         password_file=rel(f.string(node, "password_file", "[node]")),
         offline=f.flag(node, "offline", "[node]"),
         shares=shares,
-        trust=None if "trust" not in raw else parse_trust(f, raw["trust"]),
+        trust=trust,
+        attestation=None
+        if "attestation" not in raw
+        else parse_attestation(f, raw["attestation"], trust, base),
     )
 
 

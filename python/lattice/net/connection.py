@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from lattice import _lattice
 from lattice.errors import (
+    AttestationError,
     DecodeError,
     HandshakeRefused,
     HandshakeTimeout,
@@ -30,6 +31,7 @@ from lattice.net import wire
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
+    from lattice.net.attestation import Exchange
 
 __all__ = ["Connection", "Limits", "handshake"]
 
@@ -74,33 +76,57 @@ async def handshake(
     *,
     initiator: bool,
     keypair: _lattice.NoiseKeypair,
-    hello: _lattice.Hello,
+    hello: _lattice.Hello | Callable[[bytes], _lattice.Hello],
     timeout: float,
+    attestation: Exchange | None = None,
 ) -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
     """Run the XX handshake; returns the channel, the peer's verified hello and the
     handshake hash. Raises :class:`ProtocolError` (timeout, malformed message, a hello that
-    does not bind the static key the peer proved it holds)."""
+    does not bind the static key the peer proved it holds).
 
-    async def run() -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
-        if initiator:
-            hs = _lattice.NoiseHandshake.initiator(keypair)
-            writer.write(_record(hs.write()))
-            await writer.drain()
-            payload = hs.read(await _read_record(reader))
-            writer.write(_record(hs.write(hello.to_bytes())))
-            await writer.drain()
-        else:
-            hs = _lattice.NoiseHandshake.responder(keypair)
-            hs.read(await _read_record(reader))
-            writer.write(_record(hs.write(hello.to_bytes())))
-            await writer.drain()
-            payload = hs.read(await _read_record(reader))
-        remote = _lattice.Hello.from_bytes(payload)
+    With ``attestation`` (:mod:`lattice.net.attestation`), the challenges and evidence of
+    remote attestation ride in the three messages, and ``hello`` makes the hello for an
+    attestation field; the outcome is left in the exchange (``error``: the caller refuses
+    the connection with it, over the channel, so the other side learns why)."""
+
+    def make(field: bytes) -> _lattice.Hello:
+        return hello(field) if callable(hello) else hello
+
+    def check(remote: _lattice.Hello, hs: _lattice.NoiseHandshake, at: bytes) -> None:
         static = hs.remote_static
         if static is None or not remote.binds(static):
             raise HandshakeRefused(
                 "the hello does not bind the Noise static key", author=remote.identity
             )
+        if attestation is not None:
+            with contextlib.suppress(AttestationError):  # kept in attestation.error
+                attestation.read_offer(remote.attestation, at, remote.identity, remote.role)
+
+    async def run() -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
+        ex = attestation
+        if initiator:
+            hs = _lattice.NoiseHandshake.initiator(keypair)
+            writer.write(_record(hs.write(ex.challenge_payload() if ex else b"")))
+            await writer.drain()
+            h1 = hs.handshake_hash
+            remote = _lattice.Hello.from_bytes(hs.read(await _read_record(reader)))
+            h2 = hs.handshake_hash
+            check(remote, hs, h1)
+            field = await ex.offer(h2, with_nonce=False) if ex else b""
+            writer.write(_record(hs.write(make(field).to_bytes())))
+            await writer.drain()
+        else:
+            hs = _lattice.NoiseHandshake.responder(keypair)
+            challenge = hs.read(await _read_record(reader))
+            if ex is not None:
+                ex.read_challenge(challenge)
+            h1 = hs.handshake_hash
+            field = await ex.offer(h1, with_nonce=True) if ex else b""
+            writer.write(_record(hs.write(make(field).to_bytes())))
+            await writer.drain()
+            h2 = hs.handshake_hash
+            remote = _lattice.Hello.from_bytes(hs.read(await _read_record(reader)))
+            check(remote, hs, h2)
         digest = hs.handshake_hash
         return hs.into_channel(), remote, digest
 
@@ -135,6 +161,8 @@ class Connection:
         self.hello = hello
         self.remote = hello.identity
         self.role = hello.role
+        #: Its remote attestation (lattice.net.attestation; None: none was exchanged).
+        self.attestation: Exchange | None = None
         self.handshake_hash = handshake_hash
         self.limits = limits
         self.initiator = initiator

@@ -23,6 +23,7 @@ from lattice.net.connection import Limits
 from lattice.net.node import Node
 from lattice.net.process import free_ports
 from lattice.net.quota import DEFAULT_CLIENT_OPS_PER_MINUTE
+from lattice.net.trustconfig import AttestationConfig, TrustConfig
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["local_swarm"]
@@ -39,12 +40,16 @@ async def local_swarm(
     open_clients: bool = False,
     shares: Mapping[bytes, Sequence[bytes]] | None = None,
     client_ops_per_minute: int | None = None,
+    trust: TrustConfig | None = None,
+    attestation: AttestationConfig | None = None,
+    identities: Sequence[Identity] | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
     they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
-    guests unless ``shares`` maps doc ids to guest keys (every node shares them)."""
-    ids = [Identity.generate() for _ in range(n)]
+    guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
+    and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables."""
+    ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
     members = tuple(
@@ -71,6 +76,8 @@ async def local_swarm(
             open_clients=open_clients,
             shares=tuple(Share(d, tuple(g)) for d, g in (shares or {}).items()),
             client_ops_per_minute=client_ops_per_minute or DEFAULT_CLIENT_OPS_PER_MINUTE,
+            trust=trust,
+            attestation=attestation,
         )
         node = Node(config, identity=ident)
         await node.start()

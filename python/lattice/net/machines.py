@@ -82,6 +82,9 @@ class Machines:
         #: One policy for the node, fed by the log's attestations (through each document).
         self.policy: Policy | None = None if trust is None else trust.policy()
         self.open_docs: dict[tuple[bytes, bytes], WasmDoc] = {}
+        #: Told the SHA-256 of each blob a document instantiates (remote attestation
+        #: measures it: lattice.net.attesting).
+        self.loaded: Callable[[bytes], None] | None = None
 
     def open(self, doc_id: bytes, machine: bytes) -> WasmDoc:
         """The machine document ``doc_id`` of blob ``machine`` (its SHA-256)."""
@@ -92,9 +95,16 @@ class Machines:
         if doc is None:
             if len(self.open_docs) >= MAX_OPEN_MACHINES:
                 self.open_docs.pop(next(iter(self.open_docs))).close()
-            doc = WasmDoc(self.replica, doc_id, machine, self.policy, append=self.append)
+            doc = WasmDoc(
+                self.replica, doc_id, machine, self.policy, append=self.append,
+                loaded=self._loaded,
+            )  # fmt: skip
         self.open_docs[key] = doc  # the most recently used last
         return doc
+
+    def _loaded(self, digest: bytes) -> None:
+        if self.loaded is not None:
+            self.loaded(digest)
 
     @property
     def blobs(self) -> Blobs:

@@ -46,6 +46,7 @@ from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, InvalidArgument, LatticeError, StoreError
 from lattice.identity import Identity
 from lattice.net import wire
+from lattice.net.attesting import Attesting
 from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
 from lattice.net.documents import Documents
@@ -127,6 +128,8 @@ class Node(NodeViews):
         self.hello = _lattice.Hello.create(
             self.identity.signing_key, self.keypair.public, config.swarm_id, ROLES[config.role]
         )
+        #: Remote attestation in this node's handshakes (``[attestation]``, DESIGN §10).
+        self.attesting = Attesting(self)
         #: The link registry: one live session per registered peer.
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
@@ -200,6 +203,7 @@ class Node(NodeViews):
         await asyncio.to_thread(self.replica.close)  # every queued commit finishes
         self._run_after_commits()  # and whoever waits for one hears how it ended
         close_shares(self.shares)
+        self.attesting.close()
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -451,15 +455,13 @@ class Node(NodeViews):
     ) -> None:
         """Handshake, admission by role, then the role's session until it ends;
         ``release`` gives back the handshake's slot once it is over."""
+        exchange = self.attesting.exchange()  # remote attestation rides in the handshake
         try:
             channel, remote, digest = await handshake(
-                reader,
-                writer,
-                initiator=initiator,
-                keypair=self.keypair,
-                hello=self.hello,
-                timeout=self.limits.handshake_timeout,
-            )
+                reader, writer, initiator=initiator, keypair=self.keypair,
+                hello=self.attesting.hello if exchange else self.hello,
+                timeout=self.limits.handshake_timeout, attestation=exchange,
+            )  # fmt: skip
             conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
         except (LatticeError, OSError) as exc:
             self.refused += 1
@@ -473,6 +475,8 @@ class Node(NodeViews):
             if release is not None:
                 release()
         try:
+            if (refusal := self.attesting.outcome(conn, exchange)) is not None:
+                raise refusal
             session_class = self._admit(conn, member)
             limit = session_class.frame_limit(self.limits)
             self.frames.bound(conn.channel, limit, session_class.trusted)
@@ -504,10 +508,6 @@ class Node(NodeViews):
             session.ended()
             self._changed.set()
 
-    def member(self, key: bytes) -> Member | None:
-        """The registered peer with this key, if any."""
-        return next((m for m in self.config.members if m.public_key == key), None)
-
     def _admit(self, conn: Connection, member: Member | None) -> type[Session]:
         """Who may talk to this node, in which role (DESIGN §7): the session class that
         serves the party's role, once it has admitted the party."""
@@ -521,15 +521,6 @@ class Node(NodeViews):
             raise HandshakeRefused(f"{role}s are not served by this node", author=conn.remote)
         session_class.admit(self, conn, member)
         return session_class
-
-    def count(self, role: int) -> int:
-        """Live sessions of ``role``."""
-        links = {_lattice.ROLE_PEER: self.links, _lattice.ROLE_CLIENT: self.client_links}
-        return len(links.get(role, self.guest_links if role == _lattice.ROLE_GUEST else ()))
-
-    def sessions_of(self, key: bytes) -> int:
-        """Live client and guest sessions of the key ``key``."""
-        return sum(1 for s in (*self.client_links, *self.guest_links) if s.conn.remote == key)
 
     def _register(self, session: Session) -> bool:
         """Enter a session in the registry. One link per peer: when both dialled, the one

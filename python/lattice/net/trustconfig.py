@@ -19,14 +19,25 @@ state machine at all (every ``machine_*`` request is an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from lattice.errors import InvalidArgument
 from lattice.trust.policy import Policy, Trusted
+from lattice.trust.remote import DEFAULT_CHALLENGE_TTL, Level
 
-__all__ = ["BUILDER_KEYS", "TRUST_KEYS", "TrustConfig", "parse"]
+__all__ = [
+    "ATTESTATION_KEYS",
+    "BUILDER_KEYS",
+    "TRUST_KEYS",
+    "AttestationConfig",
+    "TrustConfig",
+    "parse",
+    "parse_attestation",
+]
 
 TRUST_KEYS = frozenset({"threshold", "builders"})
+ATTESTATION_KEYS = frozenset({"backend", "require", "challenge_ttl", "tpm", "attestations"})
 BUILDER_KEYS = frozenset({"name", "public_key", "until"})
 
 
@@ -108,3 +119,54 @@ def parse(f: Checks, trust: Any) -> TrustConfig:
     if threshold > len(builders):
         raise f.error(f"[trust] threshold {threshold} with {len(builders)} trusted builders")
     return TrustConfig(threshold, tuple(builders))
+
+
+@dataclass(frozen=True)
+class AttestationConfig:
+    """The ``[attestation]`` table: what this node proves in its handshakes
+    (``backend``), what it requires of registered peers (``require``), how long a
+    challenge may be answered in, and the TPM to use (a TCTI, for ``backend = "tpm"``)."""
+
+    backend: Level
+    require: Level
+    challenge_ttl: float = DEFAULT_CHALLENGE_TTL
+    tpm: str | None = None
+    #: DSSE envelopes (files) given to the policy at start, beside the log's: typically
+    #: the ``lattice attest wheel`` attestations of the wheel the swarm runs.
+    attestations: tuple[Path, ...] = ()
+
+
+def parse_attestation(
+    f: Checks, table: Any, trust: TrustConfig | None, base: Path = Path(".")
+) -> AttestationConfig:
+    """The ``[attestation]`` table, checked (a requirement needs ``[trust]``: the builders
+    whose attestations admit a kernel's components); paths are relative to ``base``."""
+    if not isinstance(table, dict):
+        raise f.error("[attestation] must be a table")
+    f.known(table, ATTESTATION_KEYS, "[attestation]")
+    levels = {lv.name.lower(): lv for lv in Level}
+
+    def level(key: str) -> Level:
+        value = table.get(key, "none")
+        if value not in levels:
+            raise f.error(f"[attestation] {key} is one of {', '.join(levels)}, not {value!r}")
+        return levels[value]
+
+    backend, require = level("backend"), level("require")
+    ttl = table.get("challenge_ttl", DEFAULT_CHALLENGE_TTL)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= 3600:
+        raise f.error(f"[attestation] challenge_ttl is seconds in (0, 3600], not {ttl!r}")
+    tpm = table.get("tpm")
+    if tpm is not None and (not isinstance(tpm, str) or not tpm):
+        raise f.error("[attestation] tpm is a TCTI string, such as 'swtpm:host=127.0.0.1'")
+    if backend == Level.TPM and tpm is None:
+        raise f.error("[attestation] backend = 'tpm' needs tpm: the TCTI of the TPM to use")
+    if require > Level.NONE and trust is None:
+        raise f.error(
+            "[attestation] require needs a [trust] table: the builders whose attestations "
+            "admit the extension module and the blobs a peer runs"
+        )
+    files = table.get("attestations", [])
+    if not isinstance(files, list) or not all(isinstance(p, str) and p for p in files):
+        raise f.error("[attestation] attestations is a list of paths (DSSE envelope files)")
+    return AttestationConfig(backend, require, float(ttl), tpm, tuple(base / p for p in files))

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import deque
 
-from lattice.net.config import NodeConfig
+from lattice import _lattice
+from lattice.net.attesting import Attesting
+from lattice.net.config import Member, NodeConfig
 from lattice.net.framebudget import FrameBudget
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions.client import ClientSession
+from lattice.net.sessions.guest import GuestSession
 from lattice.net.sessions.peer import PeerSession
 from lattice.replica import Replica
 
@@ -27,12 +30,27 @@ class NodeViews:
     replica: Replica
     links: dict[bytes, PeerSession]
     client_links: set[ClientSession]
+    guest_links: set[GuestSession]
+    attesting: Attesting
     fork_seen: dict[bytes, float]
     refused: int
     closed_reasons: deque[str]
     listen_address: tuple[str, int] | None
     selfcheck: SelfCheck
     frames: FrameBudget
+
+    def member(self, key: bytes) -> Member | None:
+        """The registered peer with this key, if any."""
+        return next((m for m in self.config.members if m.public_key == key), None)
+
+    def count(self, role: int) -> int:
+        """Live sessions of ``role``."""
+        links = {_lattice.ROLE_PEER: self.links, _lattice.ROLE_CLIENT: self.client_links}
+        return len(links.get(role, self.guest_links if role == _lattice.ROLE_GUEST else ()))
+
+    def sessions_of(self, key: bytes) -> int:
+        """Live client and guest sessions of the key ``key``."""
+        return sum(1 for s in (*self.client_links, *self.guest_links) if s.conn.remote == key)
 
     def name(self, key: bytes) -> str:
         """The configured name of a member (or the first bytes of its key in hex)."""
@@ -63,6 +81,7 @@ class NodeViews:
                     "penalties": rep.penalties.get(m.public_key, 0),
                     "blocked": m.public_key in rep.blocklist,
                     "opening": [] if link is None else link.opening,
+                    "attestation": self.attesting.results.get(m.public_key),
                 }
             )
         return {
@@ -95,6 +114,7 @@ class NodeViews:
             "blocklisted": next(({"seq": p.seq} for p in rep.frauds if p.author == self.me), None),
             "refused": self.refused,
             "closed": list(self.closed_reasons),
+            "attestation": self.attesting.status(),
             "partial_frames": {
                 "peers": self.frames.peers.used,
                 "strangers": self.frames.strangers.used,

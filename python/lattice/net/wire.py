@@ -23,6 +23,8 @@ connection that sends one.
     VIEW     12  view [32] ‖ seq u64    (owner → guest: the view served, and its seq now)
     GUEST_ACK 13 nonce u64 ‖ seq u64 (owner → guest: that guest op is carried out; the
                                     view shows it from view seq ``seq``)
+    MEASURED 14  evidence           (peer → peer: its measurement log grew, evidence of it:
+                                    lattice.net.attestation; at most 4000 bytes)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_FRAME",
     "MAX_FRONTIER_ITEMS",
+    "MAX_MEASURED_LEN",
     "MAX_REASON_LEN",
     "MAX_REQUESTS",
     "Credit",
@@ -55,6 +58,7 @@ __all__ = [
     "Fraud",
     "Frontier",
     "GuestAck",
+    "Measured",
     "Message",
     "MessageType",
     "Op",
@@ -77,6 +81,8 @@ MAX_DOC_ID_LEN = 64
 MAX_FRONTIER_ITEMS = 16384
 MAX_ENTRIES_PER_FRAME = 65536
 MAX_REQUESTS = 4096
+#: The largest evidence a MEASURED carries (lattice.trust.remote.MAX_EVIDENCE_LEN).
+MAX_MEASURED_LEN = 4000
 #: Longest refusal reason, in UTF-8 bytes.
 MAX_REASON_LEN = 1024
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
@@ -118,6 +124,7 @@ class MessageType(IntEnum):
     VIEW_OPEN = 11
     VIEW = 12
     GUEST_ACK = 13
+    MEASURED = 14
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,13 @@ class View:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """The sender loaded a blob: evidence of its grown measurement log (DESIGN §10)."""
+
+    evidence: bytes
+
+
+@dataclass(frozen=True)
 class GuestAck:
     """The owner carried out the guest op with this nonce; the view shows it from view
     seq ``seq`` (its entries follow)."""
@@ -236,6 +250,7 @@ Message = (
     | ViewOpen
     | View
     | GuestAck
+    | Measured
 )
 
 
@@ -288,6 +303,8 @@ def encode(msg: Message) -> bytes:
             return bytes([MessageType.VIEW]) + view + struct.pack(">Q", seq)
         case GuestAck(nonce, seq):
             return bytes([MessageType.GUEST_ACK]) + struct.pack(">QQ", nonce, seq)
+        case Measured(evidence):
+            return bytes([MessageType.MEASURED]) + evidence
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -382,6 +399,11 @@ def decode(body: bytes) -> Message:
     elif kind == MessageType.GUEST_ACK:
         nonce, seq = struct.unpack(">QQ", r.take(16, "guest ack"))
         msg = GuestAck(int(nonce), int(seq))
+    elif kind == MessageType.MEASURED:
+        evidence = r.rest()
+        if not 0 < len(evidence) <= MAX_MEASURED_LEN:
+            raise LimitExceeded(f"evidence of {len(evidence)} bytes (1 to {MAX_MEASURED_LEN})")
+        msg = Measured(evidence)
     else:
         msg = Ping()
     r.finish()

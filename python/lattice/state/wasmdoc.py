@@ -91,7 +91,9 @@ class WasmDoc:
     - ``machine``: the blob's SHA-256 (hex or 32 bytes);
     - ``policy``: what admits it, fed every ATTESTATION entry the replica delivers;
     - ``append``: how a batch is signed (a node passes its own, which relays it);
-    - ``max_memory``, ``fuel_per_op``, ``fuel_per_batch``: the instance's caps.
+    - ``max_memory``, ``fuel_per_op``, ``fuel_per_batch``: the instance's caps;
+    - ``loaded``: told the blob's SHA-256 each time it is instantiated (a node measures
+      it for remote attestation).
     """
 
     def __init__(
@@ -105,7 +107,9 @@ class WasmDoc:
         max_memory: int = MAX_MEMORY,
         fuel_per_op: int = DEFAULT_FUEL_PER_OP,
         fuel_per_batch: int = DEFAULT_FUEL_PER_BATCH,
+        loaded: Callable[[bytes], None] | None = None,
     ) -> None:
+        self._loaded = loaded
         self.doc_id = doc_id.encode() if isinstance(doc_id, str) else bytes(doc_id)
         if len(self.doc_id) > MAX_DOC_ID_LEN:
             raise InvalidArgument(f"a doc id is at most {MAX_DOC_ID_LEN} bytes")
@@ -252,6 +256,8 @@ class WasmDoc:
             self.why = str(exc)
             return
         self.machine_sm, self.why = sm, None
+        if self._loaded is not None:
+            self._loaded(self.machine)
         waiting, self._waiting, self._waiting_bytes = self._waiting, [], 0
         for entry, ops in waiting:
             self._apply(entry, ops, replay)

@@ -20,6 +20,7 @@ from lattice import _lattice
 from lattice.batch import ReceiveResult
 from lattice.errors import LatticeError
 from lattice.net import wire
+from lattice.net.attesting import Attesting
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
 from lattice.net.nonces import ClientNonces
@@ -52,6 +53,8 @@ class NodeContext(Protocol):
     closed_reasons: deque[str]
     #: The documents handed to guests, each with its views (DESIGN §8).
     shares: dict[bytes, Views]
+    #: Remote attestation of its connections (DESIGN §10).
+    attesting: Attesting
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
 

@@ -219,6 +219,8 @@ class PeerSession(Session):
                 node.changed()
             case wire.Ping():
                 pass
+            case wire.Measured(evidence):  # it loaded a blob: checked, or the link ends
+                node.attesting.measured(self.conn, evidence)
             case wire.Refused(reason):
                 raise HandshakeRefused(f"refused by {self.name}: {reason}", author=remote)
             case _:

@@ -1,0 +1,181 @@
+"""A node's remote attestation (DESIGN §10): its ``[attestation]`` table made real.
+
+:class:`Attesting` builds what the node presents (the software backend, or a TPM's) and
+what it checks — the kernel policy is the node's §10 policy, fed by every ``ATTESTATION``
+entry of its log — hands each handshake an :class:`~lattice.net.attestation.Exchange`,
+keeps each peer's result for ``lattice status``, and, when the node loads a Wasm blob,
+measures it and sends each connected peer a ``MEASURED`` update (a peer that loads an
+unadmitted blob is cut off by the peers that check it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from lattice import _lattice
+from lattice.errors import AttestationError, InvalidArgument
+from lattice.net import wire
+from lattice.net.attestation import Exchange, NodeAttestation
+from lattice.trust.policy import LogAttestations
+from lattice.trust.remote import (
+    Attested,
+    AttestedKernels,
+    Attester,
+    KernelPolicy,
+    Level,
+    SoftwareAttester,
+    Verifier,
+)
+
+if TYPE_CHECKING:
+    from lattice.identity import Identity
+    from lattice.net.config import NodeConfig
+    from lattice.net.connection import Connection
+    from lattice.net.documents import Documents
+    from lattice.net.trustconfig import AttestationConfig
+    from lattice.replica import Replica
+
+__all__ = ["Attesting"]
+
+log = logging.getLogger("lattice.attestation")
+
+
+class Linked(Protocol):
+    """A live link, as attestation sees it."""
+
+    conn: Connection
+
+    def send_soon(self, msg: wire.Message) -> None: ...
+
+
+class Node(Protocol):
+    """What attestation uses of its node."""
+
+    config: NodeConfig
+    identity: Identity
+    replica: Replica
+    documents: Documents
+    keypair: _lattice.NoiseKeypair
+    hello: _lattice.Hello
+
+    @property
+    def links(self) -> Mapping[bytes, Linked]: ...
+
+
+def make_attester(config: AttestationConfig, node: Node) -> Attester | None:
+    """The backend the node presents (None for ``backend = "none"``)."""
+    if config.backend == Level.SOFTWARE:
+        return SoftwareAttester(node.identity)
+    if config.backend == Level.TPM:
+        from lattice.trust.tpm import TpmAttester  # tpm2-pytss: only where a TPM is used
+
+        return TpmAttester.open(config.tpm or "", node.identity)
+    return None
+
+
+class Attesting:
+    """The node's attestation state (see the module doc); inert without ``[attestation]``."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.config = node.config.attestation
+        #: Each peer's last result (``lattice status``), by its key.
+        self.results: dict[bytes, str] = {}
+        self.attestation: NodeAttestation | None = None
+        self._feed: LogAttestations | None = None
+        if self.config is None:
+            return
+        kernels: KernelPolicy | None = None
+        policy = node.documents.machines.policy
+        if policy is not None:
+            for path in self.config.attestations:
+                try:
+                    policy.add(path.read_bytes())
+                except (OSError, AttestationError) as exc:
+                    raise InvalidArgument(f"[attestation] attestations: {path}: {exc}") from None
+            self._feed = LogAttestations(node.replica, policy)
+            kernels = AttestedKernels(policy)
+        tpm = None
+        if self.config.require == Level.TPM or self.config.backend == Level.TPM:
+            from lattice.trust.tpm import TpmVerifier
+
+            tpm = TpmVerifier()
+        verifier = Verifier(self.config.require, kernels, ttl=self.config.challenge_ttl, tpm=tpm)
+        self.attestation = NodeAttestation(make_attester(self.config, node), verifier)
+        node.documents.machines.loaded = self.loaded
+
+    @property
+    def attester(self) -> Attester | None:
+        return None if self.attestation is None else self.attestation.attester
+
+    def exchange(self) -> Exchange | None:
+        """A fresh exchange for one handshake (None: the node neither asks nor offers)."""
+        return None if self.attestation is None else self.attestation.exchange()
+
+    def hello(self, field: bytes) -> _lattice.Hello:
+        """The node's hello carrying ``field`` (its attestation offer)."""
+        node = self.node
+        if not field:
+            return node.hello
+        return _lattice.Hello.create(
+            node.identity.signing_key, node.keypair.public, node.config.swarm_id,
+            node.hello.role, field,
+        )  # fmt: skip
+
+    def outcome(self, conn: Connection, exchange: Exchange | None) -> AttestationError | None:
+        """Record what the handshake showed of the peer; the refusal, if any."""
+        conn.attestation = exchange
+        if exchange is None:
+            return None
+        if conn.role == _lattice.ROLE_PEER:
+            self.results[conn.remote] = exchange.summary()
+        return exchange.error
+
+    # --- after the handshake -------------------------------------------------------------
+
+    def loaded(self, digest: bytes) -> None:
+        """The node instantiated a Wasm blob: measure it; tell the connected peers."""
+        attester = self.attester
+        if attester is None or not attester.measure(digest):
+            return
+        for session in list(self.node.links.values()):
+            exchange = session.conn.attestation
+            if exchange is None:
+                continue
+            evidence = exchange.update(session.conn.handshake_hash)
+            if evidence is not None:
+                session.send_soon(wire.Measured(evidence))
+
+    def measured(self, conn: Connection, evidence: bytes) -> Attested:
+        """A peer's ``MEASURED``: check it (AttestationError ends the link)."""
+        exchange = conn.attestation
+        if exchange is None:
+            raise AttestationError("a log update on a connection that attested nothing")
+        try:
+            got = exchange.check_update(evidence, conn.handshake_hash, conn.remote, conn.role)
+        except AttestationError as exc:
+            self.results[conn.remote] = f"cut off: {exc}"
+            raise
+        self.results[conn.remote] = got.summary()
+        return got
+
+    def status(self) -> dict[str, object] | None:
+        if self.config is None:
+            return None
+        attester = self.attester
+        return {
+            "backend": self.config.backend.name.lower(),
+            "require": self.config.require.name.lower(),
+            "kernel": None if attester is None else attester.log.kernel_hash.hex(),
+            "measurements": 0 if attester is None else len(attester.log.digests),
+        }
+
+    def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+        attester = self.attester
+        close = getattr(attester, "close", None)
+        if close is not None:
+            close()

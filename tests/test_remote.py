@@ -1,0 +1,303 @@
+"""Remote attestation in the handshake (issue 14, DESIGN §10), software backend: real Noise
+handshakes on loopback TCP carry the challenges and the evidence in their three messages;
+every way the evidence can fail is refused with the right reason, on either side."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lattice
+from lattice import _lattice
+from lattice.errors import AttestationRefused, BrokenEvidence, InvalidArgument
+from lattice.net.attestation import Exchange, NodeAttestation
+from lattice.net.connection import handshake
+from lattice.net.local import local_swarm
+from lattice.net.trustconfig import AttestationConfig, TrustConfig, _Checks, parse_attestation
+from lattice.state.wasm import digests
+from lattice.trust.attest import WHEEL_BUILD_TYPE, BuildManifest, attest
+from lattice.trust.policy import Policy, Trusted
+from lattice.trust.remote import (
+    AttestedKernels,
+    Context,
+    Evidence,
+    Level,
+    MeasurementLog,
+    SoftwareAttester,
+    Verifier,
+    binding,
+    module_digest,
+)
+
+BUILDERS = [lattice.Identity.from_seed(bytes([0xB0 + i]) * 32) for i in range(2)]
+NAMES = ["w0", "w1"]
+
+
+def wheel_attestation(who: int, module: bytes = b"") -> bytes:
+    """What ``lattice attest wheel`` writes for a wheel holding this process's module."""
+    m = BuildManifest(
+        name="lattice-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl",
+        output=digests(b"the wheel"),
+        source={"gitTree": "ab" * 20},
+        toolchain={"package": "maturin", "version": "1.16.0"},
+        argv=["scripts/build-wheel.sh", "SOURCE_DIR", "OUT_DIR"],
+        profile="",
+        builder=NAMES[who],
+        build_type=WHEEL_BUILD_TYPE,
+        parts={"lattice/_lattice.abi3.so": {"sha256": (module or module_digest()).hex()}},
+    )
+    return attest(m, BUILDERS[who])
+
+
+def admitting_policy(*envelopes: bytes) -> Policy:
+    policy = Policy(dict(zip(NAMES, (b.public_key for b in BUILDERS), strict=True)), 2)
+    for env in envelopes:
+        policy.add(env)
+    return policy
+
+
+class Counting:
+    """A StreamWriter that counts the records (writes) a party sends."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer, self.writes = writer, 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+
+async def run_handshake(left: Exchange | None, right: Exchange | None) -> tuple[Any, Any, int, int]:
+    """One real XX handshake on loopback: left dials, right answers. Returns each side's
+    remote hello, and how many records each sent."""
+
+    def identity(ex: Exchange | None) -> lattice.Identity:  # the attester's own, if any
+        own = None if ex is None else getattr(ex.node.attester, "identity", None)
+        return own or lattice.Identity.generate()
+
+    a, b = identity(left), identity(right)
+    done: asyncio.Future[tuple[Any, int]] = asyncio.get_running_loop().create_future()
+
+    def hello_of(who: lattice.Identity, key: _lattice.NoiseKeypair) -> Callable[[bytes], Any]:
+        return lambda field: _lattice.Hello.create(
+            who.signing_key, key.public, bytes(32), _lattice.ROLE_PEER, field or None
+        )
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        key, counted = _lattice.NoiseKeypair.generate(), Counting(writer)
+        try:
+            _, remote, _ = await handshake(
+                reader, counted, initiator=False, keypair=key, hello=hello_of(b, key),  # type: ignore[arg-type]
+                timeout=5.0, attestation=right,
+            )  # fmt: skip
+            done.set_result((remote, counted.writes))
+        except Exception as exc:
+            done.set_exception(exc)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key, counted = _lattice.NoiseKeypair.generate(), Counting(writer)
+    _, remote_b, _ = await handshake(
+        reader, counted, initiator=True, keypair=key, hello=hello_of(a, key),  # type: ignore[arg-type]
+        timeout=5.0, attestation=left,
+    )  # fmt: skip
+    remote_a, writes_b = await done
+    writer.close()
+    server.close()
+    return remote_b, remote_a, counted.writes, writes_b
+
+
+def _node(
+    attester: Any = "software", require: Level = Level.SOFTWARE, **kw: Any
+) -> NodeAttestation:
+    me = lattice.Identity.generate()
+    chosen = SoftwareAttester(me) if attester == "software" else attester
+    return NodeAttestation(chosen, Verifier(require, kw.pop("kernels", None), **kw))
+
+
+def test_mutual_attestation_adds_no_message_to_the_handshake() -> None:
+    plain = asyncio.run(run_handshake(None, None))
+    left, right = _node().exchange(), _node().exchange()
+    attested = asyncio.run(run_handshake(left, right))
+    assert plain[2:] == attested[2:] == (2, 1), "three records either way: no round trip added"
+    assert left.error is None and right.error is None
+    for ex in (left, right):
+        assert ex.result is not None and ex.result.level == Level.SOFTWARE
+        assert ex.result.log is not None and ex.result.log.module == module_digest()
+
+
+class Lying(SoftwareAttester):
+    """An attester that gets one thing wrong (``how``)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(lattice.Identity.generate())
+        self.how = how
+
+    def evidence(
+        self, nonce: bytes, handshake_hash: bytes, context: Context = Context.HANDSHAKE
+    ) -> Evidence:
+        if self.how == "nonce":
+            return super().evidence(os.urandom(32), handshake_hash, context)
+        if self.how == "replayed":  # made for another handshake (another hash)
+            return super().evidence(nonce, os.urandom(32), context)
+        ev = super().evidence(nonce, handshake_hash, context)
+        if self.how == "tampered log":  # a blob left out of the log it signed
+            return replace(ev, log=MeasurementLog((*ev.log.digests, b"\x07" * 32)))
+        if self.how == "foreign key":  # signed by another identity than the hello's
+            message = binding(context, ev.level, nonce, handshake_hash, ev.log.kernel_hash)
+            return replace(ev, proof=lattice.Identity.generate().sign(message))
+        return ev
+
+
+REFUSALS = [
+    (lambda: _node(Lying("nonce")), lambda: _node(), BrokenEvidence, "another challenge"),
+    (lambda: _node(Lying("replayed")), lambda: _node(), BrokenEvidence, "does not verify"),
+    (lambda: _node(Lying("tampered log")), lambda: _node(), BrokenEvidence, "does not verify"),
+    (lambda: _node(Lying("foreign key")), lambda: _node(), BrokenEvidence, "does not verify"),
+    (lambda: _node(None), lambda: _node(), AttestationRefused, "no evidence"),
+    (lambda: _node(), lambda: _node(require=Level.TPM), AttestationRefused, "requires tpm"),
+    (
+        lambda: _node(),
+        lambda: _node(kernels=AttestedKernels(admitting_policy())),
+        AttestationRefused,
+        "extension module",
+    ),
+    (
+        lambda: _node(),
+        lambda: _node(clock=iter([0.0, 100.0]).__next__, ttl=30.0),
+        BrokenEvidence,
+        "expired challenge",
+    ),
+]
+
+
+@pytest.mark.parametrize("direction", ["responder checks", "initiator checks"])
+@pytest.mark.parametrize(("bad", "checker", "error", "why"), REFUSALS)
+def test_bad_evidence_is_refused_with_its_reason(
+    direction: str, bad: Callable[[], NodeAttestation], checker: Callable[[], NodeAttestation],
+    error: type[Exception], why: str,
+) -> None:  # fmt: skip
+    liar, judge = bad().exchange(), checker().exchange()
+    if direction == "responder checks":
+        asyncio.run(run_handshake(liar, judge))
+    else:
+        asyncio.run(run_handshake(judge, liar))
+    assert isinstance(judge.error, error) and why in str(judge.error)
+    assert judge.result is None and judge.summary().startswith("refused: ")
+
+
+def test_the_kernel_policy_admits_an_attested_module_and_admitted_blobs_only() -> None:
+    blob = digests(b"a blob")
+    policy = admitting_policy(wheel_attestation(0))
+    kernels = AttestedKernels(policy)
+    log = MeasurementLog.of_this_process()
+    with pytest.raises(AttestationRefused, match="pending: 1 of 2"):
+        kernels.check(log)
+    policy.add(wheel_attestation(1))
+    kernels.check(log)
+    with pytest.raises(AttestationRefused, match="Wasm blob"):
+        kernels.check(log.extended(bytes.fromhex(blob["sha256"])))
+    # Two builders that disagree on the module inside one build: it is quarantined.
+    split = admitting_policy(wheel_attestation(0), wheel_attestation(1, module=b"\x01" * 32))
+    with pytest.raises(AttestationRefused, match="quarantined"):
+        AttestedKernels(split).check(log)
+
+
+def test_log_updates_must_extend_the_log_and_stay_admitted() -> None:
+    me = lattice.Identity.generate()
+    attester = SoftwareAttester(me)
+    judge = NodeAttestation(None, Verifier(Level.SOFTWARE, None)).exchange()
+    final = os.urandom(32)
+    ours = NodeAttestation(attester, Verifier(Level.NONE, None)).exchange()
+    ours.theirs = judge.mine.nonce
+    judge.result = judge.node.verifier.check(
+        attester.evidence(judge.mine.nonce, final).encode(), judge.mine, final, me.public_key
+    )
+    attester.measure(b"\x01" * 32)
+    update = ours.update(final)
+    assert update is not None
+    assert judge.check_update(update, final, me.public_key, _lattice.ROLE_PEER).log == attester.log
+    with pytest.raises(BrokenEvidence, match="does not verify"):  # a handshake update replayed
+        judge.check_update(
+            attester.evidence(judge.mine.nonce, final).encode(), final, me.public_key,
+            _lattice.ROLE_PEER,
+        )  # fmt: skip
+    shrunk = SoftwareAttester(me, MeasurementLog((module_digest(), b"\x02" * 32)))
+    with pytest.raises(BrokenEvidence, match="does not extend"):
+        judge.check_update(
+            shrunk.evidence(judge.mine.nonce, final, Context.UPDATE).encode(), final,
+            me.public_key, _lattice.ROLE_PEER,
+        )  # fmt: skip
+
+
+def test_malformed_evidence_and_offers_are_broken_evidence() -> None:
+    judge = _node().exchange()
+    for field in (b"\x02", b"\x01\x05", b"\x01\x00\x00\x05abc", b"\x01\x00\x00\x03\x01ab"):
+        with pytest.raises(BrokenEvidence):
+            judge.read_offer(field, bytes(32), bytes(32), _lattice.ROLE_PEER)
+    with pytest.raises(BrokenEvidence, match="malformed evidence"):
+        Evidence.decode(b"\x01" + bytes(32) + b"\x00")  # a log of no measurement
+    with pytest.raises(BrokenEvidence, match="bytes"):
+        Evidence.decode(bytes(5000))
+
+
+def test_the_attestation_table_is_checked() -> None:
+    trust = TrustConfig(1, (Trusted("w0", BUILDERS[0].public_key),))
+    ok = parse_attestation(_Checks(), {"backend": "software", "require": "software"}, trust)
+    assert ok == AttestationConfig(Level.SOFTWARE, Level.SOFTWARE)
+    for table, why in [
+        ({"backend": "sgx"}, "one of none, software, tpm"),
+        ({"require": "software"}, None),  # with no [trust]
+        ({"backend": "tpm"}, "needs tpm"),
+        ({"challenge_ttl": 0}, "challenge_ttl"),
+        ({"attestations": "x.json"}, "list of paths"),
+        ({"colour": "red"}, "unknown keys"),
+    ]:
+        with pytest.raises(InvalidArgument, match=why or "needs a \\[trust\\] table"):
+            parse_attestation(_Checks(), table, None if why is None else trust)
+
+
+def test_nodes_attest_each_other_and_cut_a_peer_that_loads_an_unadmitted_blob(
+    tmp_path: Path,
+) -> None:
+    envelopes = []
+    for i in range(2):
+        path = tmp_path / f"wheel{i}.intoto.json"
+        path.write_bytes(wheel_attestation(i))
+        envelopes.append(path)
+    trust = TrustConfig(
+        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    )
+    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(envelopes))
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        nodes = await local_swarm(2, tmp_path, trust=trust, attestation=config)
+        try:
+            before = [n.status() for n in nodes]
+            nodes[1].attesting.loaded(b"\x09" * 32)  # a blob no builder attested
+            await nodes[0].wait_for(lambda n: not n.links, timeout=10)
+            after = [n.status() for n in nodes]
+        finally:
+            for n in nodes:
+                await n.stop()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    for st in before:
+        (peer,) = st["peers"]
+        assert peer["connected"] and peer["attestation"].startswith("software: kernel")
+        assert st["attestation"]["backend"] == "software"
+    assert after[0]["peers"][0]["attestation"].startswith("cut off: the Wasm blob 0909")
+    assert any("AttestationRefused" in r for r in after[0]["closed"])
