@@ -17,9 +17,10 @@ import lattice
 from lattice import _lattice
 from lattice.errors import AttestationRefused, BrokenEvidence, InvalidArgument
 from lattice.net.attestation import Exchange, NodeAttestation
+from lattice.net.checks import Checks
 from lattice.net.connection import handshake
 from lattice.net.local import local_swarm
-from lattice.net.trustconfig import AttestationConfig, TrustConfig, _Checks, parse_attestation
+from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
 from lattice.state.wasm import digests
 from lattice.trust.attest import WHEEL_BUILD_TYPE, BuildManifest, attest
 from lattice.trust.policy import Policy, Trusted
@@ -255,7 +256,7 @@ def test_malformed_evidence_and_offers_are_broken_evidence() -> None:
 
 def test_the_attestation_table_is_checked() -> None:
     trust = TrustConfig(1, (Trusted("w0", BUILDERS[0].public_key),))
-    ok = parse_attestation(_Checks(), {"backend": "software", "require": "software"}, trust)
+    ok = parse_attestation(Checks(), {"backend": "software", "require": "software"}, trust)
     assert ok == AttestationConfig(Level.SOFTWARE, Level.SOFTWARE)
     for table, why in [
         ({"backend": "sgx"}, "one of none, software, tpm"),
@@ -263,10 +264,10 @@ def test_the_attestation_table_is_checked() -> None:
         ({"backend": "tpm"}, "needs tpm"),
         ({"challenge_ttl": 0}, "challenge_ttl"),
         ({"attestations": "x.json"}, "list of paths"),
-        ({"colour": "red"}, "unknown keys"),
+        ({"colour": "red"}, "unknown key"),
     ]:
         with pytest.raises(InvalidArgument, match=why or "needs a \\[trust\\] table"):
-            parse_attestation(_Checks(), table, None if why is None else trust)
+            parse_attestation(Checks(), table, None if why is None else trust)
 
 
 def test_nodes_attest_each_other_and_cut_a_peer_that_loads_an_unadmitted_blob(

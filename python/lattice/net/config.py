@@ -86,6 +86,7 @@ from typing import Any
 from lattice import _lattice
 from lattice.errors import InvalidArgument
 from lattice.net import framebudget
+from lattice.net.checks import Checks
 from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
@@ -234,11 +235,9 @@ TABLES = frozenset({"node", "swarm", "limits", "shares", "trust", "attestation"}
 SHARE_KEYS = frozenset({"doc", "guests"})
 #: The longest doc id (as in an op batch).
 MAX_DOC_ID_LEN = 64
-#: The highest port number.
-MAX_PORT = 65535
 
 
-class _File:
+class _File(Checks):
     """One configuration file being read: every error names it, and the key."""
 
     def __init__(self, path: Path) -> None:
@@ -246,66 +245,6 @@ class _File:
 
     def error(self, message: str) -> InvalidArgument:
         return InvalidArgument(f"{self.path}: {message}")
-
-    def table(self, raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-        value = raw.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(f"{where} must be a table, got {type(value).__name__}")
-        return value
-
-    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise self.error(f"unknown key {key!r} in {where}{suggestion}")
-
-    def string(self, table: dict[str, Any], key: str, where: str) -> str | None:
-        value = table.get(key)
-        if value is not None and not isinstance(value, str):
-            raise self.error(f"{where} {key} must be a string, got {value!r}")
-        return value
-
-    def number(
-        self, table: dict[str, Any], key: str, where: str, default: float, whole: bool = False
-    ) -> float:
-        value = table.get(key, default)
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            kind = "a whole number" if whole else "a number"
-            raise self.error(f"{where} {key} must be {kind}, got {value!r}")
-        if not 0 < value < float("inf"):
-            raise self.error(f"{where} {key} must be positive, got {value!r}")
-        return value
-
-    def address(self, value: Any, what: str) -> tuple[str, int]:
-        if not isinstance(value, str) or ":" not in value:
-            raise self.error(f"{what} must be 'host:port', got {value!r}")
-        host, _, port = value.rpartition(":")
-        try:
-            number = int(port)
-        except ValueError:
-            raise self.error(f"{what}: bad port in {value!r}") from None
-        if not 1 <= number <= MAX_PORT:
-            raise self.error(f"{what}: port {number} is outside 1–{MAX_PORT}")
-        if not host.strip("[]"):
-            raise self.error(f"{what}: no host in {value!r}")
-        return host.strip("[]"), number
-
-    def hex32(self, value: Any, what: str) -> bytes:
-        try:
-            out = bytes.fromhex(value)
-        except (TypeError, ValueError):
-            raise self.error(f"{what} must be 64 hex digits, got {value!r}") from None
-        if len(out) != 32:
-            raise self.error(f"{what} must be 32 bytes (64 hex digits), got {len(out)}")
-        return out
-
-    def flag(self, table: dict[str, Any], key: str, where: str) -> bool:
-        value = table.get(key, False)
-        if not isinstance(value, bool):
-            raise self.error(f"{where} {key} must be true or false, got {value!r}")
-        return value
 
 
 def load(path: str | os.PathLike[str]) -> NodeConfig:

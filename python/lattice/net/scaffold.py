@@ -22,7 +22,8 @@ from pathlib import Path
 
 from lattice.errors import InvalidArgument
 from lattice.identity import Identity
-from lattice.net.config import MAX_PORT, Member, load, render
+from lattice.net.checks import MAX_PORT
+from lattice.net.config import Member, load, render
 
 __all__ = ["DEFAULT_BASE_PORT", "Scaffold", "make_swarm"]
 

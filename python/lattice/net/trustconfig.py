@@ -11,7 +11,7 @@ state machine at all (every ``machine_*`` request is an
     public_key = "…"              # 64 hex digits: the builder's Ed25519 identity
     until = 1798761600            # optional: Unix time after which it is not trusted
 
->>> cfg = parse(_Checks(), {"threshold": 1, "builders": [{"name": "a", "public_key": "11" * 32}]})
+>>> cfg = parse(Checks(), {"threshold": 1, "builders": [{"name": "a", "public_key": "11" * 32}]})
 >>> cfg.threshold, cfg.builders[0].name, cfg.policy().status({"sha256": "00" * 32})
 (1, 'a', 'pending: 0 of 1 matching attestations')
 """
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from lattice.errors import InvalidArgument
+from lattice.net.checks import Checks
 from lattice.trust.policy import Policy, Trusted
 from lattice.trust.remote import DEFAULT_CHALLENGE_TTL, Level
 
@@ -39,37 +39,6 @@ __all__ = [
 TRUST_KEYS = frozenset({"threshold", "builders"})
 ATTESTATION_KEYS = frozenset({"backend", "require", "challenge_ttl", "tpm", "attestations"})
 BUILDER_KEYS = frozenset({"name", "public_key", "until"})
-
-
-class Checks(Protocol):
-    """What reading a configuration file offers (lattice.net.config's reader)."""
-
-    def error(self, message: str) -> InvalidArgument: ...
-
-    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None: ...
-
-    def hex32(self, value: Any, what: str) -> bytes: ...
-
-
-class _Checks:
-    """Checks for a table read without a file (the doctest, tests)."""
-
-    def error(self, message: str) -> InvalidArgument:
-        return InvalidArgument(message)
-
-    def known(self, table: dict[str, Any], allowed: frozenset[str], where: str) -> None:
-        extra = set(table) - allowed
-        if extra:
-            raise self.error(f"unknown keys {sorted(extra)} in {where}")
-
-    def hex32(self, value: Any, what: str) -> bytes:
-        try:
-            out = bytes.fromhex(value)
-        except (TypeError, ValueError):
-            raise self.error(f"{what} must be 64 hex digits") from None
-        if len(out) != 32:
-            raise self.error(f"{what} must be 64 hex digits")
-        return out
 
 
 @dataclass(frozen=True)
