@@ -37,6 +37,7 @@ help:
 # --- set-up -------------------------------------------------------------------------------
 
 $(STAMP): pyproject.toml
+	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The build backend and every dev tool, pinned in pyproject.toml.
@@ -44,6 +45,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 setup: $(STAMP)
+	bash scripts/system-deps.sh
 	rustup show active-toolchain >/dev/null
 
 # The extension in the venv: dev profile for tests (crypto crates still optimised, see
