@@ -76,6 +76,7 @@ def pytss() -> Any:
         warnings.simplefilter("ignore")  # its use of deprecated cryptography names
         try:
             import tpm2_pytss  # type: ignore[import-untyped]
+            import tpm2_pytss.internal.crypto  # type: ignore[import-untyped]
             import tpm2_pytss.utils  # type: ignore[import-untyped]
         except ImportError as exc:
             raise AttestationError(
@@ -196,14 +197,14 @@ class TpmAttester:
             _, _, values = self._ctx.pcr_read(t.TPML_PCR_SELECTION.parse(f"sha256:{PCR}"))
         return bytes(values[0])
 
-    def quote(self, qualifying: bytes) -> tuple[bytes, bytes]:
-        """A quote over ``sha256:16`` with ``qualifying`` as its extraData: the TPM2B_ATTEST
-        and TPMT_SIGNATURE, marshalled."""
+    def quote(self, qualifying: bytes, selection: str = f"sha256:{PCR}") -> tuple[bytes, bytes]:
+        """A quote over ``selection`` (lattice's is ``sha256:16``) with ``qualifying`` as its
+        extraData: the TPM2B_ATTEST and TPMT_SIGNATURE, marshalled."""
         t = self._t
         scheme = t.TPMT_SIG_SCHEME(scheme=t.TPM2_ALG.NULL)
         with self._lock:
             quoted, sig = self._ctx.quote(
-                self._ak, t.TPML_PCR_SELECTION.parse(f"sha256:{PCR}"), t.TPM2B_DATA(qualifying),
+                self._ak, t.TPML_PCR_SELECTION.parse(selection), t.TPM2B_DATA(qualifying),
                 scheme,
             )  # fmt: skip
         return quoted.marshal(), sig.marshal()
