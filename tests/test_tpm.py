@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 import lattice
-from lattice.errors import AttestationError, AttestationRefused, BrokenEvidence
+from lattice.errors import AttestationError, AttestationRefused, BrokenEvidence, NotActivated
 from lattice.trust.policy import Policy
 from lattice.trust.remote import AttestedKernels, Context, Evidence, Level, Verifier, binding
 from lattice.trust.swtpm import SoftwareTpm
-from lattice.trust.tpm import TpmAttester, TpmVerifier, parse_proof
+from lattice.trust.tpm import TpmAttester, TpmVerifier, activation_answer, parse_proof
 from tpm import software_tpm, tools
 
 ME = lattice.Identity.from_seed(b"\x51" * 32)
@@ -43,7 +43,9 @@ def _activated(attester: TpmAttester) -> tuple[Verifier, TpmVerifier]:
     v = Verifier(Level.TPM, None, tpm=tv)
     ev = attester.evidence(v.challenge().nonce, HH)
     cred = tv.credential(ME.public_key, ev)
-    tv.activated(cred, attester.activate(cred.blob, cred.encrypted_secret))
+    tv.activated(
+        cred, activation_answer(attester.activate(cred.blob, cred.encrypted_secret), HH), HH
+    )
     return v, tv
 
 
@@ -53,10 +55,12 @@ def test_a_quote_verifies_once_the_ak_is_tied_to_the_ek(attester: TpmAttester) -
     v = Verifier(Level.TPM, None, tpm=tv)
     ch = v.challenge()
     ev = attester.evidence(ch.nonce, HH)
-    with pytest.raises(BrokenEvidence, match="not tied to an endorsement key"):
+    with pytest.raises(NotActivated, match="not tied to an endorsement key"):
         v.check(ev.encode(), ch, HH, ME.public_key)
     cred = tv.credential(ME.public_key, ev)
-    tv.activated(cred, attester.activate(cred.blob, cred.encrypted_secret))
+    tv.activated(
+        cred, activation_answer(attester.activate(cred.blob, cred.encrypted_secret), HH), HH
+    )
     assert v.check(ev.encode(), ch, HH, ME.public_key).level == Level.TPM
     attester.measure(b"\x42" * 32)  # a blob loads: PCR 16 follows the log
     assert attester.pcr16() == attester.log.kernel_hash
@@ -139,7 +143,7 @@ def test_a_quote_by_another_attestation_key_is_refused(attester: TpmAttester) ->
                 with pytest.raises(AttestationError, match="cannot activate"):
                     holder.activate(cred.blob, cred.encrypted_secret)
             with pytest.raises(BrokenEvidence, match="activation failed"):
-                tv.activated(cred, os.urandom(32))
+                tv.activated(cred, os.urandom(32), HH)
             with pytest.raises(BrokenEvidence, match="not tied"):
                 Verifier(Level.TPM, None, tpm=tv).check(mixed.encode(), ch, HH, ME.public_key)
         finally:
@@ -217,3 +221,43 @@ def test_lattice_verifies_tpm2_quote_quotes(tpm: SoftwareTpm, tmp_path: Path) ->
     assert v.check(good.encode(), ch, HH, ME.public_key).level == Level.TPM
     with pytest.raises(BrokenEvidence, match="extraData"):
         v.check(quoted(os.urandom(32)).encode(), ch, HH, ME.public_key)
+
+
+def test_two_nodes_attest_with_their_tpms_and_activate_once(tmp_path: Path) -> None:
+    import asyncio
+
+    from lattice.net.local import local_swarm
+    from lattice.net.trustconfig import AttestationConfig, TrustConfig
+    from lattice.trust.policy import Trusted
+    from test_remote import BUILDERS, NAMES, wheel_attestation
+
+    files = []
+    for i in range(2):
+        path = tmp_path / f"wheel{i}.intoto.json"
+        path.write_bytes(wheel_attestation(i))
+        files.append(path)
+    trust = TrustConfig(
+        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    )
+    with software_tpm() as t0, software_tpm() as t1:
+        configs = [
+            AttestationConfig(Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files))
+            for t in (t0, t1)
+        ]
+
+        async def scenario() -> list[dict[str, object]]:
+            nodes = await local_swarm(2, tmp_path, trust=trust, attestation=configs)
+            try:
+                entry = nodes[0].append(b"after the quotes")
+                await nodes[1].wait_for(lambda n: n.replica.get(entry.id) is not None)
+                return [n.status() for n in nodes]
+            finally:
+                for n in nodes:
+                    await n.stop()
+
+        statuses = asyncio.run(scenario())
+    for st in statuses:
+        (peer,) = st["peers"]  # type: ignore[misc]
+        assert peer["attestation"].startswith("tpm: kernel"), peer["attestation"]
+    ties = sorted(p.name for p in tmp_path.glob("*.tpm-ties.json"))
+    assert ties == ["n0.db.tpm-ties.json", "n1.db.tpm-ties.json"], "activation is kept"

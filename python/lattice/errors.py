@@ -48,6 +48,7 @@ __all__ = [
     "NoiseFailure",
     "NonCanonical",
     "NonMonotonicFrontier",
+    "NotActivated",
     "NotInCausalPast",
     "NotSynced",
     "OpOutOfRange",
@@ -261,6 +262,16 @@ class BrokenEvidence(AttestationError):
     """Remote-attestation evidence that proves nothing: malformed, answering another
     challenge or an expired one, bound to another handshake, a signature or quote that
     does not verify, a log whose replay is not what was quoted, a key not tied to its TPM."""
+
+
+class NotActivated(BrokenEvidence):
+    """TPM evidence that holds in every other respect, by an attestation key not yet tied
+    to the peer's endorsement key: credential activation must run first (a node runs it
+    on the connection, once per peer). ``evidence`` is the evidence in question."""
+
+    def __init__(self, message: str, evidence: object = None) -> None:
+        super().__init__(message)
+        self.evidence = evidence
 
 
 class AttestationRefused(AttestationError):

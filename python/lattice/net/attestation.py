@@ -41,7 +41,7 @@ import struct
 from dataclasses import dataclass
 
 from lattice import _lattice
-from lattice.errors import AttestationError, BrokenEvidence, DecodeError
+from lattice.errors import AttestationError, BrokenEvidence, DecodeError, NotActivated
 from lattice.reader import Reader
 from lattice.trust.remote import (
     NONCE_LEN,
@@ -49,6 +49,7 @@ from lattice.trust.remote import (
     Attester,
     Challenge,
     Context,
+    Credential,
     Evidence,
     Level,
     Verifier,
@@ -89,6 +90,10 @@ class Exchange:
         self.result: Attested | None = None
         #: Why it refused the other (the connection is then refused with this).
         self.error: AttestationError | None = None
+        #: A TPM peer whose AK is not yet tied to its EK: the credential to send it, and
+        #: what is accepted once it answers (lattice.net.attesting runs it).
+        self.activation: Credential | None = None
+        self._pending: Attested | None = None
 
     # --- message 1 ---------------------------------------------------------------------
 
@@ -141,9 +146,31 @@ class Exchange:
             self.result = self.node.verifier.check(
                 evidence, self.mine, handshake_hash, identity, require=need
             )
+        except NotActivated as exc:
+            tpm = self.node.verifier.tpm
+            if tpm is None or not isinstance(exc.evidence, Evidence):
+                self.error = exc
+                raise
+            self.activation = tpm.credential(identity, exc.evidence)
+            self._pending = Attested(exc.evidence.level, exc.evidence.log)
+            return self._pending
         except AttestationError as exc:
             self.error = exc
             raise
+        return self.result
+
+    def activated(self, answer: bytes, final_hash: bytes) -> Attested:
+        """The peer answered the credential: its AK is tied to its EK from now on (for
+        this verifier), and its evidence accepted; BrokenEvidence if the answer is wrong."""
+        tpm, credential = self.node.verifier.tpm, self.activation
+        if tpm is None or credential is None or self._pending is None:
+            raise BrokenEvidence("an activation answer nobody asked for")
+        try:
+            tpm.activated(credential, answer, final_hash)
+        except AttestationError as exc:
+            self.error = exc
+            raise
+        self.result, self.activation = self._pending, None
         return self.result
 
     @staticmethod
@@ -192,6 +219,8 @@ class Exchange:
     def summary(self) -> str:
         if self.error is not None:
             return f"refused: {self.error}"
+        if self.activation is not None:
+            return "activating its TPM's attestation key"
         return "not checked" if self.result is None else self.result.summary()
 
 

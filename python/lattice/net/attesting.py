@@ -10,12 +10,20 @@ unadmitted blob is cut off by the peers that check it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from lattice import _lattice
-from lattice.errors import AttestationError, InvalidArgument
+from lattice.errors import (
+    AttestationError,
+    BrokenEvidence,
+    HandshakeRefused,
+    InvalidArgument,
+    ProtocolError,
+)
 from lattice.net import wire
 from lattice.net.attestation import Exchange, NodeAttestation
 from lattice.trust.policy import LogAttestations
@@ -28,11 +36,12 @@ from lattice.trust.remote import (
     SoftwareAttester,
     Verifier,
 )
+from lattice.trust.tpm import activation_answer
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
     from lattice.net.config import NodeConfig
-    from lattice.net.connection import Connection
+    from lattice.net.connection import Connection, Limits
     from lattice.net.documents import Documents
     from lattice.net.trustconfig import AttestationConfig
     from lattice.replica import Replica
@@ -40,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Attesting"]
 
 log = logging.getLogger("lattice.attestation")
+
+#: Messages a peer's session may send before this node has its activation answer.
+MAX_EARLY_MESSAGES = 64
 
 
 class Linked(Protocol):
@@ -59,6 +71,7 @@ class Node(Protocol):
     documents: Documents
     keypair: _lattice.NoiseKeypair
     hello: _lattice.Hello
+    limits: Limits
 
     @property
     def links(self) -> Mapping[bytes, Linked]: ...
@@ -99,9 +112,11 @@ class Attesting:
             kernels = AttestedKernels(policy)
         tpm = None
         if self.config.require == Level.TPM or self.config.backend == Level.TPM:
-            from lattice.trust.tpm import TpmVerifier
+            from lattice.trust.tpm import Activations, TpmVerifier
 
-            tpm = TpmVerifier()
+            store = node.config.store  # the ties activation proved, kept beside the store
+            kept = None if store is None else store.with_name(store.name + ".tpm-ties.json")
+            tpm = TpmVerifier(Activations(kept))
         verifier = Verifier(self.config.require, kernels, ttl=self.config.challenge_ttl, tpm=tpm)
         self.attestation = NodeAttestation(make_attester(self.config, node), verifier)
         node.documents.machines.loaded = self.loaded
@@ -134,6 +149,54 @@ class Attesting:
         return exchange.error
 
     # --- after the handshake -------------------------------------------------------------
+
+    async def settle(self, conn: Connection) -> None:
+        """Before the session starts: if the peer's TPM evidence held but its AK is not yet
+        tied to its EK, send it a credential and wait for the answer (once per peer: the tie
+        is kept). Messages the peer's session sends meanwhile are given back to the
+        connection, in order. AttestationError if the answer is wrong or late."""
+        exchange = conn.attestation
+        if exchange is None or exchange.activation is None:
+            return
+        credential = exchange.activation
+        await conn.send(wire.Activate(credential.blob, credential.encrypted_secret))
+        early: list[wire.Message] = []
+        timeout = self.node.limits.handshake_timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = await asyncio.wait_for(conn.recv(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise BrokenEvidence(
+                    f"no answer to the TPM credential within {timeout} s"
+                ) from None
+            match msg:
+                case wire.Activated(answer):
+                    try:
+                        got = exchange.activated(answer, conn.handshake_hash)
+                    except AttestationError:
+                        self.results[conn.remote] = exchange.summary()
+                        raise
+                    log.info("activated the TPM attestation key of %s", conn.remote[:4].hex())
+                    self.results[conn.remote] = got.summary()
+                    break
+                case wire.Activate(blob, secret):  # it activates this node's TPM meanwhile
+                    await conn.send(await self.answer(conn, blob, secret))
+                case wire.Refused(reason):
+                    raise HandshakeRefused(f"refused: {reason}", author=conn.remote)
+                case _:
+                    if len(early) >= MAX_EARLY_MESSAGES:
+                        raise ProtocolError("too many messages before the activation answer")
+                    early.append(msg)
+        conn.unread(early)
+
+    async def answer(self, conn: Connection, blob: bytes, secret: bytes) -> wire.Activated:
+        """The answer to a peer's credential for this node's TPM."""
+        activate = getattr(self.attester, "activate", None)
+        if activate is None:
+            raise AttestationError("a TPM credential for a node that attests without a TPM")
+        recovered = await asyncio.to_thread(activate, blob, secret)
+        return wire.Activated(activation_answer(recovered, conn.handshake_hash))
 
     def loaded(self, digest: bytes) -> None:
         """The node instantiated a Wasm blob: measure it; tell the connected peers."""

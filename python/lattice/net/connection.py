@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import struct
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -163,6 +164,7 @@ class Connection:
         self.role = hello.role
         #: Its remote attestation (lattice.net.attestation; None: none was exchanged).
         self.attestation: Exchange | None = None
+        self._unread: deque[wire.Message] = deque()
         self.handshake_hash = handshake_hash
         self.limits = limits
         self.initiator = initiator
@@ -199,10 +201,17 @@ class Connection:
         self.bytes_sent += len(data)
         self.last_sent = time.monotonic()
 
+    def unread(self, messages: Iterable[wire.Message]) -> None:
+        """Give back messages read early (while activation ran): :meth:`recv` returns them
+        first, in order."""
+        self._unread.extend(messages)
+
     async def recv(self) -> wire.Message:
         """The next message; :class:`ProtocolError` on anything malformed, on silence past
         ``idle_timeout``, on a frame not complete within ``frame_timeout``, or when the
         connection closes."""
+        if self._unread:
+            return self._unread.popleft()
         while True:
             timeout = self.limits.idle_timeout
             if self._frame_started is not None:

@@ -41,14 +41,15 @@ async def local_swarm(
     shares: Mapping[bytes, Sequence[bytes]] | None = None,
     client_ops_per_minute: int | None = None,
     trust: TrustConfig | None = None,
-    attestation: AttestationConfig | None = None,
+    attestation: AttestationConfig | Sequence[AttestationConfig] | None = None,
     identities: Sequence[Identity] | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
     they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
     guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
-    and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables."""
+    and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
+    ``[attestation]`` per node)."""
     ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
@@ -77,7 +78,9 @@ async def local_swarm(
             shares=tuple(Share(d, tuple(g)) for d, g in (shares or {}).items()),
             client_ops_per_minute=client_ops_per_minute or DEFAULT_CLIENT_OPS_PER_MINUTE,
             trust=trust,
-            attestation=attestation,
+            attestation=attestation
+            if attestation is None or isinstance(attestation, AttestationConfig)
+            else attestation[i],
         )
         node = Node(config, identity=ident)
         await node.start()

@@ -480,6 +480,7 @@ class Node(NodeViews):
             session_class = self._admit(conn, member)
             limit = session_class.frame_limit(self.limits)
             self.frames.bound(conn.channel, limit, session_class.trusted)
+            await self.attesting.settle(conn)  # a TPM's first contact: its activation
         except LatticeError as exc:  # authenticated: told why, and shown any proof
             self.refused += 1
             self.closed_reasons.append(f"refused: {type(exc).__name__}: {exc}")

@@ -25,6 +25,10 @@ connection that sends one.
                                     view shows it from view seq ``seq``)
     MEASURED 14  evidence           (peer → peer: its measurement log grew, evidence of it:
                                     lattice.net.attestation; at most 4000 bytes)
+    ACTIVATE 15  blob_len u16 ‖ blob ‖ secret_len u16 ‖ secret
+                                    (a credential for the receiver's TPM: its AK's tie to
+                                    its EK, checked once per peer; each ≤ 1024 bytes)
+    ACTIVATED 16 answer [32]        (the credential's secret, bound to the connection)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -47,12 +51,15 @@ from lattice.sync import Missing
 __all__ = [
     "ENTRIES_OVERHEAD",
     "MAX_CLIENT_FRAME",
+    "MAX_CREDENTIAL_PART",
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_FRAME",
     "MAX_FRONTIER_ITEMS",
     "MAX_MEASURED_LEN",
     "MAX_REASON_LEN",
     "MAX_REQUESTS",
+    "Activate",
+    "Activated",
     "Credit",
     "Entries",
     "Fraud",
@@ -83,6 +90,8 @@ MAX_ENTRIES_PER_FRAME = 65536
 MAX_REQUESTS = 4096
 #: The largest evidence a MEASURED carries (lattice.trust.remote.MAX_EVIDENCE_LEN).
 MAX_MEASURED_LEN = 4000
+#: The largest part of an ACTIVATE (a TPM credential blob or encrypted secret).
+MAX_CREDENTIAL_PART = 1024
 #: Longest refusal reason, in UTF-8 bytes.
 MAX_REASON_LEN = 1024
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
@@ -125,6 +134,8 @@ class MessageType(IntEnum):
     VIEW = 12
     GUEST_ACK = 13
     MEASURED = 14
+    ACTIVATE = 15
+    ACTIVATED = 16
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,21 @@ class View:
 
 
 @dataclass(frozen=True)
+class Activate:
+    """A credential for the receiver's TPM (TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET)."""
+
+    blob: bytes
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class Activated:
+    """The answer to an :class:`Activate` (lattice.trust.tpm.activation_answer)."""
+
+    answer: bytes
+
+
+@dataclass(frozen=True)
 class Measured:
     """The sender loaded a blob: evidence of its grown measurement log (DESIGN §10)."""
 
@@ -251,6 +277,8 @@ Message = (
     | View
     | GuestAck
     | Measured
+    | Activate
+    | Activated
 )
 
 
@@ -305,6 +333,13 @@ def encode(msg: Message) -> bytes:
             return bytes([MessageType.GUEST_ACK]) + struct.pack(">QQ", nonce, seq)
         case Measured(evidence):
             return bytes([MessageType.MEASURED]) + evidence
+        case Activate(blob, secret):
+            return (
+                bytes([MessageType.ACTIVATE]) + struct.pack(">H", len(blob)) + blob
+                + struct.pack(">H", len(secret)) + secret
+            )  # fmt: skip
+        case Activated(answer):
+            return bytes([MessageType.ACTIVATED]) + answer
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -404,6 +439,16 @@ def decode(body: bytes) -> Message:
         if not 0 < len(evidence) <= MAX_MEASURED_LEN:
             raise LimitExceeded(f"evidence of {len(evidence)} bytes (1 to {MAX_MEASURED_LEN})")
         msg = Measured(evidence)
+    elif kind == MessageType.ACTIVATE:
+        parts = []
+        for what in ("credential blob", "encrypted secret"):
+            (size,) = struct.unpack(">H", r.take(2, f"{what} length"))
+            if not 0 < size <= MAX_CREDENTIAL_PART:
+                raise LimitExceeded(f"a {what} of {size} bytes (1 to {MAX_CREDENTIAL_PART})")
+            parts.append(r.take(size, what))
+        msg = Activate(parts[0], parts[1])
+    elif kind == MessageType.ACTIVATED:
+        msg = Activated(r.take(_ID, "activation answer"))
     else:
         msg = Ping()
     r.finish()

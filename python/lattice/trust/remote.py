@@ -54,7 +54,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from lattice import _lattice
-from lattice.errors import AttestationRefused, BrokenEvidence, DecodeError, InvalidArgument
+from lattice.errors import (
+    AttestationRefused,
+    BrokenEvidence,
+    DecodeError,
+    InvalidArgument,
+    NotActivated,
+)
 from lattice.reader import Reader
 
 if TYPE_CHECKING:
@@ -71,6 +77,7 @@ __all__ = [
     "Attester",
     "Challenge",
     "Context",
+    "Credential",
     "Evidence",
     "KernelPolicy",
     "Level",
@@ -329,10 +336,32 @@ class Attested:
         )
 
 
+@dataclass(frozen=True)
+class Credential:
+    """A credential challenge for one peer's (EK, AK): what the attester must decrypt."""
+
+    identity: bytes
+    ek_name: bytes
+    ak_name: bytes
+    blob: bytes
+    encrypted_secret: bytes
+    secret: bytes
+
+
 class TpmCheck(Protocol):
     """The TPM backend's half of the verifier (:mod:`lattice.trust.tpm`)."""
 
-    def check(self, evidence: Evidence, message: bytes, identity: bytes) -> None: ...
+    def check(self, evidence: Evidence, message: bytes, identity: bytes) -> bool:
+        """BrokenEvidence unless the quote holds; whether its AK is tied to the EK."""
+        ...
+
+    def credential(self, identity: bytes, evidence: Evidence) -> Credential:
+        """A fresh credential for the EK and AK ``evidence`` names."""
+        ...
+
+    def activated(self, credential: Credential, answer: bytes, handshake_hash: bytes) -> None:
+        """Tie the pair if ``answer`` is right (BrokenEvidence if not)."""
+        ...
 
 
 class Verifier:
@@ -393,6 +422,7 @@ class Verifier:
                     f"ttl {self.ttl:g} s)"
                 )
         message = binding(context, ev.level, ev.answers, handshake_hash, ev.log.kernel_hash)
+        tied = True
         if ev.level == Level.SOFTWARE:
             if len(ev.proof) != 64 or not _lattice.verify(identity, message, ev.proof):
                 raise BrokenEvidence(
@@ -402,13 +432,19 @@ class Verifier:
         else:
             if self.tpm is None:
                 raise AttestationRefused("TPM evidence, and this node checks no TPM quotes")
-            self.tpm.check(ev, message, identity)
+            tied = self.tpm.check(ev, message, identity)
         if ev.level < need:
             raise AttestationRefused(
                 f"{ev.level.name.lower()} evidence; this node requires {need.name.lower()}"
             )
         if self.kernels is not None:
             self.kernels.check(ev.log)
+        if not tied:
+            raise NotActivated(
+                "the attestation key is not tied to an endorsement key of this peer "
+                "(credential activation has not succeeded)",
+                ev,
+            )
         return Attested(ev.level, ev.log)
 
 

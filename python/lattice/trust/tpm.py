@@ -46,18 +46,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lattice.errors import AttestationError, BrokenEvidence, InvalidArgument
-from lattice.trust.remote import Context, Evidence, Level, MeasurementLog, binding
+from lattice.trust.remote import Context, Credential, Evidence, Level, MeasurementLog, binding
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
 
 __all__ = [
+    "ACTIVATION_DOMAIN",
     "AK_ATTRIBUTES",
     "EK_POLICY",
     "PCR",
     "Activations",
     "TpmAttester",
     "TpmVerifier",
+    "activation_answer",
     "pytss",
 ]
 
@@ -67,6 +69,8 @@ PCR = 16
 EK_POLICY = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
 #: Secret bytes a credential carries.
 CREDENTIAL_LEN = 32
+#: Domain separation of an activation answer.
+ACTIVATION_DOMAIN = b"lattice v1 tpm credential activation"
 
 
 def pytss() -> Any:
@@ -309,16 +313,10 @@ class Activations:
             os.replace(tmp, self.path)
 
 
-@dataclass(frozen=True)
-class Credential:
-    """A credential challenge for one peer's (EK, AK): what the attester must decrypt."""
-
-    identity: bytes
-    ek_name: bytes
-    ak_name: bytes
-    blob: bytes
-    encrypted_secret: bytes
-    secret: bytes
+def activation_answer(secret: bytes, handshake_hash: bytes) -> bytes:
+    """What an attester answers a credential with: the recovered secret, bound to the
+    connection (``SHA-256(ACTIVATION_DOMAIN ‖ secret ‖ handshake hash)``)."""
+    return hashlib.sha256(ACTIVATION_DOMAIN + secret + handshake_hash).digest()
 
 
 class TpmVerifier:
@@ -327,9 +325,9 @@ class TpmVerifier:
     def __init__(self, activations: Activations | None = None) -> None:
         self.activations = activations or Activations()
 
-    def check(self, evidence: Evidence, message: bytes, identity: bytes) -> None:
+    def check(self, evidence: Evidence, message: bytes, identity: bytes) -> bool:
         """BrokenEvidence unless ``evidence`` is a quote of ``message`` over the replayed
-        log by an AK tied (by activation) to the peer's EK."""
+        log; True if its AK is tied (by activation) to the peer's EK."""
         t = pytss()
         p = parse_proof(evidence.proof)
         self._check_ak(p.ak)
@@ -358,11 +356,7 @@ class TpmVerifier:
         replayed = hashlib.sha256(evidence.log.kernel_hash).digest()
         if not hmac.compare_digest(bytes(attest.attested.quote.pcrDigest), replayed):
             raise BrokenEvidence("the log does not replay to the quoted PCR 16 (a tampered log)")
-        if not self.activations.tied(identity, p.ek_name, p.ak_name):
-            raise BrokenEvidence(
-                "the attestation key is not tied to an endorsement key of this peer "
-                "(credential activation has not succeeded)"
-            )
+        return self.activations.tied(identity, p.ek_name, p.ak_name)
 
     def _check_ak(self, ak: Any) -> None:
         t = pytss()
@@ -423,9 +417,10 @@ class TpmVerifier:
             raise BrokenEvidence(f"cannot make a credential for that EK: {exc}") from None
         return Credential(identity, p.ek_name, p.ak_name, blob.marshal(), enc.marshal(), secret)
 
-    def activated(self, credential: Credential, answer: bytes) -> None:
-        """Record the tie if ``answer`` is the credential's secret (BrokenEvidence if not)."""
-        if not hmac.compare_digest(answer, credential.secret):
+    def activated(self, credential: Credential, answer: bytes, handshake_hash: bytes) -> None:
+        """Record the tie if ``answer`` is :func:`activation_answer` of the credential's
+        secret for this connection (BrokenEvidence if not)."""
+        if not hmac.compare_digest(answer, activation_answer(credential.secret, handshake_hash)):
             raise BrokenEvidence(
                 "the attestation key is not tied to the endorsement key (credential "
                 "activation failed)"

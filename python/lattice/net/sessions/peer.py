@@ -221,6 +221,8 @@ class PeerSession(Session):
                 pass
             case wire.Measured(evidence):  # it loaded a blob: checked, or the link ends
                 node.attesting.measured(self.conn, evidence)
+            case wire.Activate(blob, secret):  # it ties this node's TPM keys (once)
+                self.send_soon(await node.attesting.answer(self.conn, blob, secret))
             case wire.Refused(reason):
                 raise HandshakeRefused(f"refused by {self.name}: {reason}", author=remote)
             case _:
