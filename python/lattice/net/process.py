@@ -88,7 +88,8 @@ class NodeProcess:
 
     ``config`` is its TOML file (:mod:`lattice.net.config`), ``control`` the socket that
     file names; its output goes to ``log`` (default: the config with ``.log``), appended
-    across restarts. ``netns`` runs it inside that network namespace.
+    across restarts. ``netns`` runs it inside that network namespace; ``python_path``
+    puts a directory first on its module path (another build of ``lattice``).
     """
 
     name: str
@@ -97,6 +98,7 @@ class NodeProcess:
     netns: str | None = None
     verbose: int = 0
     log: Path | None = None
+    python_path: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -112,9 +114,12 @@ class NodeProcess:
         if self.verbose:
             cmd.append("-" + "v" * self.verbose)
         self.log = self.log or self.config.with_suffix(".log")
+        env = child_env()
+        if self.python_path is not None:
+            env["PYTHONPATH"] = str(self.python_path) + os.pathsep + env["PYTHONPATH"]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                _in_netns(self.netns, cmd), stdout=out, stderr=out, env=child_env()
+                _in_netns(self.netns, cmd), stdout=out, stderr=out, env=env
             )
         deadline = time.monotonic() + timeout
         while True:
