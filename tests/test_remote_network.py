@@ -6,11 +6,14 @@ while the two honest nodes attest each other and sync with no message added."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import lattice
 from cluster import Cluster
+from lattice.net.process import child_env
 from test_remote import BUILDERS, NAMES, wheel_attestation
 
 #: The messages of the unattested protocol: software attestation adds none after the
@@ -79,5 +82,11 @@ def test_a_node_with_another_kernel_is_refused_and_the_others_sync(tmp_path: Pat
         assert b.frontier()["a"][0] >= seq, "the honest pair synced"
         assert sc["writable"] is False, "the refused node never saw a peer: it cannot sign"
         assert sc["frontier"].get("a", [0])[0] == 0, "nothing reached the refused node"
+        shown = subprocess.run(
+            [sys.executable, "-m", "lattice.cli", "status", "--config", str(a.config)],
+            capture_output=True, text=True, env={**child_env(), "COLUMNS": "250"}, timeout=60,
+        )  # fmt: skip
+        assert "software: kernel" in shown.stdout and "refused: the extension" in shown.stdout
+        assert "proves software, requires software" in shown.stdout
     finally:
         cluster.stop()

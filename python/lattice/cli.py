@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lattice import __version__, _lattice
@@ -316,7 +317,9 @@ def status(config: str, timeout: float, as_json: bool) -> None:
         f"node {st['name']} ({st['identity'][:16]}…) role {st['role']}, listen {st['listen']}"
     )
     peers = Table(title="peers")
-    for col in ("peer", "address", "state", "synced", "frames out/in", "penalties"):
+    attesting = st.get("attestation")
+    cols = ["peer", "address", "state", "synced", "frames out/in", "penalties"]
+    for col in cols + (["attestation"] if attesting else []):
         peers.add_column(col)
     for p in st["peers"]:
         state = (
@@ -325,11 +328,21 @@ def status(config: str, timeout: float, as_json: bool) -> None:
             else (f"connected ({p['direction']})" if p["connected"] else "down")
         )
         synced = f"{'out' if p['synced_out'] else '-'}/{'in' if p['synced_in'] else '-'}"
-        peers.add_row(
+        row = [
             p["name"], p["address"] or "-", state, synced,
             f"{p['frames_sent']}/{p['frames_received']}", str(p["penalties"]),
-        )  # fmt: skip
+        ]  # fmt: skip
+        if attesting:
+            row.append(escape(p.get("attestation") or "-"))
+        peers.add_row(*row)
     console.print(peers)
+    if attesting:
+        kernel = attesting["kernel"]
+        console.print(
+            f"attestation: proves {attesting['backend']}, requires {attesting['require']} of "
+            f"peers; kernel {kernel[:16] + '…' if kernel else '-'} "
+            f"({attesting['measurements']} measurements)"
+        )
     frontier = ", ".join(f"{a}: {s}" for a, (s, _) in st["frontier"].items()) or "-"
     console.print(f"frontier: {frontier}")
     console.print(f"pending: {st['pending']}; clients: {st['clients']}; refused: {st['refused']}")
