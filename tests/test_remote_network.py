@@ -5,32 +5,19 @@ while the two honest nodes attest each other and sync with no message added."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import lattice
 from cluster import Cluster
+from lattice.demo.attest import modified_build
 from lattice.net.process import child_env
 from test_remote import BUILDERS, NAMES, wheel_attestation
 
 #: The messages of the unattested protocol: software attestation adds none after the
 #: handshake (and no record to it: tests/test_remote.py counts them).
 PLAIN = {"Credit", "Frontier", "Entries", "Request", "Synced", "Ping"}
-
-
-def modified_lattice(directory: Path) -> Path:
-    """A copy of this lattice whose extension module has one more byte at its end (the
-    loader ignores it: the module runs, and measures differently)."""
-    package = Path(lattice.__file__).parent
-    copy = directory / "modified" / "lattice"
-    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (module,) = copy.glob("_lattice*.so")
-    with module.open("ab") as f:
-        f.write(b"\0 a modified build")
-    return copy.parent
 
 
 def attestation_tables(directory: Path) -> str:
@@ -58,7 +45,7 @@ def test_a_node_with_another_kernel_is_refused_and_the_others_sync(tmp_path: Pat
         with node.config.open("a") as f:
             f.write(tables)
     a, b, c = (cluster[n] for n in "abc")
-    c.python_path = modified_lattice(tmp_path)
+    c.python_path = modified_build(tmp_path)
     cluster.start()
     try:
         seq, _ = a.append(b"honest")

@@ -9,7 +9,9 @@ concurrently, a Byzantine edit refused alike everywhere, the text converging; ``
 owner with a long history hands a guest the document as it is (a collapsed snapshot over
 Noise), the byte scan finds nothing of the past, and the guest's delete lands in the deep
 log; ``trust``: three builders build a Wasm state machine to the same bytes and attest it,
-and it runs only once two attestations agree (a dissenting one quarantines it). ``lattice
+and it runs only once two attestations agree (a dissenting one quarantines it);
+``attest``: node processes prove to each other what code they run inside the handshake, a
+modified build is refused for its kernel hash, and a swtpm quote is checked. ``lattice
 demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
 demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
@@ -18,7 +20,7 @@ demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust']
+['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust', 'attest']
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lattice.demo.attack import AttackSummary, run_attack_demo
+from lattice.demo.attest import AttestSummary, run_attest_demo
 from lattice.demo.core import DEFAULT_ROUNDS, CoreSummary, run_core_demo
 from lattice.demo.docs import DocsSummary, run_docs_demo
 from lattice.demo.guest import GuestSummary, run_guest_demo
@@ -42,6 +45,7 @@ __all__ = [
     "DEFAULT_ROUNDS",
     "SECTIONS",
     "AttackSummary",
+    "AttestSummary",
     "CoreSummary",
     "DemoSummary",
     "DocsSummary",
@@ -110,6 +114,11 @@ SECTIONS: dict[str, Section] = {
             "a Wasm state machine built by three builders, run after two attestations agree",
             lambda console, o: run_trust_demo(console),
         ),
+        Section(
+            "attest",
+            "remote attestation in the handshake: software, a modified build refused, a TPM",
+            lambda console, o: run_attest_demo(console),
+        ),
     )
 }
 
@@ -126,6 +135,7 @@ class DemoSummary:
     docs: DocsSummary | None = None
     guest: GuestSummary | None = None
     trust: TrustSummary | None = None
+    attest: AttestSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -193,5 +203,6 @@ def run_demo(
         docs=get("docs", DocsSummary),  # type: ignore[arg-type]
         guest=get("guest", GuestSummary),  # type: ignore[arg-type]
         trust=get("trust", TrustSummary),  # type: ignore[arg-type]
+        attest=get("attest", AttestSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )
