@@ -16,10 +16,9 @@ import pytest
 import lattice
 from lattice import _lattice
 from lattice.errors import AttestationRefused, BrokenEvidence, InvalidArgument
-from lattice.net.attestation import Exchange, NodeAttestation
+from lattice.net.attestation import NodeAttestation
 from lattice.net.checks import Checks
-from lattice.net.connection import handshake
-from lattice.net.local import local_swarm
+from lattice.net.local import local_swarm, loopback_handshake
 from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
 from lattice.state.wasm import digests
 from lattice.trust.attest import WHEEL_BUILD_TYPE, BuildManifest, attest
@@ -63,63 +62,6 @@ def admitting_policy(*envelopes: bytes) -> Policy:
     return policy
 
 
-class Counting:
-    """A StreamWriter that counts the records (writes) a party sends."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer, self.writes = writer, 0
-
-    def write(self, data: bytes) -> None:
-        self.writes += 1
-        self.writer.write(data)
-
-    async def drain(self) -> None:
-        await self.writer.drain()
-
-
-async def run_handshake(left: Exchange | None, right: Exchange | None) -> tuple[Any, Any, int, int]:
-    """One real XX handshake on loopback: left dials, right answers. Returns each side's
-    remote hello, and how many records each sent."""
-
-    def identity(ex: Exchange | None) -> lattice.Identity:  # the attester's own, if any
-        own = None if ex is None else getattr(ex.node.attester, "identity", None)
-        return own or lattice.Identity.generate()
-
-    a, b = identity(left), identity(right)
-    done: asyncio.Future[tuple[Any, int]] = asyncio.get_running_loop().create_future()
-
-    def hello_of(who: lattice.Identity, key: _lattice.NoiseKeypair) -> Callable[[bytes], Any]:
-        return lambda field: _lattice.Hello.create(
-            who.signing_key, key.public, bytes(32), _lattice.ROLE_PEER, field or None
-        )
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        key, counted = _lattice.NoiseKeypair.generate(), Counting(writer)
-        try:
-            _, remote, _ = await handshake(
-                reader, counted, initiator=False, keypair=key, hello=hello_of(b, key),  # type: ignore[arg-type]
-                timeout=5.0, attestation=right,
-            )  # fmt: skip
-            done.set_result((remote, counted.writes))
-        except Exception as exc:
-            done.set_exception(exc)
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key, counted = _lattice.NoiseKeypair.generate(), Counting(writer)
-    _, remote_b, _ = await handshake(
-        reader, counted, initiator=True, keypair=key, hello=hello_of(a, key),  # type: ignore[arg-type]
-        timeout=5.0, attestation=left,
-    )  # fmt: skip
-    remote_a, writes_b = await done
-    writer.close()
-    server.close()
-    return remote_b, remote_a, counted.writes, writes_b
-
-
 def _node(
     attester: Any = "software", require: Level = Level.SOFTWARE, **kw: Any
 ) -> NodeAttestation:
@@ -129,10 +71,11 @@ def _node(
 
 
 def test_mutual_attestation_adds_no_message_to_the_handshake() -> None:
-    plain = asyncio.run(run_handshake(None, None))
+    plain = asyncio.run(loopback_handshake(None, None))
     left, right = _node().exchange(), _node().exchange()
-    attested = asyncio.run(run_handshake(left, right))
-    assert plain[2:] == attested[2:] == (2, 1), "three records either way: no round trip added"
+    attested = asyncio.run(loopback_handshake(left, right))
+    counts = [(h.initiator_records, h.responder_records) for h in (plain, attested)]
+    assert counts == [(2, 1), (2, 1)], "three records either way: no round trip added"
     assert left.error is None and right.error is None
     for ex in (left, right):
         assert ex.result is not None and ex.result.level == Level.SOFTWARE
@@ -192,9 +135,9 @@ def test_bad_evidence_is_refused_with_its_reason(
 ) -> None:  # fmt: skip
     liar, judge = bad().exchange(), checker().exchange()
     if direction == "responder checks":
-        asyncio.run(run_handshake(liar, judge))
+        asyncio.run(loopback_handshake(liar, judge))
     else:
-        asyncio.run(run_handshake(judge, liar))
+        asyncio.run(loopback_handshake(judge, liar))
     assert isinstance(judge.error, error) and why in str(judge.error)
     assert judge.result is None and judge.summary().startswith("refused: ")
 

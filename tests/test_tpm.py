@@ -261,3 +261,47 @@ def test_two_nodes_attest_with_their_tpms_and_activate_once(tmp_path: Path) -> N
         assert peer["attestation"].startswith("tpm: kernel"), peer["attestation"]
     ties = sorted(p.name for p in tmp_path.glob("*.tpm-ties.json"))
     assert ties == ["n0.db.tpm-ties.json", "n1.db.tpm-ties.json"], "activation is kept"
+
+
+def test_a_tpm_node_refuses_a_software_peer_and_keeps_serving_the_other(tmp_path: Path) -> None:
+    import asyncio
+
+    from lattice.net.local import local_swarm
+    from lattice.net.trustconfig import AttestationConfig, TrustConfig
+    from lattice.trust.policy import Trusted
+    from test_remote import BUILDERS, NAMES, wheel_attestation
+
+    files = []
+    for i in range(2):
+        path = tmp_path / f"wheel{i}.intoto.json"
+        path.write_bytes(wheel_attestation(i))
+        files.append(path)
+    builders = tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    with software_tpm() as t0, software_tpm() as t1:
+        configs = [
+            AttestationConfig(Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files))
+            for t in (t0, t1)
+        ] + [AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(files))]
+
+        async def scenario() -> list[dict[str, object]]:
+            # A line: n1 dials n0 (both with a TPM); n2, software only, dials n1.
+            nodes = await local_swarm(
+                3, tmp_path, trust=TrustConfig(2, builders), attestation=configs, wait=False
+            )
+            try:
+                await nodes[2].wait_for(
+                    lambda n: any("requires tpm" in r for r in n.closed_reasons), timeout=20
+                )
+                entry = nodes[0].append(b"still served")
+                await nodes[1].wait_for(lambda n: n.replica.get(entry.id) is not None)
+                return [n.status() for n in nodes]
+            finally:
+                for n in nodes:
+                    await n.stop()
+
+        _, middle, third = asyncio.run(scenario())
+    peers = {p["name"]: p for p in middle["peers"]}  # type: ignore[union-attr]
+    assert peers["n0"]["connected"] and peers["n0"]["attestation"].startswith("tpm: kernel")
+    assert not peers["n2"]["connected"]
+    assert peers["n2"]["attestation"] == "refused: software evidence; this node requires tpm"
+    assert third["frontier"].get("n0", [0])[0] == 0, "nothing reached the refused node"  # type: ignore[union-attr]

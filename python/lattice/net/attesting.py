@@ -111,7 +111,7 @@ class Attesting:
             self._feed = LogAttestations(node.replica, policy)
             kernels = AttestedKernels(policy)
         tpm = None
-        if self.config.require == Level.TPM or self.config.backend == Level.TPM:
+        if self.config.require > Level.NONE:  # TPM evidence meets any requirement
             from lattice.trust.tpm import Activations, TpmVerifier
 
             store = node.config.store  # the ties activation proved, kept beside the store

@@ -14,19 +14,23 @@ fresh identities and stores, started and connected in a line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from lattice import _lattice
 from lattice.identity import Identity
+from lattice.net.attestation import Exchange
 from lattice.net.config import Member, NodeConfig, Share
-from lattice.net.connection import Limits
+from lattice.net.connection import Limits, handshake
 from lattice.net.node import Node
 from lattice.net.process import free_ports
 from lattice.net.quota import DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.net.trustconfig import AttestationConfig, TrustConfig
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
-__all__ = ["local_swarm"]
+__all__ = ["Handshaken", "local_swarm", "loopback_handshake"]
 
 
 async def local_swarm(
@@ -43,13 +47,15 @@ async def local_swarm(
     trust: TrustConfig | None = None,
     attestation: AttestationConfig | Sequence[AttestationConfig] | None = None,
     identities: Sequence[Identity] | None = None,
+    wait: bool = True,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
     they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
     guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
     and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
-    ``[attestation]`` per node)."""
+    ``[attestation]`` per node). With ``wait`` (the default) it returns once every node
+    may write (it has seen a peer); without, at once (a node may never connect)."""
     ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
@@ -85,6 +91,81 @@ async def local_swarm(
         node = Node(config, identity=ident)
         await node.start()
         nodes.append(node)
-    for node in nodes:  # connected, and each has seen a peer's view of its own log
+    for node in nodes if wait else ():  # connected; each has seen a peer's view of its log
         await node.writable(30.0)
     return nodes
+
+
+class _Counting:
+    """A StreamWriter that counts the records (writes) a party sends."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer, self.writes = writer, 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+
+@dataclass(frozen=True)
+class Handshaken:
+    """What :func:`loopback_handshake` saw: each side's view of the other's hello, and
+    the records each sent."""
+
+    remote_of_initiator: _lattice.Hello
+    remote_of_responder: _lattice.Hello
+    initiator_records: int
+    responder_records: int
+
+
+async def loopback_handshake(
+    initiator: Exchange | None = None, responder: Exchange | None = None
+) -> Handshaken:
+    """One real Noise XX handshake on loopback TCP, with remote attestation where an
+    exchange is given (its attester's identity signs that side's hello). For tests and
+    benchmarks; what each exchange accepted is left in it."""
+
+    def identity(ex: Exchange | None) -> Identity:
+        own = None if ex is None else getattr(ex.node.attester, "identity", None)
+        return own if isinstance(own, Identity) else Identity.generate()
+
+    def hello_of(who: Identity, key: _lattice.NoiseKeypair) -> Callable[[bytes], _lattice.Hello]:
+        return lambda field: _lattice.Hello.create(
+            who.signing_key, key.public, bytes(32), _lattice.ROLE_PEER, field or None
+        )
+
+    a, b = identity(initiator), identity(responder)
+    done: asyncio.Future[tuple[_lattice.Hello, int]] = asyncio.get_running_loop().create_future()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        key, counted = _lattice.NoiseKeypair.generate(), _Counting(writer)
+        try:
+            _, remote, _ = await handshake(
+                reader, counted, initiator=False, keypair=key,  # type: ignore[arg-type]
+                hello=hello_of(b, key), timeout=5.0, attestation=responder,
+            )  # fmt: skip
+            done.set_result((remote, counted.writes))
+        except Exception as exc:
+            done.set_exception(exc)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key, counted = _lattice.NoiseKeypair.generate(), _Counting(writer)
+        try:
+            _, remote_b, _ = await handshake(
+                reader, counted, initiator=True, keypair=key,  # type: ignore[arg-type]
+                hello=hello_of(a, key), timeout=5.0, attestation=initiator,
+            )  # fmt: skip
+            remote_a, writes_b = await done
+        finally:
+            writer.close()
+    finally:
+        server.close()
+    return Handshaken(remote_b, remote_a, counted.writes, writes_b)
