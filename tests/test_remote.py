@@ -245,3 +245,61 @@ def test_nodes_attest_each_other_and_cut_a_peer_that_loads_an_unadmitted_blob(
         assert st["attestation"]["backend"] == "software"
     assert after[0]["peers"][0]["attestation"].startswith("cut off: the Wasm blob 0909")
     assert any("AttestationRefused" in r for r in after[0]["closed"])
+
+
+def test_a_required_attestation_with_no_result_is_refused_after_the_handshake() -> None:
+    # Whatever went wrong inside the exchange, a peer with nothing accepted is not let in.
+    judge = _node().exchange()
+    refusal = judge.settled(_lattice.ROLE_PEER)
+    assert isinstance(refusal, AttestationRefused) and "no software attestation" in str(refusal)
+    assert judge.settled(_lattice.ROLE_CLIENT) is None, "clients are held to none"
+
+
+def test_only_a_wheel_part_under_the_module_prefix_admits_a_module() -> None:
+    from lattice.trust.attest import BUILD_TYPE
+
+    module = module_digest().hex()
+
+    def envelope(who: int, **changes: Any) -> bytes:
+        m = BuildManifest(
+            name="x", output={"sha256": module}, source={"gitTree": "ab" * 20},
+            toolchain={"package": "maturin"}, argv=["build"], profile="", builder=NAMES[who],
+            build_type=WHEEL_BUILD_TYPE,
+        )  # fmt: skip
+        return attest(replace(m, **changes), BUILDERS[who])
+
+    log = MeasurementLog.of_this_process()
+    as_blob = admitting_policy(*(envelope(i, build_type=BUILD_TYPE) for i in range(2)))
+    with pytest.raises(AttestationRefused, match="extension module"):
+        AttestedKernels(as_blob).check(log)  # a Wasm build's output is no module
+    elsewhere = {"lattice/other.so": {"sha256": module}}
+    misplaced = admitting_policy(*(envelope(i, parts=elsewhere) for i in range(2)))
+    with pytest.raises(AttestationRefused, match="extension module"):
+        AttestedKernels(misplaced).check(log)  # inside the wheel, but not the module
+
+
+def test_a_credential_sent_to_a_node_without_a_tpm_ends_the_link(tmp_path: Path) -> None:
+    from lattice.net import wire
+
+    envelopes = []
+    for i in range(2):
+        path = tmp_path / f"wheel{i}.intoto.json"
+        path.write_bytes(wheel_attestation(i))
+        envelopes.append(path)
+    trust = TrustConfig(
+        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    )
+    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(envelopes))
+
+    async def scenario() -> list[str]:
+        nodes = await local_swarm(2, tmp_path, trust=trust, attestation=config)
+        try:
+            nodes[0].links[nodes[1].me].send_soon(wire.Activate(b"\x00\x01x", b"\x00\x01y"))
+            await nodes[1].wait_for(lambda n: not n.links, timeout=10)
+            return list(nodes[1].closed_reasons)
+        finally:
+            for n in nodes:
+                await n.stop()
+
+    closed = asyncio.run(scenario())
+    assert any("attests without a TPM" in r for r in closed), closed

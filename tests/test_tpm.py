@@ -15,6 +15,7 @@ import pytest
 
 import lattice
 from lattice.errors import AttestationError, AttestationRefused, BrokenEvidence, NotActivated
+from lattice.net import wire
 from lattice.trust.policy import Policy
 from lattice.trust.remote import AttestedKernels, Context, Evidence, Level, Verifier, binding
 from lattice.trust.swtpm import SoftwareTpm
@@ -181,7 +182,7 @@ def test_lattice_verifies_tpm2_quote_quotes(tpm: SoftwareTpm, tmp_path: Path) ->
         done = tools(tpm, *args, cwd=str(tmp_path))
         assert done.returncode == 0, f"{args[0]}: {done.stderr}"
 
-    run("tpm2_createek", "-c", "ek.ctx", "-G", "ecc", "-u", "ek.pub")
+    run("tpm2_createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub")
     run(
         "tpm2_createak",
         "-C",
@@ -240,25 +241,33 @@ def test_two_nodes_attest_with_their_tpms_and_activate_once(tmp_path: Path) -> N
         2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
     )
     with software_tpm() as t0, software_tpm() as t1:
-        configs = [
-            AttestationConfig(Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files))
+        configs = [  # EK certificates required: both TPMs are certified by swtpm's CA
+            AttestationConfig(
+                Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files),
+                ek_ca=tuple(t0.ca_files),
+            )
             for t in (t0, t1)
-        ]
+        ]  # fmt: skip
 
-        async def scenario() -> list[dict[str, object]]:
+        async def scenario() -> tuple[list[dict[str, object]], list[str]]:
             nodes = await local_swarm(2, tmp_path, trust=trust, attestation=configs)
             try:
                 entry = nodes[0].append(b"after the quotes")
                 await nodes[1].wait_for(lambda n: n.replica.get(entry.id) is not None)
-                return [n.status() for n in nodes]
+                statuses = [n.status() for n in nodes]
+                # A second credential on the same connection: one activation a link.
+                nodes[0].links[nodes[1].me].send_soon(wire.Activate(b"\x00\x01x", b"\x00\x01y"))
+                await nodes[1].wait_for(lambda n: not n.links, timeout=10)
+                return statuses, list(nodes[1].closed_reasons)
             finally:
                 for n in nodes:
                     await n.stop()
 
-        statuses = asyncio.run(scenario())
+        statuses, closed = asyncio.run(scenario())
     for st in statuses:
         (peer,) = st["peers"]  # type: ignore[misc]
         assert peer["attestation"].startswith("tpm: kernel"), peer["attestation"]
+    assert any("a second TPM credential" in r for r in closed), closed
     ties = sorted(p.name for p in tmp_path.glob("*.tpm-ties.json"))
     assert ties == ["n0.db.tpm-ties.json", "n1.db.tpm-ties.json"], "activation is kept"
 
@@ -305,3 +314,105 @@ def test_a_tpm_node_refuses_a_software_peer_and_keeps_serving_the_other(tmp_path
     assert not peers["n2"]["connected"]
     assert peers["n2"]["attestation"] == "refused: software evidence; this node requires tpm"
     assert third["frontier"].get("n0", [0])[0] == 0, "nothing reached the refused node"  # type: ignore[union-attr]
+
+
+def _with(ev: Evidence, **parts: bytes) -> Evidence:
+    """``ev`` with some parts of its proof replaced (ek, ak, quoted, signature: marshalled)."""
+    p = parse_proof(ev.proof)
+    pieces = {
+        "ek": p.ek.marshal(),
+        "ak": p.ak.marshal(),
+        "quoted": _wrap(p.quoted),
+        "signature": p.signature.marshal(),
+    } | parts
+    return replace(ev, proof=b"".join(pieces[k] for k in ("ek", "ak", "quoted", "signature")))
+
+
+def test_hostile_tpm_structures_are_broken_evidence_never_a_crash(attester: TpmAttester) -> None:
+    from lattice.trust.tpm import pytss
+
+    t = pytss()
+    v, tv = _activated(attester)
+    ch = v.challenge()
+    good = attester.evidence(ch.nonce, HH)
+    p = parse_proof(good.proof)
+
+    def refused(ev: Evidence) -> str:
+        with pytest.raises(BrokenEvidence) as info:
+            v.check(ev.encode(), ch, HH, ME.public_key)
+        return str(info.value)
+
+    ek = t.TPM2B_PUBLIC.unmarshal(p.ek.marshal())[0]
+    ek.publicArea.nameAlg = t.TPM2_ALG.NULL  # its name cannot even be computed
+    assert "malformed TPM proof" in refused(_with(good, ek=ek.marshal()))
+    ek = t.TPM2B_PUBLIC.unmarshal(p.ek.marshal())[0]
+    ek.publicArea.parameters.rsaDetail.symmetric.algorithm = t.TPM2_ALG.NULL
+    assert "not the TCG default RSA 2048 EK" in refused(_with(good, ek=ek.marshal()))
+    with pytest.raises(BrokenEvidence, match="RSA 2048 EK"):  # and no credential is made
+        tv.credential(ME.public_key, _with(good, ek=ek.marshal()))
+    ak = t.TPM2B_PUBLIC.unmarshal(p.ak.marshal())[0]
+    ak.publicArea.objectAttributes &= ~t.TPMA_OBJECT.RESTRICTED  # it could sign anything
+    assert "restricted ECDSA P-256" in refused(_with(good, ak=ak.marshal()))
+    assert "bytes after" in refused(replace(good, proof=good.proof + b"\0"))
+    # A structure the TPM did make and the AK did sign, but not a quote: a certification.
+    message = binding(Context.HANDSHAKE, Level.TPM, ch.nonce, HH, good.log.kernel_hash)
+    certified, sig = attester._ctx.certify(
+        attester._ak, attester._ak, t.TPM2B_DATA(message), t.TPMT_SIG_SCHEME(scheme=t.TPM2_ALG.NULL)
+    )
+    other = _with(good, quoted=certified.marshal(), signature=sig.marshal())
+    assert "not a quote" in refused(other)
+
+
+def test_an_ek_certificate_must_certify_that_very_ek(
+    attester: TpmAttester, tpm: SoftwareTpm
+) -> None:
+    from cryptography import x509
+
+    cas = [c for f in tpm.ca_files for c in x509.load_pem_x509_certificates(f.read_bytes())]
+    tv = TpmVerifier(ek_cas=cas)
+    ev = attester.evidence(bytes(32), HH)
+    certificate = attester.ek_certificate()
+    assert certificate, "swtpm_setup stored an EK certificate"
+
+    def activate(cert: bytes) -> None:
+        cred = tv.credential(ME.public_key, ev)
+        answer = activation_answer(attester.activate(cred.blob, cred.encrypted_secret), HH)
+        tv.activated(cred, answer, HH, cert)
+
+    with pytest.raises(BrokenEvidence, match="no EK certificate"):
+        activate(b"")
+    with software_tpm() as other_tpm:
+        other = TpmAttester.open(other_tpm.tcti, ME)
+        try:
+            with pytest.raises(BrokenEvidence, match="another key"):
+                activate(other.ek_certificate())  # a real certificate, of another TPM
+        finally:
+            other.close()
+    stranger = TpmVerifier(ek_cas=[_self_signed()])
+    cred = stranger.credential(ME.public_key, ev)
+    answer = activation_answer(attester.activate(cred.blob, cred.encrypted_secret), HH)
+    with pytest.raises(BrokenEvidence, match="does not chain"):
+        stranger.activated(cred, answer, HH, certificate)
+    activate(certificate)
+    p = parse_proof(ev.proof)
+    assert tv.activations.tied(ME.public_key, p.ek_name, p.ak_name)
+
+
+def _self_signed() -> object:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another vendor")])
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip

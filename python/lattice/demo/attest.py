@@ -191,14 +191,22 @@ def _tpm(console: Console) -> tuple[bool | None, float | None, float | None]:
     with SoftwareTpm() as tpm:
         attester = TpmAttester.open(tpm.tcti, node)
         try:
-            checker = TpmVerifier()
+            from cryptography import x509
+
+            cas = [c for f in tpm.ca_files for c in x509.load_pem_x509_certificates(f.read_bytes())]
+            checker = TpmVerifier(ek_cas=cas)
             verifier = Verifier(Level.TPM, None, tpm=checker)
             challenge, hh = verifier.challenge(), bytes(range(32))
             first = attester.evidence(challenge.nonce, hh)
             credential = checker.credential(node.public_key, first)
             secret = attester.activate(credential.blob, credential.encrypted_secret)
-            checker.activated(credential, activation_answer(secret, hh), hh)
-            console.print("swtpm: the AK is tied to the EK by credential activation (once)")
+            certificate = attester.ek_certificate()
+            checker.activated(credential, activation_answer(secret, hh), hh, certificate)
+            issuer = x509.load_der_x509_certificate(certificate).issuer.rfc4514_string()
+            console.print(
+                f"swtpm: its EK certificate chains to {escape(issuer)}'s CA; the AK is tied to "
+                "the EK by credential activation (once)"
+            )
             start = time.perf_counter()
             evidence = attester.evidence(challenge.nonce, hh)
             quoted = time.perf_counter()

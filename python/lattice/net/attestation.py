@@ -41,7 +41,13 @@ import struct
 from dataclasses import dataclass
 
 from lattice import _lattice
-from lattice.errors import AttestationError, BrokenEvidence, DecodeError, NotActivated
+from lattice.errors import (
+    AttestationError,
+    AttestationRefused,
+    BrokenEvidence,
+    DecodeError,
+    NotActivated,
+)
 from lattice.reader import Reader
 from lattice.trust.remote import (
     NONCE_LEN,
@@ -52,6 +58,7 @@ from lattice.trust.remote import (
     Credential,
     Evidence,
     Level,
+    MeasurementLog,
     Verifier,
 )
 
@@ -94,6 +101,10 @@ class Exchange:
         #: what is accepted once it answers (lattice.net.attesting runs it).
         self.activation: Credential | None = None
         self._pending: Attested | None = None
+        #: Whether this side has answered the other's credential (once a connection).
+        self.answered = False
+        #: The log this side's evidence showed (a later one is sent as MEASURED).
+        self.sent: MeasurementLog | None = None
 
     # --- message 1 ---------------------------------------------------------------------
 
@@ -127,7 +138,9 @@ class Exchange:
         attester = self.node.attester
         if attester is None or self.theirs is None:
             return b""
-        return attester.evidence(self.theirs, handshake_hash).encode()
+        evidence = attester.evidence(self.theirs, handshake_hash)
+        self.sent = evidence.log
+        return evidence.encode()
 
     def _offer(self, evidence: bytes, with_nonce: bool) -> bytes:
         head = bytes([OFFER_VERSION, int(with_nonce)]) + (self.mine.nonce if with_nonce else b"")
@@ -151,7 +164,11 @@ class Exchange:
             if tpm is None or not isinstance(exc.evidence, Evidence):
                 self.error = exc
                 raise
-            self.activation = tpm.credential(identity, exc.evidence)
+            try:
+                self.activation = tpm.credential(identity, exc.evidence)
+            except AttestationError as failed:
+                self.error = failed
+                raise
             self._pending = Attested(exc.evidence.level, exc.evidence.log)
             return self._pending
         except AttestationError as exc:
@@ -159,14 +176,14 @@ class Exchange:
             raise
         return self.result
 
-    def activated(self, answer: bytes, final_hash: bytes) -> Attested:
+    def activated(self, answer: bytes, final_hash: bytes, certificate: bytes = b"") -> Attested:
         """The peer answered the credential: its AK is tied to its EK from now on (for
         this verifier), and its evidence accepted; BrokenEvidence if the answer is wrong."""
         tpm, credential = self.node.verifier.tpm, self.activation
         if tpm is None or credential is None or self._pending is None:
             raise BrokenEvidence("an activation answer nobody asked for")
         try:
-            tpm.activated(credential, answer, final_hash)
+            tpm.activated(credential, answer, final_hash, certificate)
         except AttestationError as exc:
             self.error = exc
             raise
@@ -215,6 +232,16 @@ class Exchange:
             raise BrokenEvidence("a log update that does not extend the log accepted before")
         self.result = got
         return got
+
+    def settled(self, role: int) -> AttestationError | None:
+        """Why the connection must be refused after the handshake, if it must: the error,
+        or — where attestation is required — no accepted result and none pending."""
+        if self.error is not None:
+            return self.error
+        need = self.node.required(role)
+        if need > Level.NONE and self.result is None and self.activation is None:
+            return AttestationRefused(f"no {need.name.lower()} attestation was accepted")
+        return None
 
     def summary(self) -> str:
         if self.error is not None:

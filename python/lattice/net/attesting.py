@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lattice import _lattice
 from lattice.errors import (
@@ -36,7 +36,7 @@ from lattice.trust.remote import (
     SoftwareAttester,
     Verifier,
 )
-from lattice.trust.tpm import activation_answer
+from lattice.trust.tpm import Activations, TpmAttester, TpmVerifier, activation_answer
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
@@ -50,8 +50,9 @@ __all__ = ["Attesting"]
 
 log = logging.getLogger("lattice.attestation")
 
-#: Messages a peer's session may send before this node has its activation answer.
-MAX_EARLY_MESSAGES = 64
+#: Messages a peer's session may send before this node has its activation answer (its
+#: opening: CREDIT, FRONTIER, a REQUEST, PINGs; anything else then ends the connection).
+MAX_EARLY_MESSAGES = 8
 
 
 class Linked(Protocol):
@@ -76,14 +77,14 @@ class Node(Protocol):
     @property
     def links(self) -> Mapping[bytes, Linked]: ...
 
+    def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
+
 
 def make_attester(config: AttestationConfig, node: Node) -> Attester | None:
     """The backend the node presents (None for ``backend = "none"``)."""
     if config.backend == Level.SOFTWARE:
         return SoftwareAttester(node.identity)
-    if config.backend == Level.TPM:
-        from lattice.trust.tpm import TpmAttester  # tpm2-pytss: only where a TPM is used
-
+    if config.backend == Level.TPM:  # tpm2-pytss: imported only where a TPM is used
         return TpmAttester.open(config.tpm or "", node.identity)
     return None
 
@@ -110,16 +111,31 @@ class Attesting:
                     raise InvalidArgument(f"[attestation] attestations: {path}: {exc}") from None
             self._feed = LogAttestations(node.replica, policy)
             kernels = AttestedKernels(policy)
-        tpm = None
-        if self.config.require > Level.NONE:  # TPM evidence meets any requirement
-            from lattice.trust.tpm import Activations, TpmVerifier
-
-            store = node.config.store  # the ties activation proved, kept beside the store
-            kept = None if store is None else store.with_name(store.name + ".tpm-ties.json")
-            tpm = TpmVerifier(Activations(kept))
+        # TPM evidence meets any requirement, and is checked wherever it is offered.
+        store = node.config.store  # the ties activation proved, kept beside the store
+        kept = None if store is None else store.with_name(store.name + ".tpm-ties.json")
+        tpm = TpmVerifier(Activations(kept), self._ek_cas())
+        if self.config.require == Level.TPM and not tpm.ek_cas:
+            log.warning(
+                "[attestation] require = 'tpm' without ek_ca: a peer's endorsement key is "
+                "trusted on first activation, which proves no more than software evidence"
+            )
         verifier = Verifier(self.config.require, kernels, ttl=self.config.challenge_ttl, tpm=tpm)
         self.attestation = NodeAttestation(make_attester(self.config, node), verifier)
+        self._members = {m.public_key for m in node.config.members}
         node.documents.machines.loaded = self.loaded
+
+    def _ek_cas(self) -> list[Any]:
+        from cryptography import x509
+
+        assert self.config is not None
+        cas = []
+        for path in self.config.ek_ca:
+            try:
+                cas += x509.load_pem_x509_certificates(path.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise InvalidArgument(f"[attestation] ek_ca: {path}: {exc}") from None
+        return cas
 
     @property
     def attester(self) -> Attester | None:
@@ -144,9 +160,10 @@ class Attesting:
         conn.attestation = exchange
         if exchange is None:
             return None
-        if conn.role == _lattice.ROLE_PEER:
-            self.results[conn.remote] = exchange.summary()
-        return exchange.error
+        refusal = exchange.settled(conn.role)
+        if conn.role == _lattice.ROLE_PEER and conn.remote in self._members:
+            self.results[conn.remote] = f"refused: {refusal}" if refusal else exchange.summary()
+        return refusal
 
     # --- after the handshake -------------------------------------------------------------
 
@@ -156,7 +173,14 @@ class Attesting:
         is kept). Messages the peer's session sends meanwhile are given back to the
         connection, in order. AttestationError if the answer is wrong or late."""
         exchange = conn.attestation
-        if exchange is None or exchange.activation is None:
+        if exchange is None:
+            return
+        grown = self.attester is not None and exchange.sent not in (None, self.attester.log)
+        if grown:  # a blob loaded while this handshake ran: the peer hears of it now
+            update = await asyncio.to_thread(exchange.update, conn.handshake_hash)
+            if update is not None:
+                await conn.send(wire.Measured(update))
+        if exchange.activation is None:
             return
         credential = exchange.activation
         await conn.send(wire.Activate(credential.blob, credential.encrypted_secret))
@@ -171,9 +195,9 @@ class Attesting:
                     f"no answer to the TPM credential within {timeout} s"
                 ) from None
             match msg:
-                case wire.Activated(answer):
+                case wire.Activated(answer, certificate):
                     try:
-                        got = exchange.activated(answer, conn.handshake_hash)
+                        got = exchange.activated(answer, conn.handshake_hash, certificate)
                     except AttestationError:
                         self.results[conn.remote] = exchange.summary()
                         raise
@@ -184,32 +208,57 @@ class Attesting:
                     await conn.send(await self.answer(conn, blob, secret))
                 case wire.Refused(reason):
                     raise HandshakeRefused(f"refused: {reason}", author=conn.remote)
-                case _:
+                case wire.Credit() | wire.Frontier() | wire.Request() | wire.Ping():
                     if len(early) >= MAX_EARLY_MESSAGES:
                         raise ProtocolError("too many messages before the activation answer")
                     early.append(msg)
+                case _:
+                    raise ProtocolError(
+                        f"{type(msg).__name__} before the activation answer", author=conn.remote
+                    )
         conn.unread(early)
 
     async def answer(self, conn: Connection, blob: bytes, secret: bytes) -> wire.Activated:
-        """The answer to a peer's credential for this node's TPM."""
-        activate = getattr(self.attester, "activate", None)
-        if activate is None:
+        """The answer to a peer's credential for this node's TPM (once a connection: a
+        second ACTIVATE, or one to a node without a TPM, ends it)."""
+        attester, exchange = self.attester, conn.attestation
+        if not isinstance(attester, TpmAttester) or exchange is None:
             raise AttestationError("a TPM credential for a node that attests without a TPM")
-        recovered = await asyncio.to_thread(activate, blob, secret)
-        return wire.Activated(activation_answer(recovered, conn.handshake_hash))
+        if exchange.answered:
+            raise ProtocolError("a second TPM credential on one connection", author=conn.remote)
+        exchange.answered = True
+        recovered = await asyncio.to_thread(attester.activate, blob, secret)
+        certificate = await asyncio.to_thread(attester.ek_certificate)
+        return wire.Activated(activation_answer(recovered, conn.handshake_hash), certificate)
 
     def loaded(self, digest: bytes) -> None:
-        """The node instantiated a Wasm blob: measure it; tell the connected peers."""
+        """The node instantiated a Wasm blob: measure it and tell the connected peers (on
+        a thread where the backend blocks: a TPM extends and quotes)."""
         attester = self.attester
-        if attester is None or not attester.measure(digest):
+        if attester is None:
+            return
+        if not getattr(attester, "blocking", False):
+            if attester.measure(digest):
+                for session in list(self.node.links.values()):
+                    self._update(session, session.conn.attestation)
+            return
+        self.node.spawn(self._announce(attester, digest))
+
+    async def _announce(self, attester: Attester, digest: bytes) -> None:
+        if not await asyncio.to_thread(attester.measure, digest):
             return
         for session in list(self.node.links.values()):
             exchange = session.conn.attestation
-            if exchange is None:
-                continue
-            evidence = exchange.update(session.conn.handshake_hash)
-            if evidence is not None:
-                session.send_soon(wire.Measured(evidence))
+            if exchange is not None:
+                evidence = await asyncio.to_thread(exchange.update, session.conn.handshake_hash)
+                if evidence is not None:
+                    session.send_soon(wire.Measured(evidence))
+
+    @staticmethod
+    def _update(session: Linked, exchange: Exchange | None) -> None:
+        evidence = None if exchange is None else exchange.update(session.conn.handshake_hash)
+        if evidence is not None:
+            session.send_soon(wire.Measured(evidence))
 
     def measured(self, conn: Connection, evidence: bytes) -> Attested:
         """A peer's ``MEASURED``: check it (AttestationError ends the link)."""

@@ -141,6 +141,10 @@ async def handshake(
         raise ProtocolError(f"connection failed during the handshake: {exc}") from exc
     except DecodeError as exc:
         raise ProtocolError(f"malformed hello: {exc}") from exc
+    except LatticeError:
+        raise
+    except Exception as exc:  # a stranger's bytes some library could not take: typed here
+        raise ProtocolError(f"the handshake failed: {exc!r}") from exc
 
 
 class Connection:

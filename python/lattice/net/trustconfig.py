@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 TRUST_KEYS = frozenset({"threshold", "builders"})
-ATTESTATION_KEYS = frozenset({"backend", "require", "challenge_ttl", "tpm", "attestations"})
+ATTESTATION_KEYS = frozenset(
+    {"backend", "require", "challenge_ttl", "tpm", "attestations", "ek_ca"}
+)
 BUILDER_KEYS = frozenset({"name", "public_key", "until"})
 
 
@@ -103,6 +105,9 @@ class AttestationConfig:
     #: DSSE envelopes (files) given to the policy at start, beside the log's: typically
     #: the ``lattice attest wheel`` attestations of the wheel the swarm runs.
     attestations: tuple[Path, ...] = ()
+    #: CA certificate files (PEM) a TPM peer's EK certificate must chain to; none: its
+    #: EK is trusted on first activation.
+    ek_ca: tuple[Path, ...] = ()
 
 
 def parse_attestation(
@@ -135,7 +140,14 @@ def parse_attestation(
             "[attestation] require needs a [trust] table: the builders whose attestations "
             "admit the extension module and the blobs a peer runs"
         )
-    files = table.get("attestations", [])
-    if not isinstance(files, list) or not all(isinstance(p, str) and p for p in files):
-        raise f.error("[attestation] attestations is a list of paths (DSSE envelope files)")
-    return AttestationConfig(backend, require, float(ttl), tpm, tuple(base / p for p in files))
+
+    def paths(key: str, what: str) -> tuple[Path, ...]:
+        listed = table.get(key, [])
+        if not isinstance(listed, list) or not all(isinstance(p, str) and p for p in listed):
+            raise f.error(f"[attestation] {key} is a list of paths ({what})")
+        return tuple(base / p for p in listed)
+
+    return AttestationConfig(
+        backend, require, float(ttl), tpm,
+        paths("attestations", "DSSE envelope files"), paths("ek_ca", "PEM certificate files"),
+    )  # fmt: skip

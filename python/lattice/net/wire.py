@@ -28,7 +28,9 @@ connection that sends one.
     ACTIVATE 15  blob_len u16 ‖ blob ‖ secret_len u16 ‖ secret
                                     (a credential for the receiver's TPM: its AK's tie to
                                     its EK, checked once per peer; each ≤ 1024 bytes)
-    ACTIVATED 16 answer [32]        (the credential's secret, bound to the connection)
+    ACTIVATED 16 answer [32] ‖ cert_len u16 ‖ cert
+                                    (the credential's secret, bound to the connection, and
+                                    the EK certificate, DER, ≤ 2048 bytes; may be empty)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -52,6 +54,7 @@ __all__ = [
     "ENTRIES_OVERHEAD",
     "MAX_CLIENT_FRAME",
     "MAX_CREDENTIAL_PART",
+    "MAX_EK_CERT_LEN",
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_FRAME",
     "MAX_FRONTIER_ITEMS",
@@ -90,6 +93,8 @@ MAX_ENTRIES_PER_FRAME = 65536
 MAX_REQUESTS = 4096
 #: The largest evidence a MEASURED carries (lattice.trust.remote.MAX_EVIDENCE_LEN).
 MAX_MEASURED_LEN = 4000
+#: The largest EK certificate an ACTIVATED carries.
+MAX_EK_CERT_LEN = 2048
 #: The largest part of an ACTIVATE (a TPM credential blob or encrypted secret).
 MAX_CREDENTIAL_PART = 1024
 #: Longest refusal reason, in UTF-8 bytes.
@@ -241,9 +246,11 @@ class Activate:
 
 @dataclass(frozen=True)
 class Activated:
-    """The answer to an :class:`Activate` (lattice.trust.tpm.activation_answer)."""
+    """The answer to an :class:`Activate` (lattice.trust.tpm.activation_answer) and the
+    answering TPM's EK certificate."""
 
     answer: bytes
+    certificate: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -338,8 +345,11 @@ def encode(msg: Message) -> bytes:
                 bytes([MessageType.ACTIVATE]) + struct.pack(">H", len(blob)) + blob
                 + struct.pack(">H", len(secret)) + secret
             )  # fmt: skip
-        case Activated(answer):
-            return bytes([MessageType.ACTIVATED]) + answer
+        case Activated(answer, certificate):
+            return (
+                bytes([MessageType.ACTIVATED]) + answer
+                + struct.pack(">H", len(certificate)) + certificate
+            )  # fmt: skip
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -448,7 +458,11 @@ def decode(body: bytes) -> Message:
             parts.append(r.take(size, what))
         msg = Activate(parts[0], parts[1])
     elif kind == MessageType.ACTIVATED:
-        msg = Activated(r.take(_ID, "activation answer"))
+        answer = r.take(_ID, "activation answer")
+        (size,) = struct.unpack(">H", r.take(2, "certificate length"))
+        if size > MAX_EK_CERT_LEN:
+            raise LimitExceeded(f"an EK certificate of {size} bytes (limit {MAX_EK_CERT_LEN})")
+        msg = Activated(answer, r.take(size, "EK certificate"))
     else:
         msg = Ping()
     r.finish()

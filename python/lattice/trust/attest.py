@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILD_TYPE",
     "BUILD_TYPES",
+    "MODULE_PREFIX",
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
@@ -66,6 +67,9 @@ PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://lattice.invalid/build/wasm-state-machine/v1"
 WHEEL_BUILD_TYPE = "https://lattice.invalid/build/python-wheel/v1"
 BUILD_TYPES = (BUILD_TYPE, WHEEL_BUILD_TYPE)
+#: Where lattice's extension module sits inside its wheel (a part remote attestation
+#: admits as a module).
+MODULE_PREFIX = "lattice/_lattice"
 #: The largest envelope lattice reads.
 MAX_ENVELOPE_LEN = 1 << 20
 
@@ -123,10 +127,6 @@ class BuildManifest:
     #: Files inside the output that are attested with it (name → digests): the extension
     #: module of a wheel, which a node measures for remote attestation.
     parts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def sha256s(self) -> set[str]:
-        """The SHA-256 of the output and of each of its parts."""
-        return {self.output.get("sha256", "")} | {p.get("sha256", "") for p in self.parts.values()}
 
     def build_definition(self) -> dict[str, Any]:
         """What two builders must agree on for their outputs to be comparable."""

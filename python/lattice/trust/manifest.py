@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lattice.errors import AttestationError, InvalidArgument
 from lattice.state.wasm import PROFILE_ID, digests
-from lattice.trust.attest import WHEEL_BUILD_TYPE, BuildManifest
+from lattice.trust.attest import MODULE_PREFIX, WHEEL_BUILD_TYPE, BuildManifest
 from lattice.trust.build import MACHINES, SOURCES, ZIG_ARGV
 
 __all__ = [
@@ -50,8 +50,6 @@ __all__ = [
 COMPILER = "ziglang"
 #: How lattice's wheel is built (the script is part of the source the digest covers).
 WHEEL_ARGV = ("scripts/build-wheel.sh", "SOURCE_DIR", "OUT_DIR")
-#: Where lattice's extension module sits inside its wheel.
-MODULE_PREFIX = "lattice/_lattice"
 #: RECORD lines an installer writes (not part of the wheel as published).
 _INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
 

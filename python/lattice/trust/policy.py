@@ -38,6 +38,7 @@ from lattice.errors import AttestationError, InvalidArgument
 from lattice.trust.attest import (
     BUILD_TYPE,
     PAYLOAD_TYPE,
+    WHEEL_BUILD_TYPE,
     BuildManifest,
     canonical_json,
     key_id,
@@ -68,7 +69,6 @@ class _Seen:
     builder: str  # the trusted builder's name
     envelope: bytes = field(repr=False)
     definition: bytes = field(repr=False)  # its build definition, canonical
-    digests: frozenset[str] = field(repr=False)  # the output's and its parts' SHA-256
 
 
 class Policy:
@@ -133,30 +133,49 @@ class Policy:
         definition = canonical_json(manifest.build_definition())
         parts = {n: dict(d) for n, d in manifest.parts.items()}
         key = canonical_json([builder.name, dict(manifest.output), parts]) + definition
-        seen = _Seen(manifest, builder.name, envelope, definition, frozenset(manifest.sha256s()))
-        self._seen.setdefault(key, seen)
+        self._seen.setdefault(key, _Seen(manifest, builder.name, envelope, definition))
         return manifest
 
-    def _matching(self, output: Mapping[str, str]) -> tuple[set[str], list[str]]:
+    @staticmethod
+    def _digests(s: _Seen, build_type: str | None, part: str | None) -> set[str]:
+        """What one attestation vouches for: its output (of ``build_type``, if given), or
+        with ``part`` the parts of a wheel whose names start with it."""
+        m = s.manifest
+        if part is not None:
+            if m.build_type != WHEEL_BUILD_TYPE:
+                return set()
+            return {d.get("sha256", "") for n, d in m.parts.items() if n.startswith(part)}
+        if build_type is not None and m.build_type != build_type:
+            return set()
+        return {m.output.get("sha256", "")}
+
+    def _matching(
+        self, output: Mapping[str, str], build_type: str | None, part: str | None
+    ) -> tuple[set[str], list[str]]:
         """The most live builders attesting ``output`` with one build definition (only
         matching attestations count together), and those dissenting on its definitions."""
         digest = dict(output).get("sha256")
         groups: dict[bytes, set[str]] = {}
         for s in self._seen.values():
-            if digest in s.digests and self._live(self.builders[s.builder]):
+            live = self._live(self.builders[s.builder])
+            if live and digest in self._digests(s, build_type, part):
                 groups.setdefault(s.definition, set()).add(s.builder)
         dissent = sorted(
             {
                 s.builder
                 for s in self._seen.values()
-                if s.definition in groups and digest not in s.digests
+                if s.definition in groups and digest not in self._digests(s, build_type, part)
             }
         )
         return max(groups.values(), key=len, default=set()), dissent
 
-    def status(self, output: Mapping[str, str]) -> str:
-        """``admitted``, ``quarantined: …`` or ``pending: k of N …`` for a blob's digests."""
-        builders, dissent = self._matching(output)
+    def status(
+        self, output: Mapping[str, str], *, build_type: str | None = None, part: str | None = None
+    ) -> str:
+        """``admitted``, ``quarantined: …`` or ``pending: k of N …`` for an output's
+        digests: attested as an output of any build type, or of ``build_type``; with
+        ``part``, as a file whose name starts with it inside an attested wheel."""
+        builders, dissent = self._matching(output, build_type, part)
         if dissent:
             return f"quarantined: {', '.join(dissent)} attested another output for its build"
         if len(builders) >= self.threshold:
@@ -166,7 +185,7 @@ class Policy:
     def require(self, blob_digests: dict[str, str]) -> None:
         """Raise AttestationError naming the rule unless the blob is admitted (what
         :class:`~lattice.state.wasm.WasmStateMachine` asks)."""
-        status = self.status(blob_digests)
+        status = self.status(blob_digests, build_type=BUILD_TYPE)
         if status != "admitted":
             raise AttestationError(f"blob {blob_digests.get('sha256', '?')[:16]}… is {status}")
 

@@ -14,8 +14,9 @@ bound to this very Noise handshake, and the other checks that against its policy
   identity key — a *signed self-report*: it binds the claim to the session and to the
   identity, so a node that lies has signed its lie, but nothing stops a modified node from
   signing a false log. The TPM 2.0 backend (:mod:`lattice.trust.tpm`) has the binding
-  quoted, with PCR 16, by an attestation key tied to the TPM's endorsement key: the log
-  must then replay to what the TPM itself measured.
+  quoted, with PCR 16, by an attestation key tied to the TPM's (certified) endorsement
+  key: the log must then replay to the PCR the TPM holds (see that module for what this
+  does not prove: PCR 16 can be reset by the host).
 - **Policy**: :class:`Verifier` requires a level (``none`` < ``software`` < ``tpm``) and
   accepts only kernel hashes whose every component is admitted
   (:class:`AttestedKernels`: the extension module as a part of a wheel attested by N
@@ -62,6 +63,7 @@ from lattice.errors import (
     NotActivated,
 )
 from lattice.reader import Reader
+from lattice.trust.attest import BUILD_TYPE, MODULE_PREFIX
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
@@ -307,14 +309,14 @@ class AttestedKernels:
         self.policy = policy
 
     def check(self, log: MeasurementLog) -> None:
-        status = self.policy.status({"sha256": log.module.hex()})
+        status = self.policy.status({"sha256": log.module.hex()}, part=MODULE_PREFIX)
         if status != "admitted":
             raise AttestationRefused(
                 f"the extension module {log.module.hex()[:16]}… is {status} "
                 "(its wheel's attestations: lattice attest wheel)"
             )
         for blob in log.blobs:
-            status = self.policy.status({"sha256": blob.hex()})
+            status = self.policy.status({"sha256": blob.hex()}, build_type=BUILD_TYPE)
             if status != "admitted":
                 raise AttestationRefused(f"the Wasm blob {blob.hex()[:16]}… is {status}")
 
@@ -346,6 +348,7 @@ class Credential:
     blob: bytes
     encrypted_secret: bytes
     secret: bytes
+    ek_public: bytes = b""  # the EK's TPM2B_PUBLIC, for its certificate
 
 
 class TpmCheck(Protocol):
@@ -359,8 +362,11 @@ class TpmCheck(Protocol):
         """A fresh credential for the EK and AK ``evidence`` names."""
         ...
 
-    def activated(self, credential: Credential, answer: bytes, handshake_hash: bytes) -> None:
-        """Tie the pair if ``answer`` is right (BrokenEvidence if not)."""
+    def activated(
+        self, credential: Credential, answer: bytes, handshake_hash: bytes,
+        certificate: bytes = b"",
+    ) -> None:  # fmt: skip
+        """Tie the pair if ``answer`` (and the EK ``certificate``) are right."""
         ...
 
 

@@ -1,5 +1,7 @@
 """A software TPM 2.0 (``swtpm``) as a real process, for tests and the demo: a fresh state
-directory, the TPM command and control channels on loopback, started and stopped.
+directory, manufactured by ``swtpm_setup`` with an EK certificate from swtpm's local CA
+(:attr:`SoftwareTpm.ca_files`), the TPM command and control channels on loopback, started
+and stopped.
 
 >>> SoftwareTpm.available() in (True, False)
 True
@@ -16,10 +18,13 @@ from pathlib import Path
 
 from lattice.errors import AttestationError
 
-__all__ = ["START_TIMEOUT", "SoftwareTpm"]
+__all__ = ["LOCALCA_CONF", "SETUP_CONF", "START_TIMEOUT", "SoftwareTpm"]
 
 #: Seconds swtpm has to accept connections once started.
 START_TIMEOUT = 10.0
+#: swtpm_setup's configuration (Debian's swtpm-tools), and its local CA's.
+SETUP_CONF = "/etc/swtpm_setup.conf"
+LOCALCA_CONF = "/etc/swtpm-localca.conf"
 
 
 def _free_port_pair(host: str) -> int:
@@ -42,8 +47,12 @@ def _free_port_pair(host: str) -> int:
 class SoftwareTpm:
     """One swtpm process (``with SoftwareTpm() as tpm: tpm.tcti``)."""
 
-    def __init__(self, state: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, state: Path | None = None, host: str = "127.0.0.1", certified: bool = True
+    ) -> None:
         self.host = host
+        #: Manufacture it with an EK certificate (swtpm_setup) before the first start.
+        self.certified = certified
         self._own_state = state is None
         self.state = state or Path(tempfile.mkdtemp(prefix="lattice-swtpm-"))
         self.port = 0
@@ -64,10 +73,29 @@ class SoftwareTpm:
         """The same, as ``tpm2-tools`` take it (``TPM2TOOLS_TCTI``)."""
         return self.tcti
 
+    @property
+    def ca_files(self) -> list[Path]:
+        """The local CA's certificates (issuer, root) that sign its EK certificates."""
+        conf = Path(LOCALCA_CONF).read_text() if Path(LOCALCA_CONF).exists() else ""
+        values = dict(
+            (k.strip(), v.strip()) for k, _, v in (ln.partition("=") for ln in conf.splitlines())
+        )
+        statedir = Path(values.get("statedir", "/var/lib/swtpm-localca"))
+        issuer = Path(values.get("issuercert", statedir / "issuercert.pem"))
+        return [issuer, statedir / "swtpm-localca-rootca-cert.pem"]
+
     def start(self) -> SoftwareTpm:
         if not self.available():
             raise AttestationError("swtpm is not installed (Debian: swtpm, swtpm-tools)")
         self.state.mkdir(parents=True, exist_ok=True)
+        if self.certified and not (self.state / "tpm2-00.permall").exists():
+            made = subprocess.run(
+                ["swtpm_setup", "--tpm2", "--create-ek-cert", "--tpmstate", str(self.state),
+                 "--config", SETUP_CONF, "--overwrite"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if made.returncode != 0:
+                raise AttestationError(f"swtpm_setup failed: {made.stdout}{made.stderr}")
         self.port = _free_port_pair(self.host)
         cmd = [
             "swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.state}",

@@ -2,8 +2,9 @@
 
 **Attester** (:class:`TpmAttester`, a node with a TPM):
 
-- the **endorsement key** (EK): the TCG default ECC P-256 template, a primary key of the
-  endorsement hierarchy (the same key each time, for one TPM);
+- the **endorsement key** (EK): the TCG default RSA 2048 template (L-1), a primary key of
+  the endorsement hierarchy — the same key each time, the one the TPM's manufacturer
+  certified: its **EK certificate** is read from NV index ``0x01c00002``;
 - the **attestation key** (AK): a restricted ECDSA P-256 / SHA-256 signing key, also a
   primary of the endorsement hierarchy (fixedTPM, fixedParent, made inside the TPM); being
   restricted, it signs only what the TPM itself generated (a quote), never an arbitrary
@@ -22,8 +23,16 @@ binding and a PCR digest equal to ``SHA-256(kernel hash)`` — the log replayed.
 must be **tied to the EK** by credential activation (:meth:`TpmVerifier.credential` →
 :meth:`TpmAttester.activate` → :meth:`TpmVerifier.activated`), once per peer: the verifier
 encrypts a secret to the EK for the AK's name, which only the TPM holding both can
-decrypt. The EK itself is trusted on first activation for a peer's identity (checking an
-EK certificate against a vendor CA is not done here).
+decrypt. The EK itself is trusted through its certificate: a verifier given CA
+certificates (``[attestation] ek_ca``) requires, at activation, an EK certificate for
+exactly that key whose chain of signatures ends at one of them, within its validity;
+without CAs the EK is trusted on first activation for the peer's identity, which proves
+no more than the software backend does (a peer could present a key pair of its own).
+
+What a quote proves, and what not: PCR 16 is the debug PCR, resettable from locality 0,
+so the quote proves that this TPM holds this log's replay — and the log is the node's own
+account of what it loaded. A process that resets PCR 16 and extends honest digests fools
+it; measuring from below the process (IMA, a PCR that cannot be reset) is what would not.
 
 ::
 
@@ -35,12 +44,14 @@ each in the TPM's own marshalling (self-delimiting, big-endian); nothing may fol
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import hmac
 import json
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +78,12 @@ __all__ = [
 PCR = 16
 #: The TCG default EK's policy: PolicySecret(TPM_RH_ENDORSEMENT).
 EK_POLICY = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
+#: The NV index of the RSA 2048 EK's certificate (TCG EK Credential Profile).
+EK_CERT_INDEX = 0x01C00002
+#: The largest EK certificate lattice reads.
+MAX_EK_CERT_LEN = 2048
+#: The longest EK certificate chain followed (EK certificate, intermediates, root).
+MAX_CHAIN = 4
 #: Secret bytes a credential carries.
 CREDENTIAL_LEN = 32
 #: Domain separation of an activation answer.
@@ -93,7 +110,7 @@ def _attributes() -> tuple[int, int]:
     a = pytss().TPMA_OBJECT
     common = a.FIXEDTPM | a.FIXEDPARENT | a.SENSITIVEDATAORIGIN
     ek = common | a.ADMINWITHPOLICY | a.RESTRICTED | a.DECRYPT
-    ak = common | a.USERWITHAUTH | a.RESTRICTED | a.SIGN_ENCRYPT
+    ak = common | a.RESTRICTED | a.SIGN_ENCRYPT
     return int(ek), int(ak)
 
 
@@ -106,13 +123,13 @@ def _templates() -> tuple[Any, Any]:
     t = pytss()
     ek_bits, ak_bits = _attributes()
     ek = t.TPM2B_PUBLIC.parse(
-        "ecc256:aes128cfb", nameAlg="sha256", objectAttributes=ek_bits, authPolicy=EK_POLICY
+        "rsa2048:aes128cfb", nameAlg="sha256", objectAttributes=ek_bits, authPolicy=EK_POLICY
     )
-    ek.publicArea.unique.ecc.x = bytes(32)
-    ek.publicArea.unique.ecc.y = bytes(32)
+    ek.publicArea.unique.rsa = bytes(256)
     ak = t.TPM2B_PUBLIC.parse(
-        "ecc256:ecdsa-sha256:null", nameAlg="sha256", objectAttributes=ak_bits
-    )
+        "ecc256:ecdsa-sha256:null", nameAlg="sha256",
+        objectAttributes=ak_bits | t.TPMA_OBJECT.USERWITHAUTH,
+    )  # fmt: skip
     return ek, ak
 
 
@@ -155,7 +172,7 @@ class TpmAttester:
         t = pytss()
         self._t = t
         self._ctx = esapi
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one TPM conversation at a time; log and PCR as one
         self.identity = identity
         ek_template, ak_template = _templates()
         endorsement = t.ESYS_TR.ENDORSEMENT
@@ -186,13 +203,14 @@ class TpmAttester:
             self._ctx.pcr_extend(t.ESYS_TR.PCR16, t.TPML_DIGEST_VALUES([value]))
 
     def measure(self, digest: bytes) -> bool:
-        before = self.log
-        grown = self.log.extended(digest)
-        if grown is before:
-            return False
-        self._extend(digest)
-        self.log = grown
-        return True
+        with self._lock:  # the log and PCR 16 change together: no quote in between
+            before = self.log
+            grown = self.log.extended(digest)
+            if grown is before:
+                return False
+            self._extend(digest)
+            self.log = grown
+            return True
 
     def pcr16(self) -> bytes:
         """PCR 16 as the TPM holds it now (the log's replay, if nothing else extended it)."""
@@ -216,11 +234,28 @@ class TpmAttester:
     def evidence(
         self, nonce: bytes, handshake_hash: bytes, context: Context = Context.HANDSHAKE
     ) -> Evidence:
-        log = self.log
-        message = binding(context, self.level, nonce, handshake_hash, log.kernel_hash)
-        quoted, sig = self.quote(message)
+        with self._lock:  # the log read and the PCR quoted are the same moment's
+            log = self.log
+            message = binding(context, self.level, nonce, handshake_hash, log.kernel_hash)
+            quoted, sig = self.quote(message)
         proof = self.ek_public.marshal() + self.ak_public.marshal() + quoted + sig
         return Evidence(self.level, nonce, log, proof)
+
+    def ek_certificate(self) -> bytes:
+        """The EK certificate (DER) the TPM holds at :data:`EK_CERT_INDEX`, or ``b""``."""
+        t = self._t
+        with self._lock:
+            try:
+                index = self._ctx.tr_from_tpmpublic(EK_CERT_INDEX)
+                public, _ = self._ctx.nv_read_public(index)
+                size = min(int(public.nvPublic.dataSize), MAX_EK_CERT_LEN)
+                data = b""
+                while len(data) < size:
+                    step = min(512, size - len(data))
+                    data += bytes(self._ctx.nv_read(index, step, len(data), auth_handle=index))
+            except t.TSS2_Exception:
+                return b""
+        return data
 
     def activate(self, credential_blob: bytes, encrypted_secret: bytes) -> bytes:
         """Credential activation: the secret a verifier encrypted to this TPM's EK for its
@@ -262,14 +297,8 @@ class Parsed:
     ak: Any
     quoted: bytes  # the TPMS_ATTEST the AK signed
     signature: Any
-
-    @property
-    def ek_name(self) -> bytes:
-        return bytes(self.ek.get_name())
-
-    @property
-    def ak_name(self) -> bytes:
-        return bytes(self.ak.get_name())
+    ek_name: bytes
+    ak_name: bytes
 
 
 def parse_proof(proof: bytes) -> Parsed:
@@ -280,11 +309,12 @@ def parse_proof(proof: bytes) -> Parsed:
         ak, m = t.TPM2B_PUBLIC.unmarshal(proof[n:])
         attest, k = t.TPM2B_ATTEST.unmarshal(proof[n + m :])
         sig, j = t.TPMT_SIGNATURE.unmarshal(proof[n + m + k :])
-    except Exception as exc:  # the unmarshallers raise the library's own errors
+        names = bytes(ek.get_name()), bytes(ak.get_name())
+    except Exception as exc:  # the library raises its own types, and ValueError
         raise BrokenEvidence(f"a malformed TPM proof: {exc}") from None
     if n + m + k + j != len(proof):
         raise BrokenEvidence("bytes after the TPM proof")
-    return Parsed(ek, ak, bytes(attest), sig)
+    return Parsed(ek, ak, bytes(attest), sig, *names)
 
 
 class Activations:
@@ -322,14 +352,26 @@ def activation_answer(secret: bytes, handshake_hash: bytes) -> bytes:
 class TpmVerifier:
     """Checks TPM quotes (see the module doc); no TPM needed."""
 
-    def __init__(self, activations: Activations | None = None) -> None:
+    def __init__(self, activations: Activations | None = None, ek_cas: Sequence[Any] = ()) -> None:
         self.activations = activations or Activations()
+        #: CA certificates (cryptography x509) an EK certificate must chain to; none: the
+        #: EK is trusted on first activation.
+        self.ek_cas = list(ek_cas)
 
     def check(self, evidence: Evidence, message: bytes, identity: bytes) -> bool:
         """BrokenEvidence unless ``evidence`` is a quote of ``message`` over the replayed
         log; True if its AK is tied (by activation) to the peer's EK."""
+        try:
+            return self._check(evidence, message, identity)
+        except AttestationError:
+            raise
+        except Exception as exc:  # hostile bytes the TPM library chokes on: typed here
+            raise BrokenEvidence(f"a TPM proof lattice cannot read: {exc!r}") from None
+
+    def _check(self, evidence: Evidence, message: bytes, identity: bytes) -> bool:
         t = pytss()
         p = parse_proof(evidence.proof)
+        self._check_ek(p.ek)
         self._check_ak(p.ak)
         self._check_signature(p)
         try:
@@ -357,6 +399,21 @@ class TpmVerifier:
         if not hmac.compare_digest(bytes(attest.attested.quote.pcrDigest), replayed):
             raise BrokenEvidence("the log does not replay to the quoted PCR 16 (a tampered log)")
         return self.activations.tied(identity, p.ek_name, p.ak_name)
+
+    def _check_ek(self, ek: Any) -> None:
+        t = pytss()
+        area = ek.publicArea
+        bits, _ = _attributes()
+        ok = (
+            area.type == t.TPM2_ALG.RSA
+            and area.nameAlg == t.TPM2_ALG.SHA256
+            and int(area.objectAttributes) & bits == bits
+            and bytes(area.authPolicy) == EK_POLICY
+            and area.parameters.rsaDetail.keyBits == 2048
+            and area.parameters.rsaDetail.symmetric.algorithm == t.TPM2_ALG.AES
+        )
+        if not ok:
+            raise BrokenEvidence("the endorsement key is not the TCG default RSA 2048 EK")
 
     def _check_ak(self, ak: Any) -> None:
         t = pytss()
@@ -409,20 +466,69 @@ class TpmVerifier:
         a fresh secret encrypted to the EK, bound to the AK's name."""
         t = pytss()
         p = parse_proof(evidence.proof)
+        self._check_ek(p.ek)
         self._check_ak(p.ak)
         secret = os.urandom(CREDENTIAL_LEN)
         try:
             blob, enc = t.utils.make_credential(p.ek, secret, p.ak.get_name())
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # the library's own types, ValueError, TypeError
             raise BrokenEvidence(f"cannot make a credential for that EK: {exc}") from None
-        return Credential(identity, p.ek_name, p.ak_name, blob.marshal(), enc.marshal(), secret)
+        return Credential(
+            identity, p.ek_name, p.ak_name, blob.marshal(), enc.marshal(), secret,
+            p.ek.marshal(),
+        )  # fmt: skip
 
-    def activated(self, credential: Credential, answer: bytes, handshake_hash: bytes) -> None:
+    def activated(
+        self, credential: Credential, answer: bytes, handshake_hash: bytes,
+        certificate: bytes = b"",
+    ) -> None:  # fmt: skip
         """Record the tie if ``answer`` is :func:`activation_answer` of the credential's
-        secret for this connection (BrokenEvidence if not)."""
+        secret for this connection and, with CAs configured, ``certificate`` certifies the
+        EK (BrokenEvidence if not)."""
+        if self.ek_cas:
+            self._check_certificate(certificate, credential.ek_public)
         if not hmac.compare_digest(answer, activation_answer(credential.secret, handshake_hash)):
             raise BrokenEvidence(
                 "the attestation key is not tied to the endorsement key (credential "
                 "activation failed)"
             )
         self.activations.tie(credential.identity, credential.ek_name, credential.ak_name)
+
+    def _check_certificate(self, certificate: bytes, ek_public: bytes) -> None:
+        """The EK certificate is for exactly this EK and chains to a configured CA."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        if not certificate:
+            raise BrokenEvidence("no EK certificate, and this node requires one (ek_ca)")
+        try:
+            cert = x509.load_der_x509_certificate(certificate)
+            key = cert.public_key()
+        except ValueError as exc:
+            raise BrokenEvidence(f"a malformed EK certificate: {exc}") from None
+        ek, _ = pytss().TPM2B_PUBLIC.unmarshal(ek_public)
+        modulus = int.from_bytes(bytes(ek.publicArea.unique.rsa), "big")
+        if not isinstance(key, rsa.RSAPublicKey) or key.public_numbers().n != modulus:
+            raise BrokenEvidence("the EK certificate is for another key than the EK")
+        now = datetime.datetime.now(datetime.UTC)
+        current = cert
+        for _ in range(MAX_CHAIN):
+            if not current.not_valid_before_utc <= now <= current.not_valid_after_utc:
+                raise BrokenEvidence(f"an EK certificate outside its validity: {current.subject}")
+            issuer = next((ca for ca in self.ek_cas if _issued(current, ca)), None)
+            if issuer is None:
+                raise BrokenEvidence(
+                    f"the EK certificate does not chain to a configured CA ({current.issuer})"
+                )
+            if issuer.subject == issuer.issuer and _issued(issuer, issuer):
+                return  # a root among the configured CAs
+            current = issuer
+        raise BrokenEvidence("the EK certificate's chain is too long")
+
+
+def _issued(cert: Any, issuer: Any) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # InvalidSignature, another name, an algorithm it does not know
+        return False
+    return True
