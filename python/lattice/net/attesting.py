@@ -51,8 +51,9 @@ __all__ = ["Attesting"]
 log = logging.getLogger("lattice.attestation")
 
 #: Messages a peer's session may send before this node has its activation answer (its
-#: opening: CREDIT, FRONTIER, a REQUEST, PINGs; anything else then ends the connection).
-MAX_EARLY_MESSAGES = 8
+#: opening: CREDIT, FRONTIER, REQUEST, MEASURED, FRAUD; PINGs are dropped; ENTRIES or
+#: anything else ends the connection).
+MAX_EARLY_MESSAGES = 16
 
 
 class Linked(Protocol):
@@ -123,6 +124,7 @@ class Attesting:
         verifier = Verifier(self.config.require, kernels, ttl=self.config.challenge_ttl, tpm=tpm)
         self.attestation = NodeAttestation(make_attester(self.config, node), verifier)
         self._members = {m.public_key for m in node.config.members}
+        self._announcing = asyncio.Lock()
         node.documents.machines.loaded = self.loaded
 
     def _ek_cas(self) -> list[Any]:
@@ -161,8 +163,7 @@ class Attesting:
         if exchange is None:
             return None
         refusal = exchange.settled(conn.role)
-        if conn.role == _lattice.ROLE_PEER and conn.remote in self._members:
-            self.results[conn.remote] = f"refused: {refusal}" if refusal else exchange.summary()
+        self._result(conn, f"refused: {refusal}" if refusal else exchange.summary())
         return refusal
 
     # --- after the handshake -------------------------------------------------------------
@@ -173,14 +174,7 @@ class Attesting:
         is kept). Messages the peer's session sends meanwhile are given back to the
         connection, in order. AttestationError if the answer is wrong or late."""
         exchange = conn.attestation
-        if exchange is None:
-            return
-        grown = self.attester is not None and exchange.sent not in (None, self.attester.log)
-        if grown:  # a blob loaded while this handshake ran: the peer hears of it now
-            update = await asyncio.to_thread(exchange.update, conn.handshake_hash)
-            if update is not None:
-                await conn.send(wire.Measured(update))
-        if exchange.activation is None:
+        if exchange is None or exchange.activation is None:
             return
         credential = exchange.activation
         await conn.send(wire.Activate(credential.blob, credential.encrypted_secret))
@@ -199,16 +193,21 @@ class Attesting:
                     try:
                         got = exchange.activated(answer, conn.handshake_hash, certificate)
                     except AttestationError:
-                        self.results[conn.remote] = exchange.summary()
+                        self._result(conn, exchange.summary())
                         raise
                     log.info("activated the TPM attestation key of %s", conn.remote[:4].hex())
-                    self.results[conn.remote] = got.summary()
+                    self._result(conn, got.summary())
                     break
                 case wire.Activate(blob, secret):  # it activates this node's TPM meanwhile
                     await conn.send(await self.answer(conn, blob, secret))
                 case wire.Refused(reason):
                     raise HandshakeRefused(f"refused: {reason}", author=conn.remote)
-                case wire.Credit() | wire.Frontier() | wire.Request() | wire.Ping():
+                case wire.Ping():
+                    pass  # keep-alive: nothing to hand on
+                case (
+                    wire.Credit() | wire.Frontier() | wire.Request() | wire.Measured()
+                    | wire.Fraud()
+                ):  # fmt: skip
                     if len(early) >= MAX_EARLY_MESSAGES:
                         raise ProtocolError("too many messages before the activation answer")
                     early.append(msg)
@@ -245,14 +244,37 @@ class Attesting:
         self.node.spawn(self._announce(attester, digest))
 
     async def _announce(self, attester: Attester, digest: bytes) -> None:
-        if not await asyncio.to_thread(attester.measure, digest):
+        async with self._announcing:  # one at a time: each link hears its log grow in order
+            if not await asyncio.to_thread(attester.measure, digest):
+                return
+            for session in list(self.node.links.values()):
+                exchange = session.conn.attestation
+                if exchange is not None:
+                    hh = session.conn.handshake_hash
+                    evidence = await asyncio.to_thread(exchange.update, hh)
+                    if evidence is not None:
+                        session.send_soon(wire.Measured(evidence))
+
+    def started(self, session: Linked) -> None:
+        """A link's session starts: if the log grew since its handshake's evidence (a blob
+        loaded meanwhile), the peer hears of it now."""
+        exchange, attester = session.conn.attestation, self.attester
+        if exchange is None or attester is None or exchange.sent in (None, attester.log):
             return
-        for session in list(self.node.links.values()):
-            exchange = session.conn.attestation
-            if exchange is not None:
-                evidence = await asyncio.to_thread(exchange.update, session.conn.handshake_hash)
-                if evidence is not None:
-                    session.send_soon(wire.Measured(evidence))
+        if getattr(attester, "blocking", False):
+            self.node.spawn(self._catch_up(session, exchange))
+        else:
+            self._update(session, exchange)
+
+    async def _catch_up(self, session: Linked, exchange: Exchange) -> None:
+        async with self._announcing:
+            evidence = await asyncio.to_thread(exchange.update, session.conn.handshake_hash)
+            if evidence is not None:
+                session.send_soon(wire.Measured(evidence))
+
+    def _result(self, conn: Connection, text: str) -> None:
+        if conn.role == _lattice.ROLE_PEER and conn.remote in self._members:
+            self.results[conn.remote] = text
 
     @staticmethod
     def _update(session: Linked, exchange: Exchange | None) -> None:
@@ -268,9 +290,9 @@ class Attesting:
         try:
             got = exchange.check_update(evidence, conn.handshake_hash, conn.remote, conn.role)
         except AttestationError as exc:
-            self.results[conn.remote] = f"cut off: {exc}"
+            self._result(conn, f"cut off: {exc}")
             raise
-        self.results[conn.remote] = got.summary()
+        self._result(conn, got.summary())
         return got
 
     def status(self) -> dict[str, object] | None:

@@ -30,7 +30,7 @@ connection that sends one.
                                     its EK, checked once per peer; each ≤ 1024 bytes)
     ACTIVATED 16 answer [32] ‖ cert_len u16 ‖ cert
                                     (the credential's secret, bound to the connection, and
-                                    the EK certificate, DER, ≤ 2048 bytes; may be empty)
+                                    the EK certificate, DER, ≤ 4096 bytes; may be empty)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -94,7 +94,7 @@ MAX_REQUESTS = 4096
 #: The largest evidence a MEASURED carries (lattice.trust.remote.MAX_EVIDENCE_LEN).
 MAX_MEASURED_LEN = 4000
 #: The largest EK certificate an ACTIVATED carries.
-MAX_EK_CERT_LEN = 2048
+MAX_EK_CERT_LEN = 4096
 #: The largest part of an ACTIVATE (a TPM credential blob or encrypted secret).
 MAX_CREDENTIAL_PART = 1024
 #: Longest refusal reason, in UTF-8 bytes.

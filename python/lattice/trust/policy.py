@@ -144,7 +144,11 @@ class Policy:
         if part is not None:
             if m.build_type != WHEEL_BUILD_TYPE:
                 return set()
-            return {d.get("sha256", "") for n, d in m.parts.items() if n.startswith(part)}
+            return {
+                d.get("sha256", "")
+                for n, d in m.parts.items()
+                if n.startswith(part + ".") and n.endswith(".so")
+            }
         if build_type is not None and m.build_type != build_type:
             return set()
         return {m.output.get("sha256", "")}

@@ -80,8 +80,8 @@ PCR = 16
 EK_POLICY = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
 #: The NV index of the RSA 2048 EK's certificate (TCG EK Credential Profile).
 EK_CERT_INDEX = 0x01C00002
-#: The largest EK certificate lattice reads.
-MAX_EK_CERT_LEN = 2048
+#: The largest EK certificate lattice reads (and sends).
+MAX_EK_CERT_LEN = 4096
 #: The longest EK certificate chain followed (EK certificate, intermediates, root).
 MAX_CHAIN = 4
 #: Secret bytes a credential carries.
@@ -248,14 +248,16 @@ class TpmAttester:
             try:
                 index = self._ctx.tr_from_tpmpublic(EK_CERT_INDEX)
                 public, _ = self._ctx.nv_read_public(index)
-                size = min(int(public.nvPublic.dataSize), MAX_EK_CERT_LEN)
+                size = int(public.nvPublic.dataSize)
+                if size > MAX_EK_CERT_LEN:
+                    return b""  # not one lattice can send
                 data = b""
                 while len(data) < size:
                     step = min(512, size - len(data))
                     data += bytes(self._ctx.nv_read(index, step, len(data), auth_handle=index))
             except t.TSS2_Exception:
                 return b""
-        return data
+        return _der(data)
 
     def activate(self, credential_blob: bytes, encrypted_secret: bytes) -> bytes:
         """Credential activation: the secret a verifier encrypted to this TPM's EK for its
@@ -318,24 +320,30 @@ def parse_proof(proof: bytes) -> Parsed:
 
 
 class Activations:
-    """Which (EK, AK) pairs each peer identity has proven by credential activation; kept
-    in ``path`` (JSON) if given, so activation runs once per peer, not per connection."""
+    """Which (EK, AK) pairs each peer identity has proven by credential activation, and
+    whether its EK certificate was verified then; kept in ``path`` (JSON) if given, so
+    activation runs once per peer, not per connection."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self._tied: dict[str, set[tuple[str, str]]] = {}
+        self._tied: dict[str, set[tuple[str, str, bool]]] = {}
         if path is not None and path.exists():
             try:
                 raw = json.loads(path.read_text())
-                self._tied = {k: {(e, a) for e, a in v} for k, v in raw.items()}
+                self._tied = {k: {(e, a, bool(c)) for e, a, c in v} for k, v in raw.items()}
             except (OSError, ValueError, TypeError) as exc:
                 raise InvalidArgument(f"{path}: not a lattice activation record: {exc}") from None
 
-    def tied(self, identity: bytes, ek_name: bytes, ak_name: bytes) -> bool:
-        return (ek_name.hex(), ak_name.hex()) in self._tied.get(identity.hex(), set())
+    def tied(
+        self, identity: bytes, ek_name: bytes, ak_name: bytes, certified: bool = False
+    ) -> bool:
+        """Whether the pair is tied (and, with ``certified``, its EK certificate checked)."""
+        ties = self._tied.get(identity.hex(), set())
+        key = (ek_name.hex(), ak_name.hex())
+        return (*key, True) in ties or (not certified and (*key, False) in ties)
 
-    def tie(self, identity: bytes, ek_name: bytes, ak_name: bytes) -> None:
-        self._tied.setdefault(identity.hex(), set()).add((ek_name.hex(), ak_name.hex()))
+    def tie(self, identity: bytes, ek_name: bytes, ak_name: bytes, certified: bool = False) -> None:
+        self._tied.setdefault(identity.hex(), set()).add((ek_name.hex(), ak_name.hex(), certified))
         if self.path is not None:
             data = {k: sorted(v) for k, v in self._tied.items()}
             tmp = self.path.with_suffix(".tmp")
@@ -398,19 +406,24 @@ class TpmVerifier:
         replayed = hashlib.sha256(evidence.log.kernel_hash).digest()
         if not hmac.compare_digest(bytes(attest.attested.quote.pcrDigest), replayed):
             raise BrokenEvidence("the log does not replay to the quoted PCR 16 (a tampered log)")
-        return self.activations.tied(identity, p.ek_name, p.ak_name)
+        return self.activations.tied(identity, p.ek_name, p.ak_name, bool(self.ek_cas))
 
     def _check_ek(self, ek: Any) -> None:
         t = pytss()
         area = ek.publicArea
         bits, _ = _attributes()
+        rsa = area.parameters.rsaDetail
         ok = (
             area.type == t.TPM2_ALG.RSA
             and area.nameAlg == t.TPM2_ALG.SHA256
-            and int(area.objectAttributes) & bits == bits
+            and int(area.objectAttributes) == bits
             and bytes(area.authPolicy) == EK_POLICY
-            and area.parameters.rsaDetail.keyBits == 2048
-            and area.parameters.rsaDetail.symmetric.algorithm == t.TPM2_ALG.AES
+            and rsa.keyBits == 2048
+            and rsa.exponent in (0, 65537)
+            and len(bytes(area.unique.rsa)) == 256
+            and rsa.symmetric.algorithm == t.TPM2_ALG.AES
+            and rsa.symmetric.keyBits.aes == 128
+            and rsa.symmetric.mode.aes == t.TPM2_ALG.CFB
         )
         if not ok:
             raise BrokenEvidence("the endorsement key is not the TCG default RSA 2048 EK")
@@ -492,7 +505,9 @@ class TpmVerifier:
                 "the attestation key is not tied to the endorsement key (credential "
                 "activation failed)"
             )
-        self.activations.tie(credential.identity, credential.ek_name, credential.ak_name)
+        self.activations.tie(
+            credential.identity, credential.ek_name, credential.ak_name, bool(self.ek_cas)
+        )
 
     def _check_certificate(self, certificate: bytes, ek_public: bytes) -> None:
         """The EK certificate is for exactly this EK and chains to a configured CA."""
@@ -502,7 +517,7 @@ class TpmVerifier:
         if not certificate:
             raise BrokenEvidence("no EK certificate, and this node requires one (ek_ca)")
         try:
-            cert = x509.load_der_x509_certificate(certificate)
+            cert = x509.load_der_x509_certificate(_der(certificate))
             key = cert.public_key()
         except ValueError as exc:
             raise BrokenEvidence(f"a malformed EK certificate: {exc}") from None
@@ -511,24 +526,38 @@ class TpmVerifier:
         if not isinstance(key, rsa.RSAPublicKey) or key.public_numbers().n != modulus:
             raise BrokenEvidence("the EK certificate is for another key than the EK")
         now = datetime.datetime.now(datetime.UTC)
-        current = cert
-        for _ in range(MAX_CHAIN):
-            if not current.not_valid_before_utc <= now <= current.not_valid_after_utc:
-                raise BrokenEvidence(f"an EK certificate outside its validity: {current.subject}")
-            issuer = next((ca for ca in self.ek_cas if _issued(current, ca)), None)
-            if issuer is None:
-                raise BrokenEvidence(
-                    f"the EK certificate does not chain to a configured CA ({current.issuer})"
-                )
-            if issuer.subject == issuer.issuer and _issued(issuer, issuer):
-                return  # a root among the configured CAs
-            current = issuer
-        raise BrokenEvidence("the EK certificate's chain is too long")
+        for c in (cert, *(ca for ca in self.ek_cas if _issued(cert, ca))):
+            if not c.not_valid_before_utc <= now <= c.not_valid_after_utc:
+                raise BrokenEvidence(f"a certificate outside its validity: {c.subject}")
+        if not any(_issued(cert, ca) for ca in self.ek_cas):
+            raise BrokenEvidence(
+                f"the EK certificate is not issued by a configured CA ({cert.issuer})"
+            )
 
 
 def _issued(cert: Any, issuer: Any) -> bool:
+    """``cert`` is signed by ``issuer``, a CA certificate (every configured one is an
+    anchor: configure the intermediate that signs EK certificates, or the CA itself)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
     try:
+        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if not constraints.ca:
+            return False
         cert.verify_directly_issued_by(issuer)
-    except Exception:  # InvalidSignature, another name, an algorithm it does not know
+    except (x509.ExtensionNotFound, InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
+
+
+def _der(data: bytes) -> bytes:
+    """``data`` cut to the DER element it starts with (TPMs pad their NV areas)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return data
+    if data[1] < 0x80:
+        return data[: 2 + data[1]]
+    n = data[1] & 0x7F
+    if not 1 <= n <= 4 or len(data) < 2 + n:
+        return data
+    return data[: 2 + n + int.from_bytes(data[2 : 2 + n], "big")]

@@ -154,6 +154,7 @@ class PeerSession(Session):
         self.granted = limits.credit
         self.send_soon(wire.Credit(limits.credit))
         self.send_soon(wire.Frontier.of(self.node.replica.frontier()))
+        self.node.attesting.started(self)  # a blob loaded since its handshake: MEASURED
         writer = self.node.spawn(self._writer())
         try:
             while True:
