@@ -36,9 +36,13 @@ def require_netns() -> None:
             reason = f"cannot create a network namespace: {made.stderr.strip()}"
         else:
             _run("ip", "netns", "del", probe, check=False)
-    if reason is None:
-        return
-    message = f"PARTITION TESTS NOT RUN: {reason}"
+    if reason is not None:
+        not_here("PARTITION", reason)
+
+
+def not_here(what: str, reason: str) -> None:
+    """Skip loudly the tests that need what this machine lacks — or fail them in CI."""
+    message = f"{what} TESTS NOT RUN: {reason}"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message + " (CI must run them)")
     pytest.skip(message)

@@ -15,6 +15,7 @@ import pytest
 
 import lattice
 from lattice import _lattice
+from lattice.demo.attest import wheel_manifest
 from lattice.errors import AttestationRefused, BrokenEvidence, InvalidArgument
 from lattice.net.attestation import NodeAttestation
 from lattice.net.checks import Checks
@@ -41,18 +42,18 @@ NAMES = ["w0", "w1"]
 
 def wheel_attestation(who: int, module: bytes = b"") -> bytes:
     """What ``lattice attest wheel`` writes for a wheel holding this process's module."""
-    m = BuildManifest(
-        name="lattice-0.1.0-cp311-abi3-manylinux_2_28_x86_64.whl",
-        output=digests(b"the wheel"),
-        source={"gitTree": "ab" * 20},
-        toolchain={"package": "maturin", "version": "1.16.0"},
-        argv=["scripts/build-wheel.sh", "SOURCE_DIR", "OUT_DIR"],
-        profile="",
-        builder=NAMES[who],
-        build_type=WHEEL_BUILD_TYPE,
-        parts={"lattice/_lattice.abi3.so": {"sha256": (module or module_digest()).hex()}},
-    )
-    return attest(m, BUILDERS[who])
+    return attest(wheel_manifest(NAMES[who], module or None), BUILDERS[who])
+
+
+def swarm_trust(directory: Path) -> tuple[TrustConfig, tuple[Path, ...]]:
+    """The [trust] table of the test builders, and their wheel attestations as files."""
+    files = []
+    for i in range(len(BUILDERS)):
+        path = directory / f"wheel{i}.intoto.json"
+        path.write_bytes(wheel_attestation(i))
+        files.append(path)
+    builders = tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    return TrustConfig(2, builders), tuple(files)
 
 
 def admitting_policy(*envelopes: bytes) -> Policy:
@@ -216,15 +217,8 @@ def test_the_attestation_table_is_checked() -> None:
 def test_nodes_attest_each_other_and_cut_a_peer_that_loads_an_unadmitted_blob(
     tmp_path: Path,
 ) -> None:
-    envelopes = []
-    for i in range(2):
-        path = tmp_path / f"wheel{i}.intoto.json"
-        path.write_bytes(wheel_attestation(i))
-        envelopes.append(path)
-    trust = TrustConfig(
-        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
-    )
-    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(envelopes))
+    trust, envelopes = swarm_trust(tmp_path)
+    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=envelopes)
 
     async def scenario() -> tuple[list[Any], list[Any]]:
         nodes = await local_swarm(2, tmp_path, trust=trust, attestation=config)
@@ -281,15 +275,8 @@ def test_only_a_wheel_part_under_the_module_prefix_admits_a_module() -> None:
 def test_a_credential_sent_to_a_node_without_a_tpm_ends_the_link(tmp_path: Path) -> None:
     from lattice.net import wire
 
-    envelopes = []
-    for i in range(2):
-        path = tmp_path / f"wheel{i}.intoto.json"
-        path.write_bytes(wheel_attestation(i))
-        envelopes.append(path)
-    trust = TrustConfig(
-        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
-    )
-    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(envelopes))
+    trust, envelopes = swarm_trust(tmp_path)
+    config = AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=envelopes)
 
     async def scenario() -> list[str]:
         nodes = await local_swarm(2, tmp_path, trust=trust, attestation=config)

@@ -228,22 +228,14 @@ def test_two_nodes_attest_with_their_tpms_and_activate_once(tmp_path: Path) -> N
     import asyncio
 
     from lattice.net.local import local_swarm
-    from lattice.net.trustconfig import AttestationConfig, TrustConfig
-    from lattice.trust.policy import Trusted
-    from test_remote import BUILDERS, NAMES, wheel_attestation
+    from lattice.net.trustconfig import AttestationConfig
+    from test_remote import swarm_trust
 
-    files = []
-    for i in range(2):
-        path = tmp_path / f"wheel{i}.intoto.json"
-        path.write_bytes(wheel_attestation(i))
-        files.append(path)
-    trust = TrustConfig(
-        2, tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
-    )
+    trust, files = swarm_trust(tmp_path)
     with software_tpm() as t0, software_tpm() as t1:
         configs = [  # EK certificates required: both TPMs are certified by swtpm's CA
             AttestationConfig(
-                Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files),
+                Level.TPM, Level.TPM, tpm=t.tcti, attestations=files,
                 ek_ca=tuple(t0.ca_files),
             )
             for t in (t0, t1)
@@ -276,27 +268,19 @@ def test_a_tpm_node_refuses_a_software_peer_and_keeps_serving_the_other(tmp_path
     import asyncio
 
     from lattice.net.local import local_swarm
-    from lattice.net.trustconfig import AttestationConfig, TrustConfig
-    from lattice.trust.policy import Trusted
-    from test_remote import BUILDERS, NAMES, wheel_attestation
+    from lattice.net.trustconfig import AttestationConfig
+    from test_remote import swarm_trust
 
-    files = []
-    for i in range(2):
-        path = tmp_path / f"wheel{i}.intoto.json"
-        path.write_bytes(wheel_attestation(i))
-        files.append(path)
-    builders = tuple(Trusted(n, b.public_key) for n, b in zip(NAMES, BUILDERS, strict=True))
+    trust, files = swarm_trust(tmp_path)
     with software_tpm() as t0, software_tpm() as t1:
         configs = [
-            AttestationConfig(Level.TPM, Level.TPM, tpm=t.tcti, attestations=tuple(files))
+            AttestationConfig(Level.TPM, Level.TPM, tpm=t.tcti, attestations=files)
             for t in (t0, t1)
-        ] + [AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=tuple(files))]
+        ] + [AttestationConfig(Level.SOFTWARE, Level.SOFTWARE, attestations=files)]
 
         async def scenario() -> list[dict[str, object]]:
             # A line: n1 dials n0 (both with a TPM); n2, software only, dials n1.
-            nodes = await local_swarm(
-                3, tmp_path, trust=TrustConfig(2, builders), attestation=configs, wait=False
-            )
+            nodes = await local_swarm(3, tmp_path, trust=trust, attestation=configs, wait=False)
             try:
                 await nodes[2].wait_for(
                     lambda n: any("requires tpm" in r for r in n.closed_reasons), timeout=20

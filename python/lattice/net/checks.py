@@ -87,3 +87,18 @@ class Checks:
         if not isinstance(value, bool):
             raise self.error(f"{where} {key} must be true or false, got {value!r}")
         return value
+
+    def tables(
+        self, raw: dict[str, Any], key: str, where: str, allowed: frozenset[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """An array of tables (``[[where]]``), each with only ``allowed`` keys: each
+        table with where it is (``[[where]] #n``), for the errors about its values."""
+        listed = raw.get(key, [])
+        if not isinstance(listed, list) or not all(isinstance(t, dict) for t in listed):
+            raise self.error(f"{where} must be tables")
+        out = []
+        for i, table in enumerate(listed):
+            here = f"{where} #{i + 1}"
+            self.known(table, allowed, here)
+            out.append((here, table))
+        return out

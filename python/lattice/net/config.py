@@ -271,13 +271,8 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
     identity_name = f.string(node, "identity", "[node]")
     if identity_name is None:
         raise f.error("[node] identity is required")
-    listed = swarm.get("members", [])
-    if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
-        raise f.error("[[swarm.members]] must be tables")
     members = []
-    for i, m in enumerate(listed):
-        where = f"[[swarm.members]] #{i + 1}"
-        f.known(m, MEMBER_KEYS, where)
+    for i, (where, m) in enumerate(f.tables(swarm, "members", "[[swarm.members]]", MEMBER_KEYS)):
         name = m.get("name", str(i))
         if not isinstance(name, str):
             raise f.error(f"{where} name must be a string, got {name!r}")

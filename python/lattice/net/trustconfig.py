@@ -66,13 +66,8 @@ def parse(f: Checks, trust: Any) -> TrustConfig:
     if not isinstance(trust, dict):
         raise f.error("[trust] must be a table")
     f.known(trust, TRUST_KEYS, "[trust]")
-    listed = trust.get("builders", [])
-    if not isinstance(listed, list) or not all(isinstance(b, dict) for b in listed):
-        raise f.error("[[trust.builders]] must be tables")
     builders = []
-    for i, b in enumerate(listed):
-        where = f"[[trust.builders]] #{i + 1}"
-        f.known(b, BUILDER_KEYS, where)
+    for where, b in f.tables(trust, "builders", "[[trust.builders]]", BUILDER_KEYS):
         name = b.get("name")
         if not isinstance(name, str) or not name:
             raise f.error(f"{where} name must be a non-empty string")
