@@ -198,7 +198,27 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
             2 / growth,
         )
     )
-    return out + text_rows(py) + view_rows(py) + trust_rows(py)
+    return out + text_rows(py) + view_rows(py) + trust_rows(py) + pow_rows(py)
+
+
+def pow_rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    """P13: the proof-of-work check and search, against a Python loop, one run."""
+    if "test_p13_check" not in py:
+        return []
+
+    def rate(name: str) -> float:
+        return py[name]["attempts"] / py[name]["min"]
+
+    check = 1 / py["test_p13_check"]["min"]
+    one, two = rate("test_p13_search[1]"), rate("test_p13_search[2]")
+    loop = rate("test_p13_python_loop")
+    return [
+        Row("P13", "proof-of-work check", f"{check / 1e6:.2f} M/s", "≥ 1 M/s", check / 1e6),
+        Row("P13", f"search, 1 thread, vs a blake3 Python loop ({loop / 1e3:.0f}k/s)",
+            f"{one / loop:.0f}×", "≥ 10×", one / loop / 10),
+        Row("P13", f"search on 2 threads vs 1 ({one / 1e6:.2f} M/s)", f"{two / one:.2f}×",
+            "≥ 1.7×", two / one / 1.7),
+    ]  # fmt: skip
 
 
 def text_rows(py: dict[str, dict[str, float]]) -> list[Row]:

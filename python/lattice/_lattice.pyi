@@ -6,7 +6,7 @@ numpy ``uint8`` array), every sequence argument any ordered iterable (a list, a 
 generator), and long work releases the GIL.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import final
 
 import numpy as np
@@ -65,6 +65,42 @@ def blake3_derive_key(context: str, material: Buffer, length: int = 32) -> bytes
     """BLAKE3 key-derivation mode with any context string (what :func:`hash` uses).
 
     >>> blake3_derive_key("lattice v1 payload", b"x") == hash("payload", b"x")
+    True
+    """
+
+POW_MAX_TARGET: int
+
+def pow_hash(public_key: Buffer, swarm: Buffer, target: int, nonce: int) -> bytes:
+    """``H_pow(public key ‖ swarm ‖ target ‖ nonce)`` (DESIGN §11): one attempt's hash.
+
+    >>> len(pow_hash(bytes(32), bytes(32), 8, 0))
+    32
+    """
+
+def pow_check(
+    public_key: Buffer, swarm: Buffer, target: int, nonce: int, min_target: int = 0
+) -> bytes:
+    """Check a proof of work: its hash, or ``InvalidProofOfWork`` (a target below
+    ``min_target``, or a hash without ``target`` leading zero bits).
+
+    >>> nonce = pow_search(bytes(32), bytes(32), 4)
+    >>> len(pow_check(bytes(32), bytes(32), 4, nonce, 4))
+    32
+    """
+
+def pow_search(
+    public_key: Buffer,
+    swarm: Buffer,
+    target: int,
+    start: int = 0,
+    attempts: int | None = None,
+    threads: int = 0,
+    progress: Callable[[int], object] | None = None,
+) -> int | None:
+    """Search for a nonce meeting ``target`` on ``threads`` threads (0: every core), the GIL
+    released; ``progress(attempts)`` every million attempts stops it by answering false.
+
+    >>> pow_search(bytes(32), bytes(32), 60, attempts=1000) is None
     True
     """
 

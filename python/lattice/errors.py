@@ -41,6 +41,7 @@ __all__ = [
     "InvalidFraudProof",
     "InvalidKey",
     "InvalidOp",
+    "InvalidProofOfWork",
     "InvalidSignature",
     "LamportNotIncreasing",
     "LatticeError",
@@ -272,6 +273,11 @@ class NotActivated(BrokenEvidence):
     def __init__(self, message: str, evidence: object = None) -> None:
         super().__init__(message)
         self.evidence = evidence
+
+
+class InvalidProofOfWork(LatticeError):
+    """A proof of work that does not hold (DESIGN §11): a target below what is required, or
+    a hash with fewer leading zero bits than the target it commits to."""
 
 
 class AttestationRefused(AttestationError):

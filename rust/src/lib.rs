@@ -24,6 +24,7 @@ pub mod lipmaa;
 pub mod matrix;
 pub mod merkle;
 pub mod noise;
+pub mod pow;
 pub mod sign;
 pub mod synth;
 pub mod text;

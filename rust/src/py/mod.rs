@@ -14,6 +14,7 @@ mod hash;
 mod matrix;
 mod merkle;
 mod noise;
+mod pow;
 mod sign;
 mod text;
 
@@ -52,6 +53,7 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     frontier::register(m)?;
     matrix::register(m)?;
     noise::register(m)?;
+    pow::register(m)?;
     text::register(m)?;
     Ok(())
 }
