@@ -39,7 +39,7 @@ def software_tpm() -> Iterator[SoftwareTpm]:
 
 def tools(tpm: SoftwareTpm, *args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run one tpm2-tools command against ``tpm`` (then flush what it left loaded)."""
-    env = {**os.environ, "TPM2TOOLS_TCTI": tpm.tools_tcti, "TSS2_LOG": "all+NONE"}
+    env = {**os.environ, "TPM2TOOLS_TCTI": tpm.tcti, "TSS2_LOG": "all+NONE"}
     done = subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=cwd)
     subprocess.run(["tpm2_flushcontext", "-t"], capture_output=True, env=env, cwd=cwd)
     return done

@@ -252,9 +252,3 @@ class Exchange:
         if self.activation is not None:
             return "activating its TPM's attestation key"
         return "not checked" if self.result is None else self.result.summary()
-
-
-def peek_evidence(field: bytes) -> Evidence | None:
-    """The evidence in a hello's attestation field, decoded but unchecked (for display)."""
-    _, evidence = Exchange._parse_offer(field)
-    return Evidence.decode(evidence) if evidence else None

@@ -137,35 +137,34 @@ async def loopback_handshake(
             who.signing_key, key.public, bytes(32), _lattice.ROLE_PEER, field or None
         )
 
-    a, b = identity(initiator), identity(responder)
-    done: asyncio.Future[tuple[_lattice.Hello, int]] = asyncio.get_running_loop().create_future()
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def side(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ex: Exchange | None,
+        dials: bool,
+    ) -> tuple[_lattice.Hello, int]:  # fmt: skip
         key, counted = _lattice.NoiseKeypair.generate(), _Counting(writer)
         try:
             _, remote, _ = await handshake(
-                reader, counted, initiator=False, keypair=key,  # type: ignore[arg-type]
-                hello=hello_of(b, key), timeout=5.0, attestation=responder,
+                reader, counted, initiator=dials, keypair=key,  # type: ignore[arg-type]
+                hello=hello_of(identity(ex), key), timeout=5.0, attestation=ex,
             )  # fmt: skip
-            done.set_result((remote, counted.writes))
-        except Exception as exc:
-            done.set_exception(exc)
+            return remote, counted.writes
         finally:
             writer.close()
+
+    done: asyncio.Future[tuple[_lattice.Hello, int]] = asyncio.get_running_loop().create_future()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            done.set_result(await side(reader, writer, responder, dials=False))
+        except Exception as exc:
+            done.set_exception(exc)
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
     try:
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        key, counted = _lattice.NoiseKeypair.generate(), _Counting(writer)
-        try:
-            _, remote_b, _ = await handshake(
-                reader, counted, initiator=True, keypair=key,  # type: ignore[arg-type]
-                hello=hello_of(a, key), timeout=5.0, attestation=initiator,
-            )  # fmt: skip
-            remote_a, writes_b = await done
-        finally:
-            writer.close()
+        remote_b, writes_a = await side(reader, writer, initiator, dials=True)
+        remote_a, writes_b = await done
     finally:
         server.close()
-    return Handshaken(remote_b, remote_a, counted.writes, writes_b)
+    return Handshaken(remote_b, remote_a, writes_a, writes_b)

@@ -24,7 +24,7 @@ from typing import Any
 
 from lattice.net.checks import Checks
 from lattice.trust.policy import Policy, Trusted
-from lattice.trust.remote import DEFAULT_CHALLENGE_TTL, Level
+from lattice.trust.remote import DEFAULT_CHALLENGE_TTL, Level, levels
 
 __all__ = [
     "ATTESTATION_KEYS",
@@ -113,13 +113,13 @@ def parse_attestation(
     if not isinstance(table, dict):
         raise f.error("[attestation] must be a table")
     f.known(table, ATTESTATION_KEYS, "[attestation]")
-    levels = {lv.name.lower(): lv for lv in Level}
+    names = levels()
 
     def level(key: str) -> Level:
         value = table.get(key, "none")
-        if value not in levels:
-            raise f.error(f"[attestation] {key} is one of {', '.join(levels)}, not {value!r}")
-        return levels[value]
+        if value not in names:
+            raise f.error(f"[attestation] {key} is one of {', '.join(names)}, not {value!r}")
+        return names[value]
 
     backend, require = level("backend"), level("require")
     ttl = table.get("challenge_ttl", DEFAULT_CHALLENGE_TTL)

@@ -87,6 +87,7 @@ __all__ = [
     "SoftwareAttester",
     "Verifier",
     "binding",
+    "levels",
     "module_digest",
     "replay",
 ]
@@ -110,15 +111,6 @@ class Level(enum.IntEnum):
     NONE = 0
     SOFTWARE = 1
     TPM = 2
-
-    @classmethod
-    def parse(cls, name: str) -> Level:
-        try:
-            return cls[name.upper()]
-        except KeyError:
-            raise InvalidArgument(
-                f"an attestation level is none, software or tpm, not {name!r}"
-            ) from None
 
 
 class Context(enum.IntEnum):
@@ -455,5 +447,5 @@ class Verifier:
 
 
 def levels() -> Mapping[str, Level]:
-    """Config names of the levels."""
+    """The levels by their names in a configuration (``none``, ``software``, ``tpm``)."""
     return {lv.name.lower(): lv for lv in Level}

@@ -65,13 +65,8 @@ class SoftwareTpm:
 
     @property
     def tcti(self) -> str:
-        """The TCTI that reaches it (``lattice.trust.tpm.TpmAttester.open``)."""
+        """The TCTI that reaches it (``TpmAttester.open``, and ``TPM2TOOLS_TCTI``)."""
         return f"swtpm:host={self.host},port={self.port}"
-
-    @property
-    def tools_tcti(self) -> str:
-        """The same, as ``tpm2-tools`` take it (``TPM2TOOLS_TCTI``)."""
-        return self.tcti
 
     @property
     def ca_files(self) -> list[Path]:
