@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ZEROS = bytes(32)
 MAX_I63 = 2**63 - 1
-KINDS = {1: "DATA", 2: "NOOP", 16: "FRAUD", 17: "ATTESTATION", 18: "SNAPSHOT", 19: "BLOB"}
+KINDS = {1: "DATA", 2: "NOOP", 3: "WRAP", 16: "FRAUD", 17: "ATTESTATION", 18: "SNAPSHOT"}
+KINDS |= {19: "BLOB", 20: "ADMISSION", 21: "VOUCH"}
 NOOP = 2
 HEADER = struct.Struct(">BB32s32sQQ32s32s32s32sI32s")  # §4, 246 bytes
 MAX_PAYLOAD, MAX_DEPS, MAX_ENTRY = 1_048_576, 4_096, 1_343_802

@@ -72,12 +72,16 @@ ZERO_ID: Final = bytes(ID_LEN)
 
 KIND_DATA: Final = 1
 KIND_NOOP: Final = 2
+KIND_WRAP: Final = 3
 KIND_FRAUD: Final = 16
 KIND_ATTESTATION: Final = 17
 KIND_SNAPSHOT: Final = 18
 KIND_BLOB: Final = 19
+KIND_ADMISSION: Final = 20
+KIND_VOUCH: Final = 21
 KINDS: Final = frozenset(
-    {KIND_DATA, KIND_NOOP, KIND_FRAUD, KIND_ATTESTATION, KIND_SNAPSHOT, KIND_BLOB}
+    {KIND_DATA, KIND_NOOP, KIND_WRAP, KIND_FRAUD, KIND_ATTESTATION, KIND_SNAPSHOT, KIND_BLOB}
+    | {KIND_ADMISSION, KIND_VOUCH}
 )
 
 # Header layout: (name, offset, size); the offsets are the table of docs/format.md.

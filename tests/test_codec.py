@@ -108,6 +108,11 @@ def test_layout_constants() -> None:
     kinds = (L.KIND_DATA, L.KIND_NOOP, L.KIND_FRAUD, L.KIND_ATTESTATION)
     assert kinds == (ref.KIND_DATA, ref.KIND_NOOP, ref.KIND_FRAUD, ref.KIND_ATTESTATION)
     assert (L.KIND_SNAPSHOT, L.KIND_BLOB) == (ref.KIND_SNAPSHOT, ref.KIND_BLOB)
+    assert (L.KIND_WRAP, L.KIND_ADMISSION, L.KIND_VOUCH) == (
+        ref.KIND_WRAP,
+        ref.KIND_ADMISSION,
+        ref.KIND_VOUCH,
+    )
     biggest = ref.SIGNED_HEADER_LEN + 4 + ref.MAX_DEPS * ref.DEP_LEN + ref.MAX_PAYLOAD_LEN
     assert biggest == L.MAX_ENTRY_LEN
 
@@ -259,7 +264,7 @@ def test_unknown_version(version: int) -> None:
     _rejects(_entry(version=version), errors.UnknownVersion)
 
 
-@pytest.mark.parametrize("kind", [0, 3, 15, 20, 255])
+@pytest.mark.parametrize("kind", [0, 4, 15, 22, 255])
 def test_unknown_kind(kind: int) -> None:
     _rejects(_entry(kind=kind), errors.UnknownKind)
 

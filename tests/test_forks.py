@@ -527,7 +527,7 @@ def test_a_format_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     a = s.reopen(tmp_path, 0)
     assert a.entries() == [a1] and a.blocklist == set()
     with sqlite3.connect(tmp_path / "a.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     p, q = s.liar.equivocate(b"P", b"Q")
     assert a.receive([p, q]).frauds
 

@@ -37,10 +37,13 @@ FORMAT_VERSION: int
 """The entry format version this build reads and writes (1)."""
 KIND_DATA: int
 KIND_NOOP: int
+KIND_WRAP: int
 KIND_FRAUD: int
 KIND_ATTESTATION: int
 KIND_SNAPSHOT: int
 KIND_BLOB: int
+KIND_ADMISSION: int
+KIND_VOUCH: int
 DOMAINS: tuple[str, ...]
 """Names of the hash domains accepted by :func:`hash` (see docs/format.md)."""
 

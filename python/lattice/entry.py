@@ -19,7 +19,10 @@ class Kind(enum.IntEnum):
 
     DATA = _lattice.KIND_DATA
     NOOP = _lattice.KIND_NOOP
+    WRAP = _lattice.KIND_WRAP
     FRAUD = _lattice.KIND_FRAUD
     ATTESTATION = _lattice.KIND_ATTESTATION
     SNAPSHOT = _lattice.KIND_SNAPSHOT
     BLOB = _lattice.KIND_BLOB
+    ADMISSION = _lattice.KIND_ADMISSION
+    VOUCH = _lattice.KIND_VOUCH

@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "AdmissionError",
     "AttestationError",
     "AttestationRefused",
     "BadBlob",
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidOp",
     "InvalidProofOfWork",
     "InvalidSignature",
+    "InvalidVouch",
     "LamportNotIncreasing",
     "LatticeError",
     "LimitExceeded",
@@ -50,6 +52,7 @@ __all__ = [
     "NonCanonical",
     "NonMonotonicFrontier",
     "NotActivated",
+    "NotAdmitted",
     "NotInCausalPast",
     "NotSynced",
     "OpOutOfRange",
@@ -275,15 +278,35 @@ class NotActivated(BrokenEvidence):
         self.evidence = evidence
 
 
-class InvalidProofOfWork(LatticeError):
-    """A proof of work that does not hold (DESIGN §11): a target below what is required, or
-    a hash with fewer leading zero bits than the target it commits to."""
-
-
 class AttestationRefused(AttestationError):
     """Remote-attestation evidence that holds but that the policy refuses: a backend below
     what is required, or a kernel hash with a component (the extension module, a Wasm
     blob) that is not admitted."""
+
+
+# --- Sybil resistance (DESIGN §11) -------------------------------------------------------
+
+
+class AdmissionError(LatticeError):
+    """An admission record, vouch or wrapped op the trust graph refuses (DESIGN §11): judged
+    from the entry's causal past alone, so every replica refuses it alike."""
+
+
+class InvalidProofOfWork(AdmissionError):
+    """A proof of work that does not hold (DESIGN §11): a target below what is required, or
+    a hash with fewer leading zero bits than the target it commits to."""
+
+
+class InvalidVouch(AdmissionError):
+    """A vouch that cannot stand: its signature does not verify, it vouches for its own
+    voucher or for a registered peer, a revocation not by a registered peer, or an open
+    identity vouching past its cap."""
+
+
+class NotAdmitted(AdmissionError):
+    """An identity the trust graph does not admit in the entry's causal past — neither by
+    proof of work nor within k hops of the registered peers — or one a registered peer
+    revoked: its ops are not wrapped and its vouches count for nothing."""
 
 
 # --- documents (DESIGN §9) ---------------------------------------------------------------

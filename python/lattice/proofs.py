@@ -157,7 +157,7 @@ class QuorumProof:
             return False
         wrapping = _lattice.Entry.from_bytes(self.entry)
         home, k = wrapping.author, wrapping.seq
-        if wrapping.swarm != swarm or home not in peers or wrapping.kind != Kind.DATA:
+        if wrapping.swarm != swarm or home not in peers or wrapping.kind != Kind.WRAP:
             return False
         op = _lattice.ClientOp.from_bytes(wrapping.payload)
         if op.swarm != swarm or not op.verify():
@@ -283,7 +283,7 @@ def build_quorum_proof(replica: ReplicaView, entry_id: bytes) -> QuorumProof | N
     :meth:`Replica.quorum_proof <lattice.Replica.quorum_proof>`), built from its delivered
     entries only."""
     wrapping = replica.get(entry_id)
-    if wrapping is None:
+    if wrapping is None or wrapping.kind != Kind.WRAP:
         return None
     try:
         _lattice.ClientOp.from_bytes(wrapping.payload)

@@ -37,6 +37,7 @@ from lattice.batch import Batch, ReceiveResult
 from lattice.durability import Durability
 from lattice.entry import Kind
 from lattice.errors import (
+    AdmissionError,
     Blocked,
     DecodeError,
     InvalidArgument,
@@ -56,6 +57,7 @@ from lattice.pending import PendingBuffer
 from lattice.proofs import QuorumProof, build_quorum_proof, check_client_op
 from lattice.queries import Queries
 from lattice.store import Store
+from lattice.sybil.graph import RECORD_KINDS, AdmissionPolicy, TrustGraph
 from lattice.sync import MAX_ANSWER_BYTES, MAX_ANSWER_ENTRIES, SYNC_BATCH, Missing
 from lattice.validity import Wait, check, check_evidence
 from lattice.writer import CommitWriter
@@ -78,8 +80,7 @@ FraudProof = _lattice.FraudProof
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 _ID_LEN = _lattice.ID_LEN
-_NOOP = int(Kind.NOOP)
-_FRAUD = int(Kind.FRAUD)
+_NOOP, _FRAUD = int(Kind.NOOP), int(Kind.FRAUD)
 
 
 def _entry_bytes(item: object) -> bytes:
@@ -113,6 +114,8 @@ class Replica(Queries, Durability, Listeners):
       with a valid signature).
     - ``sign_check``: called before this replica signs; raising refuses the append (a
       node's self-check, :mod:`lattice.net.selfcheck`).
+    - ``admission``: the :class:`~lattice.sybil.AdmissionPolicy` (DESIGN §11; None: open)
+      under which the trust graph (``trust``) judges WRAP, ADMISSION and VOUCH entries.
 
     Errors are typed: ``UnknownAuthor`` when ``identity`` is not a peer, ``InvalidKey``
     for a bad peer key, ``StoreError`` for a store in use, corrupt or of another swarm.
@@ -137,6 +140,7 @@ class Replica(Queries, Durability, Listeners):
         max_pending_bytes_per_author: int = DEFAULT_MAX_PENDING_BYTES_PER_AUTHOR,
         clients: Iterable[bytes] | None = None,
         sign_check: Callable[[], None] | None = None,
+        admission: AdmissionPolicy | None = None,
     ) -> None:
         if len(swarm_id) != _ID_LEN:
             raise DecodeError(f"a swarm id is {_ID_LEN} bytes, got {len(swarm_id)}")
@@ -155,6 +159,7 @@ class Replica(Queries, Durability, Listeners):
         self.swarm_id = bytes(swarm_id)
         self.column_only = column_only
         self._faults = faults
+        self.admission = admission
         self.matrix = self._new_matrix(peers, faults)
         if self.me not in self.matrix:
             raise UnknownAuthor("this identity is not in the membership list", author=self.me)
@@ -203,6 +208,8 @@ class Replica(Queries, Durability, Listeners):
         self._unentangled_data = False
         # Non-noop entries delivered (own and others') since this replica was opened.
         self._data_delivered = 0
+        #: The trust graph of an admission-checking swarm (DESIGN §11), else None.
+        self.trust = TrustGraph.of(self.admission, self.peers, self.swarm_id)
 
     def _reset(self) -> None:
         self._init_state()
@@ -219,6 +226,8 @@ class Replica(Queries, Durability, Listeners):
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
         self._store.check_tail()
+        if self.trust is not None:
+            self.trust.load(self._store)
         for observer, sender, seq in self._store.cells():
             self._history.row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
@@ -235,6 +244,8 @@ class Replica(Queries, Durability, Listeners):
         entry = self._history.draft(
             self._me_index, self.identity.signing_key, self.swarm_id, kind, payload
         )
+        if self.trust is not None:  # never sign what the trust graph refuses
+            self.trust.judge_draft(entry, self._history.row(self._me_index))
         self._deliver(entry)
         self._commit(ReceiveResult(), announced=() if announces is None else (announces,))
         return entry
@@ -375,7 +386,7 @@ class Replica(Queries, Durability, Listeners):
         self._batch.penalised.add(peer)
 
     def _reject(self, entry: _lattice.Entry, exc: LatticeError, data: bytes | None = None) -> None:
-        if isinstance(exc, InvalidFraudProof) and entry.author in self._logs:
+        if isinstance(exc, InvalidFraudProof | AdmissionError) and entry.author in self._logs:
             self._penalise(entry.author)
         self._batch.rejected.append((entry.to_bytes() if data is None else data, exc))
 
@@ -397,9 +408,8 @@ class Replica(Queries, Durability, Listeners):
             try:
                 proof_in_payload(entry.payload, self.swarm_id, self._logs)
             except InvalidFraudProof as exc:
-                raise InvalidFraudProof(
-                    f"FRAUD entry without a valid fraud proof: {exc}", author=author, seq=seq
-                ) from exc
+                why = f"FRAUD entry without a valid fraud proof: {exc}"
+                raise InvalidFraudProof(why, author=author, seq=seq) from exc
         self._deliver(entry, first=True)
 
     def _deliver(self, entry: _lattice.Entry, first: bool = False) -> None:
@@ -457,7 +467,10 @@ class Replica(Queries, Durability, Listeners):
             self._forks.keep(e)
             self._batch.evidence.append(e)
             return (author, seq)
-        self._apply(e, check(self._history, e))
+        delta = check(self._history, e)
+        if self.trust is not None:
+            self.trust.judge(e, self._history.row(delta[0][0]), delta)
+        self._apply(e, delta)
         return (author, seq)
 
     def _held_entry(self, entry_id: bytes) -> _lattice.Entry:
@@ -508,6 +521,8 @@ class Replica(Queries, Durability, Listeners):
             self._unentangled_data = False
         elif e.kind != _NOOP:
             self._unentangled_data = True
+        if self.trust is not None and e.kind in RECORD_KINDS:
+            self.trust.record(e.kind, e.payload, a, e.seq)
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)
@@ -557,8 +572,9 @@ class Replica(Queries, Durability, Listeners):
 
     def wrap_client_op(self, op: _lattice.ClientOp | bytes) -> _lattice.Entry:
         """As a client's home peer: check the client's op and wrap its exact bytes in one of
-        this replica's DATA entries (durable on return, or queued: see :meth:`append`)."""
-        return self.append(self.check_client_op(op).to_bytes())
+        this replica's ``WRAP`` entries (durable on return, or queued: see :meth:`append`);
+        with an admission policy, only for an admitted client (else ``NotAdmitted``)."""
+        return self.append(self.check_client_op(op).to_bytes(), Kind.WRAP)
 
     def quorum_proof(self, entry_id: bytes) -> QuorumProof | None:
         """A :class:`~lattice.proofs.QuorumProof` that a quorum saw the client op wrapped

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lattice import _lattice
-from lattice.errors import LatticeError, StoreError
+from lattice.errors import InvalidArgument, LatticeError, StoreError
 
 __all__ = ["STORE_FORMAT_VERSION", "Commit", "Store", "write"]
 
 #: Bumped whenever the schema changes; files of a newer version are refused, older ones are
 #: upgraded in place (see ``_UPGRADES``).
-STORE_FORMAT_VERSION = 2
+STORE_FORMAT_VERSION = 3
 #: WAL pages between automatic checkpoints (SQLite's default is 1,000).
 WAL_CHECKPOINT_PAGES = 10_000
 #: SQLite page cache, in KiB.
@@ -108,8 +108,12 @@ CREATE TABLE IF NOT EXISTS penalties (
 ) STRICT""",
 )
 
+#: Format 3 (DESIGN §11): system entries (kinds 16 and up: admission records, vouches,
+#: frauds …) found without a scan, for the trust graph a replica rebuilds on opening.
+_SCHEMA_V3 = ("CREATE INDEX IF NOT EXISTS entries_system ON entries (kind) WHERE kind >= 16",)
+
 #: Statements that bring a file of format ``key`` to format ``key + 1``.
-_UPGRADES: dict[int, tuple[str, ...]] = {1: _SCHEMA_V2}
+_UPGRADES: dict[int, tuple[str, ...]] = {1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,7 @@ class Store:
         _configure(c)
         if not tables:
             c.execute("BEGIN IMMEDIATE")
-            for statement in (*_SCHEMA, *_SCHEMA_V2):
+            for statement in (*_SCHEMA, *_SCHEMA_V2, *_SCHEMA_V3):
                 c.execute(statement)
             rows = [("swarm_id", swarm_id), ("owner", owner), ("peers", b"".join(peers))]
             if faults is not None:
@@ -500,6 +504,20 @@ class Store:
                 )
             for (data,) in rows:
                 yield data
+
+    def of_kinds(self, kinds: Iterable[int]) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """``(author, seq, kind, bytes)`` of the delivered entries of system ``kinds`` (16 and
+        up, which are indexed), in delivery order."""
+        wanted = sorted(int(k) for k in kinds)
+        if any(k < 16 for k in wanted):
+            raise InvalidArgument("only system kinds (16 and up) are indexed")
+        marks = ", ".join("?" * len(wanted))
+        with self._reading():
+            yield from self._conn.execute(
+                "SELECT author, seq, kind, bytes FROM entries "
+                f"WHERE kind >= 16 AND kind IN ({marks}) ORDER BY ord",
+                wanted,
+            )
 
     def check_tail(self) -> None:
         """The cheap check of opening: the entry delivered last decodes and is the one its

@@ -49,6 +49,8 @@ pub enum Kind {
     Data = 1,
     /// No payload; advances the matrix and carries the frontier root.
     Noop = 2,
+    /// A client op wrapped by its home peer (DESIGN §6, §11): the payload is the op's bytes.
+    Wrap = 3,
     /// A fraud report (DESIGN §5).
     Fraud = 16,
     /// A build attestation (DESIGN §10).
@@ -57,6 +59,10 @@ pub enum Kind {
     Snapshot = 18,
     /// A distributed blob such as a Wasm state machine (DESIGN §10).
     Blob = 19,
+    /// An open identity's proof-of-work admission record (DESIGN §11).
+    Admission = 20,
+    /// A signed vouch for (or revocation of) an open identity (DESIGN §11).
+    Vouch = 21,
 }
 
 impl Kind {
@@ -65,10 +71,13 @@ impl Kind {
         Ok(match value {
             1 => Kind::Data,
             2 => Kind::Noop,
+            3 => Kind::Wrap,
             16 => Kind::Fraud,
             17 => Kind::Attestation,
             18 => Kind::Snapshot,
             19 => Kind::Blob,
+            20 => Kind::Admission,
+            21 => Kind::Vouch,
             other => return Err(DecodeError::UnknownKind(other)),
         })
     }

@@ -109,7 +109,7 @@ class ClientNonces:
 
     def load(self, wrapped: Iterable[bytes]) -> None:
         """Claim the nonces of the client ops in ``wrapped`` (the payloads of the home
-        peer's own DATA entries; other payloads are skipped)."""
+        peer's own WRAP entries; other payloads are skipped)."""
         for payload in wrapped:
             try:
                 op = _lattice.ClientOp.from_bytes(payload)

@@ -40,10 +40,13 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FORMAT_VERSION", codec::FORMAT_VERSION)?;
     m.add("KIND_DATA", codec::Kind::Data as u8)?;
     m.add("KIND_NOOP", codec::Kind::Noop as u8)?;
+    m.add("KIND_WRAP", codec::Kind::Wrap as u8)?;
     m.add("KIND_FRAUD", codec::Kind::Fraud as u8)?;
     m.add("KIND_ATTESTATION", codec::Kind::Attestation as u8)?;
     m.add("KIND_SNAPSHOT", codec::Kind::Snapshot as u8)?;
     m.add("KIND_BLOB", codec::Kind::Blob as u8)?;
+    m.add("KIND_ADMISSION", codec::Kind::Admission as u8)?;
+    m.add("KIND_VOUCH", codec::Kind::Vouch as u8)?;
     hash::register(m)?;
     sign::register(m)?;
     entry::register(m)?;

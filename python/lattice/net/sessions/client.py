@@ -4,7 +4,7 @@ A client has a key but no row in the matrix. A home peer serves only the clients
 configuration lists, or, with ``open_clients``, any key. The client sends ``OP`` messages;
 the home peer checks each op (signed by the key the client authenticated with, for this
 swarm, its nonce above the client's last, within the client's quota of ops and bytes per
-minute), wraps its exact bytes in one of its own DATA entries, and answers ``OP_ACK`` once
+minute), wraps its exact bytes in one of its own WRAP entries, and answers ``OP_ACK`` once
 that entry is durably stored and on its way to the peers.
 """
 
@@ -26,13 +26,13 @@ from lattice.replica import Replica
 
 __all__ = ["MAX_CLIENTS", "MAX_SESSIONS_PER_CLIENT", "ClientSession"]
 
-_DATA = int(Kind.DATA)
+_WRAP = int(Kind.WRAP)
 
 
 def load_wrapped(nonces: ClientNonces, replica: Replica) -> None:
     """Give ``nonces`` the ops this home peer wrapped before it started (read lazily from
     its own log), so a replay across a restart is refused too."""
-    nonces.load(e.payload for e in replica.iter_entries(replica.me) if e.kind == _DATA)
+    nonces.load(e.payload for e in replica.iter_entries(replica.me) if e.kind == _WRAP)
 
 
 log = logging.getLogger("lattice.node")
@@ -132,7 +132,7 @@ class ClientSession(Session):
         nonces.claim(client, op.nonce)
         try:
             quota.take(len(data), now)
-            entry = replica.append(op.to_bytes())
+            entry = replica.append(op.to_bytes(), Kind.WRAP)
         except BaseException:
             nonces.release(client, op.nonce)
             raise

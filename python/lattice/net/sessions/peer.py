@@ -44,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger("lattice.node")
 
-_DATA = int(Kind.DATA)
+_WRAP = int(Kind.WRAP)
 
 #: Largest ENTRIES frame a node sends (it is also bounded by the peer's credit).
 MAX_BATCH_BYTES = 1024 * 1024
@@ -244,7 +244,7 @@ class PeerSession(Session):
             # This node's own entries coming back (a restored store catching up): the
             # client ops they wrap are wrapped already. Rare, so the scan is only then.
             node.client_nonces.load(
-                e.payload for e in result.delivered if e.author == node.me and e.kind == _DATA
+                e.payload for e in result.delivered if e.author == node.me and e.kind == _WRAP
             )
         for proof in result.frauds:  # when this node first held the proof (in memory)
             node.fork_seen.setdefault(proof.author, time.time())
