@@ -1,0 +1,117 @@
+"""Per-connection budgets (DESIGN §11): two token buckets, entries per second and bytes per
+second, sized by the identity's score band (:mod:`lattice.sybil.scores`). New identities
+start small; a graylisted one gets nothing.
+
+A bucket holds at most ``burst`` seconds of its rate and refills continuously with the
+clock passed in (so the simulation and the tests get exact numbers). :meth:`Budget.take`
+answers how long the caller must wait before the entry fits (0: now), or None when it will
+never fit in the current band (graylisted, or larger than the whole bucket): a node slows a
+connection by that delay, and cuts it when the answer is None or the delay too long.
+
+>>> b = Budget.for_band("new", now=0.0)
+>>> b.take(1, 100, now=0.0), b.take(1, 100, now=0.0)
+(0.0, 0.0)
+>>> [b.take(1, 100, now=0.0) for _ in range(3)][-1]  # the burst of 4 entries is used
+0.5
+>>> Budget.for_band("graylisted", now=0.0).take(1, 1, now=0.0) is None
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lattice.errors import InvalidArgument
+
+__all__ = ["BAND_RATES", "BURST_SECONDS", "Budget", "Rate", "TokenBucket"]
+
+#: Seconds of its rate a bucket can hold.
+BURST_SECONDS = 2.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rate:
+    """A band's budget: entries and bytes per second."""
+
+    entries: float
+    bytes: float
+
+
+#: What each band gets (a graylisted identity: nothing).
+BAND_RATES: dict[str, Rate] = {
+    "graylisted": Rate(0.0, 0.0),
+    "throttled": Rate(0.5, 4 * 1024),
+    "new": Rate(2.0, 16 * 1024),
+    "known": Rate(50.0, 512 * 1024),
+    "good": Rate(500.0, 8 * 1024 * 1024),
+}
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` seconds' worth, full at the start."""
+
+    __slots__ = ("at", "capacity", "rate", "tokens")
+
+    def __init__(self, rate: float, now: float, burst: float = BURST_SECONDS) -> None:
+        if rate < 0 or burst <= 0:
+            raise InvalidArgument(f"a bucket needs rate ≥ 0 and burst > 0, not {rate}, {burst}")
+        self.rate, self.capacity = rate, rate * burst
+        self.tokens, self.at = self.capacity, now
+
+    def refill(self, now: float) -> None:
+        if now > self.at:
+            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+
+    def delay(self, n: float, now: float) -> float | None:
+        """Seconds until ``n`` tokens are there (0: now); None if they never can be."""
+        self.refill(now)
+        if n > self.capacity:
+            return None
+        return 0.0 if self.tokens >= n else (n - self.tokens) / self.rate
+
+    def take(self, n: float, now: float) -> None:
+        """Take ``n`` tokens (the bucket may go below zero: a debt the refill repays)."""
+        self.refill(now)
+        self.tokens -= n
+
+
+class Budget:
+    """A connection's two buckets, entries/s and bytes/s, for one band."""
+
+    __slots__ = ("band", "bytes", "entries")
+
+    def __init__(self, band: str, rate: Rate, now: float) -> None:
+        self.band = band
+        self.entries = TokenBucket(rate.entries, now) if rate.entries else None
+        self.bytes = TokenBucket(rate.bytes, now) if rate.bytes else None
+
+    @classmethod
+    def for_band(cls, band: str, now: float) -> Budget:
+        if band not in BAND_RATES:
+            raise InvalidArgument(f"unknown score band {band!r}")
+        return cls(band, BAND_RATES[band], now)
+
+    def rebanded(self, band: str, now: float) -> Budget:
+        """This budget in ``band`` (itself if unchanged; a new band starts full only if it
+        is better: a falling identity keeps its debt)."""
+        if band == self.band:
+            return self
+        new = Budget.for_band(band, now)
+        for mine, theirs in ((self.entries, new.entries), (self.bytes, new.bytes)):
+            if mine is not None and theirs is not None:
+                mine.refill(now)
+                theirs.tokens = min(theirs.capacity, mine.tokens)
+        return new
+
+    def take(self, entries: int, size: int, now: float) -> float | None:
+        """Charge ``entries`` entries of ``size`` bytes in all; returns the seconds the
+        connection must wait before they are due (0: now), or None if they never fit."""
+        if self.entries is None or self.bytes is None:
+            return None
+        by_count, by_size = self.entries.delay(entries, now), self.bytes.delay(size, now)
+        if by_count is None or by_size is None:
+            return None
+        self.entries.take(entries, now)
+        self.bytes.take(size, now)
+        return max(by_count, by_size)
