@@ -30,6 +30,7 @@ from rich.table import Table
 
 from lattice import __version__, _lattice
 from lattice.cli_attest import attest, machine
+from lattice.cli_sybil import admit, sybil_sim
 from lattice.cli_views import guest, share
 from lattice.cliutil import (
     PASSWORD_ENV,
@@ -451,6 +452,8 @@ main.add_command(share)
 main.add_command(guest)
 main.add_command(attest)
 main.add_command(machine)
+main.add_command(admit)
+main.add_command(sybil_sim)
 
 if __name__ == "__main__":
     main()

@@ -23,10 +23,23 @@ import dataclasses
 
 from lattice.errors import InvalidArgument
 
-__all__ = ["BAND_RATES", "BURST_SECONDS", "Budget", "Rate", "TokenBucket"]
+__all__ = [
+    "BAND_RATES",
+    "BURST_SECONDS",
+    "PEER_BURST_SECONDS",
+    "PEER_LINK_SCALE",
+    "Budget",
+    "Rate",
+    "TokenBucket",
+    "peer_band",
+]
 
 #: Seconds of its rate a bucket can hold.
 BURST_SECONDS = 2.0
+#: A link from a registered peer carries its clients' ops: its band's rates this many times.
+PEER_LINK_SCALE = 2.0
+#: ... in a bucket of this many seconds (a peer catching up is paced, not refused).
+PEER_BURST_SECONDS = 0.5
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,28 +89,48 @@ class TokenBucket:
         self.tokens -= n
 
 
+def peer_band(band: str) -> str:
+    """The band a link from a registered peer is budgeted by: a configured peer is never
+    ``new``, and volume alone never makes it ``good`` (a flooding peer would earn it)."""
+    return "known" if band in ("new", "good") else band
+
+
 class Budget:
-    """A connection's two buckets, entries/s and bytes/s, for one band."""
+    """A connection's two buckets, entries/s and bytes/s, for one band (rates times
+    ``scale``, ``burst`` seconds of them)."""
 
-    __slots__ = ("band", "bytes", "entries")
+    __slots__ = ("band", "burst", "bytes", "entries", "scale")
 
-    def __init__(self, band: str, rate: Rate, now: float) -> None:
-        self.band = band
-        self.entries = TokenBucket(rate.entries, now) if rate.entries else None
-        self.bytes = TokenBucket(rate.bytes, now) if rate.bytes else None
+    def __init__(
+        self, band: str, now: float, scale: float = 1.0, burst: float = BURST_SECONDS
+    ) -> None:
+        if band not in BAND_RATES:
+            raise InvalidArgument(f"unknown score band {band!r}")
+        rate = BAND_RATES[band]
+        self.band, self.scale, self.burst = band, scale, burst
+        self.entries = TokenBucket(rate.entries * scale, now, burst) if rate.entries else None
+        self.bytes = TokenBucket(rate.bytes * scale, now, burst) if rate.bytes else None
 
     @classmethod
     def for_band(cls, band: str, now: float) -> Budget:
-        if band not in BAND_RATES:
-            raise InvalidArgument(f"unknown score band {band!r}")
-        return cls(band, BAND_RATES[band], now)
+        """The budget of an open identity's connection in ``band``."""
+        return cls(band, now)
+
+    @classmethod
+    def for_peer(cls, band: str, now: float) -> Budget:
+        """The budget of a link from a registered peer whose score is in ``band``: it
+        carries many clients' entries (:data:`PEER_LINK_SCALE` times the rates) but bursts
+        little (:data:`PEER_BURST_SECONDS`)."""
+        return cls(peer_band(band), now, PEER_LINK_SCALE, PEER_BURST_SECONDS)
 
     def rebanded(self, band: str, now: float) -> Budget:
-        """This budget in ``band`` (itself if unchanged; a new band starts full only if it
-        is better: a falling identity keeps its debt)."""
+        """This budget in ``band`` (itself if unchanged), its tokens — or its debt —
+        carried over."""
+        if self.scale != 1.0:
+            band = peer_band(band)
         if band == self.band:
             return self
-        new = Budget.for_band(band, now)
+        new = Budget(band, now, self.scale, self.burst)
         for mine, theirs in ((self.entries, new.entries), (self.bytes, new.bytes)):
             if mine is not None and theirs is not None:
                 mine.refill(now)
@@ -107,11 +140,26 @@ class Budget:
     def take(self, entries: int, size: int, now: float) -> float | None:
         """Charge ``entries`` entries of ``size`` bytes in all; returns the seconds the
         connection must wait before they are due (0: now), or None if they never fit."""
-        if self.entries is None or self.bytes is None:
+        count, volume = self.entries, self.bytes
+        if count is None or volume is None:
             return None
-        by_count, by_size = self.entries.delay(entries, now), self.bytes.delay(size, now)
-        if by_count is None or by_size is None:
+        # Both buckets refilled and charged inline: this runs once per frame.
+        if now > count.at:
+            tokens = count.tokens + (now - count.at) * count.rate
+            count.tokens = tokens if tokens < count.capacity else count.capacity
+            count.at = now
+        if now > volume.at:
+            tokens = volume.tokens + (now - volume.at) * volume.rate
+            volume.tokens = tokens if tokens < volume.capacity else volume.capacity
+            volume.at = now
+        if entries > count.capacity or size > volume.capacity:
             return None
-        self.entries.take(entries, now)
-        self.bytes.take(size, now)
-        return max(by_count, by_size)
+        wait = 0.0
+        if count.tokens < entries:
+            wait = (entries - count.tokens) / count.rate
+        if volume.tokens < size:
+            by_size = (size - volume.tokens) / volume.rate
+            wait = by_size if by_size > wait else wait
+        count.tokens -= entries
+        volume.tokens -= size
+        return wait

@@ -177,8 +177,10 @@ class Scores:
             if len(self._records) >= self.max_tracked:
                 self._forget_one()
             record = self._records[identity] = Record(at=now, seen=now)
-        record.decay(self.params, now)
-        record.seen = max(record.seen, now)
+        if now - record.at >= self.params.decay_interval:
+            record.decay(self.params, now)
+        if now > record.seen:
+            record.seen = now
         self._dirty.add(identity)
         return record
 
