@@ -266,3 +266,34 @@ def test_the_graph_is_rebuilt_from_the_store(tmp_path: Path) -> None:
 def test_an_open_swarm_judges_nothing() -> None:
     a = replica(0, policy=None)
     assert a.trust is None and a.wrap_client_op(op(ident(11))).kind == Kind.WRAP
+
+
+def test_lattice_admit_writes_a_record_the_graph_accepts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lattice.cli import main
+    from lattice.net.config import Member, render
+
+    client = ident(40)
+    client.save(tmp_path / "c.key")
+    text = render(
+        identity="c.key",
+        swarm_id=SWARM,
+        members=[Member("a", PKS[0], ("127.0.0.1", 7))],
+        role="client",
+        home="a",
+    )
+    (tmp_path / "c.toml").write_text(text)
+    result = CliRunner().invoke(
+        main, ["admit", "--config", str(tmp_path / "c.toml"), "--bits", "12"]
+    )
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "c.admission"
+    assert str(path) in result.output
+    record = Admission.from_bytes(path.read_bytes())
+    assert record.key == client.public_key and record.target == 12
+    a = replica(0)
+    admit(a, record)
+    assert a.trust.why(client.public_key) == "admitted by proof of work"
+    bad = CliRunner().invoke(main, ["admit", "--config", str(tmp_path / "c.toml"), "--bits", "99"])
+    assert bad.exit_code != 0

@@ -11,7 +11,8 @@ Noise), the byte scan finds nothing of the past, and the guest's delete lands in
 log; ``trust``: three builders build a Wasm state machine to the same bytes and attest it,
 and it runs only once two attestations agree (a dissenting one quarantines it);
 ``attest``: node processes prove to each other what code they run inside the handshake, a
-modified build is refused for its kernel hash, and a swtpm quote is checked. ``lattice
+modified build is refused for its kernel hash, and a swtpm quote is checked; ``sybil``: the
+§11 simulation's five attacks without and with the defences, and its plot. ``lattice
 demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
 demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
@@ -20,7 +21,7 @@ demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust', 'attest']
+['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust', 'attest', 'sybil']
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from lattice.demo.docs import DocsSummary, run_docs_demo
 from lattice.demo.guest import GuestSummary, run_guest_demo
 from lattice.demo.network import NetworkSummary, run_network_demo
 from lattice.demo.swarm import SwarmSummary, run_swarm_demo
+from lattice.demo.sybil import SybilSummary, run_sybil_demo
 from lattice.demo.trust import TrustSummary, run_trust_demo
 from lattice.errors import InvalidArgument
 
@@ -52,6 +54,7 @@ __all__ = [
     "NetworkSummary",
     "Section",
     "SwarmSummary",
+    "SybilSummary",
     "run_attack_demo",
     "run_demo",
     "run_swarm_demo",
@@ -119,6 +122,11 @@ SECTIONS: dict[str, Section] = {
             "remote attestation in the handshake: software, a modified build refused, a TPM",
             lambda console, o: run_attest_demo(console),
         ),
+        Section(
+            "sybil",
+            "five Sybil attacks simulated at scale, without and with the defences; the plot",
+            lambda console, o: run_sybil_demo(console),
+        ),
     )
 }
 
@@ -136,6 +144,7 @@ class DemoSummary:
     guest: GuestSummary | None = None
     trust: TrustSummary | None = None
     attest: AttestSummary | None = None
+    sybil: SybilSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -204,5 +213,6 @@ def run_demo(
         guest=get("guest", GuestSummary),  # type: ignore[arg-type]
         trust=get("trust", TrustSummary),  # type: ignore[arg-type]
         attest=get("attest", AttestSummary),  # type: ignore[arg-type]
+        sybil=get("sybil", SybilSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )
