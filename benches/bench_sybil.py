@@ -3,7 +3,7 @@
 with and without each defence set, in one run: its speed (events per second of the event
 loop, the slowest scenario's wall time) and, with every defence on, honest delivery, p99
 latency against the no-attack run and the honest share of relayed bytes. As a smoke test
-(``make test``) it runs a tenth of the size."""
+(``make test``) it runs a fifth of the size."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lattice.sybil.report import failures, sweep
 
 @pytest.mark.benchmark(group="P14 sybil")
 def test_p14_simulation(benchmark, full_size: bool) -> None:  # type: ignore[no-untyped-def]
-    honest, sybils, peers = (1000, (1000, 2000, 4000), 30) if full_size else (100, (100, 400), 8)
+    honest, sybils, peers = (1000, (1000, 2000, 4000), 30) if full_size else (200, (200, 800), 8)
     results = benchmark.pedantic(
         sweep, kwargs={"honest": honest, "sybils": sybils, "peers": peers}, rounds=1, iterations=1
     )

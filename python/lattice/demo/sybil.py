@@ -7,7 +7,7 @@ of relayed bytes for every attack without defences and with all of them, and the
 small sweep (honest delivery and relayed share against the number of Sybils).
 
 >>> from rich.console import Console
->>> summary = run_sybil_demo(Console(quiet=True), honest=40, sybils=(40, 160), peers=4)
+>>> summary = run_sybil_demo(Console(quiet=True), honest=200, sybils=(200,), peers=8)
 >>> summary.targets_met, summary.png.exists()
 (True, True)
 """
