@@ -80,10 +80,6 @@ def sweep(
     return results
 
 
-def _name(result: SimResult) -> str:
-    return result.defence_name
-
-
 def _baseline(results: Iterable[SimResult], defences: frozenset[str]) -> SimResult | None:
     return next(
         (r for r in results if r.config.scenario == "none" and r.config.defences == defences),
@@ -116,7 +112,7 @@ def speed_failures(results: Sequence[SimResult]) -> list[str]:
     """What misses P14's speed targets (wall-clock: benchmarks only, never a unit test)."""
     out = []
     for r in results:
-        where = f"{r.config.scenario}/{_name(r)} with {r.config.sybils} Sybils"
+        where = f"{r.config.scenario}/{r.defence_name} with {r.config.sybils} Sybils"
         if r.wall > MAX_SCENARIO_SECONDS:
             out.append(f"{where}: {r.wall:.1f} s > {MAX_SCENARIO_SECONDS:.0f} s")
     total = sum(r.events for r in results) / sum(r.loop for r in results)
@@ -141,7 +137,8 @@ def _table(results: Sequence[SimResult]) -> str:
     rows = [head, "|" + "---|" * 10]
     for r in results:
         rows.append(
-            f"| {r.config.scenario} | {r.config.sybils} | {_name(r)} | {r.honest_delivery:.2%} "
+            f"| {r.config.scenario} | {r.config.sybils} | {r.defence_name} "
+            f"| {r.honest_delivery:.2%} "
             f"| {r.latency_p50 * 1e3:.1f} | {r.latency_p99 * 1e3:.1f} | {r.wire_share:.1%} "
             f"| {r.relayed_share:.1%} | {r.validated_share:.1%} | {r.cut} |"
         )
@@ -163,8 +160,10 @@ def write_report(results: Sequence[SimResult], out: str | Path) -> tuple[Path, P
     )
     for col, scenario in enumerate(attacks):
         runs = [r for r in results if r.config.scenario == scenario]
-        for name in dict.fromkeys(_name(r) for r in runs):
-            line = sorted((r for r in runs if _name(r) == name), key=lambda r: r.config.sybils)
+        for name in dict.fromkeys(r.defence_name for r in runs):
+            line = sorted(
+                (r for r in runs if r.defence_name == name), key=lambda r: r.config.sybils
+            )
             xs = [r.config.sybils for r in line]
             axes[0][col].plot(xs, [100 * r.honest_delivery for r in line], marker="o", label=name)
             axes[1][col].plot(xs, [100 * r.relayed_share for r in line], marker="o", label=name)

@@ -221,7 +221,6 @@ class _Swarm:
         self.hashes_at, self.hash_pool = 0.0, 0.0
         self.clients: list[bytes] = []
         self.homes: list[int] = []
-        self.honest_count = c.honest
 
     # --- set-up (real records, checked by the real graph) ------------------------------
 
@@ -270,9 +269,6 @@ class _Swarm:
     def push(self, t: float, kind: int, a: int, b: int) -> None:
         self.order += 1
         heapq.heappush(self.queue, (t, self.order, kind, a, b))
-
-    def link(self) -> float:
-        return self.c.latency + self.rng.random() * self.c.jitter
 
     def start(self) -> None:
         c, rng = self.c, self.rng
@@ -436,16 +432,7 @@ class _Swarm:
             if due > t:
                 self.push(due, _RELAY_HELD, p, op)
                 return
-            self.firsts[p][sender] = self.firsts[p].get(sender, 0) + ops
-        # Taken now (relay_take, inline: this is the simulation's commonest event).
-        busy = self.busy
-        done = busy[p] = (t if t > busy[p] else busy[p]) + ops * c.validate_cost
-        self.validated[honest] += size
-        self.relayed[honest] += size
-        if honest:
-            reached = self.reached[op] = self.reached[op] + 1
-            if reached == c.peers:
-                self.done[op] = done
+        self.relay_take(t, p, op)
 
     def relay_take(self, t: float, p: int, op: int) -> None:
         """Peer ``p`` validates a relayed frame (honest op ``op``, or a Sybil's)."""
