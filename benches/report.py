@@ -235,6 +235,13 @@ def sybil_rows(py: dict[str, dict[str, float]]) -> list[Row]:
         Row("P14", "slowest scenario, wall", f"{info['max_wall']:.1f} s", "≤ 60 s",
             60 / info["max_wall"]),
     ]  # fmt: skip
+    real = py.get("test_p14_real_node")
+    if real is not None:
+        out.append(
+            Row("P14", f"real node: honest throughput under {real['sybil_connections']:.0f} Sybil "
+                f"connections ({real['alone']:.0f} ops/s alone)", f"{real['ratio']:.0%}", "≥ 90%",
+                real["ratio"] / 0.9)
+        )  # fmt: skip
     most = max(int(k.split("/")[1]) for k in info if k.count("/") == 3)
     base = info["none/0/all/p99"]
     for scenario in ("junk", "cheap-pow", "voucher", "byzantine-peer", "connection-flood"):

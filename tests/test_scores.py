@@ -92,6 +92,20 @@ def test_a_flood_of_new_keys_does_not_wash_a_bad_score_away() -> None:
     assert len(s) <= 100 and s.score(B, now=1.0) < -80
 
 
+def test_a_flood_of_new_keys_does_not_evict_an_earned_reputation(tmp_path: Path) -> None:
+    s = Scores(max_tracked=100, path=tmp_path / "s.db")
+    s.first_delivery(A, now=0.0, count=50)  # an honest client, seen long ago
+    s.save()
+    for i in range(500):
+        s.first_delivery(i.to_bytes(32, "big"), now=1.0 + i)
+    s.save()
+    assert len(s) <= 100 and s.record(A) is not None  # the oldest, but the best earned
+    s.close()
+    again = Scores(path=tmp_path / "s.db")  # the forgotten rows were deleted on disk too
+    assert len(again) <= 100 and again.record(A) is not None
+    again.close()
+
+
 def test_buckets_give_exact_delays() -> None:
     bucket = TokenBucket(rate=10.0, now=0.0, burst=2.0)  # 20 tokens
     assert bucket.delay(20, now=0.0) == 0.0 and bucket.delay(21, now=0.0) is None
@@ -107,7 +121,15 @@ def test_buckets_give_exact_delays() -> None:
 def test_budgets_by_band() -> None:
     new = Budget.for_band("new", now=0.0)  # 2 entries/s, 16 KiB/s, 2 s of burst
     assert [new.take(1, 1000, now=0.0) for _ in range(5)] == [0.0, 0.0, 0.0, 0.0, 0.5]
-    assert new.take(1, 40 * 1024, now=10.0) is None  # bigger than the byte bucket
+    # A frame bigger than the byte bucket (32 KiB) is due once it is full, leaving a debt.
+    assert new.take(1, 40 * 1024, now=10.0) == 0.0
+    assert new.take(1, 1024, now=10.0) == pytest.approx((8 + 1) * 1024 / (16 * 1024))
+    # A wait the caller will not accept costs nothing: the next frame waits no longer.
+    assert new.take(1, 1024, now=10.0, max_wait=0.1) == pytest.approx(10 / 16)
+    assert new.take(1, 1024, now=10.0, max_wait=0.1) == pytest.approx(10 / 16)
+    # A throttled registered peer's link holds half an entry: paced, never cut.
+    peer = Budget.for_peer("throttled", now=0.0)
+    assert peer.take(1, 100, now=0.0) == 0.0 and peer.take(1, 100, now=0.0) == 1.0
     assert Budget.for_band("graylisted", now=0.0).take(1, 1, now=0.0) is None
     good = new.rebanded("good", now=0.0)
     assert good.band == "good" and good.take(100, 1000, now=0.0) > 0  # the debt carried

@@ -507,7 +507,7 @@ MAX_CLIENT_PAYLOAD_LEN: int
 
 @final
 class ClientOp:
-    """A client's signed op (DESIGN §6), wrapped by its home peer in a DATA entry.
+    """A client's signed op (DESIGN §6), wrapped by its home peer in a WRAP entry.
 
     >>> sk = SigningKey.generate()
     >>> op = ClientOp.create(sk, bytes(32), 1, b"pay 5")

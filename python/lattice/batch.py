@@ -75,6 +75,13 @@ class Batch:
     def __bool__(self) -> bool:
         return bool(self.delivered or self.evidence or self.frauds or self.penalised)
 
+    def find(self, entry_id: bytes) -> _lattice.Entry | None:
+        """The entry with this id delivered or kept in this batch, if any (a scan)."""
+        for entry in self.evidence:
+            if entry.id == entry_id:
+                return entry
+        return next((e for e, _ in self.delivered if e.id == entry_id), None)
+
     def rows(self, announced: Sequence[bytes], penalties: Mapping[bytes, int]) -> Commit:
         """The rows that store this batch; ``announced``: authors whose FRAUD entry this
         commit stores; ``penalties``: the current count of every peer."""

@@ -43,6 +43,7 @@ __all__ = [
     "InvalidKey",
     "InvalidOp",
     "InvalidProofOfWork",
+    "InvalidRecord",
     "InvalidSignature",
     "InvalidVouch",
     "LamportNotIncreasing",
@@ -57,6 +58,7 @@ __all__ = [
     "NotSynced",
     "OpOutOfRange",
     "OutOfRange",
+    "OverBudget",
     "PayloadMismatch",
     "PendingOverflow",
     "ProtocolError",
@@ -303,6 +305,12 @@ class InvalidVouch(AdmissionError):
     identity vouching past its cap."""
 
 
+class InvalidRecord(AdmissionError):
+    """A ``WRAP``, ``ADMISSION`` or ``VOUCH`` entry whose payload cannot be what its kind
+    says (DESIGN §11): it does not decode, names another swarm, a key that is not usable,
+    an op its client did not sign, or a target above the maximum; the cause is chained."""
+
+
 class NotAdmitted(AdmissionError):
     """An identity the trust graph does not admit in the entry's causal past — neither by
     proof of work nor within k hops of the registered peers — or one a registered peer
@@ -397,6 +405,12 @@ class FrameTooLarge(ProtocolError):
 class BufferFull(ProtocolError):
     """The node-wide budget for partially received frames has no room for the frame a
     party just announced; its connection is closed."""
+
+
+class OverBudget(ProtocolError):
+    """A connection cut for its sender's reputation (DESIGN §11): over its budget of ops
+    and bytes by more than a short hold, or a graylisted score; the reason is also in
+    ``lattice status``."""
 
 
 class HandshakeRefused(ProtocolError):

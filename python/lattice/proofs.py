@@ -1,6 +1,6 @@
 """Client quorum proofs (DESIGN §6): self-contained evidence that a quorum saw a client op.
 
-A :class:`QuorumProof` carries the home peer's data entry wrapping the client's signed op
+A :class:`QuorumProof` carries the home peer's WRAP entry wrapping the client's signed op
 and, for each of at least q distinct registered peers, one of its signed noops with a
 Merkle inclusion proof that the noop's ``frontier_root`` holds the home peer at a seq at or
 beyond the wrapping entry, plus the home peer's signed headers along the lipmaa path from
@@ -91,7 +91,7 @@ class QuorumProof:
     """Evidence that at least q peers provably saw a client op (DESIGN §6)."""
 
     swarm_id: bytes
-    entry: bytes  # the home peer's wrapping data entry
+    entry: bytes  # the home peer's WRAP entry
     signers: tuple[SignerEvidence, ...]
 
     @property

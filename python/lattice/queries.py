@@ -87,6 +87,12 @@ class Queries:
         since = min(max(0, since), MAX_SEQ)
         return (Entry.from_bytes(b) for b in self._store.entries(author, since))
 
+    @property
+    def legacy_wraps(self) -> int:
+        """The last seq of this replica's own log written before store format 3, whose DATA
+        entries may wrap client ops (0: none)."""
+        return self._store.legacy_wraps()
+
     def evidence(self, author: bytes | None = None) -> list[_lattice.Entry]:
         """Entries of forked authors kept as evidence (not delivered), in arrival order."""
         return [Entry.from_bytes(data) for *_, data in self._store.evidence(author)]

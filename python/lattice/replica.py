@@ -164,6 +164,8 @@ class Replica(Queries, Durability, Listeners):
         if self.me not in self.matrix:
             raise UnknownAuthor("this identity is not in the membership list", author=self.me)
         self.peers = self.matrix.peers
+        #: The trust graph of an admission-checking swarm (DESIGN §11), else None.
+        self.trust = TrustGraph.of(admission, self.peers, self.swarm_id)
         self._n = len(self.peers)
         self._me_index = self.matrix.index(self.me)
         self._pending: PendingBuffer[_lattice.Entry] = PendingBuffer(
@@ -208,8 +210,8 @@ class Replica(Queries, Durability, Listeners):
         self._unentangled_data = False
         # Non-noop entries delivered (own and others') since this replica was opened.
         self._data_delivered = 0
-        #: The trust graph of an admission-checking swarm (DESIGN §11), else None.
-        self.trust = TrustGraph.of(self.admission, self.peers, self.swarm_id)
+        if self.trust is not None:
+            self.trust.clear()  # the same object: whoever holds it sees the reloaded graph
 
     def _reset(self) -> None:
         self._init_state()
@@ -226,8 +228,7 @@ class Replica(Queries, Durability, Listeners):
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
         self._store.check_tail()
-        if self.trust is not None:
-            self.trust.load(self._store)
+        TrustGraph.open_store(self.trust, self._store)
         for observer, sender, seq in self._store.cells():
             self._history.row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
@@ -245,7 +246,7 @@ class Replica(Queries, Durability, Listeners):
             self._me_index, self.identity.signing_key, self.swarm_id, kind, payload
         )
         if self.trust is not None:  # never sign what the trust graph refuses
-            self.trust.judge_draft(entry, self._history.row(self._me_index))
+            self.trust.judge_draft(entry, self._history, self._held_entry)
         self._deliver(entry)
         self._commit(ReceiveResult(), announced=() if announces is None else (announces,))
         return entry
@@ -465,22 +466,21 @@ class Replica(Queries, Durability, Listeners):
                 raise Blocked("author is blocklisted after a proven fork", author=author, seq=seq)
             check_evidence(self._history, e)
             self._forks.keep(e)
+            if self.trust is not None and e.kind in RECORD_KINDS:
+                self.trust.record_evidence(e, self._history.index[author])
             self._batch.evidence.append(e)
             return (author, seq)
         delta = check(self._history, e)
         if self.trust is not None:
-            self.trust.judge(e, self._history.row(delta[0][0]), delta)
+            self.trust.judge(e, self._history, delta, self._held_entry)
         self._apply(e, delta)
         return (author, seq)
 
     def _held_entry(self, entry_id: bytes) -> _lattice.Entry:
         # Held but maybe not committed yet (a fork inside one batch: rare, so a scan).
-        for entry in self._batch.evidence:
-            if entry.id == entry_id:
-                return entry
-        for entry, _ in self._batch.delivered:
-            if entry.id == entry_id:
-                return entry
+        held = self._batch.find(entry_id)
+        if held is not None:
+            return held
         # Delivered by an earlier call whose commit may still be on its way: look there
         # first (an entry leaves the writer's queue only once it is stored).
         data = None if self._writer is None else self._writer.find(entry_id)
@@ -522,7 +522,7 @@ class Replica(Queries, Durability, Listeners):
         elif e.kind != _NOOP:
             self._unentangled_data = True
         if self.trust is not None and e.kind in RECORD_KINDS:
-            self.trust.record(e.kind, e.payload, a, e.seq)
+            self.trust.record(e.kind, e.payload, a, e.seq, e.id)
         if e.kind == _FRAUD:
             # Checked on admission (own entries: made from a checked proof).
             self._fork_found(FraudProof.from_bytes(e.payload), False)

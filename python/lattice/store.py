@@ -28,12 +28,10 @@ from typing import BinaryIO
 
 from lattice import _lattice
 from lattice.errors import InvalidArgument, LatticeError, StoreError
+from lattice.schema import LEGACY_WRAPS, STORE_FORMAT_VERSION, TABLES, UPGRADES, WRAP_FORMAT
 
 __all__ = ["STORE_FORMAT_VERSION", "Commit", "Store", "write"]
 
-#: Bumped whenever the schema changes; files of a newer version are refused, older ones are
-#: upgraded in place (see ``_UPGRADES``).
-STORE_FORMAT_VERSION = 3
 #: WAL pages between automatic checkpoints (SQLite's default is 1,000).
 WAL_CHECKPOINT_PAGES = 10_000
 #: SQLite page cache, in KiB.
@@ -47,73 +45,6 @@ FILE_MODE = 0o600
 LOCK_SUFFIX = ".lock"
 #: Attempts at a lock file that keeps being replaced under the opener.
 LOCK_TRIES = 3
-
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-) STRICT""",
-    """
-CREATE TABLE IF NOT EXISTS entries (
-    ord     INTEGER PRIMARY KEY,      -- delivery order: a causal order
-    id      BLOB    NOT NULL UNIQUE,
-    author  BLOB    NOT NULL,
-    seq     INTEGER NOT NULL,
-    lamport INTEGER NOT NULL,
-    kind    INTEGER NOT NULL,
-    bytes   BLOB    NOT NULL,         -- exactly as received
-    UNIQUE (author, seq)
-) STRICT""",
-    """
-CREATE TABLE IF NOT EXISTS cells (
-    observer INTEGER NOT NULL,
-    sender   INTEGER NOT NULL,
-    seq      INTEGER NOT NULL,
-    PRIMARY KEY (observer, sender)
-) STRICT, WITHOUT ROWID""",
-)
-
-#: Format 2 (DESIGN §5): fraud proofs and the blocklist they imply, the entries of forked
-#: authors kept as evidence (not delivered), the ids observers committed to on a forked
-#: author's branches, and penalties of peers that sent invalid fraud proofs.
-_SCHEMA_V2 = (
-    """
-CREATE TABLE IF NOT EXISTS frauds (
-    author   BLOB    PRIMARY KEY,      -- blocklisted for good
-    seq      INTEGER NOT NULL,         -- the lowest seq proven forked
-    proof    BLOB    NOT NULL,         -- the canonical FraudProof
-    announce INTEGER NOT NULL          -- 1 until this replica's FRAUD entry is stored
-) STRICT""",
-    """
-CREATE TABLE IF NOT EXISTS evidence (
-    ord     INTEGER PRIMARY KEY,
-    id      BLOB    NOT NULL UNIQUE,
-    author  BLOB    NOT NULL,
-    seq     INTEGER NOT NULL,
-    lamport INTEGER NOT NULL,
-    bytes   BLOB    NOT NULL
-) STRICT""",
-    """
-CREATE TABLE IF NOT EXISTS fork_cells (
-    observer INTEGER NOT NULL,
-    sender   INTEGER NOT NULL,
-    id       BLOB    NOT NULL,
-    PRIMARY KEY (observer, sender)
-) STRICT, WITHOUT ROWID""",
-    """
-CREATE TABLE IF NOT EXISTS penalties (
-    peer  BLOB    PRIMARY KEY,
-    count INTEGER NOT NULL
-) STRICT""",
-)
-
-#: Format 3 (DESIGN §11): system entries (kinds 16 and up: admission records, vouches,
-#: frauds …) found without a scan, for the trust graph a replica rebuilds on opening.
-_SCHEMA_V3 = ("CREATE INDEX IF NOT EXISTS entries_system ON entries (kind) WHERE kind >= 16",)
-
-#: Statements that bring a file of format ``key`` to format ``key + 1``.
-_UPGRADES: dict[int, tuple[str, ...]] = {1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 
 @dataclass(frozen=True)
@@ -316,7 +247,7 @@ class Store:
         _configure(c)
         if not tables:
             c.execute("BEGIN IMMEDIATE")
-            for statement in (*_SCHEMA, *_SCHEMA_V2, *_SCHEMA_V3):
+            for statement in TABLES:
                 c.execute(statement)
             rows = [("swarm_id", swarm_id), ("owner", owner), ("peers", b"".join(peers))]
             if faults is not None:
@@ -359,8 +290,17 @@ class Store:
         try:
             c.execute("BEGIN IMMEDIATE")
             for v in range(version, STORE_FORMAT_VERSION):
-                for statement in _UPGRADES[v]:
+                for statement in UPGRADES[v]:
                     c.execute(statement)
+            if version < WRAP_FORMAT:
+                # Until format 3 a home peer wrapped client ops in DATA entries: remember
+                # how far its own log went, so their nonces still refuse replays.
+                c.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) SELECT ?, CAST(CAST(coalesce("
+                    "max(seq), 0) AS TEXT) AS BLOB) FROM entries WHERE author = (SELECT value "
+                    "FROM meta WHERE key = 'owner')",
+                    (LEGACY_WRAPS,),
+                )
             c.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
             c.execute("COMMIT")
         except (sqlite3.Error, KeyError) as exc:
@@ -511,6 +451,8 @@ class Store:
         wanted = sorted(int(k) for k in kinds)
         if any(k < 16 for k in wanted):
             raise InvalidArgument("only system kinds (16 and up) are indexed")
+        if not wanted:
+            return
         marks = ", ".join("?" * len(wanted))
         with self._reading():
             yield from self._conn.execute(
@@ -518,6 +460,35 @@ class Store:
                 f"WHERE kind >= 16 AND kind IN ({marks}) ORDER BY ord",
                 wanted,
             )
+
+    def holds_kinds(self, kinds: Iterable[int]) -> bool:
+        """Whether any delivered entry is of one of ``kinds`` (a scan: for rare checks such
+        as a change of admission policy)."""
+        wanted = [int(k) for k in kinds]
+        marks = ", ".join("?" * len(wanted))
+        with self._reading():
+            query = f"SELECT 1 FROM entries WHERE kind IN ({marks}) LIMIT 1"
+            return bool(wanted) and self._conn.execute(query, wanted).fetchone() is not None
+
+    def meta(self, key: str) -> bytes | None:
+        """The store's ``key`` setting (None when never set)."""
+        with self._reading():
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        """Set ``key`` durably (a setting that must outlive the process, such as the
+        admission policy the entries were judged under)."""
+        with self._reading():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, bytes(value))
+            )
+
+    def legacy_wraps(self) -> int:
+        """The last seq of the owner's log from before format 3, in which client ops were
+        wrapped in DATA entries (0: none, or a file created at format 3 or later)."""
+        value = self.meta(LEGACY_WRAPS)
+        return 0 if value is None else int(value)
 
     def check_tail(self) -> None:
         """The cheap check of opening: the entry delivered last decodes and is the one its

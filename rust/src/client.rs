@@ -1,4 +1,4 @@
-//! Client ops (DESIGN §6): what a client signs, and its home peer wraps in a data entry.
+//! Client ops (DESIGN §6): what a client signs, and its home peer wraps in a WRAP entry.
 //!
 //! ```text
 //! client_op = version u8 (1) ‖ swarm [32] ‖ client [32] ‖ nonce u64 ‖ payload_len u32

@@ -24,10 +24,12 @@ import contextlib
 import time
 
 from lattice import _lattice
+from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, ProtocolError
 from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.connection import Connection, Limits, dial, keep_alive
+from lattice.sybil.records import Admission, Vouch
 
 __all__ = ["Client"]
 
@@ -75,6 +77,17 @@ class Client:
             self.identity.signing_key, self.swarm_id, self._nonce, payload
         )
         await self.conn.send(wire.Op(op.to_bytes()))
+        return await self._ack()
+
+    async def admit(self, record: Admission | Vouch) -> wire.OpAck:
+        """Have the home peer carry this client's admission record (its proof of work,
+        :meth:`lattice.sybil.Admission.make`) or a vouch it gave or received, in a swarm
+        with an admission policy (DESIGN §11); returns once the entry is stored there."""
+        kind = Kind.ADMISSION if isinstance(record, Admission) else Kind.VOUCH
+        await self.conn.send(wire.Admit(int(kind), record.to_bytes()))
+        return await self._ack()
+
+    async def _ack(self) -> wire.OpAck:
         while True:
             msg = await self.conn.recv()
             if isinstance(msg, wire.OpAck):

@@ -91,6 +91,7 @@ from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
 from lattice.net.trustconfig import parse as parse_trust
+from lattice.sybil.graph import AdmissionPolicy
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Member", "NodeConfig", "Share", "load", "render", "share"]
@@ -160,6 +161,9 @@ class NodeConfig:
     trust: TrustConfig | None = None
     #: Remote attestation in handshakes (``[attestation]``; None: none offered or asked).
     attestation: AttestationConfig | None = None
+    #: The swarm's admission policy (``[admission]``, DESIGN §11; None: an open swarm, with
+    #: no scores or budgets either). Every peer of a swarm must set the same.
+    admission: AdmissionPolicy | None = None
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -231,7 +235,9 @@ INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
      "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
-TABLES = frozenset({"node", "swarm", "limits", "shares", "trust", "attestation"})
+TABLES = frozenset({"node", "swarm", "limits", "shares", "trust", "attestation", "admission"})
+#: [admission] keys (DESIGN §11): the fields of :class:`~lattice.sybil.AdmissionPolicy`.
+ADMISSION_KEYS = frozenset({"hops", "min_bits", "max_vouches"})
 SHARE_KEYS = frozenset({"doc", "guests"})
 #: The longest doc id (as in an op batch).
 MAX_DOC_ID_LEN = 64
@@ -258,7 +264,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         raise InvalidArgument(f"cannot read {path}: {exc}") from exc
     f.known(
         raw, TABLES, "the file (tables: [node], [swarm], [limits], [[shares]], [trust], "
-        "[attestation])",
+        "[attestation], [admission])",
     )  # fmt: skip
     base = path.parent
     node = f.table(raw, "node", "[node]")
@@ -386,7 +392,17 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         attestation=None
         if "attestation" not in raw
         else parse_attestation(f, raw["attestation"], trust, base),
+        admission=None if "admission" not in raw else _admission(f, raw),
     )
+
+
+def _admission(f: _File, raw: dict[str, Any]) -> AdmissionPolicy:
+    table = f.table(raw, "admission", "[admission]")
+    f.known(table, ADMISSION_KEYS, "[admission]")
+    try:
+        return AdmissionPolicy(**table)  # it checks each value (whole numbers ≥ 0)
+    except InvalidArgument as exc:
+        raise f.error(f"[admission] {exc}") from None
 
 
 def _shares(f: _File, listed: Any) -> tuple[Share, ...]:
@@ -476,6 +492,7 @@ def render(
     open_clients: bool = False,
     password_file: str | None = None,
     offline: bool = False,
+    admission: AdmissionPolicy | None = None,
 ) -> str:
     """The TOML text of a configuration (what :func:`load` reads back).
 
@@ -517,6 +534,10 @@ def render(
         ]
         if m.address is not None:
             lines.append(f"address = {q(f'{m.address[0]}:{m.address[1]}')}")
+        lines.append("")
+    if admission is not None:
+        lines += ["[admission]"]
+        lines += [f"{k} = {getattr(admission, k)}" for k in sorted(ADMISSION_KEYS)]
         lines.append("")
     if limits:
         lines.append("[limits]")

@@ -28,6 +28,7 @@ from lattice.net.node import Node
 from lattice.net.process import free_ports
 from lattice.net.quota import DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.net.trustconfig import AttestationConfig, TrustConfig
+from lattice.sybil.graph import AdmissionPolicy
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Handshaken", "local_swarm", "loopback_handshake"]
@@ -48,14 +49,16 @@ async def local_swarm(
     attestation: AttestationConfig | Sequence[AttestationConfig] | None = None,
     identities: Sequence[Identity] | None = None,
     wait: bool = True,
+    admission: AdmissionPolicy | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
     they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
     guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
     and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
-    ``[attestation]`` per node). With ``wait`` (the default) it returns once every node
-    may write (it has seen a peer); without, at once (a node may never connect)."""
+    ``[attestation]`` per node), ``admission`` their ``[admission]`` policy. With ``wait``
+    (the default) it returns once every node may write (it has seen a peer); without, at
+    once (a node may never connect)."""
     ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)
@@ -87,6 +90,7 @@ async def local_swarm(
             attestation=attestation
             if attestation is None or isinstance(attestation, AttestationConfig)
             else attestation[i],
+            admission=admission,
         )
         node = Node(config, identity=ident)
         await node.start()

@@ -54,6 +54,7 @@ from lattice.net.framebudget import FrameBudget
 from lattice.net.heartbeat import Heartbeat
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
+from lattice.net.reputation import Reputation
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions import SESSIONS, ClientSession, GuestSession, PeerSession, Session
 from lattice.net.sessions.base import refuse
@@ -106,6 +107,7 @@ class Node(NodeViews):
             clients=config.clients,
             max_pending_bytes=config.max_pending_bytes or DEFAULT_MAX_PENDING_BYTES,
             sign_check=self.selfcheck.require,
+            admission=config.admission,
         )
         if config.store is not None:
             try:
@@ -139,6 +141,8 @@ class Node(NodeViews):
         self.slots = HandshakeSlots()
         self.client_nonces = ClientNonces()
         self.client_quotas: dict[bytes, Quota] = {}
+        #: Scores and budgets of open identities, with an admission policy (DESIGN §11).
+        self.reputation = None if config.admission is None else Reputation.beside(config.store)
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
         self._server: asyncio.Server | None = None
@@ -204,6 +208,8 @@ class Node(NodeViews):
         self._run_after_commits()  # and whoever waits for one hears how it ended
         close_shares(self.shares)
         self.attesting.close()
+        if self.reputation is not None:
+            self.reputation.close()
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -580,6 +586,8 @@ class Node(NodeViews):
         turn = 0
         while self._running:
             await asyncio.sleep(TICK)
+            if self.reputation is not None:
+                self.reputation.tick()
             if self.selfcheck.ready:  # FRAUD entries found before it might sign
                 announced = self.replica.announce_deferred()
                 if announced:

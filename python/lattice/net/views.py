@@ -12,6 +12,7 @@ from lattice import _lattice
 from lattice.net.attesting import Attesting
 from lattice.net.config import Member, NodeConfig
 from lattice.net.framebudget import FrameBudget
+from lattice.net.reputation import Reputation
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions.client import ClientSession
 from lattice.net.sessions.guest import GuestSession
@@ -32,6 +33,7 @@ class NodeViews:
     client_links: set[ClientSession]
     guest_links: set[GuestSession]
     attesting: Attesting
+    reputation: Reputation | None
     fork_seen: dict[bytes, float]
     refused: int
     closed_reasons: deque[str]
@@ -94,6 +96,7 @@ class NodeViews:
             else f"{self.listen_address[0]}:{self.listen_address[1]}",
             "peers": peers,
             "clients": len(self.client_links),
+            "reputation": None if self.reputation is None else self.reputation.status(),
             "frontier": {self.name(a): [s, i.hex()] for a, (s, i) in rep.frontier().items()},
             "pending": rep.pending,
             "missing": [

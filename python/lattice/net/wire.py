@@ -31,6 +31,8 @@ connection that sends one.
     ACTIVATED 16 answer [32] ‖ cert_len u16 ‖ cert
                                     (the credential's secret, bound to the connection, and
                                     the EK certificate, DER, ≤ 4096 bytes; may be empty)
+    ADMIT    17  kind u8 ‖ record   (client → home peer: an admission record, kind 20, or a
+                                    vouch, kind 21, for its log: DESIGN §11; OP_ACK)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -51,6 +53,7 @@ from lattice.reader import Reader
 from lattice.sync import Missing
 
 __all__ = [
+    "ADMIT_KINDS",
     "ENTRIES_OVERHEAD",
     "MAX_CLIENT_FRAME",
     "MAX_CREDENTIAL_PART",
@@ -60,9 +63,11 @@ __all__ = [
     "MAX_FRONTIER_ITEMS",
     "MAX_MEASURED_LEN",
     "MAX_REASON_LEN",
+    "MAX_RECORD_LEN",
     "MAX_REQUESTS",
     "Activate",
     "Activated",
+    "Admit",
     "Credit",
     "Entries",
     "Fraud",
@@ -99,6 +104,9 @@ MAX_EK_CERT_LEN = 4096
 MAX_CREDENTIAL_PART = 1024
 #: Longest refusal reason, in UTF-8 bytes.
 MAX_REASON_LEN = 1024
+#: The record kinds an ADMIT carries (ADMISSION, VOUCH) and the longest such record.
+ADMIT_KINDS = frozenset({20, 21})
+MAX_RECORD_LEN = 256
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
 #: fit in one entry's payload).
 MAX_CLIENT_FRAME = 1 + _lattice.MAX_PAYLOAD_LEN
@@ -141,6 +149,7 @@ class MessageType(IntEnum):
     MEASURED = 14
     ACTIVATE = 15
     ACTIVATED = 16
+    ADMIT = 17
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,15 @@ class OpAck:
 
     entry_id: bytes
     seq: int
+
+
+@dataclass(frozen=True)
+class Admit:
+    """A client's admission record (``kind`` 20) or a vouch it holds (21), for its home
+    peer to carry in its log (DESIGN §11); answered with ``OP_ACK``."""
+
+    kind: int
+    record: bytes
 
 
 @dataclass(frozen=True)
@@ -286,6 +304,7 @@ Message = (
     | Measured
     | Activate
     | Activated
+    | Admit
 )
 
 
@@ -350,6 +369,10 @@ def encode(msg: Message) -> bytes:
                 bytes([MessageType.ACTIVATED]) + answer
                 + struct.pack(">H", len(certificate)) + certificate
             )  # fmt: skip
+        case Admit(kind, record):
+            if kind not in ADMIT_KINDS or len(record) > MAX_RECORD_LEN:
+                raise LimitExceeded(f"an ADMIT of kind {kind} and {len(record)} bytes")
+            return bytes([MessageType.ADMIT, kind]) + record
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -463,6 +486,13 @@ def decode(body: bytes) -> Message:
         if size > MAX_EK_CERT_LEN:
             raise LimitExceeded(f"an EK certificate of {size} bytes (limit {MAX_EK_CERT_LEN})")
         msg = Activated(answer, r.take(size, "EK certificate"))
+    elif kind == MessageType.ADMIT:
+        record_kind, record = r.u8("record kind"), r.rest()
+        if record_kind not in ADMIT_KINDS:
+            raise DecodeError(f"ADMIT of kind {record_kind}: only 20 (admission) or 21 (vouch)")
+        if len(record) > MAX_RECORD_LEN:
+            raise LimitExceeded(f"a record of {len(record)} bytes (limit {MAX_RECORD_LEN})")
+        msg = Admit(record_kind, record)
     else:
         msg = Ping()
     r.finish()

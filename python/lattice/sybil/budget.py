@@ -5,8 +5,9 @@ start small; a graylisted one gets nothing.
 A bucket holds at most ``burst`` seconds of its rate and refills continuously with the
 clock passed in (so the simulation and the tests get exact numbers). :meth:`Budget.take`
 answers how long the caller must wait before the entry fits (0: now), or None when it will
-never fit in the current band (graylisted, or larger than the whole bucket): a node slows a
-connection by that delay, and cuts it when the answer is None or the delay too long.
+never fit in the current band (graylisted, or a frame of more entries than the bucket
+holds): a node slows a connection by that delay, and cuts it when the answer is None or the
+delay too long (a frame it refuses costs nothing).
 
 >>> b = Budget.for_band("new", now=0.0)
 >>> b.take(1, 100, now=0.0), b.take(1, 100, now=0.0)
@@ -20,6 +21,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from lattice.errors import InvalidArgument
 
@@ -137,9 +139,15 @@ class Budget:
                 theirs.tokens = min(theirs.capacity, mine.tokens)
         return new
 
-    def take(self, entries: int, size: int, now: float) -> float | None:
+    def take(self, entries: int, size: int, now: float, max_wait: float = math.inf) -> float | None:
         """Charge ``entries`` entries of ``size`` bytes in all; returns the seconds the
-        connection must wait before they are due (0: now), or None if they never fit."""
+        connection must wait before they are due (0: now), or None if they never fit: a
+        graylisted band, more entries than the bucket holds, or several entries bigger
+        than the byte bucket. A single entry is due once the buckets are full even if it
+        is larger than either (it leaves a debt the refill repays): slowed, never refused
+        for its size, and a bucket of half an entry still passes one at a time. A wait
+        above ``max_wait`` is returned without charging anything (the caller refuses the
+        frame, so it must not pay for it)."""
         count, volume = self.entries, self.bytes
         if count is None or volume is None:
             return None
@@ -152,14 +160,20 @@ class Budget:
             tokens = volume.tokens + (now - volume.at) * volume.rate
             volume.tokens = tokens if tokens < volume.capacity else volume.capacity
             volume.at = now
-        if entries > count.capacity or size > volume.capacity:
-            return None
+        if entries > (count.capacity if count.capacity > 1.0 else 1.0):
+            return None  # more entries than the bucket holds: never (a single one: when full)
+        if size > volume.capacity and entries > 1:
+            return None  # only one entry alone may be bigger than the byte bucket
+        need = entries if entries < count.capacity else count.capacity
         wait = 0.0
-        if count.tokens < entries:
-            wait = (entries - count.tokens) / count.rate
-        if volume.tokens < size:
-            by_size = (size - volume.tokens) / volume.rate
+        if count.tokens < need:
+            wait = (need - count.tokens) / count.rate
+        need = size if size < volume.capacity else volume.capacity
+        if volume.tokens < need:
+            by_size = (need - volume.tokens) / volume.rate
             wait = by_size if by_size > wait else wait
+        if wait > max_wait:
+            return wait
         count.tokens -= entries
         volume.tokens -= size
         return wait

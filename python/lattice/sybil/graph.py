@@ -18,8 +18,15 @@ rules a :class:`~lattice.Replica` with an admission policy applies (:meth:`Trust
   voucher, a revocation is by a registered peer, the voucher is admitted and an open voucher
   has given fewer than ``max_vouches`` vouches, else :class:`~lattice.errors.InvalidVouch`
   or :class:`~lattice.errors.NotAdmitted`;
-- ``WRAP``: the wrapped client op decodes, is of this swarm and verifies, and its client is
-  admitted, else :class:`~lattice.errors.NotAdmitted` (or the decoding or signature error).
+- ``WRAP``: the wrapped client op decodes, is of this swarm and verifies, else
+  :class:`~lattice.errors.InvalidRecord`, and its client is admitted, else
+  :class:`~lattice.errors.NotAdmitted`.
+
+A peer proven to have forked (DESIGN §5) carries two versions of each seq from its fork
+on: an entry's past holds only the records on the branch its author committed to
+(:mod:`lattice.sybil.past`), and records on a branch kept as evidence count for entries
+committed to that branch alone. A store records the policy its entries were judged under
+and refuses to open under another (:meth:`TrustGraph.open_store`).
 
 >>> import lattice
 >>> from lattice.sybil.records import Vouch
@@ -35,15 +42,26 @@ False
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from lattice import _lattice
 from lattice.entry import Kind
-from lattice.errors import InvalidArgument, InvalidSignature, InvalidVouch, NotAdmitted, WrongSwarm
+from lattice.errors import (
+    AdmissionError,
+    InvalidArgument,
+    InvalidKey,
+    InvalidRecord,
+    InvalidVouch,
+    LatticeError,
+    NotAdmitted,
+    StoreError,
+)
+from lattice.sybil.past import Past, Position, branch_ids
 from lattice.sybil.records import Admission, Vouch
 
 if TYPE_CHECKING:
+    from lattice.history import History
     from lattice.store import Store
 
 __all__ = [
@@ -69,10 +87,13 @@ RECORD_KINDS = frozenset({_ADMISSION, _VOUCH})
 #: The kinds whose entries it judges.
 JUDGED_KINDS = RECORD_KINDS | {_WRAP}
 
-#: Where a record sits: (index of the peer whose log carries it, seq there).
-Position = tuple[int, int]
-#: Seqs by peer index (None: every position recorded).
-Frontier = Sequence[int] | None
+#: An entry's causal past: a :class:`~lattice.sybil.past.Past`, or seqs by peer index
+#: (None: every record).
+Frontier = Past | Sequence[int] | None
+#: The store setting that names the policy a store's entries were judged under.
+POLICY_KEY = "admission"
+#: Fetches a held entry (delivered or kept as evidence) by id.
+EntryById = Callable[[bytes], _lattice.Entry]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,9 +113,19 @@ class AdmissionPolicy:
         if self.min_bits > _lattice.POW_MAX_TARGET:
             raise InvalidArgument(f"admission min_bits is at most {_lattice.POW_MAX_TARGET}")
 
+    def to_bytes(self) -> bytes:
+        """How a store records the policy its entries were judged under."""
+        return f"hops={self.hops},min_bits={self.min_bits},max_vouches={self.max_vouches}".encode()
 
-def _seen(position: Position, frontier: Frontier) -> bool:
-    return frontier is None or position[1] <= frontier[position[0]]
+
+def _seen(position: Position, past: Past | None) -> bool:
+    return past is None or past.holds(position)
+
+
+def _past(frontier: Frontier) -> Past | None:
+    if frontier is None or isinstance(frontier, Past):
+        return frontier
+    return Past(frontier)
 
 
 class TrustGraph:
@@ -118,13 +149,20 @@ class TrustGraph:
         self._pow: dict[bytes, list[Position]] = {}
         self._vouches: dict[bytes, list[tuple[Position, bytes]]] = {}
         self._revoked: dict[bytes, list[Position]] = {}
-        self._given: dict[bytes, list[Position]] = {}
+        self._given: dict[bytes, list[tuple[Position, bytes]]] = {}
+        # The highest seq carrying a record, by carrier index (does a fork matter here?).
+        self._top: dict[int, int] = {}
 
     # --- records -----------------------------------------------------------------------
 
-    def record(self, kind: int, payload: bytes, author_index: int, seq: int) -> None:
-        """Take a delivered (so already judged) ``ADMISSION`` or ``VOUCH`` entry's record."""
-        position = (author_index, seq)
+    def record(
+        self, kind: int, payload: bytes, author_index: int, seq: int, entry_id: bytes = b""
+    ) -> None:
+        """Take a delivered (so already judged) ``ADMISSION`` or ``VOUCH`` entry's record;
+        ``entry_id`` tells the versions of a forked carrier apart."""
+        position = (author_index, seq, bytes(entry_id))
+        if seq > self._top.get(author_index, 0):
+            self._top[author_index] = seq
         if kind == _ADMISSION:
             self._pow.setdefault(Admission.from_bytes(payload).key, []).append(position)
         elif kind == _VOUCH:
@@ -133,36 +171,89 @@ class TrustGraph:
                 self._revoked.setdefault(vouch.subject, []).append(position)
             else:
                 self._vouches.setdefault(vouch.subject, []).append((position, vouch.voucher))
-                self._given.setdefault(vouch.voucher, []).append(position)
+                self._given.setdefault(vouch.voucher, []).append((position, vouch.subject))
+
+    def record_evidence(self, entry: _lattice.Entry, author_index: int) -> bool:
+        """Take the record of a forked author's entry kept as evidence (not delivered, so
+        not judged in a past): if it holds on its own — a proof of work, or a vouch's
+        signature, subject and revoker — it is recorded at its version, and counts only
+        for entries committed to that branch. Returns whether it was recorded."""
+        try:
+            if entry.kind == _ADMISSION:
+                Admission.from_bytes(entry.payload).check(self.swarm, self.policy.min_bits)
+            elif entry.kind == _VOUCH:
+                self._check_vouch_alone(Vouch.from_bytes(entry.payload), None, None)
+            else:
+                return False
+        except LatticeError:
+            return False
+        self.record(entry.kind, entry.payload, author_index, entry.seq, entry.id)
+        return True
 
     @classmethod
     def of(
         cls, policy: AdmissionPolicy | None, peers: Iterable[bytes], swarm: bytes
     ) -> TrustGraph | None:
         """The graph of a swarm with admission ``policy``; None for an open swarm."""
+        if policy is not None and not isinstance(policy, AdmissionPolicy):
+            raise InvalidArgument(f"admission is an AdmissionPolicy or None, not {policy!r}")
         return None if policy is None else cls(peers, swarm, policy)
 
+    @staticmethod
+    def open_store(graph: TrustGraph | None, store: Store) -> None:
+        """Check that ``store``'s entries were judged under ``graph``'s policy (None: open)
+        and take their records; :class:`~lattice.errors.StoreError` if not, since entries
+        judged under another policy may be ones this one refuses. A store first opened
+        with a policy records it, unless it already holds entries judged without one."""
+        stored = store.meta(POLICY_KEY)
+        wanted = None if graph is None else graph.policy.to_bytes()
+        if stored is None and wanted is not None:
+            if store.holds_kinds(JUDGED_KINDS):
+                raise StoreError(
+                    f"{store.path} holds wrapped ops or admission records delivered without "
+                    f"an admission policy; {wanted.decode()} may refuse them: sync into a "
+                    "new store instead"
+                )
+            store.set_meta(POLICY_KEY, wanted)
+        elif stored != wanted:
+            have = "no admission policy" if stored is None else stored.decode()
+            want = "none" if wanted is None else wanted.decode()
+            raise StoreError(
+                f"{store.path} was judged under {have}, not {want}: every peer of a swarm "
+                "uses one admission policy"
+            )
+        if graph is not None:
+            graph.load(store)
+
     def load(self, store: Store) -> None:
-        """Take the records of the entries delivered to ``store`` (a replica opening it)."""
+        """Take the records of the entries delivered to or kept as evidence in ``store``
+        (a replica opening it)."""
         for author, seq, kind, data in store.of_kinds(RECORD_KINDS):
-            self.record(kind, _lattice.Entry.from_bytes(data).payload, self.index[author], seq)
+            entry = _lattice.Entry.from_bytes(data)
+            self.record(kind, entry.payload, self.index[author], seq, entry.id)
+        for _, author, _, _, data in store.evidence():
+            entry = _lattice.Entry.from_bytes(data)
+            if entry.kind in RECORD_KINDS:
+                self.record_evidence(entry, self.index[author])
 
     # --- queries -----------------------------------------------------------------------
 
     def revoked(self, identity: bytes, frontier: Frontier = None) -> bool:
         """Whether a registered peer revoked ``identity`` within ``frontier``."""
-        return any(_seen(p, frontier) for p in self._revoked.get(identity, ()))
+        past = _past(frontier)
+        return any(_seen(p, past) for p in self._revoked.get(identity, ()))
 
     def proved_work(self, identity: bytes, frontier: Frontier = None) -> bool:
         """Whether an admission record of ``identity`` lies within ``frontier``."""
-        return any(_seen(p, frontier) for p in self._pow.get(identity, ()))
+        past = _past(frontier)
+        return any(_seen(p, past) for p in self._pow.get(identity, ()))
 
     def distance(self, identity: bytes, frontier: Frontier = None) -> int | None:
         """Vouch steps from the registered peers to ``identity`` within ``frontier`` (0 for
         a registered peer), or None beyond ``hops`` or revoked."""
-        return self._distance(identity, frontier, self.policy.hops)
+        return self._distance(identity, _past(frontier), self.policy.hops)
 
-    def _distance(self, identity: bytes, frontier: Frontier, limit: int) -> int | None:
+    def _distance(self, identity: bytes, frontier: Past | None, limit: int) -> int | None:
         if identity in self.registered:
             return 0
         if limit == 0 or self.revoked(identity, frontier):
@@ -181,6 +272,7 @@ class TrustGraph:
 
     def admitted(self, identity: bytes, frontier: Frontier = None) -> bool:
         """Whether ``identity`` is admitted within ``frontier`` (None: everything recorded)."""
+        frontier = _past(frontier)
         if identity in self.registered:
             return True
         if self.revoked(identity, frontier):
@@ -189,6 +281,7 @@ class TrustGraph:
 
     def why(self, identity: bytes, frontier: Frontier = None) -> str:
         """In words, why ``identity`` is or is not admitted (for errors and ``status``)."""
+        frontier = _past(frontier)
         if identity in self.registered:
             return "a registered peer"
         if self.revoked(identity, frontier):
@@ -206,39 +299,77 @@ class TrustGraph:
     def admitted_set(self, frontier: Frontier = None) -> set[bytes]:
         """Every identity admitted within ``frontier``, the registered peers included."""
         named = set(self._pow) | set(self._vouches) | self.registered
-        return {x for x in named if self.admitted(x, frontier)}
+        past = _past(frontier)
+        return {x for x in named if self.admitted(x, past)}
+
+    def vouched(self, voucher: bytes, frontier: Frontier = None) -> set[bytes]:
+        """The identities ``voucher`` vouched for within ``frontier`` (a vouch given twice
+        counts once)."""
+        past = _past(frontier)
+        return {subject for p, subject in self._given.get(voucher, ()) if _seen(p, past)}
 
     def vouches_given(self, voucher: bytes, frontier: Frontier = None) -> int:
-        """Vouches ``voucher`` gave within ``frontier``."""
-        return sum(1 for p in self._given.get(voucher, ()) if _seen(p, frontier))
+        """How many identities ``voucher`` vouched for within ``frontier``."""
+        return len(self.vouched(voucher, frontier))
 
     # --- validity ----------------------------------------------------------------------
 
-    def judge(
-        self, entry: _lattice.Entry, row: Sequence[int], delta: Sequence[tuple[int, int]]
-    ) -> None:
-        """Judge ``entry`` (its author's committed frontier ``row`` grown by the validity
-        check's ``delta``, whose first item is the author's own position) from its causal
-        past; raise the error that makes it invalid. Kinds it does not judge pass."""
-        kind = entry.kind
-        if kind not in JUDGED_KINDS:
-            return
-        author, seq = delta[0]
-        frontier = list(row)
+    def past(
+        self,
+        history: History,
+        delta: Sequence[tuple[int, int]],
+        deps: dict[bytes, tuple[int, bytes]],
+        entry: EntryById,
+    ) -> Past:
+        """The causal past of an entry of ``history``'s author ``delta[0][0]`` at seq
+        ``delta[0][1]`` with validity ``delta`` and ``deps``: its author's committed row
+        grown by the delta, its own log before it, and for each forked peer whose records
+        from its fork on could matter, the branch the author committed to (``entry``
+        fetches a held entry by id, to walk a kept branch)."""
+        a, seq = delta[0]
+        seqs = list(history.row(a))
         for index, s in delta[1:]:
-            if s > frontier[index]:
-                frontier[index] = s
-        frontier[author] = seq - 1  # its own log before it
-        self.check(kind, entry.payload, frontier, author=entry.author, seq=seq)
+            if s > seqs[index]:
+                seqs[index] = s
+        seqs[a] = seq - 1  # its own log before it
+        chains = {}
+        for author, proof in history.forks.proofs.items():
+            x = history.index[author]
+            fork = proof.seq
+            if x == a or seqs[x] < fork or self._top.get(x, 0) < fork:
+                continue
+            dep = deps.get(author)
+            if dep is not None and dep[0] == seqs[x]:
+                tip = dep[1]
+            else:
+                tip = history.committed_id(a, x, seqs[x])
+            chains[x] = (fork, branch_ids(history, author, fork, (seqs[x], tip), entry))
+        return Past(seqs, chains)
 
-    def judge_draft(self, entry: _lattice.Entry, row: Sequence[int]) -> None:
+    def judge(
+        self,
+        e: _lattice.Entry,
+        history: History,
+        delta: Sequence[tuple[int, int]],
+        entry: EntryById,
+    ) -> None:
+        """Judge ``e`` (the validity check's ``delta``, whose first item is the author's
+        own position) from its causal past (:meth:`past`); raise the
+        :class:`~lattice.errors.AdmissionError` that makes it invalid. Kinds it does not
+        judge pass."""
+        kind = e.kind
+        if kind in JUDGED_KINDS:
+            past = self.past(history, delta, e.deps, entry)
+            self.check(kind, e.payload, past, author=e.author, seq=e.seq)
+
+    def judge_draft(self, e: _lattice.Entry, history: History, entry: EntryById) -> None:
         """Judge an entry its author drafted (before it is delivered): as :meth:`judge`,
         with the delta read from the entry's dependencies."""
-        if entry.kind in JUDGED_KINDS:
+        if e.kind in JUDGED_KINDS:
             index = self.index
-            delta = [(index[entry.author], entry.seq)]
-            delta += [(index[peer], s) for peer, (s, _) in entry.deps.items()]
-            self.judge(entry, row, delta)
+            delta = [(index[e.author], e.seq)]
+            delta += [(index[peer], s) for peer, (s, _) in e.deps.items()]
+            self.judge(e, history, delta, entry)
 
     def check(
         self,
@@ -249,17 +380,33 @@ class TrustGraph:
         author: bytes | None = None,
         seq: int | None = None,
     ) -> None:
-        """Raise unless an entry of ``kind`` with ``payload`` is valid in ``frontier``."""
+        """Raise unless an entry of ``kind`` with ``payload`` is valid in ``frontier``:
+        every refusal is an :class:`~lattice.errors.AdmissionError` (a payload that is not
+        what its kind says: :class:`~lattice.errors.InvalidRecord`, the cause chained)."""
+        past = _past(frontier)
+        try:
+            self._check(kind, payload, past, author, seq)
+        except AdmissionError as exc:
+            if exc.seq is None:
+                exc.author, exc.seq = author, seq
+            raise
+        except LatticeError as exc:
+            name = Kind(kind).name
+            raise InvalidRecord(f"{name} entry: {exc.message}", author=author, seq=seq) from exc
+
+    def _check(
+        self, kind: int, payload: bytes, past: Past | None, author: bytes | None, seq: int | None
+    ) -> None:
         if kind == _WRAP:
             op = _lattice.ClientOp.from_bytes(payload)
             if op.swarm != self.swarm:
-                raise WrongSwarm("wrapped client op of another swarm", author=author, seq=seq)
+                raise InvalidRecord("wrapped client op of another swarm", author=author, seq=seq)
             if not op.verify():
-                raise InvalidSignature(
+                raise InvalidRecord(
                     "wrapped client op not signed by its client", author=author, seq=seq
                 )
-            if not self.admitted(op.client, frontier):
-                why = self.why(op.client, frontier)
+            if not self.admitted(op.client, past):
+                why = self.why(op.client, past)
                 raise NotAdmitted(
                     f"wrapped op of client {op.client.hex()[:16]}…: {why}",
                     author=author,
@@ -268,32 +415,47 @@ class TrustGraph:
         elif kind == _ADMISSION:
             Admission.from_bytes(payload).check(self.swarm, self.policy.min_bits)
         elif kind == _VOUCH:
-            self._check_vouch(Vouch.from_bytes(payload), frontier, author, seq)
+            self._check_vouch(Vouch.from_bytes(payload), past, author, seq)
 
-    def _check_vouch(
-        self, vouch: Vouch, frontier: Frontier, author: bytes | None, seq: int | None
-    ) -> None:
+    def _check_vouch_alone(self, vouch: Vouch, author: bytes | None, seq: int | None) -> None:
+        """What a vouch must be whatever the past: signed, of a usable subject other than
+        its voucher and not registered, and, to revoke, by a registered peer."""
         voucher, subject = vouch.voucher, vouch.subject
         if not vouch.verify(self.swarm):
             raise InvalidVouch("the vouch's signature does not verify", author=author, seq=seq)
+        try:
+            _lattice.check_public_key(subject)
+        except InvalidKey as exc:
+            raise InvalidVouch(
+                f"the vouch's subject: {exc.message}", author=author, seq=seq
+            ) from exc
         if subject == voucher:
             raise InvalidVouch("an identity cannot vouch for itself", author=author, seq=seq)
         if subject in self.registered:
             raise InvalidVouch(
                 "registered peers are admitted by configuration", author=author, seq=seq
             )
+        if vouch.revokes and voucher not in self.registered:
+            raise InvalidVouch("only a registered peer revokes", author=author, seq=seq)
+
+    def _check_vouch(
+        self, vouch: Vouch, past: Past | None, author: bytes | None, seq: int | None
+    ) -> None:
+        self._check_vouch_alone(vouch, author, seq)
+        voucher, subject = vouch.voucher, vouch.subject
         if vouch.revokes:
-            if voucher not in self.registered:
-                raise InvalidVouch("only a registered peer revokes", author=author, seq=seq)
             return
-        if not self.admitted(voucher, frontier):
+        if not self.admitted(voucher, past):
             raise NotAdmitted(
-                f"voucher {voucher.hex()[:16]}…: {self.why(voucher, frontier)}",
+                f"voucher {voucher.hex()[:16]}…: {self.why(voucher, past)}",
                 author=author,
                 seq=seq,
             )
         cap = self.policy.max_vouches
-        if voucher not in self.registered and self.vouches_given(voucher, frontier) >= cap:
+        if voucher in self.registered:
+            return
+        given = self.vouched(voucher, past)
+        if subject not in given and len(given) >= cap:  # a repeated vouch adds nobody
             raise InvalidVouch(
                 f"voucher {voucher.hex()[:16]}… has given its {cap} vouches", author=author, seq=seq
             )

@@ -238,15 +238,29 @@ class Scores:
 
     def _forget_one(self) -> None:
         """Make room (a tenth of the table at once, so a flood of new keys costs little):
-        forget the identities seen longest ago whose score is not negative first — a Sybil
-        cannot wash a bad score away by flooding new keys — then the oldest unforked."""
+        forget the scores nearest zero first (the oldest first among equals): the
+        positive, smallest first, then the negative, least bad first, and forked ones last,
+        so a flood of new keys evicts neither an earned reputation nor a bad score (which
+        would wash it away)."""
         p = self.params
-        ranked = sorted((r.forked, r.score(p) < 0, r.seen, k) for k, r in self._records.items())
-        for *_, key in ranked[: max(1, self.max_tracked // 10)]:
+        ranked = sorted(
+            (r.forked, score < 0, abs(score), r.seen, k)
+            for k, r in self._records.items()
+            for score in (r.score(p),)
+        )
+        gone = [key for *_, key in ranked[: max(1, self.max_tracked // 10)]]
+        for key in gone:
             del self._records[key]
             self._dirty.discard(key)
-            if self._conn is not None:
-                self._conn.execute("DELETE FROM scores WHERE identity = ?", (key,))
+        if self._conn is not None:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    self._conn.executemany(
+                        "DELETE FROM scores WHERE identity = ?", [(k,) for k in gone]
+                    )
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot forget scores: {exc}") from exc
 
     # --- persistence -------------------------------------------------------------------
 

@@ -326,7 +326,7 @@ class _Swarm:
             b = budgets[who] = Budget.for_peer(band, now) if peer else Budget.for_band(band, now)
         elif b.band != band:
             b = budgets[who] = b.rebanded(band, now)
-        wait = b.take(ops, size, now)
+        wait = b.take(ops, size, now, MAX_WAIT)
         if wait is None or wait > MAX_WAIT:
             self.scores[node].overrun(who, now)
             if wait is None:

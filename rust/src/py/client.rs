@@ -7,7 +7,7 @@ use super::buf::{Buf, id_arg};
 use super::sign::PySigningKey;
 use crate::client::ClientOp;
 
-/// A client's signed op (DESIGN §6), wrapped by its home peer in a DATA entry.
+/// A client's signed op (DESIGN §6), wrapped by its home peer in a WRAP entry.
 ///
 /// >>> sk = SigningKey.generate()
 /// >>> op = ClientOp.create(sk, bytes(32), 1, b"pay 5")

@@ -25,6 +25,7 @@ from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
+from lattice.net.reputation import Reputation
 from lattice.net.selfcheck import SelfCheck
 from lattice.replica import Replica
 from lattice.state.views import Views
@@ -55,6 +56,8 @@ class NodeContext(Protocol):
     shares: dict[bytes, Views]
     #: Remote attestation of its connections (DESIGN §10).
     attesting: Attesting
+    #: Scores and budgets of the open identities it serves (DESIGN §11; None: open swarm).
+    reputation: Reputation | None
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
 

@@ -6,16 +6,27 @@ the home peer checks each op (signed by the key the client authenticated with, f
 swarm, its nonce above the client's last, within the client's quota of ops and bytes per
 minute), wraps its exact bytes in one of its own WRAP entries, and answers ``OP_ACK`` once
 that entry is durably stored and on its way to the peers.
+
+In a swarm with an admission policy (``[admission]``, DESIGN §11) a client may also send
+``ADMIT`` with its proof-of-work admission record or a vouch (it is the voucher or the
+subject), carried in the home peer's log; ops of a client not admitted are refused
+(``NotAdmitted``). Every op and record is charged to the client's budget
+(:mod:`lattice.net.reputation`): held while it is a little over, cut when it is further
+over or graylisted, the reason in ``lattice status``; a refused op or record counts
+against the client's score, and a graylisted client is refused at the handshake.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from typing import NoReturn
 
 from lattice import _lattice
 from lattice.entry import Kind
-from lattice.errors import HandshakeRefused, LatticeError, ProtocolError
+from lattice.errors import HandshakeRefused, LatticeError, OverBudget, ProtocolError
 from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
@@ -23,16 +34,23 @@ from lattice.net.nonces import ClientNonces
 from lattice.net.quota import quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.replica import Replica
+from lattice.sybil.records import Admission, Vouch
 
-__all__ = ["MAX_CLIENTS", "MAX_SESSIONS_PER_CLIENT", "ClientSession"]
+__all__ = ["MAX_CLIENTS", "MAX_HELD_OPS", "MAX_SESSIONS_PER_CLIENT", "ClientSession"]
 
-_WRAP = int(Kind.WRAP)
+_WRAP, _DATA = int(Kind.WRAP), int(Kind.DATA)
 
 
 def load_wrapped(nonces: ClientNonces, replica: Replica) -> None:
     """Give ``nonces`` the ops this home peer wrapped before it started (read lazily from
-    its own log), so a replay across a restart is refused too."""
-    nonces.load(e.payload for e in replica.iter_entries(replica.me) if e.kind == _WRAP)
+    its own log), so a replay across a restart is refused too: its WRAP entries, and the
+    DATA entries of a store from before WRAP (docs/format.md, "Upgrading to format 3")."""
+    legacy = replica.legacy_wraps
+    nonces.load(
+        e.payload
+        for e in replica.iter_entries(replica.me)
+        if e.kind == _WRAP or (e.kind == _DATA and e.seq <= legacy)
+    )
 
 
 log = logging.getLogger("lattice.node")
@@ -41,6 +59,8 @@ log = logging.getLogger("lattice.node")
 MAX_CLIENTS = 256
 #: Connections of one client key at once (one key must not take every slot).
 MAX_SESSIONS_PER_CLIENT = 4
+#: Ops (or records) of one connection held for its budget at once; one more cuts it.
+MAX_HELD_OPS = 64
 
 
 class ClientSession(Session):
@@ -68,6 +88,8 @@ class ClientSession(Session):
             )
         if clients is not None and conn.remote not in clients:
             raise HandshakeRefused("not a client of this home peer", author=conn.remote)
+        if node.reputation is not None:
+            node.reputation.admit(conn.remote)
 
     @staticmethod
     def warn_if_open(config: NodeConfig) -> None:
@@ -81,32 +103,119 @@ class ClientSession(Session):
             )
 
     async def run(self) -> None:
-        conn, node = self.conn, self.node
+        if self.node.reputation is None:  # an open swarm: one op at a time, no budget
+            while True:
+                await self.serve(await self.recv())
+        # Budgeted: ops are read on and held until due, so a client sending faster than
+        # its band is slowed while it is a little over, and cut once it is further over
+        # (what it was let through before is served first).
+        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]] = asyncio.Queue()
+        worker = asyncio.get_running_loop().create_task(self._serve_held(held))
+        try:
+            while True:
+                try:
+                    msg = await self.recv()
+                except (LatticeError, OSError):
+                    failure = worker.exception() if worker.done() else None
+                    if failure is not None:
+                        raise failure from None  # why the worker closed the connection
+                    raise
+                try:
+                    held.put_nowait((self.due(msg, held.qsize()), msg))
+                except OverBudget as exc:
+                    held.put_nowait((0.0, exc.message))  # the worker cuts when it gets there
+                    await worker
+                    raise
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LatticeError, OSError):
+                await worker
+
+    async def recv(self) -> wire.Op | wire.Admit:
+        """The next op or record (pings are skipped); anything else ends the session."""
         while True:
-            msg = await conn.recv()
-            match msg:
-                case wire.Op(op):
-                    try:
-                        entry, nonce = self.wrap(op)
-                    except LatticeError as exc:
-                        await refuse(conn, f"op refused: {exc}")
-                        raise ProtocolError(
-                            f"client op refused: {exc}", author=conn.remote
-                        ) from exc
-                    try:
-                        await node.durable()  # store first, then relay and acknowledge
-                    except LatticeError:
-                        # Not stored: the client may send this op again.
-                        node.client_nonces.release(conn.remote, nonce)
-                        raise
-                    node.relay([entry])
-                    await conn.send(wire.OpAck(entry.id, entry.seq))
-                case wire.Ping():
-                    pass
-                case _:
-                    raise ProtocolError(
-                        f"unexpected {type(msg).__name__} from a client", author=conn.remote
-                    )
+            msg = await self.conn.recv()
+            if isinstance(msg, wire.Op | wire.Admit):
+                return msg
+            if not isinstance(msg, wire.Ping):
+                raise ProtocolError(
+                    f"unexpected {type(msg).__name__} from a client", author=self.conn.remote
+                )
+
+    async def _serve_held(
+        self, held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due, msg = await held.get()
+            if isinstance(msg, str):  # cut: the reason
+                await refuse(self.conn, f"cut: {msg}")
+                raise OverBudget(msg, author=self.conn.remote)
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())  # slowed
+            await self.serve(msg)
+
+    async def serve(self, msg: wire.Op | wire.Admit) -> None:
+        """Wrap an op or carry a record, store it, relay it, acknowledge it."""
+        node = self.node
+        if isinstance(msg, wire.Op):
+            try:
+                entry, nonce = self.wrap(msg.op)
+            except LatticeError as exc:
+                await self.refused("op", exc)
+            try:
+                await node.durable()  # store first, then relay and acknowledge
+            except LatticeError:
+                # Not stored: the client may send this op again.
+                node.client_nonces.release(self.conn.remote, nonce)
+                raise
+        else:
+            try:
+                entry = self.carry(msg.kind, msg.record)
+            except LatticeError as exc:
+                await self.refused("record", exc)
+            await node.durable()
+        if node.reputation is not None:
+            node.reputation.delivered(self.conn.remote)
+        node.relay([entry])
+        await self.conn.send(wire.OpAck(entry.id, entry.seq))
+
+    def due(self, msg: wire.Op | wire.Admit, held: int) -> float:
+        """When (on the loop's clock) an op or record is due under the client's budget,
+        with ``held`` of its ops held already; :class:`OverBudget` if it is too far over
+        (the cut is recorded in the node's reputation)."""
+        reputation, who = self.node.reputation, self.conn.remote
+        assert reputation is not None
+        if held >= MAX_HELD_OPS:
+            reason = f"more than {MAX_HELD_OPS} ops held for the budget"
+            reputation.cut(who, reason)
+            raise OverBudget(reason, author=who)
+        size = len(msg.op) if isinstance(msg, wire.Op) else len(msg.record)
+        return asyncio.get_running_loop().time() + reputation.charge(who, size)
+
+    async def refused(self, what: str, exc: LatticeError) -> NoReturn:
+        """Refuse an op or record: it counts against the client, and ends the session."""
+        if self.node.reputation is not None:
+            self.node.reputation.invalid(self.conn.remote)
+        await refuse(self.conn, f"{what} refused: {exc}")
+        raise ProtocolError(f"client {what} refused: {exc}", author=self.conn.remote) from exc
+
+    def carry(self, kind: int, record: bytes) -> _lattice.Entry:
+        """Carry a client's admission record (its own) or a vouch (it is the voucher or
+        the subject) in this home peer's log, if the swarm has an admission policy."""
+        client, replica = self.conn.remote, self.node.replica
+        if replica.trust is None:
+            raise ProtocolError("this swarm has no admission policy", author=client)
+        self.node.selfcheck.require()
+        if kind == Kind.ADMISSION:
+            admission = Admission.from_bytes(record)
+            if admission.key != client:
+                raise ProtocolError("an admission record of another key", author=client)
+            return replica.append(admission.to_bytes(), Kind.ADMISSION)
+        vouch = Vouch.from_bytes(record)
+        if client not in (vouch.voucher, vouch.subject):
+            raise ProtocolError("a vouch the client neither gave nor received", author=client)
+        return replica.append(vouch.to_bytes(), Kind.VOUCH)
 
     def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),

@@ -1,0 +1,136 @@
+"""A node's reputation of the open identities it serves (DESIGN §11): the scores of
+:mod:`lattice.sybil.scores`, kept in a file beside the store, and the token buckets of
+:mod:`lattice.sybil.budget` their bands buy, charged for every op and record a client
+sends. Within budget an op goes through at once; a little over, it is held until its
+tokens are back (the client is *slowed*); further over, or graylisted, the connection is
+*cut* (:class:`~lattice.errors.OverBudget`) and the reason kept for ``lattice status``.
+A refused op counts against its sender's score, a first valid one for it; a graylisted
+identity is refused at the handshake.
+
+>>> rep = Reputation(None, clock=lambda: 0.0)
+>>> key = bytes(32)
+>>> [rep.charge(key, 100) for _ in range(4)], rep.band(key)  # the burst of a new identity
+([0.0, 0.0, 0.0, 0.0], 'new')
+>>> rep.charge(key, 100)  # slowed: the next token is half a second away
+0.5
+>>> for _ in range(20):
+...     rep.invalid(key)
+>>> rep.charge(key, 100)
+Traceback (most recent call last):
+...
+lattice.errors.OverBudget: graylisted: score -4000.0 (author 0000000000000000…)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from pathlib import Path
+
+from lattice.errors import OverBudget
+from lattice.sybil.budget import Budget
+from lattice.sybil.scores import Scores
+
+__all__ = ["MAX_BUDGETS", "MAX_CUTS", "MAX_DELAY", "SAVE_INTERVAL", "SCORES_SUFFIX", "Reputation"]
+
+#: Seconds an op may be held for its budget; a longer wait cuts the connection.
+MAX_DELAY = 2.0
+#: Identities whose buckets are kept (the least recently charged are forgotten first; a
+#: forgotten one starts again from a full bucket of its band, which its score still sets).
+MAX_BUDGETS = 4096
+#: Cuts remembered for ``lattice status``.
+MAX_CUTS = 100
+#: Seconds between saves of the score file while the node runs.
+SAVE_INTERVAL = 5.0
+#: The score file sits beside the store: ``STORE`` + this.
+SCORES_SUFFIX = ".scores"
+
+
+class Reputation:
+    """Scores (persisted at ``path``, or in memory) and per-identity budgets."""
+
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
+        self.scores = Scores(path=path)
+        self._clock = clock
+        self._budgets: OrderedDict[bytes, Budget] = OrderedDict()
+        #: The latest cuts: (wall-clock time, identity, reason).
+        self.cuts: deque[tuple[float, bytes, str]] = deque(maxlen=MAX_CUTS)
+        self.cut_total = 0
+        self._saved = clock()
+
+    @classmethod
+    def beside(cls, store: Path | None) -> Reputation:
+        """The reputation of a node whose store is ``store`` (None: in memory)."""
+        return cls(None if store is None else store.with_name(store.name + SCORES_SUFFIX))
+
+    def band(self, who: bytes) -> str:
+        return self.scores.band(who, self._clock())
+
+    def admit(self, who: bytes) -> None:
+        """Refuse (:class:`OverBudget`) a connection of a graylisted identity."""
+        if self.band(who) == "graylisted":
+            raise self._cut(who, f"graylisted: score {self.scores.score(who, self._clock()):.1f}")
+
+    def charge(self, who: bytes, size: int, entries: int = 1) -> float:
+        """Charge ``who`` for ``entries`` of ``size`` bytes; returns the seconds to hold
+        them (0: go), or raises :class:`OverBudget` (the connection is to be cut)."""
+        now = self._clock()
+        band = self.scores.band(who, now)
+        if band == "graylisted":
+            raise self._cut(who, f"graylisted: score {self.scores.score(who, now):.1f}")
+        budget = self._budgets.pop(who, None)
+        budget = Budget.for_band(band, now) if budget is None else budget.rebanded(band, now)
+        self._budgets[who] = budget
+        if len(self._budgets) > MAX_BUDGETS:
+            self._budgets.popitem(last=False)
+        wait = budget.take(entries, size, now, MAX_DELAY)
+        if wait is None or wait > MAX_DELAY:
+            self.scores.overrun(who, now)
+            rate = f"{band} band: {budget.entries.rate if budget.entries else 0:g} ops/s"
+            raise self._cut(who, f"over budget ({rate})")
+        return wait
+
+    def invalid(self, who: bytes) -> None:
+        """``who`` sent an op or record that was refused."""
+        self.scores.invalid(who, self._clock())
+
+    def delivered(self, who: bytes) -> None:
+        """``who`` was first to bring a valid op."""
+        self.scores.first_delivery(who, self._clock())
+
+    def cut(self, who: bytes, reason: str) -> None:
+        """Record that a connection of ``who`` was cut, and why (for ``lattice status``)."""
+        self.cuts.append((self._clock(), who, reason))
+        self.cut_total += 1
+
+    def _cut(self, who: bytes, reason: str) -> OverBudget:
+        self.cut(who, reason)
+        return OverBudget(reason, author=who)
+
+    def tick(self) -> None:
+        """Save the scores if :data:`SAVE_INTERVAL` has passed (a node's timer)."""
+        now = self._clock()
+        if now - self._saved >= SAVE_INTERVAL:
+            self._saved = now
+            self.scores.save()
+
+    def status(self) -> dict[str, object]:
+        """What ``lattice status`` shows: identities scored, by band, and the last cuts."""
+        now = self._clock()
+        bands: dict[str, int] = {}
+        for who in self.scores:
+            band = self.scores.band(who, now)
+            bands[band] = bands.get(band, 0) + 1
+        return {
+            "scored": len(self.scores),
+            "bands": bands,
+            "cuts": [
+                {"at": round(at, 3), "identity": who.hex(), "reason": reason}
+                for at, who, reason in list(self.cuts)[-20:]
+            ],
+            "cut_total": self.cut_total,
+        }
+
+    def close(self) -> None:
+        self.scores.close()

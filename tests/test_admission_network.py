@@ -1,0 +1,139 @@
+"""Admission, scores and budgets on a real node's client connections (issue 15, DESIGN
+§11): with ``[admission]`` a home peer wraps ops only of admitted clients, carries their
+admission records and vouches (``ADMIT``), slows a client a little over its budget, cuts
+one further over, refuses a graylisted one at the handshake, says why in its status, and
+keeps the scores across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+
+import lattice
+from lattice.errors import HandshakeRefused, ProtocolError
+from lattice.net import wire
+from lattice.net.client import Client
+from lattice.net.config import load, render
+from lattice.net.local import local_swarm
+from lattice.net.reputation import SCORES_SUFFIX
+from lattice.net.sessions.client import MAX_HELD_OPS
+from lattice.sybil import Admission, AdmissionPolicy, Vouch
+
+SWARM = bytes(32)  # local_swarm's
+POLICY = AdmissionPolicy(min_bits=8)
+
+
+def ident(tag: int) -> lattice.Identity:
+    return lattice.Identity.from_seed(bytes([0xAD, tag]) + bytes(30))
+
+
+async def refused(client: Client) -> str:
+    """The reason of the refusal that ends the client's connection."""
+    while True:
+        msg = await client.conn.recv()
+        if isinstance(msg, wire.Refused):
+            return msg.reason
+
+
+def test_only_admitted_clients_have_ops_wrapped(tmp_path: Path) -> None:
+    stranger, worker, friend = ident(1), ident(2), ident(3)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        try:
+            assert home.listen_address is not None and home.replica.trust is not None
+            async with await Client.connect(home.listen_address, stranger, SWARM) as client:
+                with pytest.raises(HandshakeRefused, match="not admitted"):
+                    await client.submit(b"spam")
+            async with await Client.connect(home.listen_address, worker, SWARM) as client:
+                await client.admit(Admission.make(worker.public_key, SWARM, 8))
+                ack = await client.submit(b"work")
+            assert home.replica.get(ack.entry_id).kind == lattice.Kind.WRAP
+            async with await Client.connect(home.listen_address, friend, SWARM) as client:
+                await client.admit(Vouch.create(home.identity, SWARM, friend.public_key))
+                await client.submit(b"hello")
+                with pytest.raises(HandshakeRefused, match="admission record of another key"):
+                    await client.admit(Admission.make(stranger.public_key, SWARM, 8))
+            trust = home.replica.trust
+            assert trust.why(worker.public_key) == "admitted by proof of work"
+            assert trust.distance(friend.public_key) == 1 and not trust.admitted(
+                stranger.public_key
+            )
+            status = home.status()["reputation"]
+            assert isinstance(status, dict) and status["scored"] == 3
+        finally:
+            await home.stop()
+
+    asyncio.run(run())
+
+
+def test_a_client_over_budget_is_slowed_then_cut_and_a_graylisted_one_refused(
+    tmp_path: Path,
+) -> None:
+    flooder, stranger = ident(4), ident(5)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        try:
+            assert home.listen_address is not None
+            async with await Client.connect(home.listen_address, flooder, SWARM) as client:
+                await client.admit(Admission.make(flooder.public_key, SWARM, 8))
+                with contextlib.suppress(ProtocolError):  # cut while it still sends
+                    for n in range(1, 3 * MAX_HELD_OPS):  # pipelined, never waiting for acks
+                        op = lattice.ClientOp.create(
+                            flooder.signing_key, SWARM, time.time_ns() + n, b"x"
+                        )
+                        await client.conn.send(wire.Op(op.to_bytes()))
+                    reason = await refused(client)
+                    assert reason.startswith("cut: ")
+            wrapped = [e for e in home.replica.entries(home.me) if e.kind == lattice.Kind.WRAP]
+            assert 0 < len(wrapped) < 3 * MAX_HELD_OPS  # the burst went through, slowed after
+            cuts = home.status()["reputation"]["cuts"]  # type: ignore[index]
+            assert cuts and cuts[-1]["identity"] == flooder.public_key.hex()
+            assert "over budget" in cuts[-1]["reason"] or "held" in cuts[-1]["reason"]
+            # A stranger's refused ops graylist it: then it is refused at the handshake.
+            for n in range(3):
+                async with await Client.connect(home.listen_address, stranger, SWARM) as client:
+                    with pytest.raises(HandshakeRefused, match="not admitted"):
+                        await client.submit(b"spam %d" % n)
+            async with await Client.connect(home.listen_address, stranger, SWARM) as client:
+                with pytest.raises(HandshakeRefused, match="graylisted"):
+                    await client.submit(b"again")
+            assert any("graylisted" in r for r in home.closed_reasons)
+        finally:
+            await home.stop()
+        # The scores outlive the node: beside its store.
+        assert Path(str(home.config.store) + SCORES_SUFFIX).exists()
+        (again,) = await local_swarm(
+            1, tmp_path, open_clients=True, admission=POLICY, identities=[home.identity]
+        )
+        try:
+            assert again.reputation is not None
+            assert again.reputation.band(stranger.public_key) == "graylisted"
+        finally:
+            await again.stop()
+
+    asyncio.run(run())
+
+
+def test_the_admission_table_of_a_config_file(tmp_path: Path) -> None:
+    from lattice.errors import InvalidArgument
+    from lattice.net.config import Member
+
+    members = [Member("a", ident(9).public_key)]
+    text = render(identity="a.key", swarm_id=SWARM, members=members, admission=POLICY)
+    (tmp_path / "a.toml").write_text(text)
+    assert load(tmp_path / "a.toml").admission == POLICY
+    (tmp_path / "b.toml").write_text(text.replace("min_bits = 8", "min_bits = 99"))
+    with pytest.raises(InvalidArgument, match=r"\[admission\] admission min_bits is at most"):
+        load(tmp_path / "b.toml")
+    (tmp_path / "c.toml").write_text(text.replace("hops = 2", "hopz = 2"))
+    with pytest.raises(InvalidArgument, match="hops"):
+        load(tmp_path / "c.toml")
+    plain = render(identity="a.key", swarm_id=SWARM, members=members)
+    (tmp_path / "d.toml").write_text(plain)
+    assert load(tmp_path / "d.toml").admission is None

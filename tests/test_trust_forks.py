@@ -1,0 +1,169 @@
+"""The trust graph against a forked carrier and across store changes (issue 15, DESIGN §5
+and §11): a record on one branch of a forked peer counts for entries committed to that
+branch only, on every replica, whichever branch it delivered and whenever it learned of
+the fork; a store remembers the policy its entries were judged under; a refused payload is
+an AdmissionError that penalises its carrier; a store from before WRAP keeps its nonces."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import lattice
+from lattice import ClientOp, Kind
+from lattice.errors import InvalidRecord, InvalidVouch, NotAdmitted, ProtocolError, StoreError
+from lattice.net.nonces import ClientNonces
+from lattice.net.sessions.client import load_wrapped
+from lattice.sybil import Admission, AdmissionPolicy, admit, vouch
+
+SWARM = bytes(range(32))
+BITS = 8
+POLICY = AdmissionPolicy(min_bits=BITS)
+PEERS = [lattice.Identity.from_seed(bytes([0x6C, i]) + bytes(30)) for i in range(4)]
+PKS = [p.public_key for p in PEERS]
+A, B, C, D = range(4)
+
+
+def replica(i: int, policy: AdmissionPolicy | None = POLICY, path: Path | None = None):
+    return lattice.Replica(PEERS[i], peers=PKS, swarm_id=SWARM, path=path, admission=policy)
+
+
+def op(client: lattice.Identity, nonce: int) -> bytes:
+    return ClientOp.create(client.signing_key, SWARM, nonce, b"op").to_bytes()
+
+
+CLIENT = lattice.Identity.from_seed(bytes([0x6C, 99]) + bytes(30))
+
+
+def forked_history() -> dict[str, lattice.Entry]:
+    """Peer A forks at seq 2: one branch admits CLIENT by proof of work, the other does
+    not. B wraps CLIENT's op committed to the first branch (valid), C to the second (its
+    past holds no admission: invalid, though a record sits at that very seq elsewhere)."""
+    alpha, alpha2 = replica(A), replica(A, policy=None)
+    a1 = alpha.noop()
+    alpha2.receive([a1])
+    a2 = admit(alpha, Admission.make(CLIENT.public_key, SWARM, BITS))
+    a2x = alpha2.append(b"the other branch")
+    beta, gamma = replica(B), replica(C, policy=None)
+    beta.receive([a1, a2])
+    gamma.receive([a1, a2x])
+    b1 = beta.wrap_client_op(op(CLIENT, 1))
+    c1 = gamma.wrap_client_op(op(CLIENT, 2))
+    assert b1.deps[PKS[A]] == (2, a2.id) and c1.deps[PKS[A]] == (2, a2x.id)
+    return {"a1": a1, "a2": a2, "a2x": a2x, "b1": b1, "c1": c1}
+
+
+def test_a_forked_carriers_records_count_on_their_own_branch_in_every_order() -> None:
+    h = forked_history()
+    names = list(h)
+    for order in itertools.permutations(names):
+        r = replica(D)
+        delivered, rejected = set(), {}
+        for name in order:
+            result = r.receive([h[name]])
+            delivered |= {e.id for e in result.delivered}
+            rejected |= {lattice.Entry.from_bytes(d).id: type(e) for d, e in result.rejected}
+        assert h["b1"].id in delivered, order
+        assert rejected == {h["c1"].id: NotAdmitted}, order
+        assert r.penalties == {PKS[C]: 1}, order
+        assert PKS[A] in r.blocklist, order
+
+
+def test_a_kept_branchs_record_survives_a_restart(tmp_path: Path) -> None:
+    h = forked_history()
+    r = replica(D, path=tmp_path / "d.db")
+    for name in ("a1", "a2x", "b1", "a2"):  # delivers the other branch, keeps a2
+        r.receive([h[name]])
+    assert r.get(h["b1"].id) is not None and h["a2"].id in {e.id for e in r.evidence()}
+    r.close()
+    r = replica(D, path=tmp_path / "d.db")
+    result = r.receive([h["c1"]])
+    assert [type(e) for _, e in result.rejected] == [NotAdmitted]
+    r.close()
+
+
+def test_a_store_remembers_its_admission_policy(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    replica(A, path=path).close()
+    with pytest.raises(StoreError, match="min_bits=8"):
+        replica(A, AdmissionPolicy(min_bits=12), path=path)
+    with pytest.raises(StoreError, match="not none"):
+        replica(A, None, path=path)
+    replica(A, path=path).close()  # the same policy opens
+    # A store that wrapped ops without a policy cannot take one: they were never judged.
+    open_path = tmp_path / "open.db"
+    r = replica(A, None, path=open_path)
+    r.wrap_client_op(op(CLIENT, 1))
+    r.close()
+    with pytest.raises(StoreError, match="without an admission policy"):
+        replica(A, path=open_path)
+    # One without such entries can.
+    plain = tmp_path / "plain.db"
+    r = replica(A, None, path=plain)
+    r.append(b"data")
+    r.close()
+    replica(A, path=plain).close()
+
+
+def test_payloads_that_are_not_what_their_kind_says_are_admission_errors() -> None:
+    sender = replica(B, policy=None)
+    bad = [
+        sender.append(b"not an op", Kind.WRAP),
+        sender.append(bytes(7), Kind.ADMISSION),
+        sender.append(Admission(CLIENT.public_key, 65, 0).to_bytes(), Kind.ADMISSION),
+        sender.append(b"\x01\x01" + bytes(32) * 2 + bytes(64), Kind.VOUCH),
+    ]
+    other = ClientOp.create(CLIENT.signing_key, bytes(32), 1, b"x").to_bytes()
+    bad.append(sender.append(other, Kind.WRAP))  # another swarm's op
+    r = replica(A)
+    result = r.receive(bad[:1])
+    assert [type(e) for _, e in result.rejected] == [InvalidRecord]
+    assert r.penalties == {PKS[B]: 1}
+    judged = replica(A)  # the rest, judged on their own (in a log they wait on the first)
+    for entry in bad:
+        with pytest.raises((InvalidRecord, InvalidVouch)) as info:
+            judged.trust.check(entry.kind, entry.payload, None, author=entry.author, seq=entry.seq)
+        assert info.value.seq == entry.seq and info.value.author == PKS[B]
+
+
+def test_a_repeated_vouch_does_not_use_up_the_cap() -> None:
+    a = replica(A, AdmissionPolicy(min_bits=BITS, max_vouches=1))
+    voucher = lattice.Identity.from_seed(bytes([0x6C, 50]) + bytes(30))
+    friend = lattice.Identity.from_seed(bytes([0x6C, 51]) + bytes(30))
+    vouch(a, voucher.public_key)
+    vouch(a, friend.public_key, by=voucher)
+    vouch(a, friend.public_key, by=voucher)  # a replay names nobody new
+    with pytest.raises(InvalidVouch, match="has given its 1 vouches"):
+        vouch(a, CLIENT.public_key, by=voucher)
+    assert a.trust.vouches_given(voucher.public_key) == 1
+    with pytest.raises(InvalidVouch, match="subject"):
+        vouch(a, bytes(32), by=voucher)  # a small-order key is no identity
+
+
+def test_a_store_from_before_wrap_keeps_refusing_replays(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    r = replica(A, None, path=path)
+    old_op = op(CLIENT, 5)
+    r.append(old_op)  # what a format-2 home peer did: the op in a DATA entry
+    r.close()
+    with sqlite3.connect(path) as c:  # make the file what format 2 wrote
+        c.execute("DROP INDEX entries_system")
+        c.execute("DELETE FROM meta WHERE key IN ('legacy_wraps', 'admission')")
+        c.execute("PRAGMA user_version=2")
+    r = replica(A, None, path=path)
+    assert r.legacy_wraps == 1
+    nonces = ClientNonces()
+    load_wrapped(nonces, r)
+    with pytest.raises(ProtocolError, match="used already"):
+        nonces.claim(CLIENT.public_key, 5, check_clock=False)
+    later = r.append(op(CLIENT, 6))  # a DATA entry after the upgrade is only data
+    r.close()
+    r = replica(A, None, path=path)
+    nonces = ClientNonces()
+    load_wrapped(nonces, r)
+    nonces.claim(CLIENT.public_key, 6, check_clock=False)
+    assert later.seq == 2 and r.legacy_wraps == 1
+    r.close()
