@@ -343,6 +343,9 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
 
     shares = _shares(f, raw.get("shares", []))
     trust = None if "trust" not in raw else parse_trust(f, raw["trust"])
+    admission = None if "admission" not in raw else _admission(f, raw)
+    if trust is not None and trust.web_hops is not None and admission is None:
+        raise f.error("[trust] web_of_trust_hops needs [admission]: the trust graph it reads")
 
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
@@ -392,7 +395,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         attestation=None
         if "attestation" not in raw
         else parse_attestation(f, raw["attestation"], trust, base),
-        admission=None if "admission" not in raw else _admission(f, raw),
+        admission=admission,
     )
 
 

@@ -80,7 +80,9 @@ class Machines:
         self.append = append or replica.append
         self._blobs: Blobs | None = None  # followed from the first publish on
         #: One policy for the node, fed by the log's attestations (through each document).
-        self.policy: Policy | None = None if trust is None else trust.policy()
+        graph = replica.trust  # the web of trust's builders, if [trust] asks for them
+        web = None if graph is None else graph.within
+        self.policy: Policy | None = None if trust is None else trust.policy(web)
         self.open_docs: dict[tuple[bytes, bytes], WasmDoc] = {}
         #: Told the SHA-256 of each blob a document instantiates (remote attestation
         #: measures it: lattice.net.attesting).

@@ -11,6 +11,11 @@ state machine at all (every ``machine_*`` request is an
     public_key = "…"              # 64 hex digits: the builder's Ed25519 identity
     until = 1798761600            # optional: Unix time after which it is not trusted
 
+With ``web_of_trust_hops = K`` (it needs ``[admission]``) the node also trusts, as builders,
+the identities the swarm's trust graph puts within K vouch hops of the registered peers —
+the registered peers themselves included — as the graph stands when a blob is judged, so a
+revoked builder stops counting (DESIGN §10, §11); the list may then be empty.
+
 >>> cfg = parse(Checks(), {"threshold": 1, "builders": [{"name": "a", "public_key": "11" * 32}]})
 >>> cfg.threshold, cfg.builders[0].name, cfg.policy().status({"sha256": "00" * 32})
 (1, 'a', 'pending: 0 of 1 matching attestations')
@@ -18,10 +23,12 @@ state machine at all (every ``machine_*`` request is an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lattice.errors import InvalidArgument
 from lattice.net.checks import Checks
 from lattice.trust.policy import Policy, Trusted
 from lattice.trust.remote import DEFAULT_CHALLENGE_TTL, Level, levels
@@ -36,7 +43,7 @@ __all__ = [
     "parse_attestation",
 ]
 
-TRUST_KEYS = frozenset({"threshold", "builders"})
+TRUST_KEYS = frozenset({"threshold", "builders", "web_of_trust_hops"})
 ATTESTATION_KEYS = frozenset(
     {"backend", "require", "challenge_ttl", "tpm", "attestations", "ek_ca"}
 )
@@ -49,15 +56,24 @@ class TrustConfig:
 
     threshold: int
     builders: tuple[Trusted, ...]
+    #: Trust the builders within this many vouch hops of the registered peers too (None: no).
+    web_hops: int | None = None
 
-    def policy(self) -> Policy:
+    def policy(self, web: Callable[[int], Collection[bytes]] | None = None) -> Policy:
         """A fresh policy of these builders (fed by the log it is used on), pinning this
         engine's profile: a blob attested under another profile is not the blob that
-        runs here."""
+        runs here. ``web(k)`` gives the identities within k hops of the registered peers
+        (:meth:`lattice.sybil.TrustGraph.within`), for ``web_of_trust_hops``."""
         from lattice.state.wasm import PROFILE_ID  # the engine: only once a policy is made
 
+        hops = self.web_hops
+        if hops is not None and web is None:
+            raise InvalidArgument("web_of_trust_hops needs the swarm's trust graph")
         return Policy(
-            {b.name: b for b in self.builders}, self.threshold, expect={"profile": PROFILE_ID}
+            {b.name: b for b in self.builders},
+            self.threshold,
+            expect={"profile": PROFILE_ID},
+            web=None if hops is None or web is None else (lambda: web(hops)),
         )
 
 
@@ -82,9 +98,12 @@ def parse(f: Checks, trust: Any) -> TrustConfig:
     threshold = trust.get("threshold", 1)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise f.error(f"[trust] threshold must be a whole number of at least 1, not {threshold!r}")
-    if threshold > len(builders):
+    hops = trust.get("web_of_trust_hops")
+    if hops is not None and (isinstance(hops, bool) or not isinstance(hops, int) or hops < 0):
+        raise f.error(f"[trust] web_of_trust_hops is a whole number ≥ 0, not {hops!r}")
+    if hops is None and threshold > len(builders):
         raise f.error(f"[trust] threshold {threshold} with {len(builders)} trusted builders")
-    return TrustConfig(threshold, tuple(builders))
+    return TrustConfig(threshold, tuple(builders), hops)
 
 
 @dataclass(frozen=True)

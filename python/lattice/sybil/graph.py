@@ -302,6 +302,17 @@ class TrustGraph:
         past = _past(frontier)
         return {x for x in named if self.admitted(x, past)}
 
+    def within(self, hops: int, frontier: Frontier = None) -> set[bytes]:
+        """The identities at most ``hops`` vouch steps from the registered peers within
+        ``frontier``, the registered peers included (not those admitted by work alone):
+        the web of trust, e.g. for the builders an attestation policy trusts (§10)."""
+        past = _past(frontier)
+        return {
+            x
+            for x in set(self._vouches) | self.registered
+            if self._distance(x, past, hops) is not None
+        }
+
     def vouched(self, voucher: bytes, frontier: Frontier = None) -> set[bytes]:
         """The identities ``voucher`` vouched for within ``frontier`` (a vouch given twice
         counts once)."""

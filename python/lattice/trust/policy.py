@@ -11,6 +11,10 @@ attestation by an unknown or expired key, or for another toolchain, argv or prof
 the policy pins, does not count; :meth:`Policy.add` says why. Every refusal is an
 :class:`~lattice.errors.AttestationError` that names the rule.
 
+The trusted builders are a named list, or — the web-of-trust model — also the identities
+the swarm's trust graph puts within k vouch hops of its registered peers (DESIGN §11:
+``web``, asked afresh each time, so a revoked builder stops counting at once).
+
 >>> import lattice
 >>> from lattice.trust.attest import BuildManifest, attest, key_id
 >>> b1, b2 = lattice.Identity.generate(), lattice.Identity.generate()
@@ -28,7 +32,7 @@ the policy pins, does not count; :meth:`Policy.add` says why. Every refusal is a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +53,11 @@ from lattice.trust.attest import (
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["LogAttestations", "Policy", "Trusted", "verify_envelope_shape"]
+__all__ = ["WEB_PREFIX", "LogAttestations", "Policy", "Trusted", "verify_envelope_shape"]
 
 _ATTESTATION = int(Kind.ATTESTATION)
+#: The name a builder trusted through the web of trust is known by: this and its key's hex.
+WEB_PREFIX = "web:"
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ class _Seen:
 class Policy:
     """Trusted builders (name → key, or :class:`Trusted`), the threshold N, and what the
     build of a state machine must be (``expect``: any of ``toolchain``, ``argv``,
-    ``profile``; attestations of lattice's wheel are not pinned by it)."""
+    ``profile``; attestations of lattice's wheel are not pinned by it); ``web``, if
+    given, says which keys the web of trust vouches for now (they are trusted too)."""
 
     def __init__(
         self,
@@ -83,6 +90,7 @@ class Policy:
         *,
         expect: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
+        web: Callable[[], Collection[bytes]] | None = None,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
             raise InvalidArgument(
@@ -92,7 +100,7 @@ class Policy:
             name: b if isinstance(b, Trusted) else Trusted(name, bytes(b))
             for name, b in builders.items()
         }
-        if threshold > len(self.builders):
+        if web is None and threshold > len(self.builders):
             raise InvalidArgument(
                 f"N = {threshold} with only {len(self.builders)} trusted builders"
             )
@@ -107,16 +115,28 @@ class Policy:
                 f"a policy pins toolchain, argv and profile, not {sorted(unknown)}"
             )
         self.clock = clock
+        self.web = web
         self._keys = {key_id(t.key): t for t in self.builders.values()}
         self._seen: dict[bytes, _Seen] = {}  # one per (builder, build definition, output)
 
-    def _live(self, builder: Trusted) -> bool:
+    def _web_now(self) -> frozenset[bytes]:
+        return frozenset() if self.web is None else frozenset(bytes(k) for k in self.web())
+
+    def _live(self, builder: Trusted, web: frozenset[bytes] | None = None) -> bool:
+        if builder.name.startswith(WEB_PREFIX):
+            return builder.key in (self._web_now() if web is None else web)
         return builder.until is None or self.clock() < builder.until
 
     def add(self, envelope: bytes) -> BuildManifest:
         """Take an attestation into account (once, however often it is given); its
         manifest, or AttestationError saying why it does not count."""
-        live = {k: t.key for k, t in self._keys.items() if self._live(t)}
+        web = self._web_now()
+        named = {t.key for t in self.builders.values() if not t.name.startswith(WEB_PREFIX)}
+        for key in web - named:  # the web's builders, known by their keys
+            name = WEB_PREFIX + key.hex()
+            if name not in self.builders:
+                self.builders[name] = self._keys[key_id(key)] = Trusted(name, key)
+        live = {k: t.key for k, t in self._keys.items() if self._live(t, web)}
         if not live:
             raise AttestationError("untrusted builder: no trusted builder key is valid now")
         try:
@@ -160,8 +180,9 @@ class Policy:
         matching attestations count together), and those dissenting on its definitions."""
         digest = dict(output).get("sha256")
         groups: dict[bytes, set[str]] = {}
+        web = self._web_now()
         for s in self._seen.values():
-            live = self._live(self.builders[s.builder])
+            live = self._live(self.builders[s.builder], web)
             if live and digest in self._digests(s, build_type, part):
                 groups.setdefault(s.definition, set()).add(s.builder)
         dissent = sorted(
