@@ -137,3 +137,90 @@ def test_the_admission_table_of_a_config_file(tmp_path: Path) -> None:
     plain = render(identity="a.key", swarm_id=SWARM, members=members)
     (tmp_path / "d.toml").write_text(plain)
     assert load(tmp_path / "d.toml").admission is None
+
+
+def test_a_guest_is_handed_a_view_only_once_admitted(tmp_path: Path) -> None:
+    from lattice.errors import GuestRefused
+    from lattice.net.guest import GuestClient
+
+    guest = ident(6)
+
+    async def run() -> None:
+        (owner,) = await local_swarm(
+            1, tmp_path, shares={b"doc": [guest.public_key]}, admission=POLICY
+        )
+        try:
+            owner.documents.open(b"doc").text("t").insert(0, "shared")
+            address = owner.listen_address
+            with pytest.raises(GuestRefused, match="not admitted"):
+                await GuestClient.connect(address, guest, SWARM, b"doc")
+            owner.append(Vouch.create(owner.identity, SWARM, guest.public_key).to_bytes(),
+                         lattice.Kind.VOUCH)  # fmt: skip
+            await owner.durable()
+            async with await GuestClient.connect(address, guest, SWARM, b"doc") as g:
+                await g.insert("t", 6, "!")
+                assert str(g.guest.doc.text("t")) == "shared!"
+            assert owner.reputation is not None
+            assert owner.reputation.scores.record(guest.public_key) is not None
+        finally:
+            await owner.stop()
+
+    asyncio.run(run())
+
+
+def test_lattice_vouch_asks_the_running_node(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lattice.cli import main
+    from lattice.net.control import serve_control
+
+    friend = ident(7)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        sock = tmp_path / "home.sock"
+        server = await serve_control(home, sock)
+        try:
+            text = render(identity="n0.key", swarm_id=SWARM, members=home.config.members,
+                          control="home.sock")  # fmt: skip
+            (tmp_path / "home.toml").write_text(text)
+            invoke = CliRunner().invoke
+            args = ["vouch", "--config", str(tmp_path / "home.toml"), friend.public_key.hex()]
+            result = await asyncio.to_thread(invoke, main, args)
+            assert result.exit_code == 0 and "vouched for" in result.output, result.output
+            assert home.replica.trust is not None
+            assert home.replica.trust.distance(friend.public_key) == 1
+            result = await asyncio.to_thread(invoke, main, [*args, "--revoke"])
+            assert result.exit_code == 0, result.output
+            assert home.replica.trust.why(friend.public_key) == "revoked by a registered peer"
+            bad = await asyncio.to_thread(invoke, main, [*args[:3], "zz"])
+            assert bad.exit_code != 0 and "hex" in bad.output
+        finally:
+            server.close()
+            await home.stop()
+
+    asyncio.run(run())
+
+
+def test_a_replica_s_penalties_are_score_inputs() -> None:
+    from lattice.net.reputation import Reputation
+
+    a, b = ident(20), ident(21)
+    peers = [a.public_key, b.public_key]
+    sender = lattice.Replica(b, peers=peers, admission=None)
+    good = sender.append(b"data")
+    bad = sender.wrap_client_op(lattice.ClientOp.create(ident(22).signing_key, SWARM, 1, b"x"))
+    r = lattice.Replica(a, peers=peers, admission=POLICY)
+    result = r.receive([good, bad])
+    rep = Reputation(None, clock=lambda: 0.0)
+    rep.took(result, b.public_key)
+    record = rep.scores.record(b.public_key)
+    assert record is not None and record.first == 1 and record.invalid == 1
+    # A fork proven: its author to the floor, for good.
+    twin = lattice.Replica(b, peers=peers, admission=None)
+    result = r.receive([twin.append(b"another first entry")])
+    assert result.frauds
+    rep.took(result, a.public_key)
+    assert rep.band(b.public_key) == "graylisted"
+    rep.bad_fraud_proof(a.public_key)
+    assert rep.scores.record(a.public_key).frauds == 1  # type: ignore[union-attr]

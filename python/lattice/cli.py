@@ -30,7 +30,7 @@ from rich.table import Table
 
 from lattice import __version__, _lattice
 from lattice.cli_attest import attest, machine
-from lattice.cli_sybil import admit, sybil_sim
+from lattice.cli_sybil import admit, sybil_sim, vouch
 from lattice.cli_views import guest, share
 from lattice.cliutil import (
     PASSWORD_ENV,
@@ -454,6 +454,7 @@ main.add_command(attest)
 main.add_command(machine)
 main.add_command(admit)
 main.add_command(sybil_sim)
+main.add_command(vouch)
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ from lattice.cliutil import config_option
 from lattice.errors import InvalidArgument
 from lattice.sybil.simulation import SimResult
 
-__all__ = ["admit", "sybil_sim"]
+__all__ = ["admit", "sybil_sim", "vouch"]
 
 #: Hashes one core does per second, roughly: the estimate before a search starts.
 _HASH_RATE_GUESS = 8_000_000
@@ -188,3 +188,22 @@ def summary_table(results: Sequence[SimResult]) -> Table:
             f"{r.events_per_second:,.0f}",
         )
     return table
+
+
+@click.command()
+@config_option
+@click.argument("key")
+@click.option("--revoke", is_flag=True, help="Revoke the identity instead (and its vouches).")
+def vouch(config: str, key: str, revoke: bool) -> None:
+    """Have the running registered peer of CONFIG vouch for the open identity KEY (its
+    public key in hex: a client, guest or worker), or with --revoke blocklist it, in a
+    VOUCH entry of its log (DESIGN §11; the swarm needs [admission])."""
+    from lattice.net.config import load
+    from lattice.net.control import request
+
+    cfg = load(config)
+    if cfg.control is None:
+        raise InvalidArgument(f"{config} names no control socket")
+    reply = request(cfg.control, {"op": "vouch", "subject": key, "revoke": revoke})
+    what = "revoked" if revoke else "vouched for"
+    click.echo(f"{what} {key[:16]}… in entry {reply['seq']} ({reply['id'][:16]}…)")

@@ -3,9 +3,10 @@
 node's own user can use it (the socket is created mode 0600).
 
 Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
-``{"op": "append", "payload": "<hex>"}``, and the document ops ``doc_show``,
-``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`, ``lattice doc``), and
-the state machine ops ``publish``, ``machine_show``, ``machine_submit`` and
+``{"op": "append", "payload": "<hex>"}``, ``{"op": "vouch", "subject": "<hex key>",
+"revoke": false}`` (a VOUCH entry by this registered peer, DESIGN §11), and the document
+ops ``doc_show``, ``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`,
+``lattice doc``), and the state machine ops ``publish``, ``machine_show``, ``machine_submit`` and
 ``machine_query`` (:mod:`lattice.net.machines`, ``lattice attest``, ``lattice machine``). Every
 reply has ``"ok"``; failures carry ``"error"`` (the exception class) and ``"message"``.
 """
@@ -24,9 +25,13 @@ from typing import Any, Protocol
 from rich.table import Table
 
 from lattice import _lattice
+from lattice.entry import Kind
 from lattice.errors import InvalidArgument, LatticeError, LimitExceeded
+from lattice.identity import Identity
 from lattice.net.documents import DOC_OPS, EDIT_OPS, Documents
 from lattice.net.machines import MACHINE_OPS
+from lattice.replica import Replica
+from lattice.sybil.records import Vouch
 
 __all__ = [
     "MAX_REQUEST_DEPTH",
@@ -73,7 +78,13 @@ class ControlTarget(Protocol):
 
     def matrix(self) -> dict[str, object]: ...
 
-    def append(self, payload: bytes) -> _lattice.Entry: ...
+    def append(self, payload: bytes, kind: Kind = ...) -> _lattice.Entry: ...
+
+    @property
+    def identity(self) -> Identity: ...
+
+    @property
+    def replica(self) -> Replica: ...
 
     async def writable(self, timeout: float) -> None: ...
 
@@ -100,6 +111,8 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
         entry = node.append(payload)
         await node.durable()  # acknowledged once stored
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
+    if op == "vouch":
+        return await _vouch(node, req)
     if op in DOC_OPS or op in MACHINE_OPS:
         edits = op in EDIT_OPS
         if edits:
@@ -109,6 +122,24 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
             await node.durable()  # acknowledged once stored
         return reply
     raise InvalidArgument(f"unknown control op {op!r}")
+
+
+async def _vouch(node: ControlTarget, req: dict[str, Any]) -> dict[str, Any]:
+    """This registered peer vouches for (or revokes) an open identity: a VOUCH entry."""
+    subject, revoke = req.get("subject"), req.get("revoke", False)
+    if not isinstance(subject, str) or not isinstance(revoke, bool):
+        raise InvalidArgument("vouch needs a subject (a key in hex) and revoke (true or false)")
+    try:
+        key = bytes.fromhex(subject)
+    except ValueError:
+        raise InvalidArgument("subject must be hex") from None
+    if node.replica.trust is None:
+        raise InvalidArgument("this swarm has no admission policy ([admission]): no vouches")
+    await node.writable(APPEND_WAIT)
+    vouch = Vouch.create(node.identity, node.replica.swarm_id, key, revoke=revoke)
+    entry = node.append(vouch.to_bytes(), Kind.VOUCH)
+    await node.durable()
+    return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
 
 
 def _parse(line: bytes) -> object:

@@ -115,8 +115,7 @@ class Node(NodeViews):
             except BaseException:
                 self.replica.close()
                 raise
-        #: The documents served on the control socket (``lattice doc``).
-        self.documents = Documents(self.replica, self.append, config.trust)
+        self.documents = Documents(self.replica, self.append, config.trust)  # lattice doc
         #: The documents handed to guests, each with its views (DESIGN §8).
         try:
             self.shares: dict[bytes, Views] = open_shares(
@@ -141,7 +140,6 @@ class Node(NodeViews):
         self.slots = HandshakeSlots()
         self.client_nonces = ClientNonces()
         self.client_quotas: dict[bytes, Quota] = {}
-        #: Scores and budgets of open identities, with an admission policy (DESIGN §11).
         self.reputation = None if config.admission is None else Reputation.beside(config.store)
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
@@ -378,6 +376,8 @@ class Node(NodeViews):
                 result.pending,
             )
         self.relay(result.to_relay, exclude=source)
+        if self.reputation is not None:  # scores: first deliveries, refusals, forks
+            self.reputation.took(result, source)
         for proof in result.frauds:
             self.fork_seen.setdefault(proof.author, time.time())
             self.gossip_fraud(proof.to_bytes(), exclude=source)

@@ -5,7 +5,9 @@ sends. Within budget an op goes through at once; a little over, it is held until
 tokens are back (the client is *slowed*); further over, or graylisted, the connection is
 *cut* (:class:`~lattice.errors.OverBudget`) and the reason kept for ``lattice status``.
 A refused op counts against its sender's score, a first valid one for it; a graylisted
-identity is refused at the handshake.
+identity is refused at the handshake. The penalties a replica already finds — entries
+refused for admission, fraud proofs that prove nothing, proven forks — are score inputs
+too (:meth:`Reputation.took`), as are a guest's refused ops.
 
 >>> rep = Reputation(None, clock=lambda: 0.0)
 >>> key = bytes(32)
@@ -28,7 +30,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
-from lattice.errors import OverBudget
+from lattice.batch import ReceiveResult
+from lattice.errors import AdmissionError, InvalidFraudProof, OverBudget
 from lattice.sybil.budget import Budget
 from lattice.sybil.scores import Scores
 
@@ -103,6 +106,26 @@ class Reputation:
         """Record that a connection of ``who`` was cut, and why (for ``lattice status``)."""
         self.cuts.append((self._clock(), who, reason))
         self.cut_total += 1
+
+    def took(self, result: ReceiveResult, source: bytes | None) -> None:
+        """What a receive from peer ``source`` says of its authors (DESIGN §11): entries it
+        was first to bring count for it, an entry refused for admission or a bad fraud
+        proof counts against the entry's author, and a proven fork sends its author to
+        the floor."""
+        now = self._clock()
+        if source is not None and result.delivered:
+            self.scores.first_delivery(source, now, len(result.delivered))
+        for _, exc in result.rejected:
+            if isinstance(exc, InvalidFraudProof) and exc.author is not None:
+                self.scores.bad_fraud_proof(exc.author, now)
+            elif isinstance(exc, AdmissionError) and exc.author is not None:
+                self.scores.invalid(exc.author, now)
+        for proof in result.frauds:
+            self.scores.forked(proof.author, now)
+
+    def bad_fraud_proof(self, who: bytes) -> None:
+        """``who`` gossiped a fraud proof that proves nothing."""
+        self.scores.bad_fraud_proof(who, self._clock())
 
     def _cut(self, who: bytes, reason: str) -> OverBudget:
         self.cut(who, reason)

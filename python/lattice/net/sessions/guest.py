@@ -10,6 +10,10 @@ on the deep log (:meth:`lattice.state.views.Views.write`) and acknowledged with
 ``GUEST_ACK`` once the deep entry is durable; its effect arrives as view entries. Anything
 else — a refused op, a request for deep entries, another guest's view — is a ``REFUSED``
 and a cut connection.
+
+In a swarm with an admission policy (DESIGN §11) a new view is handed over only to an
+admitted guest (``NotAdmitted`` otherwise), and its ops are charged to its budget and
+score as a client's are (:mod:`lattice.net.reputation`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from lattice import _lattice
-from lattice.errors import GuestRefused, HandshakeRefused, LatticeError, ProtocolError
+from lattice.errors import (
+    GuestRefused,
+    HandshakeRefused,
+    LatticeError,
+    NotAdmitted,
+    OverBudget,
+    ProtocolError,
+)
 from lattice.net import wire
 from lattice.net.config import Member
 from lattice.net.connection import Connection
@@ -74,6 +85,8 @@ class GuestSession(Session):
             raise HandshakeRefused(
                 f"this guest has {MAX_SESSIONS_PER_GUEST} sessions already", author=conn.remote
             )
+        if node.reputation is not None:
+            node.reputation.admit(conn.remote)  # a graylisted guest is refused here
 
     def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
         super().__init__(node, conn, member)
@@ -127,6 +140,9 @@ class GuestSession(Session):
         if msg.view == _NEW_VIEW:
             if msg.since:
                 raise GuestRefused("a new view starts at its genesis (since = 0)")
+            trust = self.node.replica.trust
+            if trust is not None and not trust.admitted(guest):  # DESIGN §11, at handover
+                raise NotAdmitted(f"guest {guest.hex()[:16]}…: {trust.why(guest)}", author=guest)
             view = views.handover(guest)
         else:
             view = views.view(msg.view, guest)
@@ -187,10 +203,18 @@ class GuestSession(Session):
             )
             quota.check(len(raw), now)
             node.selfcheck.require()  # the owner signs the deep entry
+            if node.reputation is not None:
+                wait = node.reputation.charge(guest, len(raw))
+                if wait:
+                    await asyncio.sleep(wait)  # slowed: one op at a time, nothing read meanwhile
             quota.take(len(raw), now)
             self.views.write(op)
         except LatticeError as exc:
+            if node.reputation is not None and not isinstance(exc, OverBudget):
+                node.reputation.invalid(guest)  # a refused guest op counts against it
             raise await self._cut(f"guest op refused: {exc}") from exc
+        if node.reputation is not None:
+            node.reputation.delivered(guest)
         assert self.view is not None
         seq = self.view.seq  # the view showed it at once (or never: nothing visible changed)
         await node.durable()  # the deep entry is stored (and relayed) before the ack
