@@ -224,3 +224,51 @@ def test_a_replica_s_penalties_are_score_inputs() -> None:
     assert rep.band(b.public_key) == "graylisted"
     rep.bad_fraud_proof(a.public_key)
     assert rep.scores.record(a.public_key).frauds == 1  # type: ignore[union-attr]
+
+
+def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: Path) -> None:
+    from lattice.net import connpuzzle
+    from lattice.net.connection import _read_record, _record
+    from lattice.sybil.puzzle import ConnectionPuzzle
+
+    worker = ident(30)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        try:
+            assert home.listen_address is not None and home.reputation is not None
+            # A node that takes 1 handshake a second, flooded with 80: it asks for work.
+            home.reputation.puzzle = puzzle = ConnectionPuzzle(target_rate=1.0, max_bits=10)
+            for _ in range(80):
+                puzzle.handshake(time.time())
+            await asyncio.sleep(0.15)
+            assert home.reputation.bits() > 0
+            async with await Client.connect(home.listen_address, worker, SWARM) as client:
+                await client.admit(Admission.make(worker.public_key, SWARM, 8))
+                await client.submit(b"solved its way in")
+            assert home.status()["reputation"]["puzzle_bits"] > 0  # type: ignore[index]
+            # An initiator that answers with a wrong nonce is refused before any DH work.
+            reader, writer = await asyncio.open_connection(*home.listen_address)
+            hs = lattice._lattice.NoiseHandshake.initiator(lattice._lattice.NoiseKeypair.generate())
+            message1 = hs.write(b"")
+            writer.write(_record(message1))
+            asked = connpuzzle.read_puzzle(await _read_record(reader))
+            assert asked is not None and asked[1] > 0
+            wrong = 0
+            while True:  # a nonce that does not solve it (most do not)
+                try:
+                    connpuzzle.check_solution(message1, *asked, wrong.to_bytes(8, "big"))
+                except lattice.errors.HandshakeRefused:
+                    break
+                wrong += 1
+            writer.write(_record(wrong.to_bytes(8, "big")))
+            await writer.drain()
+            with pytest.raises(asyncio.IncompleteReadError):
+                await asyncio.wait_for(_read_record(reader), 5.0)
+            writer.close()
+            await asyncio.sleep(0.05)
+            assert any("puzzle not solved" in r for r in home.closed_reasons)
+        finally:
+            await home.stop()
+
+    asyncio.run(run())

@@ -83,12 +83,17 @@ def test_honest_ops_flow_through_a_flood_of_sybil_connections(tmp_path: Path) ->
     # Each spammer that ran was refused as not admitted until graylisted, then refused at
     # the handshake; each flooder that ran was cut (a spammer's last try is a cut too).
     assert result.spammers_run == SPAMMERS and result.flooders_run == FLOODERS
-    # A spammer's last try is refused as graylisted at the handshake (it may find the
-    # connection gone before it reads why: the node closes on the op it sent meanwhile).
-    lost = sum(n for r, n in result.reasons.items() if "closed by the peer" in r)
-    assert result.reasons["graylisted"] + lost == SPAMMERS and lost < SPAMMERS // 10, result
+    # A spammer is refused as not admitted until it is graylisted, then refused at the
+    # handshake (it may find the connection gone before it reads why, or fail the
+    # connection puzzle the node asks for under the flood): never served.
+    handshake = sum(n for r, n in result.reasons.items() if "handshake" in r or "closed" in r)
+    assert result.reasons["not admitted"] >= 2 * SPAMMERS, result.reasons
+    assert result.reasons["graylisted"] + handshake >= SPAMMERS, result.reasons
+    assert result.reasons["graylisted"] >= SPAMMERS // 2, result.reasons
+    known = {"not admitted", "graylisted", "over budget", "held for the budget"}
+    assert all(r in known or "handshake" in r or "closed" in r for r in result.reasons)
     assert reputation["bands"]["graylisted"] >= result.spammers_run, reputation["bands"]
-    assert reputation["cut_total"] >= result.flooders_run + result.spammers_run, reputation
+    assert reputation["cut_total"] >= result.flooders_run + result.reasons["graylisted"]
     why = ("not admitted", "graylisted", "over budget", "held for the budget")
     assert all(any(w in c["reason"] for w in why) for c in reputation["cuts"])
     assert any(any(w in r for w in why) for r in status["closed"])

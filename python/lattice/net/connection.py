@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import struct
 import time
 from collections import deque
@@ -28,7 +29,7 @@ from lattice.errors import (
     LatticeError,
     ProtocolError,
 )
-from lattice.net import wire
+from lattice.net import connpuzzle, wire
 
 if TYPE_CHECKING:
     from lattice.identity import Identity
@@ -80,6 +81,7 @@ async def handshake(
     hello: _lattice.Hello | Callable[[bytes], _lattice.Hello],
     timeout: float,
     attestation: Exchange | None = None,
+    puzzle_bits: int = 0,
 ) -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
     """Run the XX handshake; returns the channel, the peer's verified hello and the
     handshake hash. Raises :class:`ProtocolError` (timeout, malformed message, a hello that
@@ -88,7 +90,11 @@ async def handshake(
     With ``attestation`` (:mod:`lattice.net.attestation`), the challenges and evidence of
     remote attestation ride in the three messages, and ``hello`` makes the hello for an
     attestation field; the outcome is left in the exchange (``error``: the caller refuses
-    the connection with it, over the channel, so the other side learns why)."""
+    the connection with it, over the channel, so the other side learns why).
+
+    A responder with ``puzzle_bits`` asks the initiator for a connection-level proof of
+    work first (:mod:`lattice.net.connpuzzle`); an initiator answers any puzzle it is
+    asked."""
 
     def make(field: bytes) -> _lattice.Hello:
         return hello(field) if callable(hello) else hello
@@ -107,10 +113,17 @@ async def handshake(
         ex = attestation
         if initiator:
             hs = _lattice.NoiseHandshake.initiator(keypair)
-            writer.write(_record(hs.write(ex.challenge_payload() if ex else b"")))
+            message1 = hs.write(ex.challenge_payload() if ex else b"")
+            writer.write(_record(message1))
             await writer.drain()
             h1 = hs.handshake_hash
-            remote = _lattice.Hello.from_bytes(hs.read(await _read_record(reader)))
+            message2 = await _read_record(reader)
+            asked = connpuzzle.read_puzzle(message2)
+            if asked is not None:  # the responder is under a flood: work first
+                writer.write(_record(await connpuzzle.solve(message1, *asked)))
+                await writer.drain()
+                message2 = await _read_record(reader)
+            remote = _lattice.Hello.from_bytes(hs.read(message2))
             h2 = hs.handshake_hash
             check(remote, hs, h1)
             field = await ex.offer(h2, with_nonce=False) if ex else b""
@@ -118,7 +131,14 @@ async def handshake(
             await writer.drain()
         else:
             hs = _lattice.NoiseHandshake.responder(keypair)
-            challenge = hs.read(await _read_record(reader))
+            message1 = await _read_record(reader)
+            if puzzle_bits:  # before any Diffie-Hellman work of this side
+                fresh = os.urandom(32)
+                writer.write(_record(connpuzzle.puzzle_record(fresh, puzzle_bits)))
+                await writer.drain()
+                solution = await _read_record(reader)
+                connpuzzle.check_solution(message1, fresh, puzzle_bits, solution)
+            challenge = hs.read(message1)
             if ex is not None:
                 ex.read_challenge(challenge)
             h1 = hs.handshake_hash

@@ -148,8 +148,7 @@ class Node(NodeViews):
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
         self._changed = asyncio.Event()
-        # What waits for commits, in commit order (see after_commit).
-        self._after: deque[_AfterCommit] = deque()
+        self._after: deque[_AfterCommit] = deque()  # waits for commits, in order (after_commit)
         self._after_event = asyncio.Event()
         self.listen_address: tuple[str, int] | None = None
 
@@ -459,14 +458,15 @@ class Node(NodeViews):
         member: Member | None,
         release: Callable[[], None] | None = None,
     ) -> None:
-        """Handshake, admission by role, then the role's session until it ends;
-        ``release`` gives back the handshake's slot once it is over."""
+        """Handshake (with the connection puzzle, under a flood), admission by role, then
+        the role's session until it ends; ``release`` gives back the handshake's slot."""
         exchange = self.attesting.exchange()  # remote attestation rides in the handshake
         try:
             channel, remote, digest = await handshake(
                 reader, writer, initiator=initiator, keypair=self.keypair,
                 hello=self.attesting.hello if exchange else self.hello,
-                timeout=self.limits.handshake_timeout, attestation=exchange,
+                timeout=self.limits.handshake_timeout, attestation=exchange, puzzle_bits=0
+                if initiator or not self.reputation else self.reputation.bits(),
             )  # fmt: skip
             conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
         except (LatticeError, OSError) as exc:

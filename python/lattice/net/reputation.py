@@ -7,7 +7,9 @@ tokens are back (the client is *slowed*); further over, or graylisted, the conne
 A refused op counts against its sender's score, a first valid one for it; a graylisted
 identity is refused at the handshake. The penalties a replica already finds — entries
 refused for admission, fraud proofs that prove nothing, proven forks — are score inputs
-too (:meth:`Reputation.took`), as are a guest's refused ops.
+too (:meth:`Reputation.took`), as are a guest's refused ops. Under a handshake flood the
+node asks new connections for a proof of work (:meth:`Reputation.bits`,
+:mod:`lattice.net.connpuzzle`).
 
 >>> rep = Reputation(None, clock=lambda: 0.0)
 >>> key = bytes(32)
@@ -33,6 +35,7 @@ from pathlib import Path
 from lattice.batch import ReceiveResult
 from lattice.errors import AdmissionError, InvalidFraudProof, OverBudget
 from lattice.sybil.budget import Budget
+from lattice.sybil.puzzle import ConnectionPuzzle
 from lattice.sybil.scores import Scores
 
 __all__ = ["MAX_BUDGETS", "MAX_CUTS", "MAX_DELAY", "SAVE_INTERVAL", "SCORES_SUFFIX", "Reputation"]
@@ -60,6 +63,8 @@ class Reputation:
         #: The latest cuts: (wall-clock time, identity, reason).
         self.cuts: deque[tuple[float, bytes, str]] = deque(maxlen=MAX_CUTS)
         self.cut_total = 0
+        #: The connection-level proof of work asked under a handshake flood.
+        self.puzzle = ConnectionPuzzle()
         self._saved = clock()
 
     @classmethod
@@ -123,6 +128,13 @@ class Reputation:
         for proof in result.frauds:
             self.scores.forked(proof.author, now)
 
+    def bits(self) -> int:
+        """The connection puzzle to ask of a new connection now (DESIGN §11: its bits rise
+        with the handshake rate; 0 asks nothing), counting this handshake."""
+        now = self._clock()
+        self.puzzle.handshake(now)
+        return self.puzzle.bits(now)
+
     def bad_fraud_proof(self, who: bytes) -> None:
         """``who`` gossiped a fraud proof that proves nothing."""
         self.scores.bad_fraud_proof(who, self._clock())
@@ -146,6 +158,7 @@ class Reputation:
             band = self.scores.band(who, now)
             bands[band] = bands.get(band, 0) + 1
         return {
+            "puzzle_bits": self.puzzle.bits(now),
             "scored": len(self.scores),
             "bands": bands,
             "cuts": [
