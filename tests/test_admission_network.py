@@ -272,3 +272,47 @@ def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: P
             await home.stop()
 
     asyncio.run(run())
+
+
+def test_what_the_budget_allows_is_served_and_never_cut(tmp_path: Path) -> None:
+    """A known client pipelining within its burst is served in full (reading pauses while
+    the home peer works); a new client's op larger than its byte bucket is held, and the
+    next one too while that debt is repaid, not cut; a record already in the log is not
+    carried twice."""
+    from lattice.errors import StoreError
+
+    known, big = ident(40), ident(41)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        try:
+            assert home.listen_address is not None
+            async with await Client.connect(home.listen_address, known, SWARM) as client:
+                record = Admission.make(known.public_key, SWARM, 8)
+                await client.admit(record)
+                for n in range(12):  # earns the known band: 50 ops/s, a burst of 100
+                    await client.submit(b"warm %d" % n)
+                base = time.time_ns()
+                for n in range(90):
+                    op = lattice.ClientOp.create(known.signing_key, SWARM, base + n, b"p")
+                    await client.conn.send(wire.Op(op.to_bytes()))
+                acks = [await client.conn.recv() for _ in range(90)]
+                assert all(isinstance(a, wire.OpAck) for a in acks)
+                with pytest.raises(HandshakeRefused, match="admitted by proof of work already"):
+                    await client.admit(record)
+            async with await Client.connect(home.listen_address, big, SWARM) as client:
+                await client.admit(Admission.make(big.public_key, SWARM, 8))
+                await client.submit(bytes(100_000))  # 3 times the new band's byte bucket
+                await client.submit(b"and one more")  # held while the debt is repaid
+            # A store failure under a held op ends the session (no hang).
+            async def broken() -> None:
+                raise StoreError("disk gone")
+
+            home.durable = broken  # type: ignore[method-assign]
+            async with await Client.connect(home.listen_address, known, SWARM) as client:
+                with pytest.raises((HandshakeRefused, ProtocolError)):
+                    await asyncio.wait_for(client.submit(b"lost"), 10.0)
+        finally:
+            await home.stop()
+
+    asyncio.run(run())

@@ -96,8 +96,9 @@ def test_a_flood_of_new_keys_does_not_evict_an_earned_reputation(tmp_path: Path)
     s = Scores(max_tracked=100, path=tmp_path / "s.db")
     s.first_delivery(A, now=0.0, count=50)  # an honest client, seen long ago
     s.save()
-    for i in range(500):
-        s.first_delivery(i.to_bytes(32, "big"), now=1.0 + i)
+    for i in range(500):  # earning a little, or refused once (a score of -10)
+        key = i.to_bytes(32, "big")
+        (s.first_delivery if i % 2 else s.invalid)(key, now=1.0 + i)
     s.save()
     assert len(s) <= 100 and s.record(A) is not None  # the oldest, but the best earned
     s.close()

@@ -167,3 +167,40 @@ def test_a_store_from_before_wrap_keeps_refusing_replays(tmp_path: Path) -> None
     nonces.claim(CLIENT.public_key, 6, check_clock=False)
     assert later.seq == 2 and r.legacy_wraps == 1
     r.close()
+
+
+def test_a_lower_fork_not_known_here_still_judges_alike() -> None:
+    """Peer A forks at seq 5 (branches A and C; 5C admits the client) and again at 8; B wraps
+    the client's op committed to 7A. A replica that only knows the fork at 8 keeps 5C and
+    5A–7A as evidence; one that delivered 5A–7A knows the fork at 5. Both refuse B's wrap:
+    5C is not on the branch B committed to."""
+    x = replica(A, policy=None)
+    common = [x.append(b"c%d" % i) for i in range(4)]
+    xc, xb = replica(A, policy=None), replica(A, policy=None)
+    xc.receive(common)
+    xb.receive(common)
+    branch_a = [x.append(b"A%d" % i) for i in range(5, 9)]  # 5A … 8A
+    xb.receive(branch_a[:3])
+    a8b = xb.append(b"B8")
+    a5c = xc.append(Admission.make(CLIENT.public_key, SWARM, BITS).to_bytes(), Kind.ADMISSION)
+    beta = replica(B, policy=None)
+    beta.receive(common + branch_a[:3])
+    b1 = beta.wrap_client_op(op(CLIENT, 1))
+    assert b1.deps[PKS[A]] == (7, branch_a[2].id)
+    gamma = replica(C, policy=None)
+    gamma.receive([*common, a5c])
+    c1 = gamma.noop()  # carries 5C as a dependency, so it is kept where 5A is delivered
+
+    r1 = replica(D)
+    r1.receive(common)
+    r1.receive_fraud_proof(lattice.FraudProof.from_entries(branch_a[3], a8b))
+    r1.receive([c1, a5c])
+    refused = []
+    for batch in ([b1, *branch_a[:3]], branch_a[1:2], branch_a[:1]):
+        refused += [type(e) for _, e in r1.receive(batch).rejected]
+    r2 = replica(D)
+    r2.receive(common + branch_a[:3])
+    r2.receive([a5c, c1])
+    refused2 = [type(e) for _, e in r2.receive([b1]).rejected]
+    assert r1.get(b1.id) is None and r2.get(b1.id) is None
+    assert NotAdmitted in refused and refused2 == [NotAdmitted]

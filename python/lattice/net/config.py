@@ -39,6 +39,11 @@ the swarm and its members has a default::
     backend = "software"          # what it proves: none, software or tpm
     require = "software"          # what registered peers must prove (needs [trust])
 
+    [admission]                   # optional: Sybil resistance (DESIGN §11), every peer alike
+    min_bits = 20                 # an open identity's proof of work, or …
+    hops = 2                      # … vouches within this many hops of the registered peers
+    max_vouches = 16              # vouches one open identity may give
+
     [limits]                      # optional: lattice.net.connection.Limits, pending caps
     handshake_timeout = 5.0
     idle_timeout = 30.0

@@ -53,13 +53,21 @@ SAVE_INTERVAL = 5.0
 SCORES_SUFFIX = ".scores"
 
 
+def _rates(band: str, budget: Budget, size: int) -> str:
+    count, volume = budget.entries, budget.bytes
+    ops = f"{count.rate:g} ops/s" if count else "no ops"
+    kib = f"{volume.rate / 1024:g} KiB/s" if volume else "no bytes"
+    return f"{band} band: {ops}, {kib}; this one {size} bytes"
+
+
 class Reputation:
     """Scores (persisted at ``path``, or in memory) and per-identity budgets."""
 
     def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
         self.scores = Scores(path=path)
         self._clock = clock
-        self._budgets: OrderedDict[bytes, Budget] = OrderedDict()
+        #: Per identity: its budget, and until when its debt from an oversized op is held.
+        self._budgets: OrderedDict[bytes, tuple[Budget, float]] = OrderedDict()
         #: The latest cuts: (wall-clock time, identity, reason).
         self.cuts: deque[tuple[float, bytes, str]] = deque(maxlen=MAX_CUTS)
         self.cut_total = 0
@@ -82,21 +90,27 @@ class Reputation:
 
     def charge(self, who: bytes, size: int, entries: int = 1) -> float:
         """Charge ``who`` for ``entries`` of ``size`` bytes; returns the seconds to hold
-        them (0: go), or raises :class:`OverBudget` (the connection is to be cut)."""
+        them (0: go), or raises :class:`OverBudget` (the connection is to be cut). The debt
+        a single op larger than the byte bucket leaves is repaid by holding what follows,
+        never by a cut."""
         now = self._clock()
         band = self.scores.band(who, now)
         if band == "graylisted":
             raise self._cut(who, f"graylisted: score {self.scores.score(who, now):.1f}")
-        budget = self._budgets.pop(who, None)
+        budget, grace = self._budgets.pop(who, (None, 0.0))
         budget = Budget.for_band(band, now) if budget is None else budget.rebanded(band, now)
-        self._budgets[who] = budget
+        self._budgets[who] = (budget, grace)
         if len(self._budgets) > MAX_BUDGETS:
             self._budgets.popitem(last=False)
-        wait = budget.take(entries, size, now, MAX_DELAY)
-        if wait is None or wait > MAX_DELAY:
+        allowed = MAX_DELAY + max(0.0, grace - now)
+        wait = budget.take(entries, size, now, allowed)
+        if wait is None or wait > allowed:
             self.scores.overrun(who, now)
-            rate = f"{band} band: {budget.entries.rate if budget.entries else 0:g} ops/s"
-            raise self._cut(who, f"over budget ({rate})")
+            raise self._cut(who, f"over budget ({_rates(band, budget, size)})")
+        volume = budget.bytes
+        if volume is not None and size > volume.capacity:  # its debt: held, not cut, for
+            repay = now + wait + (size - volume.capacity) / volume.rate
+            self._budgets[who] = (budget, max(grace, repay))
         return wait
 
     def invalid(self, who: bytes) -> None:

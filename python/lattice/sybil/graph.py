@@ -57,7 +57,7 @@ from lattice.errors import (
     NotAdmitted,
     StoreError,
 )
-from lattice.sybil.past import Past, Position, branch_ids
+from lattice.sybil.past import Past, Position, branch
 from lattice.sybil.records import Admission, Vouch
 
 if TYPE_CHECKING:
@@ -344,17 +344,16 @@ class TrustGraph:
                 seqs[index] = s
         seqs[a] = seq - 1  # its own log before it
         chains = {}
-        for author, proof in history.forks.proofs.items():
+        for author in history.forks.proofs:
             x = history.index[author]
-            fork = proof.seq
-            if x == a or seqs[x] < fork or self._top.get(x, 0) < fork:
-                continue
+            if x == a or not seqs[x] or x not in self._top:
+                continue  # its own log, nothing of it in the past, or no record to judge
             dep = deps.get(author)
             if dep is not None and dep[0] == seqs[x]:
                 tip = dep[1]
             else:
                 tip = history.committed_id(a, x, seqs[x])
-            chains[x] = (fork, branch_ids(history, author, fork, (seqs[x], tip), entry))
+            chains[x] = branch(history, author, (seqs[x], tip), entry)
         return Past(seqs, chains)
 
     def judge(

@@ -238,13 +238,13 @@ class Scores:
 
     def _forget_one(self) -> None:
         """Make room (a tenth of the table at once, so a flood of new keys costs little):
-        forget the scores nearest zero first (the oldest first among equals): the
-        positive, smallest first, then the negative, least bad first, and forked ones last,
-        so a flood of new keys evicts neither an earned reputation nor a bad score (which
-        would wash it away)."""
+        forget the scores nearest zero first, whatever their sign (the oldest first among
+        equals), and graylisted and forked ones last — so a flood of new or mildly
+        penalised keys evicts neither an earned reputation nor a score bad enough to
+        graylist (which it would wash away)."""
         p = self.params
         ranked = sorted(
-            (r.forked, score < 0, abs(score), r.seen, k)
+            (r.forked, score < p.graylist, abs(score), r.seen, k)
             for k, r in self._records.items()
             for score in (r.score(p),)
         )

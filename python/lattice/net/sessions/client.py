@@ -31,7 +31,7 @@ from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
 from lattice.net.nonces import ClientNonces
-from lattice.net.quota import quota_for
+from lattice.net.quota import Quota, quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.replica import Replica
 from lattice.sybil.records import Admission, Vouch
@@ -59,7 +59,7 @@ log = logging.getLogger("lattice.node")
 MAX_CLIENTS = 256
 #: Connections of one client key at once (one key must not take every slot).
 MAX_SESSIONS_PER_CLIENT = 4
-#: Ops (or records) of one connection held for its budget at once; one more cuts it.
+#: Ops (or records) of one connection read and waiting at once (reading pauses past it).
 MAX_HELD_OPS = 64
 
 
@@ -108,9 +108,11 @@ class ClientSession(Session):
                 await self.serve(await self.recv())
         # Budgeted: ops are read on and held until due, so a client sending faster than
         # its band is slowed while it is a little over, and cut once it is further over
-        # (what it was let through before is served first).
-        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]] = asyncio.Queue()
+        # (what it was let through before is served first). At most MAX_HELD_OPS wait:
+        # past that, reading pauses (TCP pushes back), as it does in an open swarm.
+        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]] = asyncio.Queue(MAX_HELD_OPS)
         worker = asyncio.get_running_loop().create_task(self._serve_held(held))
+        worker.add_done_callback(self._worker_done)
         try:
             while True:
                 try:
@@ -121,15 +123,22 @@ class ClientSession(Session):
                         raise failure from None  # why the worker closed the connection
                     raise
                 try:
-                    held.put_nowait((self.due(msg, held.qsize()), msg))
+                    due = self.due(msg)
                 except OverBudget as exc:
-                    held.put_nowait((0.0, exc.message))  # the worker cuts when it gets there
+                    await held.put((0.0, exc.message))  # the worker cuts when it gets there
                     await worker
                     raise
+                await held.put((due, msg))
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, LatticeError, OSError):
                 await worker
+
+    def _worker_done(self, worker: asyncio.Task[None]) -> None:
+        """A worker that failed (a refusal, a store failure) ends the session: close the
+        connection, so the reader's ``recv`` ends too and reports why."""
+        if not worker.cancelled() and worker.exception() is not None:
+            self.node.spawn(self.conn.close())
 
     async def recv(self) -> wire.Op | wire.Admit:
         """The next op or record (pings are skipped); anything else ends the session."""
@@ -175,23 +184,19 @@ class ClientSession(Session):
             except LatticeError as exc:
                 await self.refused("record", exc)
             await node.durable()
-        if node.reputation is not None:
-            node.reputation.delivered(self.conn.remote)
+        if node.reputation is not None and isinstance(msg, wire.Op):
+            node.reputation.delivered(self.conn.remote)  # ops earn a score; records do not
         node.relay([entry])
         await self.conn.send(wire.OpAck(entry.id, entry.seq))
 
-    def due(self, msg: wire.Op | wire.Admit, held: int) -> float:
-        """When (on the loop's clock) an op or record is due under the client's budget,
-        with ``held`` of its ops held already; :class:`OverBudget` if it is too far over
-        (the cut is recorded in the node's reputation)."""
-        reputation, who = self.node.reputation, self.conn.remote
+    def due(self, msg: wire.Op | wire.Admit) -> float:
+        """When (on the loop's clock) an op or record is due under the client's budget;
+        :class:`OverBudget` if it is too far over (the cut is recorded in the node's
+        reputation)."""
+        reputation = self.node.reputation
         assert reputation is not None
-        if held >= MAX_HELD_OPS:
-            reason = f"more than {MAX_HELD_OPS} ops held for the budget"
-            reputation.cut(who, reason)
-            raise OverBudget(reason, author=who)
         size = len(msg.op) if isinstance(msg, wire.Op) else len(msg.record)
-        return asyncio.get_running_loop().time() + reputation.charge(who, size)
+        return asyncio.get_running_loop().time() + reputation.charge(self.conn.remote, size)
 
     async def refused(self, what: str, exc: LatticeError) -> NoReturn:
         """Refuse an op or record: it counts against the client, and ends the session."""
@@ -207,35 +212,46 @@ class ClientSession(Session):
         if replica.trust is None:
             raise ProtocolError("this swarm has no admission policy", author=client)
         self.node.selfcheck.require()
+        trust = replica.trust
+        self.quota().take(len(record), time.monotonic())  # records count as ops do
         if kind == Kind.ADMISSION:
             admission = Admission.from_bytes(record)
             if admission.key != client:
                 raise ProtocolError("an admission record of another key", author=client)
+            if trust.proved_work(client):
+                raise ProtocolError("this key is admitted by proof of work already", author=client)
             return replica.append(admission.to_bytes(), Kind.ADMISSION)
         vouch = Vouch.from_bytes(record)
         if client not in (vouch.voucher, vouch.subject):
             raise ProtocolError("a vouch the client neither gave nor received", author=client)
+        if not vouch.revokes and vouch.subject in trust.vouched(vouch.voucher):
+            raise ProtocolError("this vouch is in the log already", author=client)
         return replica.append(vouch.to_bytes(), Kind.VOUCH)
+
+    def quota(self) -> Quota:
+        """This client's quota of ops and bytes per minute (across its connections)."""
+        node, config = self.node, self.node.config
+        return quota_for(
+            node.client_quotas,
+            self.conn.remote,
+            config.client_ops_per_minute,
+            config.client_bytes_per_minute,
+            time.monotonic(),
+        )
 
     def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),
         each once (:mod:`lattice.net.nonces`: two sessions of one client may interleave),
         within its quota. Returns the wrapping entry and the op's nonce."""
         client, node = self.conn.remote, self.node
-        nonces, config, replica = node.client_nonces, node.config, node.replica
+        nonces, replica = node.client_nonces, node.replica
         node.selfcheck.require()  # the home peer signs the wrapping entry
         op = _lattice.ClientOp.from_bytes(data)
         if op.client != client:
             raise ProtocolError("an op signed by another client", author=client)
         replica.check_client_op(op)
         now = time.monotonic()
-        quota = quota_for(
-            node.client_quotas,
-            client,
-            config.client_ops_per_minute,
-            config.client_bytes_per_minute,
-            now,
-        )
+        quota = self.quota()
         quota.check(len(data), now)
         # Claimed only once the op is known good: a bad one cannot move the window.
         nonces.claim(client, op.nonce)
