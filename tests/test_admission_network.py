@@ -240,7 +240,7 @@ def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: P
             # A node that takes 1 handshake a second, flooded with 80: it asks for work.
             home.reputation.puzzle = puzzle = ConnectionPuzzle(target_rate=1.0, max_bits=10)
             for _ in range(80):
-                puzzle.handshake(time.time())
+                puzzle.handshake(time.monotonic())
             await asyncio.sleep(0.15)
             assert home.reputation.bits() > 0
             async with await Client.connect(home.listen_address, worker, SWARM) as client:
@@ -304,6 +304,7 @@ def test_what_the_budget_allows_is_served_and_never_cut(tmp_path: Path) -> None:
                 await client.admit(Admission.make(big.public_key, SWARM, 8))
                 await client.submit(bytes(100_000))  # 3 times the new band's byte bucket
                 await client.submit(b"and one more")  # held while the debt is repaid
+
             # A store failure under a held op ends the session (no hang).
             async def broken() -> None:
                 raise StoreError("disk gone")

@@ -80,6 +80,9 @@ def test_a_kept_branchs_record_survives_a_restart(tmp_path: Path) -> None:
     assert r.get(h["b1"].id) is not None and h["a2"].id in {e.id for e in r.evidence()}
     r.close()
     r = replica(D, path=tmp_path / "d.db")
+    # Without a past, only delivered records count: a2 is evidence on a branch this
+    # replica did not deliver (only an entry committed to it may count it).
+    assert not r.trust.admitted(CLIENT.public_key)
     result = r.receive([h["c1"]])
     assert [type(e) for _, e in result.rejected] == [NotAdmitted]
     r.close()

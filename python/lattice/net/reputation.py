@@ -63,9 +63,12 @@ def _rates(band: str, budget: Budget, size: int) -> str:
 class Reputation:
     """Scores (persisted at ``path``, or in memory) and per-identity budgets."""
 
-    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path | None, clock: Callable[[], float] | None = None) -> None:
         self.scores = Scores(path=path)
-        self._clock = clock
+        # Scores outlive the process, so they decay by the wall clock; buckets and the
+        # puzzle run on a clock that never steps back (one clock for both, if given).
+        self._clock = time.time if clock is None else clock
+        self._tick = time.monotonic if clock is None else clock
         #: Per identity: its budget, and until when its debt from an oversized op is held.
         self._budgets: OrderedDict[bytes, tuple[Budget, float]] = OrderedDict()
         #: The latest cuts: (wall-clock time, identity, reason).
@@ -73,7 +76,7 @@ class Reputation:
         self.cut_total = 0
         #: The connection-level proof of work asked under a handshake flood.
         self.puzzle = ConnectionPuzzle()
-        self._saved = clock()
+        self._saved = self._clock()
 
     @classmethod
     def beside(cls, store: Path | None) -> Reputation:
@@ -93,23 +96,23 @@ class Reputation:
         them (0: go), or raises :class:`OverBudget` (the connection is to be cut). The debt
         a single op larger than the byte bucket leaves is repaid by holding what follows,
         never by a cut."""
-        now = self._clock()
+        now, tick = self._clock(), self._tick()
         band = self.scores.band(who, now)
         if band == "graylisted":
             raise self._cut(who, f"graylisted: score {self.scores.score(who, now):.1f}")
         budget, grace = self._budgets.pop(who, (None, 0.0))
-        budget = Budget.for_band(band, now) if budget is None else budget.rebanded(band, now)
+        budget = Budget.for_band(band, tick) if budget is None else budget.rebanded(band, tick)
         self._budgets[who] = (budget, grace)
         if len(self._budgets) > MAX_BUDGETS:
             self._budgets.popitem(last=False)
-        allowed = MAX_DELAY + max(0.0, grace - now)
-        wait = budget.take(entries, size, now, allowed)
+        allowed = MAX_DELAY + max(0.0, grace - tick)
+        wait = budget.take(entries, size, tick, allowed)
         if wait is None or wait > allowed:
             self.scores.overrun(who, now)
             raise self._cut(who, f"over budget ({_rates(band, budget, size)})")
         volume = budget.bytes
         if volume is not None and size > volume.capacity:  # its debt: held, not cut, for
-            repay = now + wait + (size - volume.capacity) / volume.rate
+            repay = tick + wait + (size - volume.capacity) / volume.rate
             self._budgets[who] = (budget, max(grace, repay))
         return wait
 
@@ -145,7 +148,7 @@ class Reputation:
     def bits(self) -> int:
         """The connection puzzle to ask of a new connection now (DESIGN §11: its bits rise
         with the handshake rate; 0 asks nothing), counting this handshake."""
-        now = self._clock()
+        now = self._tick()
         self.puzzle.handshake(now)
         return self.puzzle.bits(now)
 
@@ -172,7 +175,7 @@ class Reputation:
             band = self.scores.band(who, now)
             bands[band] = bands.get(band, 0) + 1
         return {
-            "puzzle_bits": self.puzzle.bits(now),
+            "puzzle_bits": self.puzzle.bits(self._tick()),
             "scored": len(self.scores),
             "bands": bands,
             "cuts": [

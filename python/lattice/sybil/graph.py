@@ -118,10 +118,6 @@ class AdmissionPolicy:
         return f"hops={self.hops},min_bits={self.min_bits},max_vouches={self.max_vouches}".encode()
 
 
-def _seen(position: Position, past: Past | None) -> bool:
-    return past is None or past.holds(position)
-
-
 def _past(frontier: Frontier) -> Past | None:
     if frontier is None or isinstance(frontier, Past):
         return frontier
@@ -152,6 +148,8 @@ class TrustGraph:
         self._given: dict[bytes, list[tuple[Position, bytes]]] = {}
         # The highest seq carrying a record, by carrier index (does a fork matter here?).
         self._top: dict[int, int] = {}
+        # The ids of entries kept as evidence whose records were taken.
+        self._kept: set[bytes] = set()
 
     # --- records -----------------------------------------------------------------------
 
@@ -187,6 +185,7 @@ class TrustGraph:
                 return False
         except LatticeError:
             return False
+        self._kept.add(entry.id)
         self.record(entry.kind, entry.payload, author_index, entry.seq, entry.id)
         return True
 
@@ -238,15 +237,20 @@ class TrustGraph:
 
     # --- queries -----------------------------------------------------------------------
 
+    def _seen(self, position: Position, past: Past | None) -> bool:
+        # No past given: every record delivered here (not those only kept as evidence,
+        # on branches of a forked carrier that no entry here may have committed to).
+        return position[2] not in self._kept if past is None else past.holds(position)
+
     def revoked(self, identity: bytes, frontier: Frontier = None) -> bool:
         """Whether a registered peer revoked ``identity`` within ``frontier``."""
         past = _past(frontier)
-        return any(_seen(p, past) for p in self._revoked.get(identity, ()))
+        return any(self._seen(p, past) for p in self._revoked.get(identity, ()))
 
     def proved_work(self, identity: bytes, frontier: Frontier = None) -> bool:
         """Whether an admission record of ``identity`` lies within ``frontier``."""
         past = _past(frontier)
-        return any(_seen(p, past) for p in self._pow.get(identity, ()))
+        return any(self._seen(p, past) for p in self._pow.get(identity, ()))
 
     def distance(self, identity: bytes, frontier: Frontier = None) -> int | None:
         """Vouch steps from the registered peers to ``identity`` within ``frontier`` (0 for
@@ -260,7 +264,7 @@ class TrustGraph:
             return None
         best = None
         for position, voucher in self._vouches.get(identity, ()):
-            if not _seen(position, frontier):
+            if not self._seen(position, frontier):
                 continue
             if voucher in self.registered:
                 return 1
@@ -271,7 +275,8 @@ class TrustGraph:
         return best
 
     def admitted(self, identity: bytes, frontier: Frontier = None) -> bool:
-        """Whether ``identity`` is admitted within ``frontier`` (None: everything recorded)."""
+        """Whether ``identity`` is admitted within ``frontier`` (None: every record of a
+        delivered entry)."""
         frontier = _past(frontier)
         if identity in self.registered:
             return True
@@ -317,7 +322,7 @@ class TrustGraph:
         """The identities ``voucher`` vouched for within ``frontier`` (a vouch given twice
         counts once)."""
         past = _past(frontier)
-        return {subject for p, subject in self._given.get(voucher, ()) if _seen(p, past)}
+        return {subject for p, subject in self._given.get(voucher, ()) if self._seen(p, past)}
 
     def vouches_given(self, voucher: bytes, frontier: Frontier = None) -> int:
         """How many identities ``voucher`` vouched for within ``frontier``."""
