@@ -317,3 +317,42 @@ def test_what_the_budget_allows_is_served_and_never_cut(tmp_path: Path) -> None:
             await home.stop()
 
     asyncio.run(run())
+
+
+def test_a_registered_peer_is_paced_once_throttled_and_cut_once_graylisted() -> None:
+    from lattice.errors import OverBudget
+    from lattice.net.reputation import Reputation
+
+    peer = ident(50)
+    rep = Reputation(None, clock=lambda: 0.0)
+    assert rep.peer_hold(peer.public_key, 1000, 1 << 20) == 0.0  # good standing: credit only
+    rep.invalid(peer.public_key)
+    rep.invalid(peer.public_key)  # -40: throttled (1 entry/s, 8 KiB/s on a peer link)
+    assert rep.peer_hold(peer.public_key, 4, 1024) == 4.0
+    assert rep.peer_hold(peer.public_key, 1, 16 * 1024) == 2.0
+    rep.invalid(peer.public_key)  # -90: graylisted
+    with pytest.raises(OverBudget, match="graylisted peer"):
+        rep.peer_hold(peer.public_key, 1, 1)
+    with pytest.raises(OverBudget, match="graylisted"):
+        rep.admit(peer.public_key)  # and refused at the handshake
+
+
+def test_registered_peers_in_good_standing_sync_unhindered(tmp_path: Path) -> None:
+    async def run() -> None:
+        nodes = await local_swarm(2, tmp_path, admission=POLICY)
+        try:
+            for n in range(300):
+                nodes[0].append(b"entry %d" % n)
+            await nodes[0].durable()
+            for _ in range(200):
+                if nodes[1].replica.head(nodes[0].me) >= 300:
+                    break
+                await asyncio.sleep(0.05)
+            assert nodes[1].replica.head(nodes[0].me) >= 300
+            assert nodes[1].reputation is not None
+            assert nodes[1].reputation.band(nodes[0].me) in ("known", "good")
+        finally:
+            for node in nodes:
+                await node.stop()
+
+    asyncio.run(run())

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lattice.batch import ReceiveResult
 from lattice.errors import AdmissionError, InvalidFraudProof, OverBudget
-from lattice.sybil.budget import Budget
+from lattice.sybil.budget import BAND_RATES, PEER_LINK_SCALE, Budget
 from lattice.sybil.puzzle import ConnectionPuzzle
 from lattice.sybil.scores import Scores
 
@@ -115,6 +115,20 @@ class Reputation:
             repay = tick + wait + (size - volume.capacity) / volume.rate
             self._budgets[who] = (budget, max(grace, repay))
         return wait
+
+    def peer_hold(self, who: bytes, entries: int, size: int) -> float:
+        """The seconds to hold a frame of ``entries`` entries (``size`` bytes) from the
+        registered peer ``who``: none in a good standing (credit paces it, §7); paced at
+        the throttled band's link rate once its score is throttled (it carries invalid
+        wraps, bad fraud proofs …); :class:`OverBudget` once graylisted."""
+        now = self._clock()
+        band = self.scores.band(who, now)
+        if band == "graylisted":
+            raise self._cut(who, f"graylisted peer: score {self.scores.score(who, now):.1f}")
+        if band != "throttled":
+            return 0.0
+        rate, scale = BAND_RATES["throttled"], PEER_LINK_SCALE
+        return max(entries / (rate.entries * scale), size / (rate.bytes * scale))
 
     def invalid(self, who: bytes) -> None:
         """``who`` sent an op or record that was refused."""

@@ -104,6 +104,8 @@ class PeerSession(Session):
             raise HandshakeRefused("dialled one peer, reached another", author=conn.remote)
         if conn.remote in node.replica.blocklist:
             raise HandshakeRefused("peer is blocklisted (proven fork)", author=conn.remote)
+        if node.reputation is not None:
+            node.reputation.admit(conn.remote)  # graylisted: refused until its score decays
 
     def ended(self) -> None:
         super().ended()
@@ -181,6 +183,10 @@ class PeerSession(Session):
                     self.send_soon(wire.Request(requests[: wire.MAX_REQUESTS]))
                 node.spawn(self._stream({a: s for a, (s, _) in heads.items()}))
             case wire.Entries(entries):
+                if node.reputation is not None:  # a throttled peer is paced (DESIGN §11)
+                    hold = node.reputation.peer_hold(remote, len(entries), sum(map(len, entries)))
+                    if hold:
+                        await asyncio.sleep(hold)  # its credit runs out meanwhile
                 self._received(entries)
             case wire.Request(missing):
                 # Answered only while this link's queue has room; a peer that asks and
