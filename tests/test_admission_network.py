@@ -205,25 +205,33 @@ def test_lattice_vouch_asks_the_running_node(tmp_path: Path) -> None:
 def test_a_replica_s_penalties_are_score_inputs() -> None:
     from lattice.net.reputation import Reputation
 
-    a, b = ident(20), ident(21)
-    peers = [a.public_key, b.public_key]
+    a, b, c = ident(20), ident(21), ident(24)
+    peers = [a.public_key, b.public_key, c.public_key]
     sender = lattice.Replica(b, peers=peers, admission=None)
     good = sender.append(b"data")
     bad = sender.wrap_client_op(lattice.ClientOp.create(ident(22).signing_key, SWARM, 1, b"x"))
     r = lattice.Replica(a, peers=peers, admission=POLICY)
     result = r.receive([good, bad])
     rep = Reputation(None, clock=lambda: 0.0)
+    rep.follow(r.penalties)  # where they stand: nothing scored
     rep.took(result, b.public_key)
+    rep.follow(r.penalties)  # as a node's timer does: b's refused wrap counted (once)
+    rep.follow(r.penalties)
     record = rep.scores.record(b.public_key)
-    assert record is not None and record.first == 1 and record.invalid == 1
+    assert record is not None and record.first == 1 and record.invalid == 0
+    # (the first follow noted the refusal already made; a new one counts)
+    other = lattice.Replica(c, peers=peers, admission=None)
+    stranger_op = lattice.ClientOp.create(ident(23).signing_key, SWARM, 1, b"y")
+    r.receive([other.wrap_client_op(stranger_op)])
+    rep.follow(r.penalties)
+    rep.follow(r.penalties)
+    assert rep.scores.record(c.public_key).invalid == 1  # type: ignore[union-attr]
     # A fork proven: its author to the floor, for good.
     twin = lattice.Replica(b, peers=peers, admission=None)
     result = r.receive([twin.append(b"another first entry")])
     assert result.frauds
     rep.took(result, a.public_key)
     assert rep.band(b.public_key) == "graylisted"
-    rep.bad_fraud_proof(a.public_key)
-    assert rep.scores.record(a.public_key).frauds == 1  # type: ignore[union-attr]
 
 
 def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: Path) -> None:

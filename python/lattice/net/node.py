@@ -587,7 +587,7 @@ class Node(NodeViews):
         while self._running:
             await asyncio.sleep(TICK)
             if self.reputation is not None:
-                self.reputation.tick()
+                self.reputation.tick(self.replica.penalties)
             if self.selfcheck.ready:  # FRAUD entries found before it might sign
                 announced = self.replica.announce_deferred()
                 if announced:

@@ -5,9 +5,10 @@ sends. Within budget an op goes through at once; a little over, it is held until
 tokens are back (the client is *slowed*); further over, or graylisted, the connection is
 *cut* (:class:`~lattice.errors.OverBudget`) and the reason kept for ``lattice status``.
 A refused op counts against its sender's score, a first valid one for it; a graylisted
-identity is refused at the handshake. The penalties a replica already finds — entries
-refused for admission, fraud proofs that prove nothing, proven forks — are score inputs
-too (:meth:`Reputation.took`), as are a guest's refused ops. Under a handshake flood the
+identity is refused at the handshake. The penalties a replica already counts — entries
+refused for admission, fraud proofs that prove nothing, a document's refused ops — are
+score inputs too (:meth:`Reputation.follow`), as are proven forks and first deliveries
+from peers (:meth:`Reputation.took`) and a guest's refused ops. Under a handshake flood the
 node asks new connections for a proof of work (:meth:`Reputation.bits`,
 :mod:`lattice.net.connpuzzle`).
 
@@ -29,11 +30,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from lattice.batch import ReceiveResult
-from lattice.errors import AdmissionError, InvalidFraudProof, OverBudget
+from lattice.errors import OverBudget
 from lattice.sybil.budget import BAND_RATES, PEER_LINK_SCALE, Budget
 from lattice.sybil.puzzle import ConnectionPuzzle
 from lattice.sybil.scores import Scores
@@ -74,6 +75,7 @@ class Reputation:
         #: The latest cuts: (wall-clock time, identity, reason).
         self.cuts: deque[tuple[float, bytes, str]] = deque(maxlen=MAX_CUTS)
         self.cut_total = 0
+        self._penalties: dict[bytes, int] | None = None  # the replica's, as last followed
         #: The connection-level proof of work asked under a handshake flood.
         self.puzzle = ConnectionPuzzle()
         self._saved = self._clock()
@@ -144,20 +146,27 @@ class Reputation:
         self.cut_total += 1
 
     def took(self, result: ReceiveResult, source: bytes | None) -> None:
-        """What a receive from peer ``source`` says of its authors (DESIGN §11): entries it
-        was first to bring count for it, an entry refused for admission or a bad fraud
-        proof counts against the entry's author, and a proven fork sends its author to
-        the floor."""
+        """What a receive from peer ``source`` says: entries it was first to bring count
+        for it, and a proven fork sends its author to the floor."""
         now = self._clock()
         if source is not None and result.delivered:
             self.scores.first_delivery(source, now, len(result.delivered))
-        for _, exc in result.rejected:
-            if isinstance(exc, InvalidFraudProof) and exc.author is not None:
-                self.scores.bad_fraud_proof(exc.author, now)
-            elif isinstance(exc, AdmissionError) and exc.author is not None:
-                self.scores.invalid(exc.author, now)
         for proof in result.frauds:
             self.scores.forked(proof.author, now)
+
+    def follow(self, penalties: Mapping[bytes, int]) -> None:
+        """Take the penalties a replica counted since the last call as invalid data of
+        each peer (DESIGN §11): entries refused for admission, fraud proofs that prove
+        nothing, a document's refused ops. The first call only notes where they stand."""
+        if self._penalties is None:
+            self._penalties = dict(penalties)
+            return
+        now = self._clock()
+        for peer, count in penalties.items():
+            new = count - self._penalties.get(peer, 0)
+            if new > 0:
+                self.scores.invalid(peer, now, new)
+                self._penalties[peer] = count
 
     def bits(self) -> int:
         """The connection puzzle to ask of a new connection now (DESIGN §11: its bits rise
@@ -166,16 +175,15 @@ class Reputation:
         self.puzzle.handshake(now)
         return self.puzzle.bits(now)
 
-    def bad_fraud_proof(self, who: bytes) -> None:
-        """``who`` gossiped a fraud proof that proves nothing."""
-        self.scores.bad_fraud_proof(who, self._clock())
-
     def _cut(self, who: bytes, reason: str) -> OverBudget:
         self.cut(who, reason)
         return OverBudget(reason, author=who)
 
-    def tick(self) -> None:
-        """Save the scores if :data:`SAVE_INTERVAL` has passed (a node's timer)."""
+    def tick(self, penalties: Mapping[bytes, int] | None = None) -> None:
+        """A node's timer: follow its replica's ``penalties``, and save the scores if
+        :data:`SAVE_INTERVAL` has passed."""
+        if penalties is not None:
+            self.follow(penalties)
         now = self._clock()
         if now - self._saved >= SAVE_INTERVAL:
             self._saved = now

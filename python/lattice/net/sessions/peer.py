@@ -200,8 +200,6 @@ class PeerSession(Session):
                 try:
                     news = node.replica.receive_fraud_proof(proof, sender=remote)
                 except InvalidFraudProof:
-                    if node.reputation is not None:
-                        node.reputation.bad_fraud_proof(remote)
                     if node.replica.penalties.get(remote, 0) >= MAX_PENALTIES:
                         raise ProtocolError(
                             "too many invalid fraud proofs", author=remote
