@@ -276,6 +276,9 @@ def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: P
             writer.close()
             await asyncio.sleep(0.05)
             assert any("puzzle not solved" in r for r in home.closed_reasons)
+            # An initiator works for at most 24 bits (a hostile responder asks for more).
+            with pytest.raises(lattice.errors.HandshakeRefused, match="at most 24"):
+                await connpuzzle.solve(message1, bytes(32), 25)
         finally:
             await home.stop()
 
@@ -307,7 +310,9 @@ def test_what_the_budget_allows_is_served_and_never_cut(tmp_path: Path) -> None:
                 acks = [await client.conn.recv() for _ in range(90)]
                 assert all(isinstance(a, wire.OpAck) for a in acks)
                 with pytest.raises(HandshakeRefused, match="admitted by proof of work already"):
-                    await client.admit(record)
+                    await client.admit(record)  # a retry: refused, not held against it
+            assert home.reputation is not None
+            assert home.reputation.scores.record(known.public_key).invalid == 0  # type: ignore[union-attr]
             async with await Client.connect(home.listen_address, big, SWARM) as client:
                 await client.admit(Admission.make(big.public_key, SWARM, 8))
                 await client.submit(bytes(100_000))  # 3 times the new band's byte bucket

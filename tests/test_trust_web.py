@@ -90,6 +90,9 @@ def test_the_trust_table_takes_web_of_trust_hops(tmp_path: Path) -> None:
         load(tmp_path / "a.toml")
     (tmp_path / "a.toml").write_text(text + "\n[admission]\nmin_bits = 8\n")
     assert load(tmp_path / "a.toml").trust == TrustConfig(1, (), 1)
+    (tmp_path / "a.toml").write_text(text + "\n[admission]\nmin_bits = 8\nhops = 0\n")
+    with pytest.raises(InvalidArgument, match="beyond \\[admission\\] hops 0"):
+        load(tmp_path / "a.toml")
 
 
 def test_a_node_s_machines_trust_the_replica_s_web() -> None:
@@ -104,3 +107,16 @@ def test_a_node_s_machines_trust_the_replica_s_web() -> None:
     assert machines.policy.status(pinned.output) == "admitted"
     with pytest.raises(InvalidArgument, match="trust graph"):
         Machines(lattice.Replica(PEER, peers=[PEER.public_key]), TrustConfig(1, (), 1))
+
+
+def test_a_named_builder_may_be_called_anything_and_a_revoked_dissenter_stops_counting() -> None:
+    graph = web_graph()
+    policy = Policy({"web:ci": NAMED.public_key}, 1, web=lambda: graph.within(2))
+    policy.add(attest(MANIFEST, NAMED))
+    assert policy.status(MANIFEST.output) == "admitted"  # the name is only a name
+    other = dataclasses.replace(MANIFEST, output={"sha256": "99" * 32})
+    policy.add(attest(other, B))  # B (in the web) attests another output: dissent
+    assert policy.status(MANIFEST.output).startswith("quarantined")
+    revoke = Vouch.create(PEER, SWARM, B.public_key, revoke=True)
+    graph.record(int(Kind.VOUCH), revoke.to_bytes(), 0, 4)
+    assert policy.status(MANIFEST.output) == "admitted"  # a revoked dissenter: no more

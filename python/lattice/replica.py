@@ -388,7 +388,7 @@ class Replica(Queries, Durability, Listeners):
 
     def _reject(self, entry: _lattice.Entry, exc: LatticeError, data: bytes | None = None) -> None:
         if isinstance(exc, InvalidFraudProof | AdmissionError) and entry.author in self._logs:
-            self._penalise(entry.author)
+            self.penalise(entry.author, entry.id)  # once per entry, however often it comes
         self._batch.rejected.append((entry.to_bytes() if data is None else data, exc))
 
     def _admit(self, entry: _lattice.Entry) -> None:

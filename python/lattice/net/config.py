@@ -349,8 +349,14 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
     shares = _shares(f, raw.get("shares", []))
     trust = None if "trust" not in raw else parse_trust(f, raw["trust"])
     admission = None if "admission" not in raw else _admission(f, raw)
-    if trust is not None and trust.web_hops is not None and admission is None:
-        raise f.error("[trust] web_of_trust_hops needs [admission]: the trust graph it reads")
+    if trust is not None and trust.web_hops is not None:
+        if admission is None:
+            raise f.error("[trust] web_of_trust_hops needs [admission]: the trust graph it reads")
+        if trust.web_hops > admission.hops:
+            raise f.error(
+                f"[trust] web_of_trust_hops {trust.web_hops} is beyond [admission] hops "
+                f"{admission.hops}: a builder the swarm does not admit would be trusted"
+            )
 
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default

@@ -82,6 +82,7 @@ async def handshake(
     timeout: float,
     attestation: Exchange | None = None,
     puzzle_bits: int = 0,
+    solved: Callable[[], None] | None = None,
 ) -> tuple[_lattice.NoiseChannel, _lattice.Hello, bytes]:
     """Run the XX handshake; returns the channel, the peer's verified hello and the
     handshake hash. Raises :class:`ProtocolError` (timeout, malformed message, a hello that
@@ -93,8 +94,8 @@ async def handshake(
     the connection with it, over the channel, so the other side learns why).
 
     A responder with ``puzzle_bits`` asks the initiator for a connection-level proof of
-    work first (:mod:`lattice.net.connpuzzle`); an initiator answers any puzzle it is
-    asked."""
+    work first (:mod:`lattice.net.connpuzzle`), and calls ``solved`` once a handshake got
+    past it (or was asked nothing); an initiator answers a puzzle of up to 24 bits."""
 
     def make(field: bytes) -> _lattice.Hello:
         return hello(field) if callable(hello) else hello
@@ -138,6 +139,8 @@ async def handshake(
                 await writer.drain()
                 solution = await _read_record(reader)
                 connpuzzle.check_solution(message1, fresh, puzzle_bits, solution)
+            if solved is not None:
+                solved()  # counted only now: unsolved attempts cost the flood, not the rate
             challenge = hs.read(message1)
             if ex is not None:
                 ex.read_challenge(challenge)

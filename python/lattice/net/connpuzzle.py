@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import threading
 
 from lattice import _lattice
 from lattice.errors import HandshakeRefused, LatticeError
 
 __all__ = [
+    "MAX_ANSWERED_BITS",
     "PUZZLE_LEN",
     "PUZZLE_MAGIC",
     "check_solution",
@@ -42,6 +44,8 @@ __all__ = [
 PUZZLE_MAGIC = b"LATTPZL1"
 #: A puzzle record's length: magic, challenge, bits.
 PUZZLE_LEN = len(PUZZLE_MAGIC) + 32 + 1
+#: The most an initiator works for (a node asks at most 24: lattice.sybil.puzzle).
+MAX_ANSWERED_BITS = 24
 _U64 = struct.Struct(">Q")
 
 
@@ -76,8 +80,25 @@ def check_solution(message1: bytes, challenge: bytes, bits: int, solution: bytes
 
 
 async def solve(message1: bytes, challenge: bytes, bits: int) -> bytes:
-    """A solution, searched on every core off the event loop."""
+    """A solution, searched on every core off the event loop; a puzzle above
+    :data:`MAX_ANSWERED_BITS` is refused (a hostile responder would keep the cores busy),
+    and the search stops once it is cancelled or has tried 64 times the expected work."""
+    if bits > MAX_ANSWERED_BITS:
+        raise HandshakeRefused(
+            f"a connection puzzle of {bits} bits (this side answers at most {MAX_ANSWERED_BITS})"
+        )
     key = puzzle_key(message1)
-    nonce = await asyncio.to_thread(_lattice.pow_search, key, challenge, bits)
-    assert nonce is not None  # an unbounded search always ends
+    stop = threading.Event()
+
+    def search() -> int | None:
+        return _lattice.pow_search(
+            key, challenge, bits, attempts=64 << bits, progress=lambda _: not stop.is_set()
+        )
+
+    try:
+        nonce = await asyncio.to_thread(search)
+    finally:
+        stop.set()  # a cancelled handshake stops its search within a million attempts
+    if nonce is None:
+        raise HandshakeRefused(f"no solution found for a {bits}-bit connection puzzle")
     return _U64.pack(nonce)

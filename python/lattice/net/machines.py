@@ -81,7 +81,7 @@ class Machines:
         self._blobs: Blobs | None = None  # followed from the first publish on
         #: One policy for the node, fed by the log's attestations (through each document).
         graph = replica.trust  # the web of trust's builders, if [trust] asks for them
-        web = None if graph is None else graph.within
+        web = None if graph is None else (lambda k: graph.within(k) - replica.blocklist)
         self.policy: Policy | None = None if trust is None else trust.policy(web)
         self.open_docs: dict[tuple[bytes, bytes], WasmDoc] = {}
         #: Told the SHA-256 of each blob a document instantiates (remote attestation

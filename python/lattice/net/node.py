@@ -465,8 +465,8 @@ class Node(NodeViews):
             channel, remote, digest = await handshake(
                 reader, writer, initiator=initiator, keypair=self.keypair,
                 hello=self.attesting.hello if exchange else self.hello,
-                timeout=self.limits.handshake_timeout, attestation=exchange, puzzle_bits=0
-                if initiator or not self.reputation else self.reputation.bits(),
+                timeout=self.limits.handshake_timeout, attestation=exchange,
+                **({} if initiator or not self.reputation else self.reputation.puzzle_args()),
             )  # fmt: skip
             conn = Connection(reader, writer, channel, remote, digest, self.limits, initiator)
         except (LatticeError, OSError) as exc:

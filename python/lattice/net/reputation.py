@@ -32,6 +32,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from lattice.batch import ReceiveResult
 from lattice.errors import OverBudget
@@ -113,9 +114,10 @@ class Reputation:
             self.scores.overrun(who, now)
             raise self._cut(who, f"over budget ({_rates(band, budget, size)})")
         volume = budget.bytes
-        if volume is not None and size > volume.capacity:  # its debt: held, not cut, for
+        if volume is not None and size > volume.capacity and grace <= tick:
+            # Its debt is held, not cut, while it is repaid: one such op at a time.
             repay = tick + wait + (size - volume.capacity) / volume.rate
-            self._budgets[who] = (budget, max(grace, repay))
+            self._budgets[who] = (budget, repay)
         return wait
 
     def peer_hold(self, who: bytes, entries: int, size: int) -> float:
@@ -170,10 +172,16 @@ class Reputation:
 
     def bits(self) -> int:
         """The connection puzzle to ask of a new connection now (DESIGN §11: its bits rise
-        with the handshake rate; 0 asks nothing), counting this handshake."""
-        now = self._tick()
-        self.puzzle.handshake(now)
-        return self.puzzle.bits(now)
+        with the rate of handshakes that got past it; 0 asks nothing)."""
+        return self.puzzle.bits(self._tick())
+
+    def puzzle_args(self) -> dict[str, Any]:
+        """What an inbound handshake needs of the puzzle (``handshake(**…)``)."""
+        return {"puzzle_bits": self.bits(), "solved": self.handshaken}
+
+    def handshaken(self) -> None:
+        """A new connection got past the puzzle: the node spends its handshake on it."""
+        self.puzzle.handshake(self._tick())
 
     def _cut(self, who: bytes, reason: str) -> OverBudget:
         self.cut(who, reason)
@@ -197,7 +205,7 @@ class Reputation:
             band = self.scores.band(who, now)
             bands[band] = bands.get(band, 0) + 1
         return {
-            "puzzle_bits": self.puzzle.bits(self._tick()),
+            "puzzle_bits": self.puzzle.bits(self._tick()),  # (it adjusts on being read)
             "scored": len(self.scores),
             "bands": bands,
             "cuts": [

@@ -116,6 +116,7 @@ class Policy:
             )
         self.clock = clock
         self.web = web
+        self._web_names: set[str] = set()  # the builders trusted through the web
         self._keys = {key_id(t.key): t for t in self.builders.values()}
         self._seen: dict[bytes, _Seen] = {}  # one per (builder, build definition, output)
 
@@ -123,7 +124,7 @@ class Policy:
         return frozenset() if self.web is None else frozenset(bytes(k) for k in self.web())
 
     def _live(self, builder: Trusted, web: frozenset[bytes] | None = None) -> bool:
-        if builder.name.startswith(WEB_PREFIX):
+        if builder.name in self._web_names:
             return builder.key in (self._web_now() if web is None else web)
         return builder.until is None or self.clock() < builder.until
 
@@ -131,10 +132,11 @@ class Policy:
         """Take an attestation into account (once, however often it is given); its
         manifest, or AttestationError saying why it does not count."""
         web = self._web_now()
-        named = {t.key for t in self.builders.values() if not t.name.startswith(WEB_PREFIX)}
+        named = {t.key for n, t in self.builders.items() if n not in self._web_names}
         for key in web - named:  # the web's builders, known by their keys
             name = WEB_PREFIX + key.hex()
-            if name not in self.builders:
+            if name not in self._web_names:
+                self._web_names.add(name)
                 self.builders[name] = self._keys[key_id(key)] = Trusted(name, key)
         live = {k: t.key for k, t in self._keys.items() if self._live(t, web)}
         if not live:
@@ -189,7 +191,9 @@ class Policy:
             {
                 s.builder
                 for s in self._seen.values()
-                if s.definition in groups and digest not in self._digests(s, build_type, part)
+                if s.definition in groups
+                and digest not in self._digests(s, build_type, part)
+                and self._live(self.builders[s.builder], web)  # a revoked dissenter: no more
             }
         )
         return max(groups.values(), key=len, default=set()), dissent

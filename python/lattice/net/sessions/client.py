@@ -36,7 +36,13 @@ from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.replica import Replica
 from lattice.sybil.records import Admission, Vouch
 
-__all__ = ["MAX_CLIENTS", "MAX_HELD_OPS", "MAX_SESSIONS_PER_CLIENT", "ClientSession"]
+__all__ = [
+    "MAX_CLIENTS",
+    "MAX_HELD_BYTES",
+    "MAX_HELD_OPS",
+    "MAX_SESSIONS_PER_CLIENT",
+    "ClientSession",
+]
 
 _WRAP, _DATA = int(Kind.WRAP), int(Kind.DATA)
 
@@ -61,6 +67,17 @@ MAX_CLIENTS = 256
 MAX_SESSIONS_PER_CLIENT = 4
 #: Ops (or records) of one connection read and waiting at once (reading pauses past it).
 MAX_HELD_OPS = 64
+#: ... and bytes of them (one op alone may be larger: it is one frame, already read).
+MAX_HELD_BYTES = 4 << 20
+
+
+class AlreadyCarried(ProtocolError):
+    """An ADMIT whose record is in effect already (a retry): refused, but not held
+    against the client."""
+
+
+def _size(msg: wire.Op | wire.Admit) -> int:
+    return len(msg.op) if isinstance(msg, wire.Op) else len(msg.record)
 
 
 class ClientSession(Session):
@@ -110,7 +127,9 @@ class ClientSession(Session):
         # its band is slowed while it is a little over, and cut once it is further over
         # (what it was let through before is served first). At most MAX_HELD_OPS wait:
         # past that, reading pauses (TCP pushes back), as it does in an open swarm.
-        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]] = asyncio.Queue(MAX_HELD_OPS)
+        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]]
+        held = asyncio.Queue(MAX_HELD_OPS)
+        self._held_bytes, self._room = 0, asyncio.Event()
         worker = asyncio.get_running_loop().create_task(self._serve_held(held))
         worker.add_done_callback(self._worker_done)
         try:
@@ -125,14 +144,34 @@ class ClientSession(Session):
                 try:
                     due = self.due(msg)
                 except OverBudget as exc:
-                    await held.put((0.0, exc.message))  # the worker cuts when it gets there
+                    await self._hold(held, (0.0, exc.message), 0, worker)  # cut in its turn
                     await worker
                     raise
-                await held.put((due, msg))
+                await self._hold(held, (due, msg), _size(msg), worker)
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, LatticeError, OSError):
                 await worker
+
+    async def _hold(
+        self,
+        held: asyncio.Queue[tuple[float, wire.Op | wire.Admit | str]],
+        item: tuple[float, wire.Op | wire.Admit | str],
+        size: int,
+        worker: asyncio.Task[None],
+    ) -> None:
+        """Queue ``item`` for the worker once there is room (at most MAX_HELD_OPS, and
+        MAX_HELD_BYTES unless the queue is empty); if the worker ends meanwhile, its error."""
+        while held.full() or (self._held_bytes + size > MAX_HELD_BYTES and not held.empty()):
+            self._room.clear()
+            room = asyncio.ensure_future(self._room.wait())
+            await asyncio.wait({room, worker}, return_when=asyncio.FIRST_COMPLETED)
+            room.cancel()
+            if worker.done():
+                failure = None if worker.cancelled() else worker.exception()
+                raise failure or ProtocolError("the session ended", author=self.conn.remote)
+        self._held_bytes += size
+        held.put_nowait(item)
 
     def _worker_done(self, worker: asyncio.Task[None]) -> None:
         """A worker that failed (a refusal, a store failure) ends the session: close the
@@ -163,6 +202,8 @@ class ClientSession(Session):
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())  # slowed
             await self.serve(msg)
+            self._held_bytes -= _size(msg)
+            self._room.set()
 
     async def serve(self, msg: wire.Op | wire.Admit) -> None:
         """Wrap an op or carry a record, store it, relay it, acknowledge it."""
@@ -195,12 +236,12 @@ class ClientSession(Session):
         reputation)."""
         reputation = self.node.reputation
         assert reputation is not None
-        size = len(msg.op) if isinstance(msg, wire.Op) else len(msg.record)
-        return asyncio.get_running_loop().time() + reputation.charge(self.conn.remote, size)
+        return asyncio.get_running_loop().time() + reputation.charge(self.conn.remote, _size(msg))
 
     async def refused(self, what: str, exc: LatticeError) -> NoReturn:
-        """Refuse an op or record: it counts against the client, and ends the session."""
-        if self.node.reputation is not None:
+        """Refuse an op or record: it counts against the client (not a record already in
+        effect: an honest retry), and ends the session."""
+        if self.node.reputation is not None and not isinstance(exc, AlreadyCarried):
             self.node.reputation.invalid(self.conn.remote)
         await refuse(self.conn, f"{what} refused: {exc}")
         raise ProtocolError(f"client {what} refused: {exc}", author=self.conn.remote) from exc
@@ -213,19 +254,22 @@ class ClientSession(Session):
             raise ProtocolError("this swarm has no admission policy", author=client)
         self.node.selfcheck.require()
         trust = replica.trust
-        self.quota().take(len(record), time.monotonic())  # records count as ops do
+        quota, now = self.quota(), time.monotonic()
+        quota.check(len(record), now)  # records count as ops do (once carried)
         if kind == Kind.ADMISSION:
             admission = Admission.from_bytes(record)
             if admission.key != client:
                 raise ProtocolError("an admission record of another key", author=client)
             if trust.proved_work(client):
-                raise ProtocolError("this key is admitted by proof of work already", author=client)
+                raise AlreadyCarried("this key is admitted by proof of work already", author=client)
+            quota.take(len(record), now)
             return replica.append(admission.to_bytes(), Kind.ADMISSION)
         vouch = Vouch.from_bytes(record)
         if client not in (vouch.voucher, vouch.subject):
             raise ProtocolError("a vouch the client neither gave nor received", author=client)
         if not vouch.revokes and vouch.subject in trust.vouched(vouch.voucher):
-            raise ProtocolError("this vouch is in the log already", author=client)
+            raise AlreadyCarried("this vouch is in the log already", author=client)
+        quota.take(len(record), now)
         return replica.append(vouch.to_bytes(), Kind.VOUCH)
 
     def quota(self) -> Quota:

@@ -137,12 +137,12 @@ class GuestSession(Session):
         guest = self.conn.remote
         if views is None or guest not in (views.guests or ()):
             raise GuestRefused("this document is not shared with this guest")
+        trust = self.node.replica.trust
+        if trust is not None and not trust.admitted(guest):  # DESIGN §11: handover or reopen
+            raise NotAdmitted(f"guest {guest.hex()[:16]}…: {trust.why(guest)}", author=guest)
         if msg.view == _NEW_VIEW:
             if msg.since:
                 raise GuestRefused("a new view starts at its genesis (since = 0)")
-            trust = self.node.replica.trust
-            if trust is not None and not trust.admitted(guest):  # DESIGN §11, at handover
-                raise NotAdmitted(f"guest {guest.hex()[:16]}…: {trust.why(guest)}", author=guest)
             view = views.handover(guest)
         else:
             view = views.view(msg.view, guest)
