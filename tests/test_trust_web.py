@@ -120,3 +120,13 @@ def test_a_named_builder_may_be_called_anything_and_a_revoked_dissenter_stops_co
     revoke = Vouch.create(PEER, SWARM, B.public_key, revoke=True)
     graph.record(int(Kind.VOUCH), revoke.to_bytes(), 0, 4)
     assert policy.status(MANIFEST.output) == "admitted"  # a revoked dissenter: no more
+
+
+def test_an_attestation_before_its_builder_s_vouch_counts_once_the_vouch_comes() -> None:
+    graph = TrustGraph([PEER.public_key], SWARM, AdmissionPolicy(hops=2))
+    policy = Policy({}, 1, web=lambda: graph.within(2))
+    with pytest.raises(AttestationError, match="untrusted"):
+        policy.add(attest(MANIFEST, B))  # B is nobody yet
+    assert policy.status(MANIFEST.output) == "pending: 0 of 1 matching attestations"
+    graph.record(int(Kind.VOUCH), Vouch.create(PEER, SWARM, B.public_key).to_bytes(), 0, 1)
+    assert policy.status(MANIFEST.output) == "admitted"  # kept, and tried again

@@ -321,3 +321,27 @@ def test_hostile_attestation_entries_are_refused_and_the_document_goes_on() -> N
     assert all(isinstance(exc, AttestationError) for _, exc in doc.refused)
     rep.append(_chain_envelope(0), Kind.ATTESTATION)
     assert doc.status() == "running"
+
+
+def test_a_web_builder_s_blob_starts_with_its_vouch_and_stops_at_its_revocation(
+    counter: Built,
+) -> None:
+    from lattice.sybil import AdmissionPolicy, Vouch
+
+    me = lattice.Identity.generate()
+    rep = lattice.Replica(me, peers=[me.public_key], admission=AdmissionPolicy(min_bits=8))
+    assert rep.trust is not None
+    graph = rep.trust
+    policy = Policy({}, 1, web=lambda: graph.within(2))
+    rep.append(counter.path.read_bytes(), Kind.BLOB)
+    rep.append(_envelope(counter, 0), Kind.ATTESTATION)  # b0: nobody in the web yet
+    doc = WasmDoc(rep, b"t", counter.sha256, policy)
+    assert "pending" in doc.status()
+    rep.append(Vouch.create(me, rep.swarm_id, BUILDERS[0].public_key).to_bytes(), Kind.VOUCH)
+    doc.submit(_delta(2))  # the vouch admitted it: it runs
+    assert _total(doc) == 2
+    revoke = Vouch.create(me, rep.swarm_id, BUILDERS[0].public_key, revoke=True)
+    rep.append(revoke.to_bytes(), Kind.VOUCH)
+    with pytest.raises(AttestationError):
+        doc.query(b"")  # its builder revoked: it stops
+    doc.close()

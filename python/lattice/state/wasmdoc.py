@@ -83,6 +83,7 @@ MAX_WAITING_BYTES = 64 * 1024 * 1024
 MAX_REFUSALS_KEPT = 1000
 
 _DATA, _BLOB, _ATTESTATION = int(Kind.DATA), int(Kind.BLOB), int(Kind.ATTESTATION)
+_VOUCH = int(Kind.VOUCH)
 
 
 class WasmDoc:
@@ -180,6 +181,12 @@ class WasmDoc:
                 self._check_still_admitted()
             else:
                 self._start(replay)
+        elif entry.kind == _VOUCH:
+            # The web of trust changed: a revoked builder's blob stops, a new one's starts.
+            if self.machine_sm is not None:
+                self._check_still_admitted()
+            else:
+                self._start(replay)
         elif entry.kind == _BLOB:
             if self._blob is None and digests(entry.payload)["sha256"] == self.machine.hex():
                 self._blob = entry.payload
@@ -188,8 +195,9 @@ class WasmDoc:
             self._batch(entry, replay)
 
     def _check_still_admitted(self) -> None:
-        """After an attestation: a running blob the policy no longer admits (a trusted
-        builder's dissent, expired builders) is dropped; the entries from now on wait."""
+        """After an attestation or a vouch: a running blob the policy no longer admits (a
+        trusted builder's dissent, expired or revoked builders) is dropped; the entries from
+        now on wait."""
         assert self.machine_sm is not None
         try:
             self.policy.require(self.machine_sm.digests)

@@ -31,6 +31,7 @@ the swarm's trust graph puts within k vouch hops of its registered peers (DESIGN
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -53,11 +54,20 @@ from lattice.trust.attest import (
 if TYPE_CHECKING:
     from lattice.replica import Replica
 
-__all__ = ["WEB_PREFIX", "LogAttestations", "Policy", "Trusted", "verify_envelope_shape"]
+__all__ = [
+    "MAX_UNTRUSTED",
+    "WEB_PREFIX",
+    "LogAttestations",
+    "Policy",
+    "Trusted",
+    "verify_envelope_shape",
+]
 
 _ATTESTATION = int(Kind.ATTESTATION)
 #: The name a builder trusted through the web of trust is known by: this and its key's hex.
 WEB_PREFIX = "web:"
+#: Envelopes kept while no trusted key verifies them, for a web that may grow.
+MAX_UNTRUSTED = 256
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,10 @@ class Policy:
         self.clock = clock
         self.web = web
         self._web_names: set[str] = set()  # the builders trusted through the web
+        # Envelopes no trusted key verified while a web is asked: tried again once the web
+        # changes (an attestation may arrive before its builder's vouch).
+        self._untrusted: dict[bytes, None] = {}
+        self._tried_web: frozenset[bytes] = frozenset()
         self._keys = {key_id(t.key): t for t in self.builders.values()}
         self._seen: dict[bytes, _Seen] = {}  # one per (builder, build definition, output)
 
@@ -144,7 +158,11 @@ class Policy:
         try:
             manifest, signer = verify_signer(envelope, live)
         except AttestationError as exc:
-            expired = [t.name for t in self._keys.values() if not self._live(t)]
+            if self.web is not None:
+                self._untrusted[bytes(envelope)] = None
+                while len(self._untrusted) > MAX_UNTRUSTED:
+                    del self._untrusted[next(iter(self._untrusted))]
+            expired = [t.name for t in self._keys.values() if not self._live(t, web)]
             hint = f" (expired: {', '.join(expired)})" if expired else ""
             raise AttestationError(f"untrusted or broken attestation: {exc}{hint}") from None
         params = manifest.build_definition()["externalParameters"]
@@ -183,6 +201,12 @@ class Policy:
         digest = dict(output).get("sha256")
         groups: dict[bytes, set[str]] = {}
         web = self._web_now()
+        if self._untrusted and web != self._tried_web:
+            self._tried_web = web
+            waiting, self._untrusted = list(self._untrusted), {}
+            for envelope in waiting:  # their builders may have joined the web since
+                with contextlib.suppress(AttestationError):
+                    self.add(envelope)
         for s in self._seen.values():
             live = self._live(self.builders[s.builder], web)
             if live and digest in self._digests(s, build_type, part):
