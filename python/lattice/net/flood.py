@@ -96,8 +96,8 @@ def start_home(
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).split("refused by the home peer: ", 1)[-1]
-    for known in ("not admitted", "graylisted", "over budget", "held for the budget",
-                  "too many clients", "sessions already"):  # fmt: skip
+    for known in ("not admitted", "graylisted", "over budget", "too many clients",
+                  "sessions already"):  # fmt: skip
         if known in text:
             return known
     return f"{type(exc).__name__}: {text[:60]}"

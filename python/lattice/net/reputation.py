@@ -91,8 +91,8 @@ class Reputation:
 
     def admit(self, who: bytes) -> None:
         """Refuse (:class:`OverBudget`) a connection of a graylisted identity."""
-        if self.band(who) == "graylisted":
-            raise self._cut(who, f"graylisted: score {self.scores.score(who, self._clock()):.1f}")
+        now = self._clock()
+        self._refuse_graylisted(who, now, self.scores.band(who, now))
 
     def charge(self, who: bytes, size: int, entries: int = 1) -> float:
         """Charge ``who`` for ``entries`` of ``size`` bytes; returns the seconds to hold
@@ -101,8 +101,7 @@ class Reputation:
         never by a cut."""
         now, tick = self._clock(), self._tick()
         band = self.scores.band(who, now)
-        if band == "graylisted":
-            raise self._cut(who, f"graylisted: score {self.scores.score(who, now):.1f}")
+        self._refuse_graylisted(who, now, band)
         budget, grace = self._budgets.pop(who, (None, 0.0))
         budget = Budget.for_band(band, tick) if budget is None else budget.rebanded(band, tick)
         self._budgets[who] = (budget, grace)
@@ -127,8 +126,7 @@ class Reputation:
         wraps, bad fraud proofs …); :class:`OverBudget` once graylisted."""
         now = self._clock()
         band = self.scores.band(who, now)
-        if band == "graylisted":
-            raise self._cut(who, f"graylisted peer: score {self.scores.score(who, now):.1f}")
+        self._refuse_graylisted(who, now, band, "graylisted peer")
         if band != "throttled":
             return 0.0
         rate, scale = BAND_RATES["throttled"], PEER_LINK_SCALE
@@ -182,6 +180,12 @@ class Reputation:
     def handshaken(self) -> None:
         """A new connection got past the puzzle: the node spends its handshake on it."""
         self.puzzle.handshake(self._tick())
+
+    def _refuse_graylisted(
+        self, who: bytes, now: float, band: str, what: str = "graylisted"
+    ) -> None:
+        if band == "graylisted":
+            raise self._cut(who, f"{what}: score {self.scores.score(who, now):.1f}")
 
     def _cut(self, who: bytes, reason: str) -> OverBudget:
         self.cut(who, reason)

@@ -24,7 +24,7 @@ from lattice.net.attesting import Attesting
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
 from lattice.net.nonces import ClientNonces
-from lattice.net.quota import Quota
+from lattice.net.quota import Quota, quota_for
 from lattice.net.reputation import Reputation
 from lattice.net.selfcheck import SelfCheck
 from lattice.replica import Replica
@@ -112,6 +112,18 @@ class Session:
     @property
     def name(self) -> str:
         return self.member.name if self.member else self.conn.remote[:4].hex()
+
+    def quota(self, now: float) -> Quota:
+        """The quota of ops and bytes per minute of this party's key (a client's or a
+        guest's), across its connections."""
+        config = self.node.config
+        return quota_for(
+            self.node.client_quotas,
+            self.conn.remote,
+            config.client_ops_per_minute,
+            config.client_bytes_per_minute,
+            now,
+        )
 
     @classmethod
     def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:

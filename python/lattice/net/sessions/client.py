@@ -31,7 +31,6 @@ from lattice.net import wire
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
 from lattice.net.nonces import ClientNonces
-from lattice.net.quota import Quota, quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.replica import Replica
 from lattice.sybil.records import Admission, Vouch
@@ -254,7 +253,8 @@ class ClientSession(Session):
             raise ProtocolError("this swarm has no admission policy", author=client)
         self.node.selfcheck.require()
         trust = replica.trust
-        quota, now = self.quota(), time.monotonic()
+        now = time.monotonic()
+        quota = self.quota(now)
         quota.check(len(record), now)  # records count as ops do (once carried)
         if kind == Kind.ADMISSION:
             admission = Admission.from_bytes(record)
@@ -272,17 +272,6 @@ class ClientSession(Session):
         quota.take(len(record), now)
         return replica.append(vouch.to_bytes(), Kind.VOUCH)
 
-    def quota(self) -> Quota:
-        """This client's quota of ops and bytes per minute (across its connections)."""
-        node, config = self.node, self.node.config
-        return quota_for(
-            node.client_quotas,
-            self.conn.remote,
-            config.client_ops_per_minute,
-            config.client_bytes_per_minute,
-            time.monotonic(),
-        )
-
     def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),
         each once (:mod:`lattice.net.nonces`: two sessions of one client may interleave),
@@ -295,7 +284,7 @@ class ClientSession(Session):
             raise ProtocolError("an op signed by another client", author=client)
         replica.check_client_op(op)
         now = time.monotonic()
-        quota = self.quota()
+        quota = self.quota(now)
         quota.check(len(data), now)
         # Claimed only once the op is known good: a bad one cannot move the window.
         nonces.claim(client, op.nonce)

@@ -37,7 +37,6 @@ from lattice.errors import (
 from lattice.net import wire
 from lattice.net.config import Member
 from lattice.net.connection import Connection
-from lattice.net.quota import quota_for
 from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.state import guestop
 
@@ -194,13 +193,7 @@ class GuestSession(Session):
             if self.view is None or op.swarm != self.view.id:
                 raise GuestRefused("a guest op for another view than this session's")
             now = time.monotonic()
-            quota = quota_for(
-                node.client_quotas,
-                guest,
-                node.config.client_ops_per_minute,
-                node.config.client_bytes_per_minute,
-                now,
-            )
+            quota = self.quota(now)
             quota.check(len(raw), now)
             node.selfcheck.require()  # the owner signs the deep entry
             if node.reputation is not None:
