@@ -90,10 +90,12 @@ def test_honest_ops_flow_through_a_flood_of_sybil_connections(tmp_path: Path) ->
     assert result.reasons["not admitted"] >= 2 * SPAMMERS, result.reasons
     assert result.reasons["graylisted"] + handshake >= SPAMMERS, result.reasons
     assert result.reasons["graylisted"] >= SPAMMERS // 2, result.reasons
-    known = {"not admitted", "graylisted", "over budget", "held for the budget"}
+    known = {"not admitted", "graylisted", "over budget"}
     assert all(r in known or "handshake" in r or "closed" in r for r in result.reasons)
-    assert reputation["bands"]["graylisted"] >= result.spammers_run, reputation["bands"]
+    # Each spammer refused as graylisted is graylisted on the node (one that lost tries at
+    # the handshake or the puzzle may have gathered too few refusals to be).
+    assert reputation["bands"]["graylisted"] >= result.reasons["graylisted"], reputation["bands"]
     assert reputation["cut_total"] >= result.flooders_run + result.reasons["graylisted"]
-    why = ("not admitted", "graylisted", "over budget", "held for the budget")
+    why = ("not admitted", "graylisted", "over budget")
     assert all(any(w in c["reason"] for w in why) for c in reputation["cuts"])
     assert any(any(w in r for w in why) for r in status["closed"])
