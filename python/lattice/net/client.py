@@ -70,6 +70,12 @@ class Client:
     async def submit(self, payload: bytes) -> wire.OpAck:
         """Sign ``payload`` as an op and have the home peer wrap it; returns the id and seq
         of the wrapping entry once it is durably stored there."""
+        await self.send_op(payload)
+        return await self._ack()
+
+    async def send_op(self, payload: bytes) -> None:
+        """Sign ``payload`` as an op and send it without waiting for its acknowledgement
+        (pipelining: the OP_ACKs come back in order, on :attr:`conn`)."""
         # From the clock, so two sessions of one key, or one after a restart, pick new
         # nonces (the home peer takes them within a window: lattice.net.nonces).
         self._nonce = max(self._nonce + 1, time.time_ns())
@@ -77,7 +83,6 @@ class Client:
             self.identity.signing_key, self.swarm_id, self._nonce, payload
         )
         await self.conn.send(wire.Op(op.to_bytes()))
-        return await self._ack()
 
     async def admit(self, record: Admission | Vouch) -> wire.OpAck:
         """Have the home peer carry this client's admission record (its proof of work,
