@@ -138,7 +138,7 @@ def test_the_admission_table_of_a_config_file(tmp_path: Path) -> None:
 
 def test_a_guest_is_handed_a_view_only_once_admitted(tmp_path: Path) -> None:
     from lattice.errors import GuestRefused
-    from lattice.net.guest import GuestClient
+    from lattice.net.guest import GuestClient, GuestStore
 
     guest = ident(6)
 
@@ -154,9 +154,21 @@ def test_a_guest_is_handed_a_view_only_once_admitted(tmp_path: Path) -> None:
             owner.append(Vouch.create(owner.identity, SWARM, guest.public_key).to_bytes(),
                          lattice.Kind.VOUCH)  # fmt: skip
             await owner.durable()
-            async with await GuestClient.connect(address, guest, SWARM, b"doc") as g:
+            store = GuestStore(None)  # the guest keeps its view, to reopen it
+            async with await GuestClient.connect(address, guest, SWARM, b"doc", store) as g:
                 await g.insert("t", 6, "!")
                 assert str(g.guest.doc.text("t")) == "shared!"
+                # Revoked while its session is open: its next op is refused, and so is the
+                # view when it comes back for it.
+                revoke = Vouch.create(owner.identity, SWARM, guest.public_key, revoke=True)
+                owner.append(revoke.to_bytes(), lattice.Kind.VOUCH)
+                await owner.durable()
+                with pytest.raises(GuestRefused, match="revoked"):
+                    await g.insert("t", 7, "?")
+            assert store.view(b"doc") is not None
+            with pytest.raises(GuestRefused, match="revoked"):
+                await GuestClient.connect(address, guest, SWARM, b"doc", store)
+            assert str(owner.documents.open(b"doc").text("t")) == "shared!"
             assert owner.reputation is not None
             assert owner.reputation.scores.record(guest.public_key) is not None
         finally:
@@ -202,21 +214,21 @@ def test_lattice_vouch_asks_the_running_node(tmp_path: Path) -> None:
 def test_a_replica_s_penalties_are_score_inputs() -> None:
     from lattice.net.reputation import Reputation
 
-    a, b, c = ident(20), ident(21), ident(24)
-    peers = [a.public_key, b.public_key, c.public_key]
+    a, b, c, d = ident(20), ident(21), ident(24), ident(26)
+    peers = [a.public_key, b.public_key, c.public_key, d.public_key]
     sender = lattice.Replica(b, peers=peers, admission=None)
     good = sender.append(b"data")
     bad = sender.wrap_client_op(lattice.ClientOp.create(ident(22).signing_key, SWARM, 1, b"x"))
     r = lattice.Replica(a, peers=peers, admission=POLICY)
+    rep = Reputation.beside(None, r.penalties)  # as a node opens it: before any receive
     result = r.receive([good, bad])
-    rep = Reputation(None, clock=lambda: 0.0)
-    rep.follow(r.penalties)  # where they stand: nothing scored
-    rep.took(result, b.public_key)
+    r.receive([bad])  # sent again: refused again, penalised once
+    assert r.penalties == {b.public_key: 1}
+    rep.took(result, b.public_key, 1)
     rep.follow(r.penalties)  # as a node's timer does: b's refused wrap counted (once)
     rep.follow(r.penalties)
     record = rep.scores.record(b.public_key)
-    assert record is not None and record.first == 1 and record.invalid == 0
-    # (the first follow noted the refusal already made; a new one counts)
+    assert record is not None and record.first == 1 and record.invalid == 1
     other = lattice.Replica(c, peers=peers, admission=None)
     stranger_op = lattice.ClientOp.create(ident(23).signing_key, SWARM, 1, b"y")
     r.receive([other.wrap_client_op(stranger_op)])
@@ -227,8 +239,13 @@ def test_a_replica_s_penalties_are_score_inputs() -> None:
     twin = lattice.Replica(b, peers=peers, admission=None)
     result = r.receive([twin.append(b"another first entry")])
     assert result.frauds
-    rep.took(result, a.public_key)
+    rep.took(result, a.public_key, 0)
     assert rep.band(b.public_key) == "graylisted"
+    # The penalties a replica counts after the last tick are taken at close.
+    last = lattice.Replica(d, peers=peers, admission=None)
+    r.receive([last.wrap_client_op(lattice.ClientOp.create(ident(25).signing_key, SWARM, 1, b"z"))])
+    rep.close(r.penalties)
+    assert rep.scores.record(d.public_key).invalid == 1  # type: ignore[union-attr]
 
 
 def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: Path) -> None:
@@ -248,9 +265,18 @@ def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: P
                 puzzle.handshake(time.monotonic())
             await asyncio.sleep(0.15)
             assert home.reputation.bits() > 0
+            counted: list[float] = []  # the handshakes that drive the difficulty
+            count_one = puzzle.handshake
+
+            def counting(now: float) -> None:
+                counted.append(now)
+                count_one(now)
+
+            puzzle.handshake = counting  # type: ignore[method-assign]
             async with await Client.connect(home.listen_address, worker, SWARM) as client:
                 await client.admit(Admission.make(worker.public_key, SWARM, 8))
                 await client.submit(b"solved its way in")
+            assert len(counted) == 1  # it got past the puzzle
             assert home.status()["reputation"]["puzzle_bits"] > 0  # type: ignore[index]
             # An initiator that answers with a wrong nonce is refused before any DH work.
             reader, writer = await asyncio.open_connection(*home.listen_address)
@@ -273,6 +299,7 @@ def test_under_a_handshake_flood_new_connections_must_solve_a_puzzle(tmp_path: P
             writer.close()
             await asyncio.sleep(0.05)
             assert any("puzzle not solved" in r for r in home.closed_reasons)
+            assert len(counted) == 1  # an unsolved attempt does not raise the difficulty
             # An initiator works for at most 24 bits (a hostile responder asks for more).
             with pytest.raises(lattice.errors.HandshakeRefused, match="at most 24"):
                 await connpuzzle.solve(message1, bytes(32), 25)
@@ -336,8 +363,10 @@ def test_a_registered_peer_is_paced_once_throttled_and_cut_once_graylisted() -> 
     assert rep.peer_hold(peer.public_key, 1000, 1 << 20) == 0.0  # good standing: credit only
     rep.invalid(peer.public_key)
     rep.invalid(peer.public_key)  # -40: throttled (1 entry/s, 8 KiB/s on a peer link)
-    assert rep.peer_hold(peer.public_key, 4, 1024) == 4.0
-    assert rep.peer_hold(peer.public_key, 1, 16 * 1024) == 2.0
+    # Its link's clock: 4 entries cost 4 s, less the half-second burst of an idle link;
+    # the next frame, 16 KiB (2 s), is due after those.
+    assert rep.peer_hold(peer.public_key, 4, 1024) == 3.5
+    assert rep.peer_hold(peer.public_key, 1, 16 * 1024) == 5.5
     rep.invalid(peer.public_key)  # -90: graylisted
     with pytest.raises(OverBudget, match="graylisted peer"):
         rep.peer_hold(peer.public_key, 1, 1)
@@ -359,6 +388,61 @@ def test_registered_peers_in_good_standing_sync_unhindered(tmp_path: Path) -> No
             assert nodes[1].replica.head(nodes[0].me) >= 300
             assert nodes[1].reputation is not None
             assert nodes[1].reputation.band(nodes[0].me) in ("known", "good")
+        finally:
+            for node in nodes:
+                await node.stop()
+
+    asyncio.run(run())
+
+
+def test_a_revoked_client_cannot_have_its_revocation_carried_again(tmp_path: Path) -> None:
+    friend = ident(60)
+
+    async def run() -> None:
+        (home,) = await local_swarm(1, tmp_path, open_clients=True, admission=POLICY)
+        try:
+            assert home.listen_address is not None and home.reputation is not None
+            revoke = Vouch.create(home.identity, SWARM, friend.public_key, revoke=True)
+            for vouch in (Vouch.create(home.identity, SWARM, friend.public_key), revoke):
+                home.append(vouch.to_bytes(), lattice.Kind.VOUCH)
+            await home.durable()
+            before = len(home.replica.entries(home.me))
+            async with await Client.connect(home.listen_address, friend, SWARM) as client:
+                with pytest.raises(HandshakeRefused, match="revoked in the log already"):
+                    await client.admit(revoke)  # relayed to every peer, if it were carried
+            assert len(home.replica.entries(home.me)) == before
+            record = home.reputation.scores.record(friend.public_key)
+            assert record is None or record.invalid == 0
+        finally:
+            await home.stop()
+
+    asyncio.run(run())
+
+
+def test_a_throttled_peer_s_entries_are_taken_at_once_and_its_credit_returned_late(
+    tmp_path: Path,
+) -> None:
+    """Pacing a throttled registered peer holds back the credit of what it sent, not its
+    frames: the reader goes on (its credit, requests and fraud proofs are read), and what
+    came is delivered at once."""
+
+    async def run() -> None:
+        nodes = await local_swarm(2, tmp_path, admission=POLICY)
+        try:
+            sender, taker = nodes
+            assert taker.reputation is not None
+            for _ in range(2):
+                taker.reputation.invalid(sender.me)  # -40: throttled (1 entry/s on its link)
+            assert taker.reputation.band(sender.me) == "throttled"
+            for n in range(40):
+                sender.append(b"paced %d" % n)
+            await sender.durable()
+            start = time.monotonic()
+            while taker.replica.head(sender.me) < 40 and time.monotonic() - start < 20:
+                await asyncio.sleep(0.05)
+            assert taker.replica.head(sender.me) >= 40  # taken, though ~40 s of credit is due
+            link = taker.links[sender.me]
+            assert link.live and link.granted < taker.limits.credit  # its credit: held back
         finally:
             for node in nodes:
                 await node.stop()

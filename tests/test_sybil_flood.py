@@ -8,13 +8,16 @@ node's status shows too."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import lattice
 from cluster import FAST_LIMITS
 from lattice.net.client import Client
 from lattice.net.flood import flood, start_home
+from lattice.net.reputation import SCORES_SUFFIX
 from lattice.sybil import Admission, AdmissionPolicy, Vouch
+from lattice.sybil.scores import Scores
 
 SWARM = bytes([0x5F]) * 32
 POLICY = AdmissionPolicy(min_bits=8)
@@ -94,7 +97,12 @@ def test_honest_ops_flow_through_a_flood_of_sybil_connections(tmp_path: Path) ->
     assert all(r in known or "handshake" in r or "closed" in r for r in result.reasons)
     # Each spammer refused as graylisted is graylisted on the node (one that lost tries at
     # the handshake or the puzzle may have gathered too few refusals to be).
-    assert reputation["bands"]["graylisted"] >= result.reasons["graylisted"], reputation["bands"]
+    scores = Scores(path=tmp_path / ("home.db" + SCORES_SUFFIX))  # saved at its stop
+    try:
+        assert result.graylisted, result.reasons
+        assert all(scores.band(k, time.time()) == "graylisted" for k in result.graylisted)
+    finally:
+        scores.close()
     assert reputation["cut_total"] >= result.flooders_run + result.reasons["graylisted"]
     why = ("not admitted", "graylisted", "over budget")
     assert all(any(w in c["reason"] for w in why) for c in reputation["cuts"])

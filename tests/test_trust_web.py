@@ -105,6 +105,17 @@ def test_a_node_s_machines_trust_the_replica_s_web() -> None:
     pinned = dataclasses.replace(MANIFEST, profile=PROFILE_ID)
     machines.policy.add(attest(pinned, B))
     assert machines.policy.status(pinned.output) == "admitted"
+    # A registered peer is in the web, until it forks and is blocklisted.
+    q = ident(77)
+    peers = [PEER.public_key, q.public_key]
+    two = lattice.Replica(PEER, peers=peers, admission=AdmissionPolicy(min_bits=8))
+    forked = Machines(two, TrustConfig(1, (), 1))
+    assert forked.policy is not None
+    forked.policy.add(attest(pinned, q))
+    assert forked.policy.status(pinned.output) == "admitted"
+    versions = [lattice.Replica(q, peers=peers).append(b"version %d" % n) for n in (1, 2)]
+    assert two.receive(versions).frauds and q.public_key in two.blocklist
+    assert forked.policy.status(pinned.output) != "admitted"
     with pytest.raises(InvalidArgument, match="trust graph"):
         Machines(lattice.Replica(PEER, peers=[PEER.public_key]), TrustConfig(1, (), 1))
 

@@ -15,13 +15,17 @@ count a penalty against an author whose entry's content they refuse.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from lattice import _lattice
 
-__all__ = ["Listeners"]
+__all__ = ["MAX_PENALISED_IDS", "Listeners"]
 
 log = logging.getLogger("lattice.replica")
+
+#: Entry ids remembered as penalised already (the oldest are forgotten first).
+MAX_PENALISED_IDS = 1 << 16
 
 
 class Listeners:
@@ -29,7 +33,7 @@ class Listeners:
 
     delivery_listeners: list[Callable[[_lattice.Entry], None]]
     reset_listeners: list[Callable[[], None]]
-    _content_penalised: set[bytes]
+    _content_penalised: OrderedDict[bytes, None]
 
     def _penalise(self, peer: bytes) -> None:
         raise NotImplementedError
@@ -41,15 +45,20 @@ class Listeners:
         self.delivery_listeners = []
         #: Called when the replica rebuilt itself from its store (a commit failed).
         self.reset_listeners = []
-        self._content_penalised = set()
+        self._content_penalised = OrderedDict()
 
     def penalise(self, peer: bytes, entry_id: bytes) -> None:
         """Count a penalty against ``peer`` for its entry ``entry_id`` (once per entry,
         stored with the next commit): a layer above the log found the entry's content
         invalid (a document's refused ops)."""
-        if entry_id not in self._content_penalised:
-            self._content_penalised.add(entry_id)
-            self._penalise(peer)
+        seen = self._content_penalised
+        if entry_id in seen:
+            seen.move_to_end(entry_id)
+            return
+        seen[entry_id] = None
+        if len(seen) > MAX_PENALISED_IDS:
+            seen.popitem(last=False)
+        self._penalise(peer)
 
     def _notify(self, delivered: Iterable[tuple[_lattice.Entry, object]]) -> None:
         for e, _ in delivered:
@@ -60,6 +69,8 @@ class Listeners:
                     log.exception("a delivery listener failed on %s", e.id[:8].hex())
 
     def _notify_reset(self) -> None:
+        # The penalties of the commit that failed are gone: their entries may count again.
+        self._content_penalised.clear()
         for listener in list(self.reset_listeners):
             try:
                 listener()

@@ -57,6 +57,8 @@ class FloodResult:
     #: Sybils done (all of them, once :func:`flood` returns).
     spammers_run: int = 0
     flooders_run: int = 0
+    #: The spammers' keys refused at least once as graylisted.
+    graylisted: set[bytes] = field(default_factory=set)
 
     @property
     def honest_rate(self) -> float:
@@ -194,19 +196,21 @@ async def flood(
     result = FloodResult()
     gate = asyncio.Semaphore(lanes)
 
-    async def lane(job: Coroutine[object, object, list[str]], spammer: bool) -> None:
+    async def lane(job: Coroutine[object, object, list[str]], who: Identity | None) -> None:
         async with gate:
             got = await job
         result.sybil_connections += len(got)
         result.reasons.update(got)
-        if spammer:
+        if who is not None:
             result.spammers_run += 1
+            if "graylisted" in got:
+                result.graylisted.add(who.public_key)
         else:
             result.flooders_run += 1
 
     # Spammers and flooders interleaved, as they would arrive.
-    spam = [lane(_spam(address, swarm, who, tries), True) for who in spammers]
-    floods = [lane(_flood(address, swarm, who, record), False) for who, record in flooders]
+    spam = [lane(_spam(address, swarm, who, tries), who) for who in spammers]
+    floods = [lane(_flood(address, swarm, who, record), None) for who, record in flooders]
     jobs = [j for pair in itertools.zip_longest(spam, floods) for j in pair if j is not None]
     sybils: asyncio.Future[object] = asyncio.ensure_future(asyncio.gather(*jobs))
     try:

@@ -140,7 +140,7 @@ class Node(NodeViews):
         self.slots = HandshakeSlots()
         self.client_nonces = ClientNonces()
         self.client_quotas: dict[bytes, Quota] = {}
-        self.reputation = None if config.admission is None else Reputation.beside(config.store)
+        self.reputation = Reputation.for_node(config, self.replica.penalties)
         self.fork_seen: dict[bytes, float] = {}
         self.closed_reasons: deque[str] = deque(maxlen=50)
         self._server: asyncio.Server | None = None
@@ -206,7 +206,7 @@ class Node(NodeViews):
         close_shares(self.shares)
         self.attesting.close()
         if self.reputation is not None:
-            self.reputation.close()
+            self.reputation.close(self.replica.penalties)
 
     async def serve_forever(self) -> None:
         """Run until cancelled."""
@@ -375,8 +375,6 @@ class Node(NodeViews):
                 result.pending,
             )
         self.relay(result.to_relay, exclude=source)
-        if self.reputation is not None:  # scores: first deliveries, refusals, forks
-            self.reputation.took(result, source)
         for proof in result.frauds:
             self.fork_seen.setdefault(proof.author, time.time())
             self.gossip_fraud(proof.to_bytes(), exclude=source)

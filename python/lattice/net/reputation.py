@@ -28,17 +28,21 @@ lattice.errors.OverBudget: graylisted: score -4000.0 (author 0000000000000000…
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lattice.batch import ReceiveResult
 from lattice.errors import OverBudget
-from lattice.sybil.budget import BAND_RATES, PEER_LINK_SCALE, Budget
+from lattice.sybil.budget import BAND_RATES, PEER_BURST_SECONDS, PEER_LINK_SCALE, Budget
 from lattice.sybil.puzzle import ConnectionPuzzle
 from lattice.sybil.scores import Scores
+
+if TYPE_CHECKING:
+    from lattice.net.config import NodeConfig
 
 __all__ = ["MAX_BUDGETS", "MAX_CUTS", "MAX_DELAY", "SAVE_INTERVAL", "SCORES_SUFFIX", "Reputation"]
 
@@ -77,14 +81,25 @@ class Reputation:
         self.cuts: deque[tuple[float, bytes, str]] = deque(maxlen=MAX_CUTS)
         self.cut_total = 0
         self._penalties: dict[bytes, int] | None = None  # the replica's, as last followed
+        # Per throttled registered peer: when its link's next frame is due (peer_hold).
+        self._peer_due: dict[bytes, float] = {}
         #: The connection-level proof of work asked under a handshake flood.
         self.puzzle = ConnectionPuzzle()
         self._saved = self._clock()
 
     @classmethod
-    def beside(cls, store: Path | None) -> Reputation:
-        """The reputation of a node whose store is ``store`` (None: in memory)."""
-        return cls(None if store is None else store.with_name(store.name + SCORES_SUFFIX))
+    def beside(cls, store: Path | None, penalties: Mapping[bytes, int] | None = None) -> Reputation:
+        """The reputation of a node whose store is ``store`` (None: in memory), whose
+        replica has counted ``penalties`` so far (they are scored already, if at all)."""
+        made = cls(None if store is None else store.with_name(store.name + SCORES_SUFFIX))
+        if penalties is not None:
+            made.follow(penalties)  # where they stand: what it counts from now on is new
+        return made
+
+    @classmethod
+    def for_node(cls, config: NodeConfig, penalties: Mapping[bytes, int]) -> Reputation | None:
+        """A node's reputation: beside its store if it has an ``[admission]`` policy."""
+        return None if config.admission is None else cls.beside(config.store, penalties)
 
     def band(self, who: bytes) -> str:
         return self.scores.band(who, self._clock())
@@ -120,17 +135,29 @@ class Reputation:
         return wait
 
     def peer_hold(self, who: bytes, entries: int, size: int) -> float:
-        """The seconds to hold a frame of ``entries`` entries (``size`` bytes) from the
-        registered peer ``who``: none in a good standing (credit paces it, §7); paced at
-        the throttled band's link rate once its score is throttled (it carries invalid
-        wraps, bad fraud proofs …); :class:`OverBudget` once graylisted."""
-        now = self._clock()
+        """The seconds to hold back the credit of a frame of ``entries`` entries (``size``
+        bytes) from the registered peer ``who`` (the frame itself is taken at once): none
+        in a good standing (credit paces it, §7); once its score is throttled (it carries
+        invalid wraps, bad fraud proofs …) its link is paced at the throttled band's rate,
+        with a burst of :data:`~lattice.sybil.budget.PEER_BURST_SECONDS`; and
+        :class:`OverBudget` once graylisted."""
+        now, tick = self._clock(), self._tick()
         band = self.scores.band(who, now)
         self._refuse_graylisted(who, now, band, "graylisted peer")
         if band != "throttled":
+            self._peer_due.pop(who, None)
             return 0.0
         rate, scale = BAND_RATES["throttled"], PEER_LINK_SCALE
-        return max(entries / (rate.entries * scale), size / (rate.bytes * scale))
+        cost = max(entries / (rate.entries * scale), size / (rate.bytes * scale))
+        # The link's virtual clock: each frame is due `cost` after the last one, and a
+        # link idle for a while may be ahead of it by the burst at most.
+        due = max(self._peer_due.get(who, -math.inf), tick - PEER_BURST_SECONDS) + cost
+        self._peer_due[who] = due
+        return max(0.0, due - tick)
+
+    def forked(self, who: bytes) -> None:
+        """``who`` is proven to have forked its log (a fraud proof came in)."""
+        self.scores.forked(who, self._clock())
 
     def invalid(self, who: bytes) -> None:
         """``who`` sent an op or record that was refused."""
@@ -145,12 +172,13 @@ class Reputation:
         self.cuts.append((self._clock(), who, reason))
         self.cut_total += 1
 
-    def took(self, result: ReceiveResult, source: bytes | None) -> None:
-        """What a receive from peer ``source`` says: entries it was first to bring count
-        for it, and a proven fork sends its author to the floor."""
+    def took(self, result: ReceiveResult, source: bytes | None, firsts: int) -> None:
+        """What a receive from peer ``source`` says: the ``firsts`` entries it was first
+        to bring (in its frame and delivered by it, not woken from waiting by it) count for
+        it, and a proven fork sends its author to the floor."""
         now = self._clock()
-        if source is not None and result.delivered:
-            self.scores.first_delivery(source, now, len(result.delivered))
+        if source is not None and firsts > 0:
+            self.scores.first_delivery(source, now, firsts)
         for proof in result.frauds:
             self.scores.forked(proof.author, now)
 
@@ -219,5 +247,8 @@ class Reputation:
             "cut_total": self.cut_total,
         }
 
-    def close(self) -> None:
+    def close(self, penalties: Mapping[bytes, int] | None = None) -> None:
+        """Take the replica's last ``penalties`` into account, and save the scores."""
+        if penalties is not None:
+            self.follow(penalties)
         self.scores.close()

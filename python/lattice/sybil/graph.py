@@ -150,6 +150,11 @@ class TrustGraph:
         self._top: dict[int, int] = {}
         # The ids of entries kept as evidence whose records were taken.
         self._kept: set[bytes] = set()
+        self._bump()
+
+    def _bump(self) -> None:
+        # The records changed: what within() answered for the delivered records is stale.
+        self._within: dict[int, frozenset[bytes]] = {}
 
     # --- records -----------------------------------------------------------------------
 
@@ -159,6 +164,7 @@ class TrustGraph:
         """Take a delivered (so already judged) ``ADMISSION`` or ``VOUCH`` entry's record;
         ``entry_id`` tells the versions of a forked carrier apart."""
         position = (author_index, seq, bytes(entry_id))
+        self._bump()
         if seq > self._top.get(author_index, 0):
             self._top[author_index] = seq
         if kind == _ADMISSION:
@@ -312,11 +318,16 @@ class TrustGraph:
         ``frontier``, the registered peers included (not those admitted by work alone):
         the web of trust, e.g. for the builders an attestation policy trusts (§10)."""
         past = _past(frontier)
-        return {
+        if past is None and hops in self._within:  # asked at every judgement (§10's web)
+            return set(self._within[hops])
+        found = {
             x
             for x in set(self._vouches) | self.registered
             if self._distance(x, past, hops) is not None
         }
+        if past is None:
+            self._within[hops] = frozenset(found)
+        return found
 
     def vouched(self, voucher: bytes, frontier: Frontier = None) -> set[bytes]:
         """The identities ``voucher`` vouched for within ``frontier`` (a vouch given twice

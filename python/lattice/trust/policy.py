@@ -154,14 +154,12 @@ class Policy:
                 self.builders[name] = self._keys[key_id(key)] = Trusted(name, key)
         live = {k: t.key for k, t in self._keys.items() if self._live(t, web)}
         if not live:
+            self._keep_untrusted(envelope)
             raise AttestationError("untrusted builder: no trusted builder key is valid now")
         try:
             manifest, signer = verify_signer(envelope, live)
         except AttestationError as exc:
-            if self.web is not None:
-                self._untrusted[bytes(envelope)] = None
-                while len(self._untrusted) > MAX_UNTRUSTED:
-                    del self._untrusted[next(iter(self._untrusted))]
+            self._keep_untrusted(envelope)
             expired = [t.name for t in self._keys.values() if not self._live(t, web)]
             hint = f" (expired: {', '.join(expired)})" if expired else ""
             raise AttestationError(f"untrusted or broken attestation: {exc}{hint}") from None
@@ -175,6 +173,14 @@ class Policy:
         key = canonical_json([builder.name, dict(manifest.output), parts]) + definition
         self._seen.setdefault(key, _Seen(manifest, builder.name, envelope, definition))
         return manifest
+
+    def _keep_untrusted(self, envelope: bytes) -> None:
+        """Keep an envelope no live key verifies, to be tried again when the web changes
+        (at most :data:`MAX_UNTRUSTED`, the oldest dropped first)."""
+        if self.web is not None:
+            self._untrusted[bytes(envelope)] = None
+            while len(self._untrusted) > MAX_UNTRUSTED:
+                del self._untrusted[next(iter(self._untrusted))]
 
     @staticmethod
     def _digests(s: _Seen, build_type: str | None, part: str | None) -> set[str]:

@@ -269,6 +269,8 @@ class ClientSession(Session):
             raise ProtocolError("a vouch the client neither gave nor received", author=client)
         if not vouch.revokes and vouch.subject in trust.vouched(vouch.voucher):
             raise AlreadyCarried("this vouch is in the log already", author=client)
+        if vouch.revokes and trust.revoked(vouch.subject):
+            raise AlreadyCarried("this key is revoked in the log already", author=client)
         quota.take(len(record), now)
         return replica.append(vouch.to_bytes(), Kind.VOUCH)
 

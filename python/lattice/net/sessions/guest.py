@@ -192,6 +192,9 @@ class GuestSession(Session):
                 raise GuestRefused("a guest op signed by another key")
             if self.view is None or op.swarm != self.view.id:
                 raise GuestRefused("a guest op for another view than this session's")
+            trust = node.replica.trust
+            if trust is not None and not trust.admitted(guest):  # revoked since it opened
+                raise NotAdmitted(f"guest {guest.hex()[:16]}…: {trust.why(guest)}", author=guest)
             now = time.monotonic()
             quota = self.quota(now)
             quota.check(len(raw), now)

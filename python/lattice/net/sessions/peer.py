@@ -183,10 +183,6 @@ class PeerSession(Session):
                     self.send_soon(wire.Request(requests[: wire.MAX_REQUESTS]))
                 node.spawn(self._stream({a: s for a, (s, _) in heads.items()}))
             case wire.Entries(entries):
-                if node.reputation is not None:  # a throttled peer is paced (DESIGN §11)
-                    hold = node.reputation.peer_hold(remote, len(entries), sum(map(len, entries)))
-                    if hold:
-                        await asyncio.sleep(hold)  # its credit runs out meanwhile
                 self._received(entries)
             case wire.Request(missing):
                 # Answered only while this link's queue has room; a peer that asks and
@@ -208,6 +204,8 @@ class PeerSession(Session):
                 if news:
                     accused = _lattice.FraudProof.from_bytes(proof).author
                     node.fork_seen.setdefault(accused, time.time())
+                    if node.reputation is not None:
+                        node.reputation.forked(accused)
 
                     def stored() -> None:  # store first, gossip second
                         node.gossip_fraud(proof, exclude=remote)
@@ -246,6 +244,12 @@ class PeerSession(Session):
             raise ProtocolError("entries beyond the granted credit", author=remote)
         own_head = node.replica.head(node.me)
         result = node.replica.receive(entries)
+        reputation, hold, firsts = node.reputation, 0.0, 0
+        if reputation is not None:  # a throttled peer's credit comes back late (DESIGN §11)
+            hold = reputation.peer_hold(remote, len(entries), size)
+            if result.delivered:  # what it brought, not what its entries woke
+                frame = set(entries)
+                firsts = sum(e.to_bytes() in frame for e in result.delivered)
         if node.replica.head(node.me) > own_head:
             # This node's own entries coming back (a restored store catching up): the
             # client ops they wrap are wrapped already. Rare, so the scan is only then.
@@ -257,6 +261,14 @@ class PeerSession(Session):
 
         def durable() -> None:
             node.after_receive(result, source=remote)
+            if reputation is not None:  # scores: first deliveries, proven forks
+                reputation.took(result, remote, firsts)
+            if hold:
+                asyncio.get_running_loop().call_later(hold, give_back)
+            else:
+                give_back()
+
+        def give_back() -> None:
             self.granted += size
             if size:
                 self.credit_owed += size
