@@ -207,3 +207,32 @@ def test_a_lower_fork_not_known_here_still_judges_alike() -> None:
     refused2 = [type(e) for _, e in r2.receive([b1]).rejected]
     assert r1.get(b1.id) is None and r2.get(b1.id) is None
     assert NotAdmitted in refused and refused2 == [NotAdmitted]
+
+
+def test_a_kept_branch_s_vouches_are_judged_as_if_delivered_in_every_order() -> None:
+    """A forked peer's branch that carries a vouch beyond its voucher's cap: a replica that
+    keeps the branch as evidence judges that vouch from the branch's own past, as one that
+    delivered the branch does, so the wrap it was meant to admit is delivered nowhere."""
+    capped = AdmissionPolicy(min_bits=BITS, max_vouches=1)
+    voucher, first, second = (
+        lattice.Identity.from_seed(bytes([0x6D, i]) + bytes(30)) for i in range(3)
+    )
+    alpha = replica(A, policy=None)  # signs what an honest peer would refuse
+    other = replica(A, policy=None)
+    a1 = vouch(alpha, voucher.public_key)
+    a2 = vouch(alpha, first.public_key, by=voucher)
+    a3 = vouch(alpha, second.public_key, by=voucher)  # its second: beyond the cap
+    other.receive([a1])
+    a2y = other.append(b"the other branch")
+    beta = replica(B, policy=None)
+    beta.receive([a1, a2, a3])
+    b1 = beta.wrap_client_op(op(second, 1))
+    h = {"a1": a1, "a2": a2, "a3": a3, "a2y": a2y, "b1": b1}
+    for order in itertools.permutations(h):
+        r = replica(D, policy=capped)
+        delivered: set[bytes] = set()
+        for name in order:
+            delivered |= {e.id for e in r.receive([h[name]]).delivered}
+        assert h["b1"].id not in delivered, order
+        assert r.trust is not None and not r.trust.admitted(second.public_key), order
+        assert PKS[A] in r.blocklist, order

@@ -228,7 +228,7 @@ class Replica(Queries, Durability, Listeners):
                 raise LatticeError(f"store out of order at seq {seq}", author=author, seq=seq)
             log.append(entry_id, lamport)
         self._store.check_tail()
-        TrustGraph.open_store(self.trust, self._store)
+        TrustGraph.open_store(self.trust, self._store, self._history, self._held_entry)
         for observer, sender, seq in self._store.cells():
             self._history.row(observer)[sender] = seq
             self.matrix.update_indexed(observer, [(sender, seq)])
@@ -467,7 +467,7 @@ class Replica(Queries, Durability, Listeners):
             check_evidence(self._history, e)
             self._forks.keep(e)
             if self.trust is not None and e.kind in RECORD_KINDS:
-                self.trust.record_evidence(e, self._history.index[author])
+                self.trust.record_evidence(e, self._history, self._held_entry)
             self._batch.evidence.append(e)
             return (author, seq)
         delta = check(self._history, e)

@@ -24,8 +24,8 @@ rules a :class:`~lattice.Replica` with an admission policy applies (:meth:`Trust
 
 A peer proven to have forked (DESIGN §5) carries two versions of each seq from its fork
 on: an entry's past holds only the records on the branch its author committed to
-(:mod:`lattice.sybil.past`), and records on a branch kept as evidence count for entries
-committed to that branch alone. A store records the policy its entries were judged under
+(:mod:`lattice.sybil.past`), and records on a branch kept as evidence are judged from
+that branch's own past and count for entries committed to that branch alone. A store records the policy its entries were judged under
 and refuses to open under another (:meth:`TrustGraph.open_store`).
 
 >>> import lattice
@@ -57,7 +57,7 @@ from lattice.errors import (
     NotAdmitted,
     StoreError,
 )
-from lattice.sybil.past import Past, Position, branch
+from lattice.sybil.past import Chain, Past, Position, branch
 from lattice.sybil.records import Admission, Vouch
 
 if TYPE_CHECKING:
@@ -150,6 +150,8 @@ class TrustGraph:
         self._top: dict[int, int] = {}
         # The ids of entries kept as evidence whose records were taken.
         self._kept: set[bytes] = set()
+        # What a forked author's delivered log committed to, up to a fork point.
+        self._folds: dict[tuple[int, int], tuple[list[int], dict[int, tuple[int, bytes]]]] = {}
         self._bump()
 
     def _bump(self) -> None:
@@ -177,23 +179,67 @@ class TrustGraph:
                 self._vouches.setdefault(vouch.subject, []).append((position, vouch.voucher))
                 self._given.setdefault(vouch.voucher, []).append((position, vouch.subject))
 
-    def record_evidence(self, entry: _lattice.Entry, author_index: int) -> bool:
-        """Take the record of a forked author's entry kept as evidence (not delivered, so
-        not judged in a past): if it holds on its own — a proof of work, or a vouch's
-        signature, subject and revoker — it is recorded at its version, and counts only
-        for entries committed to that branch. Returns whether it was recorded."""
+    def record_evidence(self, entry: _lattice.Entry, history: History, fetch: EntryById) -> bool:
+        """Take the record of a forked author's entry kept as evidence (not delivered): it
+        is judged exactly as a replica that delivered its branch judged it, from its own
+        causal past (:meth:`evidence_past`), and if it holds it is recorded at its
+        version, counting only for entries committed to that branch. Returns whether it
+        was recorded."""
+        if entry.kind not in RECORD_KINDS:
+            return False
         try:
-            if entry.kind == _ADMISSION:
-                Admission.from_bytes(entry.payload).check(self.swarm, self.policy.min_bits)
-            elif entry.kind == _VOUCH:
-                self._check_vouch_alone(Vouch.from_bytes(entry.payload), None, None)
-            else:
-                return False
+            self._check(
+                entry.kind, entry.payload, self.evidence_past(entry, history, fetch), None, None
+            )
         except LatticeError:
             return False
         self._kept.add(entry.id)
-        self.record(entry.kind, entry.payload, author_index, entry.seq, entry.id)
+        self.record(entry.kind, entry.payload, history.index[entry.author], entry.seq, entry.id)
         return True
+
+    def evidence_past(self, e: _lattice.Entry, history: History, fetch: EntryById) -> Past:
+        """The causal past of ``e``, an entry kept as evidence: what its branch of its
+        author's log committed to — the delivered log up to where the branch meets it,
+        then the branch's kept versions and ``e`` itself, their dependencies folded as a
+        replica delivering that branch folds them — and the branches it committed to of
+        every forked peer (``fetch`` gets a held entry by id)."""
+        a = history.index[e.author]
+        own = branch(history, e.author, (e.seq - 1, e.prev), fetch) if e.seq > 1 else None
+        meet = 0 if own is None else own.meet
+        seqs, tips = self._fold_delivered(history, a, meet, fetch)
+        kept = [] if own is None else sorted((fetch(i) for i in own.ids), key=lambda x: x.seq)
+        for version in [*kept, e]:
+            for peer, dep in version.deps.items():
+                x = history.index[peer]
+                if dep[0] > seqs[x]:
+                    seqs[x], tips[x] = dep[0], dep
+        seqs[a] = e.seq - 1
+        chains = {} if own is None else {a: own}
+        for author in history.forks.proofs:
+            x = history.index[author]
+            if x != a and seqs[x] and x in self._top and x in tips:
+                chains[x] = branch(history, author, tips[x], fetch)
+        return Past(seqs, chains)
+
+    def _fold_delivered(
+        self, history: History, a: int, upto: int, fetch: EntryById
+    ) -> tuple[list[int], dict[int, tuple[int, bytes]]]:
+        """What author ``a``'s delivered entries 1..``upto`` committed to: seqs by peer
+        index, and the (seq, id) named last for each (kept per fork point: forks are
+        rare, their evidence rarer)."""
+        key = (a, upto)
+        folded = self._folds.get(key)
+        if folded is None:
+            seqs = [0] * len(history.peers)
+            tips: dict[int, tuple[int, bytes]] = {}
+            log = history.logs[history.peers[a]]
+            for seq in range(1, upto + 1):
+                for peer, dep in fetch(log.id_at(seq)).deps.items():
+                    x = history.index[peer]
+                    if dep[0] > seqs[x]:
+                        seqs[x], tips[x] = dep[0], dep
+            folded = self._folds[key] = (seqs, tips)
+        return list(folded[0]), dict(folded[1])
 
     @classmethod
     def of(
@@ -205,7 +251,9 @@ class TrustGraph:
         return None if policy is None else cls(peers, swarm, policy)
 
     @staticmethod
-    def open_store(graph: TrustGraph | None, store: Store) -> None:
+    def open_store(
+        graph: TrustGraph | None, store: Store, history: History, fetch: EntryById
+    ) -> None:
         """Check that ``store``'s entries were judged under ``graph``'s policy (None: open)
         and take their records; :class:`~lattice.errors.StoreError` if not, since entries
         judged under another policy may be ones this one refuses. A store first opened
@@ -228,18 +276,19 @@ class TrustGraph:
                 "uses one admission policy"
             )
         if graph is not None:
-            graph.load(store)
+            graph.load(store, history, fetch)
 
-    def load(self, store: Store) -> None:
+    def load(self, store: Store, history: History, fetch: EntryById) -> None:
         """Take the records of the entries delivered to or kept as evidence in ``store``
-        (a replica opening it)."""
+        (a replica opening it, its delivered logs and forks loaded into ``history``),
+        the kept ones judged again in arrival order (the order they were first judged)."""
         for author, seq, kind, data in store.of_kinds(RECORD_KINDS):
             entry = _lattice.Entry.from_bytes(data)
             self.record(kind, entry.payload, self.index[author], seq, entry.id)
-        for _, author, _, _, data in store.evidence():
+        for _, _, _, _, data in store.evidence():
             entry = _lattice.Entry.from_bytes(data)
             if entry.kind in RECORD_KINDS:
-                self.record_evidence(entry, self.index[author])
+                self.record_evidence(entry, history, fetch)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -360,6 +409,9 @@ class TrustGraph:
                 seqs[index] = s
         seqs[a] = seq - 1  # its own log before it
         chains = {}
+        own = history.peers[a]
+        if own in history.forks.proofs and a in self._top:  # only its delivered versions
+            chains[a] = Chain(seq - 1, frozenset(), history.logs[own])
         for author in history.forks.proofs:
             x = history.index[author]
             if x == a or not seqs[x] or x not in self._top:
