@@ -13,7 +13,7 @@ import pytest
 
 import lattice
 from lattice import _lattice
-from lattice.net.sessions import SESSIONS, ClientSession, GuestSession, PeerSession
+from lattice.net.sessions import SESSIONS, ClientSession, GuestSession, PeerSession, WorkerSession
 
 PACKAGE = Path(lattice.__file__).resolve().parent
 #: STYLE habit 1: split a module that grows past ~600 lines.
@@ -159,11 +159,12 @@ def test_one_session_class_per_role() -> None:
         _lattice.ROLE_PEER: PeerSession,
         _lattice.ROLE_CLIENT: ClientSession,
         _lattice.ROLE_GUEST: GuestSession,
+        _lattice.ROLE_WORKER: WorkerSession,
     } == SESSIONS
     for role, cls in SESSIONS.items():
         assert cls.role == role
     # The sessions see the node through a protocol, never the node module itself.
-    for module in ("base", "peer", "client", "guest"):
+    for module in ("base", "peer", "client", "guest", "worker", "records"):
         imported = _imports(PACKAGE / "net" / "sessions" / f"{module}.py")
         assert "lattice.net.node" not in imported, module
 

@@ -613,6 +613,7 @@ MAX_ATTESTATION_LEN: int
 ROLE_PEER: int
 ROLE_CLIENT: int
 ROLE_GUEST: int
+ROLE_WORKER: int
 
 @final
 class NoiseKeypair:
@@ -659,7 +660,8 @@ class Hello:
         """True if the identity signed the binding of exactly this Noise static key."""
     @property
     def role(self) -> int:
-        """The role the party takes (``ROLE_PEER``, ``ROLE_CLIENT`` or ``ROLE_GUEST``)."""
+        """The role the party takes (``ROLE_PEER``, ``ROLE_CLIENT``, ``ROLE_GUEST`` or
+        ``ROLE_WORKER``)."""
     @property
     def swarm(self) -> bytes:
         """The swarm the party speaks for."""

@@ -35,6 +35,7 @@ __all__ = [
     "FrameTooLarge",
     "FrontierMismatch",
     "FutureViewSeq",
+    "GridError",
     "GuestRefused",
     "HandshakeRefused",
     "HandshakeTimeout",
@@ -63,8 +64,13 @@ __all__ = [
     "PendingOverflow",
     "ProtocolError",
     "ReplayedGuestOp",
+    "ResultRefused",
     "SeqGap",
     "StoreError",
+    "TaskCancelled",
+    "TaskFailed",
+    "TaskRejected",
+    "TaskTimedOut",
     "TrailingBytes",
     "Truncated",
     "UnknownAuthor",
@@ -74,6 +80,7 @@ __all__ = [
     "UnresolvedLink",
     "WasmTrap",
     "WrongAuthor",
+    "WrongResult",
     "WrongSwarm",
     "WrongType",
 ]
@@ -386,6 +393,41 @@ class FutureViewSeq(GuestRefused):
 
 
 # --- connections (DESIGN §7) -------------------------------------------------------------
+
+
+class GridError(LatticeError):
+    """Something of the compute grid (DESIGN §12) failed: a task, or a worker's answer."""
+
+
+class ResultRefused(GridError):
+    """A worker's commit or reveal the owner will not take: not its assignment, too late or
+    too early, malformed or too large, or a reveal that does not open its commit (a copied
+    one). Nothing of it is stored; the worker's score drops."""
+
+
+class WrongResult(ResultRefused):
+    """A revealed result that fails its verification (Freivalds' check) or is outvoted by
+    the majority of its task's redundant results."""
+
+
+class TaskFailed(GridError):
+    """A grid task ended without a verified result; ``task`` is its id."""
+
+    def __init__(self, message: str, task: bytes | None = None) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+class TaskRejected(TaskFailed):
+    """Every result the task's retries allowed was wrong (or no majority was reached)."""
+
+
+class TaskTimedOut(TaskFailed):
+    """The task's deadlines ran out before a result was verified."""
+
+
+class TaskCancelled(TaskFailed):
+    """The task was cancelled: queued, it never ran; running, its late results are ignored."""
 
 
 class ProtocolError(LatticeError):

@@ -118,6 +118,8 @@ pub enum Role {
     Client = 2,
     /// A guest holding a shallow log (DESIGN §8).
     Guest = 3,
+    /// A grid worker: a guest handed one task at a time (DESIGN §12).
+    Worker = 4,
 }
 
 impl Role {
@@ -127,6 +129,7 @@ impl Role {
             1 => Ok(Role::Peer),
             2 => Ok(Role::Client),
             3 => Ok(Role::Guest),
+            4 => Ok(Role::Worker),
             _ => Err(DecodeError::NonCanonical("unknown role")),
         }
     }

@@ -44,6 +44,9 @@ the swarm and its members has a default::
     hops = 2                      # … vouches within this many hops of the registered peers
     max_vouches = 16              # vouches one open identity may give
 
+    [grid]                        # optional: own a compute grid (DESIGN §12; needs
+    max_workers = 64              # [admission]): workers connected at once
+
     [limits]                      # optional: lattice.net.connection.Limits, pending caps
     handshake_timeout = 5.0
     idle_timeout = 30.0
@@ -99,7 +102,7 @@ from lattice.net.trustconfig import parse as parse_trust
 from lattice.sybil.graph import AdmissionPolicy
 from lattice.writer import DEFAULT_BUSY_TIMEOUT
 
-__all__ = ["Member", "NodeConfig", "Share", "load", "render", "share"]
+__all__ = ["GridConfig", "Member", "NodeConfig", "Share", "load", "render", "share"]
 
 ROLES = {"peer": _lattice.ROLE_PEER, "client": _lattice.ROLE_CLIENT, "guest": _lattice.ROLE_GUEST}
 DEFAULT_NOOP_INTERVAL = 1.0
@@ -122,6 +125,18 @@ class Share:
 
     doc: bytes
     guests: tuple[bytes, ...]
+
+
+#: Workers an owner serves at once, by default and at most.
+DEFAULT_MAX_WORKERS = 64
+MAX_WORKERS = 1024
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The ``[grid]`` table: the compute grid a node owns (DESIGN §12)."""
+
+    max_workers: int = DEFAULT_MAX_WORKERS
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,8 @@ class NodeConfig:
     #: The swarm's admission policy (``[admission]``, DESIGN §11; None: an open swarm, with
     #: no scores or budgets either). Every peer of a swarm must set the same.
     admission: AdmissionPolicy | None = None
+    #: The compute grid this node owns (``[grid]``, DESIGN §12; None: it takes no workers).
+    grid: GridConfig | None = None
 
     def key_password(self) -> bytes | None:
         """The identity key's password: from ``password_file`` or ``password``, if any."""
@@ -240,9 +257,12 @@ INTEGER_LIMITS = frozenset(
     {"credit", "max_queue_bytes", "max_pending_bytes", "client_ops_per_minute",
      "client_bytes_per_minute", "max_partial_bytes", "max_stranger_partial_bytes"}
 )  # fmt: skip
-TABLES = frozenset({"node", "swarm", "limits", "shares", "trust", "attestation", "admission"})
+TABLES = frozenset(
+    {"node", "swarm", "limits", "shares", "trust", "attestation", "admission", "grid"}
+)
 #: [admission] keys (DESIGN §11): the fields of :class:`~lattice.sybil.AdmissionPolicy`.
 ADMISSION_KEYS = frozenset({"hops", "min_bits", "max_vouches"})
+GRID_KEYS = frozenset({"max_workers"})
 SHARE_KEYS = frozenset({"doc", "guests"})
 #: The longest doc id (as in an op batch).
 MAX_DOC_ID_LEN = 64
@@ -358,6 +378,8 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
                 f"{admission.hops}: a builder the swarm does not admit would be trusted"
             )
 
+    grid = None if "grid" not in raw else _grid(f, raw, admission, role)
+
     def rel(value: str | None, default: str | None = None) -> Path | None:
         chosen = value if value is not None else default
         return None if chosen is None else (base / chosen)
@@ -407,7 +429,23 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
         if "attestation" not in raw
         else parse_attestation(f, raw["attestation"], trust, base),
         admission=admission,
+        grid=grid,
     )
+
+
+def _grid(
+    f: _File, raw: dict[str, Any], admission: AdmissionPolicy | None, role: str
+) -> GridConfig:
+    table = f.table(raw, "grid", "[grid]")
+    f.known(table, GRID_KEYS, "[grid]")
+    if admission is None:
+        raise f.error("[grid] needs [admission]: workers are admitted by proof of work or vouch")
+    if role != "peer":
+        raise f.error("[grid] is a registered peer's: its tasks are entries of its log")
+    workers = table.get("max_workers", DEFAULT_MAX_WORKERS)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 < workers <= MAX_WORKERS:
+        raise f.error(f"[grid] max_workers is a whole number 1 to {MAX_WORKERS}, not {workers!r}")
+    return GridConfig(workers)
 
 
 def _admission(f: _File, raw: dict[str, Any]) -> AdmissionPolicy:
@@ -507,6 +545,7 @@ def render(
     password_file: str | None = None,
     offline: bool = False,
     admission: AdmissionPolicy | None = None,
+    grid: GridConfig | None = None,
 ) -> str:
     """The TOML text of a configuration (what :func:`load` reads back).
 
@@ -553,6 +592,8 @@ def render(
         lines += ["[admission]"]
         lines += [f"{k} = {getattr(admission, k)}" for k in sorted(ADMISSION_KEYS)]
         lines.append("")
+    if grid is not None:
+        lines += ["[grid]", f"max_workers = {grid.max_workers}", ""]
     if limits:
         lines.append("[limits]")
         lines += [f"{k} = {v}" for k, v in limits.items()]

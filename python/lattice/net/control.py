@@ -7,7 +7,9 @@ Requests: ``{"op": "status"}``, ``{"op": "matrix"}``,
 "revoke": false}`` (a VOUCH entry by this registered peer, DESIGN §11), and the document
 ops ``doc_show``, ``doc_insert`` and ``doc_delete`` (:mod:`lattice.net.documents`,
 ``lattice doc``), and the state machine ops ``publish``, ``machine_show``, ``machine_submit`` and
-``machine_query`` (:mod:`lattice.net.machines`, ``lattice attest``, ``lattice machine``). Every
+``machine_query`` (:mod:`lattice.net.machines`, ``lattice attest``, ``lattice machine``), and
+the grid ops ``grid_submit``, ``grid_status``, ``grid_list``, ``grid_result`` and
+``grid_cancel`` (:mod:`lattice.net.gridhost`, ``lattice grid``). Every
 reply has ``"ok"``; failures carry ``"error"`` (the exception class) and ``"message"``.
 """
 
@@ -29,6 +31,7 @@ from lattice.entry import Kind
 from lattice.errors import InvalidArgument, LatticeError, LimitExceeded
 from lattice.identity import Identity
 from lattice.net.documents import DOC_OPS, EDIT_OPS, Documents
+from lattice.net.gridhost import GRID_OPS, GridHost
 from lattice.net.machines import MACHINE_OPS
 from lattice.replica import Replica
 from lattice.sybil.records import Vouch
@@ -73,6 +76,7 @@ class ControlTarget(Protocol):
     """What the control socket serves: a :class:`~lattice.net.node.Node` is one."""
 
     documents: Documents
+    grid: GridHost | None
 
     def status(self) -> dict[str, object]: ...
 
@@ -113,6 +117,10 @@ async def _handle(node: ControlTarget, req: object) -> dict[str, Any]:
         return {"ok": True, "id": entry.id.hex(), "seq": entry.seq}
     if op == "vouch":
         return await _vouch(node, req)
+    if op in GRID_OPS:
+        if node.grid is None:
+            raise InvalidArgument("this node owns no grid: add a [grid] table to its config")
+        return await node.grid.handle(req)
     if op in DOC_OPS or op in MACHINE_OPS:
         edits = op in EDIT_OPS
         if edits:

@@ -18,7 +18,21 @@ False
 
 from __future__ import annotations
 
-__all__ = ["HEARTBEAT_BASE", "HEARTBEAT_MAX", "Heartbeat"]
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Protocol
+
+from lattice import _lattice
+from lattice.errors import LatticeError
+from lattice.net.config import NodeConfig
+from lattice.net.selfcheck import SelfCheck
+from lattice.replica import Replica
+
+__all__ = ["HEARTBEAT_BASE", "HEARTBEAT_MAX", "Heartbeat", "NoopNode", "noops"]
+
+log = logging.getLogger("lattice.node")
 
 #: Noop intervals from the last data to the first heartbeat.
 HEARTBEAT_BASE = 10
@@ -51,3 +65,37 @@ class Heartbeat:
         self._since = 0
         self._gap = min(self._gap * 2, self.cap)
         return True
+
+
+class NoopNode(Protocol):
+    """What the noop timer needs of its node."""
+
+    config: NodeConfig
+    replica: Replica
+    selfcheck: SelfCheck
+
+    @property
+    def running(self) -> bool: ...
+
+    def after_commit(self, then: Callable[[], None]) -> None: ...
+
+    def relay(self, entries: Iterable[_lattice.Entry], exclude: bytes | None = None) -> None: ...
+
+
+async def noops(node: NoopNode) -> None:
+    """A node's noop timer: a noop after new data every interval; after noops only, on
+    the backing-off :class:`Heartbeat` (so the matrix keeps advancing, but an idle swarm
+    does not fill its stores)."""
+    beat = Heartbeat(node.config.noop_interval)
+    while node.running:
+        await asyncio.sleep(node.config.noop_interval)
+        heartbeat = beat.tick(node.replica.data_delivered)
+        if not node.selfcheck.ready:
+            continue  # not even a noop before the node knows its own head
+        try:
+            noop = node.replica.maybe_noop(data_only=not heartbeat)
+        except LatticeError as exc:
+            log.warning("noop failed: %s", exc)
+            continue
+        if noop is not None:
+            node.after_commit(partial(node.relay, [noop]))

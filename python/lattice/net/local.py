@@ -22,7 +22,7 @@ from pathlib import Path
 from lattice import _lattice
 from lattice.identity import Identity
 from lattice.net.attestation import Exchange
-from lattice.net.config import Member, NodeConfig, Share
+from lattice.net.config import GridConfig, Member, NodeConfig, Share
 from lattice.net.connection import Limits, handshake
 from lattice.net.node import Node
 from lattice.net.process import free_ports
@@ -50,13 +50,15 @@ async def local_swarm(
     identities: Sequence[Identity] | None = None,
     wait: bool = True,
     admission: AdmissionPolicy | None = None,
+    grid: GridConfig | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
     line (each dials the previous one), started. For examples and tests. Like any node,
     they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
     guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
     and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
-    ``[attestation]`` per node), ``admission`` their ``[admission]`` policy. With ``wait``
+    ``[attestation]`` per node), ``admission`` their ``[admission]`` policy, ``grid`` their
+``[grid]`` (it needs ``admission``). With ``wait``
     (the default) it returns once every node may write (it has seen a peer); without, at
     once (a node may never connect)."""
     ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
@@ -91,6 +93,7 @@ async def local_swarm(
             if attestation is None or isinstance(attestation, AttestationConfig)
             else attestation[i],
             admission=admission,
+            grid=grid,
         )
         node = Node(config, identity=ident)
         await node.start()

@@ -51,7 +51,8 @@ from lattice.net.config import ROLES, Member, NodeConfig
 from lattice.net.connection import Connection, Limits, handshake
 from lattice.net.documents import Documents
 from lattice.net.framebudget import FrameBudget
-from lattice.net.heartbeat import Heartbeat
+from lattice.net.gridhost import GridHost
+from lattice.net.heartbeat import noops
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota
 from lattice.net.reputation import Reputation
@@ -73,7 +74,7 @@ log = logging.getLogger("lattice.node")
 #: Seconds between maintenance rounds (missing entries, keep-alive).
 TICK = 0.25
 #: The name of each role, for logs and refusals.
-ROLE_NAMES = {code: name for name, code in ROLES.items()}
+ROLE_NAMES = {code: name for name, code in ROLES.items()} | {_lattice.ROLE_WORKER: "worker"}
 
 #: Work that waits for a commit: (its future, what to do once durable, what on failure).
 _AfterCommit = tuple[
@@ -131,6 +132,7 @@ class Node(NodeViews):
         )
         #: Remote attestation in this node's handshakes (``[attestation]``, DESIGN §10).
         self.attesting = Attesting(self)
+        self.grid = GridHost.for_node(self)  # the compute grid it owns ([grid], DESIGN §12)
         #: The link registry: one live session per registered peer.
         self.links: dict[bytes, PeerSession] = {}
         self.client_links: set[ClientSession] = set()
@@ -182,7 +184,7 @@ class Node(NodeViews):
             if member.public_key != self.me and member.address is not None:
                 self.spawn(self._dial_loop(member))
         self.spawn(self._commit_loop())
-        self.spawn(self._noop_loop())
+        self.spawn(noops(self))
         self.spawn(self._maintenance_loop())
 
     async def stop(self) -> None:
@@ -560,24 +562,6 @@ class Node(NodeViews):
 
     # --- timers ----------------------------------------------------------------------
 
-    async def _noop_loop(self) -> None:
-        """Noops after new data every interval; after noops only, on the backing-off
-        :class:`~lattice.net.heartbeat.Heartbeat` (so the matrix keeps advancing, but an
-        idle swarm does not fill its stores)."""
-        beat = Heartbeat(self.config.noop_interval)
-        while self._running:
-            await asyncio.sleep(self.config.noop_interval)
-            heartbeat = beat.tick(self.replica.data_delivered)
-            if not self.selfcheck.ready:
-                continue  # not even a noop before the node knows its own head
-            try:
-                noop = self.replica.maybe_noop(data_only=not heartbeat)
-            except LatticeError as exc:
-                log.warning("noop failed: %s", exc)
-                continue
-            if noop is not None:
-                self.after_commit(partial(self.relay, [noop]))
-
     async def _maintenance_loop(self) -> None:
         """Ask for what is missing: one peer per round, in turn, so the same entries are
         not requested from every peer at once."""
@@ -586,6 +570,8 @@ class Node(NodeViews):
             await asyncio.sleep(TICK)
             if self.reputation is not None:
                 self.reputation.tick(self.replica.penalties)
+            if self.grid is not None:
+                self.grid.tick()  # its deadlines and queue (DESIGN §12)
             if self.selfcheck.ready:  # FRAUD entries found before it might sign
                 announced = self.replica.announce_deferred()
                 if announced:

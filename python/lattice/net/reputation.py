@@ -163,6 +163,10 @@ class Reputation:
         """``who`` sent an op or record that was refused."""
         self.scores.invalid(who, self._clock())
 
+    def overrun(self, who: bytes) -> None:
+        """``who`` ran over what it was given: its budget, or a grid task's deadline."""
+        self.scores.overrun(who, self._clock())
+
     def delivered(self, who: bytes) -> None:
         """``who`` was first to bring a valid op."""
         self.scores.first_delivery(who, self._clock())

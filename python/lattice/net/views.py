@@ -12,6 +12,7 @@ from lattice import _lattice
 from lattice.net.attesting import Attesting
 from lattice.net.config import Member, NodeConfig
 from lattice.net.framebudget import FrameBudget
+from lattice.net.gridhost import GridHost
 from lattice.net.reputation import Reputation
 from lattice.net.selfcheck import SelfCheck
 from lattice.net.sessions.client import ClientSession
@@ -41,14 +42,23 @@ class NodeViews:
     selfcheck: SelfCheck
     frames: FrameBudget
 
+    _running: bool
+    grid: GridHost | None
+
+    @property
+    def running(self) -> bool:
+        """Whether the node is started and not stopped."""
+        return self._running
+
     def member(self, key: bytes) -> Member | None:
         """The registered peer with this key, if any."""
         return next((m for m in self.config.members if m.public_key == key), None)
 
     def count(self, role: int) -> int:
         """Live sessions of ``role``."""
-        links = {_lattice.ROLE_PEER: self.links, _lattice.ROLE_CLIENT: self.client_links}
-        return len(links.get(role, self.guest_links if role == _lattice.ROLE_GUEST else ()))
+        if role == _lattice.ROLE_PEER:
+            return len(self.links)
+        return sum(1 for s in (*self.client_links, *self.guest_links) if s.role == role)
 
     def sessions_of(self, key: bytes) -> int:
         """Live client and guest sessions of the key ``key``."""
@@ -97,6 +107,7 @@ class NodeViews:
             "peers": peers,
             "clients": len(self.client_links),
             "reputation": None if self.reputation is None else self.reputation.status(),
+            "grid": None if self.grid is None else self.grid.status(),
             "frontier": {self.name(a): [s, i.hex()] for a, (s, i) in rep.frontier().items()},
             "pending": rep.pending,
             "missing": [

@@ -33,6 +33,15 @@ connection that sends one.
                                     the EK certificate, DER, ≤ 4096 bytes; may be empty)
     ADMIT    17  kind u8 ‖ record   (client → home peer: an admission record, kind 20, or a
                                     vouch, kind 21, for its log: DESIGN §11; OP_ACK)
+    WORK     18  slots u8           (worker → owner: it takes this many more tasks, 1–8)
+    TASK     19  deadline_ms u32 ‖ genesis
+                                    (owner → worker: entry 1 of a task's view, §12)
+    REVEAL   20  view [32]          (owner → worker: the commits are in; reveal)
+    ABANDON  21  view [32] ‖ len u16 ‖ reason
+                                    (owner → worker: that task is over for it)
+    GRID_ACK 22  view [32] ‖ nonce u64 ‖ taken u8
+                                    (owner → worker: its commit or reveal is stored, 1, or
+                                    came late and is ignored, 0)
 
 >>> from lattice.net import wire
 >>> msg = wire.Credit(4096)
@@ -43,12 +52,35 @@ True
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import IntEnum
 
 from lattice import _lattice
 from lattice.errors import DecodeError, LimitExceeded, Truncated, UnknownKind
+from lattice.net.messages import (
+    Abandon,
+    Activate,
+    Activated,
+    Admit,
+    Credit,
+    Entries,
+    Fraud,
+    Frontier,
+    GridAck,
+    GuestAck,
+    Measured,
+    Message,
+    MessageType,
+    Op,
+    OpAck,
+    Ping,
+    Refused,
+    Request,
+    Reveal,
+    Synced,
+    Task,
+    View,
+    ViewOpen,
+    Work,
+)
 from lattice.reader import Reader
 from lattice.sync import Missing
 
@@ -65,6 +97,8 @@ __all__ = [
     "MAX_REASON_LEN",
     "MAX_RECORD_LEN",
     "MAX_REQUESTS",
+    "MAX_WORK_SLOTS",
+    "Abandon",
     "Activate",
     "Activated",
     "Admit",
@@ -72,6 +106,7 @@ __all__ = [
     "Entries",
     "Fraud",
     "Frontier",
+    "GridAck",
     "GuestAck",
     "Measured",
     "Message",
@@ -81,9 +116,12 @@ __all__ = [
     "Ping",
     "Refused",
     "Request",
+    "Reveal",
     "Synced",
+    "Task",
     "View",
     "ViewOpen",
+    "Work",
     "decode",
     "encode",
     "max_peer_frame",
@@ -107,6 +145,8 @@ MAX_REASON_LEN = 1024
 #: The record kinds an ADMIT carries (ADMISSION, VOUCH) and the longest such record.
 ADMIT_KINDS = frozenset({20, 21})
 MAX_RECORD_LEN = 256
+#: Most tasks a worker asks for at once (WORK).
+MAX_WORK_SLOTS = 8
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
 #: fit in one entry's payload).
 MAX_CLIENT_FRAME = 1 + _lattice.MAX_PAYLOAD_LEN
@@ -132,180 +172,14 @@ _REQ = struct.Struct(">32sQQB")
 _U32 = struct.Struct(">I")
 
 
-class MessageType(IntEnum):
-    FRONTIER = 1
-    ENTRIES = 2
-    REQUEST = 3
-    FRAUD = 4
-    CREDIT = 5
-    SYNCED = 6
-    OP = 7
-    OP_ACK = 8
-    PING = 9
-    REFUSED = 10
-    VIEW_OPEN = 11
-    VIEW = 12
-    GUEST_ACK = 13
-    MEASURED = 14
-    ACTIVATE = 15
-    ACTIVATED = 16
-    ADMIT = 17
+def _reason(reason: str) -> bytes:
+    return reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
 
 
-@dataclass(frozen=True)
-class Frontier:
-    """A node's frontier: every log's head (seq, id), and the frontier root over them."""
-
-    heads: Mapping[bytes, tuple[int, bytes]]
-    root: bytes
-
-    @classmethod
-    def of(cls, heads: Mapping[bytes, tuple[int, bytes]]) -> Frontier:
-        """The message for ``heads`` with its root computed."""
-        items = [(p, s, i) for p, (s, i) in sorted(heads.items())]
-        return cls(dict(heads), _lattice.frontier_root(items))
-
-
-@dataclass(frozen=True)
-class Entries:
-    """A batch of encoded entries, in causal order."""
-
-    entries: Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class Request:
-    """Entries a node misses (:meth:`Replica.missing <lattice.Replica.missing>`)."""
-
-    missing: Sequence[Missing]
-
-
-@dataclass(frozen=True)
-class Fraud:
-    """A fraud proof, gossiped on its own."""
-
-    proof: bytes
-
-
-@dataclass(frozen=True)
-class Credit:
-    """Flow control: the receiver has room for this many more bytes of ENTRIES."""
-
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Synced:
-    """The initial difference has been streamed; entries from here on are live."""
-
-
-@dataclass(frozen=True)
-class Op:
-    """A client's signed op for its home peer."""
-
-    op: bytes
-
-
-@dataclass(frozen=True)
-class OpAck:
-    """The home peer wrapped the op in its entry ``seq`` with id ``entry_id``."""
-
-    entry_id: bytes
-    seq: int
-
-
-@dataclass(frozen=True)
-class Admit:
-    """A client's admission record (``kind`` 20) or a vouch it holds (21), for its home
-    peer to carry in its log (DESIGN §11); answered with ``OP_ACK``."""
-
-    kind: int
-    record: bytes
-
-
-@dataclass(frozen=True)
-class Ping:
-    """Keep-alive."""
-
-
-@dataclass(frozen=True)
-class Refused:
-    """Why the sender closes the connection (after the handshake: not a member, not a
-    client, blocklisted, an op refused …): the last message it sends."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class ViewOpen:
-    """A guest asks its owner for a view of ``doc``: a new one (``view`` all zeros) or
-    its view ``view`` again, from the entry after view seq ``since``."""
-
-    doc: bytes
-    view: bytes
-    since: int
-
-
-@dataclass(frozen=True)
-class View:
-    """The owner serves view ``view``, now at view seq ``seq``; its entries follow."""
-
-    view: bytes
-    seq: int
-
-
-@dataclass(frozen=True)
-class Activate:
-    """A credential for the receiver's TPM (TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET)."""
-
-    blob: bytes
-    secret: bytes
-
-
-@dataclass(frozen=True)
-class Activated:
-    """The answer to an :class:`Activate` (lattice.trust.tpm.activation_answer) and the
-    answering TPM's EK certificate."""
-
-    answer: bytes
-    certificate: bytes = b""
-
-
-@dataclass(frozen=True)
-class Measured:
-    """The sender loaded a blob: evidence of its grown measurement log (DESIGN §10)."""
-
-    evidence: bytes
-
-
-@dataclass(frozen=True)
-class GuestAck:
-    """The owner carried out the guest op with this nonce; the view shows it from view
-    seq ``seq`` (its entries follow)."""
-
-    nonce: int
-    seq: int
-
-
-Message = (
-    Frontier
-    | Entries
-    | Request
-    | Fraud
-    | Credit
-    | Synced
-    | Op
-    | OpAck
-    | Ping
-    | Refused
-    | ViewOpen
-    | View
-    | GuestAck
-    | Measured
-    | Activate
-    | Activated
-    | Admit
-)
+def _view(view: bytes) -> bytes:
+    if len(view) != _ID:
+        raise LimitExceeded("a view id is 32 bytes")
+    return view
 
 
 def encode(msg: Message) -> bytes:
@@ -346,7 +220,7 @@ def encode(msg: Message) -> bytes:
         case Ping():
             return bytes([MessageType.PING])
         case Refused(reason):
-            text = reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
+            text = _reason(reason)
             return bytes([MessageType.REFUSED]) + struct.pack(">H", len(text)) + text
         case ViewOpen(doc, view, since):
             if len(doc) > MAX_DOC_ID_LEN or len(view) != _ID:
@@ -373,6 +247,19 @@ def encode(msg: Message) -> bytes:
             if kind not in ADMIT_KINDS or len(record) > MAX_RECORD_LEN:
                 raise LimitExceeded(f"an ADMIT of kind {kind} and {len(record)} bytes")
             return bytes([MessageType.ADMIT, kind]) + record
+        case Work(slots):
+            if not 0 < slots <= MAX_WORK_SLOTS:
+                raise LimitExceeded(f"WORK for {slots} slots (1 to {MAX_WORK_SLOTS})")
+            return bytes([MessageType.WORK, slots])
+        case Task(deadline_ms, genesis):
+            return bytes([MessageType.TASK]) + _U32.pack(deadline_ms) + genesis
+        case Reveal(view):
+            return bytes([MessageType.REVEAL]) + _view(view)
+        case Abandon(view, reason):
+            text = _reason(reason)
+            return bytes([MessageType.ABANDON]) + _view(view) + struct.pack(">H", len(text)) + text
+        case GridAck(view, nonce, taken):
+            return bytes([MessageType.GRID_ACK]) + _view(view) + struct.pack(">QB", nonce, taken)
     raise TypeError(f"not a wire message: {msg!r}")
 
 
@@ -445,15 +332,7 @@ def decode(body: bytes) -> Message:
         entry_id = r.take(_ID, "entry id")
         msg = OpAck(entry_id, int(struct.unpack(">Q", r.take(8, "seq"))[0]))
     elif kind == MessageType.REFUSED:
-        (size,) = struct.unpack(">H", r.take(2, "reason length"))
-        if size > MAX_REASON_LEN:
-            raise LimitExceeded(f"refusal reason of {size} bytes (limit {MAX_REASON_LEN})")
-        try:
-            text = r.take(size, "reason").decode()
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"refusal reason is not UTF-8: {exc}") from None
-        # Printed to logs and terminals: no control characters (escapes) from a stranger.
-        msg = Refused("".join(c if c.isprintable() else "?" for c in text))
+        msg = Refused(_read_reason(r))
     elif kind == MessageType.VIEW_OPEN:
         size = r.u8("doc id length")
         if size > MAX_DOC_ID_LEN:
@@ -493,7 +372,41 @@ def decode(body: bytes) -> Message:
         if len(record) > MAX_RECORD_LEN:
             raise LimitExceeded(f"a record of {len(record)} bytes (limit {MAX_RECORD_LEN})")
         msg = Admit(record_kind, record)
+    elif kind == MessageType.WORK:
+        slots = r.u8("slots")
+        if not 0 < slots <= MAX_WORK_SLOTS:
+            raise LimitExceeded(f"WORK for {slots} slots (1 to {MAX_WORK_SLOTS})")
+        msg = Work(slots)
+    elif kind == MessageType.TASK:
+        deadline_ms = int(_U32.unpack(r.take(4, "deadline"))[0])
+        genesis = r.rest()
+        if not 0 < len(genesis) <= _lattice.MAX_ENTRY_LEN:
+            raise LimitExceeded(f"a task's genesis of {len(genesis)} bytes")
+        msg = Task(deadline_ms, genesis)
+    elif kind == MessageType.REVEAL:
+        msg = Reveal(r.take(_ID, "view"))
+    elif kind == MessageType.ABANDON:
+        view = r.take(_ID, "view")
+        msg = Abandon(view, _read_reason(r))
+    elif kind == MessageType.GRID_ACK:
+        view = r.take(_ID, "view")
+        nonce, taken = struct.unpack(">QB", r.take(9, "grid ack"))
+        if taken > 1:
+            raise DecodeError("a grid ack's taken flag is 0 or 1")
+        msg = GridAck(view, int(nonce), bool(taken))
     else:
         msg = Ping()
     r.finish()
     return msg
+
+
+def _read_reason(r: _Reader) -> str:
+    (size,) = struct.unpack(">H", r.take(2, "reason length"))
+    if size > MAX_REASON_LEN:
+        raise LimitExceeded(f"a reason of {size} bytes (limit {MAX_REASON_LEN})")
+    try:
+        text = r.take(size, "reason").decode()
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"a reason that is not UTF-8: {exc}") from None
+    # Printed to logs and terminals: no control characters (escapes) from a stranger.
+    return "".join(c if c.isprintable() else "?" for c in text)

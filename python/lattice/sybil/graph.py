@@ -25,8 +25,9 @@ rules a :class:`~lattice.Replica` with an admission policy applies (:meth:`Trust
 A peer proven to have forked (DESIGN §5) carries two versions of each seq from its fork
 on: an entry's past holds only the records on the branch its author committed to
 (:mod:`lattice.sybil.past`), and records on a branch kept as evidence are judged from
-that branch's own past and count for entries committed to that branch alone. A store records the policy its entries were judged under
-and refuses to open under another (:meth:`TrustGraph.open_store`).
+that branch's own past and count for entries committed to that branch alone. A store
+records the policy its entries were judged under and refuses to open under another
+(:meth:`TrustGraph.open_store`).
 
 >>> import lattice
 >>> from lattice.sybil.records import Vouch

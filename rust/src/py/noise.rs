@@ -125,7 +125,8 @@ impl PyHello {
         Ok(self.inner.binds(&key32(&noise_static, "noise_static")?))
     }
 
-    /// The role the party takes (``ROLE_PEER``, ``ROLE_CLIENT`` or ``ROLE_GUEST``).
+    /// The role the party takes (``ROLE_PEER``, ``ROLE_CLIENT``, ``ROLE_GUEST`` or
+    /// ``ROLE_WORKER``).
     #[getter]
     fn role(&self) -> u8 {
         self.inner.role as u8
@@ -368,5 +369,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_ATTESTATION_LEN", MAX_ATTESTATION_LEN)?;
     m.add("ROLE_PEER", Role::Peer as u8)?;
     m.add("ROLE_CLIENT", Role::Client as u8)?;
-    m.add("ROLE_GUEST", Role::Guest as u8)
+    m.add("ROLE_GUEST", Role::Guest as u8)?;
+    m.add("ROLE_WORKER", Role::Worker as u8)
 }

@@ -23,6 +23,7 @@ from lattice.net import wire
 from lattice.net.attesting import Attesting
 from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection, Limits
+from lattice.net.gridhost import GridHost
 from lattice.net.nonces import ClientNonces
 from lattice.net.quota import Quota, quota_for
 from lattice.net.reputation import Reputation
@@ -58,6 +59,8 @@ class NodeContext(Protocol):
     attesting: Attesting
     #: Scores and budgets of the open identities it serves (DESIGN §11; None: open swarm).
     reputation: Reputation | None
+    #: The compute grid it owns (DESIGN §12; None: no ``[grid]``).
+    grid: GridHost | None
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]: ...
 

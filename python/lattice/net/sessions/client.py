@@ -32,8 +32,8 @@ from lattice.net.config import Member, NodeConfig
 from lattice.net.connection import Connection
 from lattice.net.nonces import ClientNonces
 from lattice.net.sessions.base import NodeContext, Session, refuse
+from lattice.net.sessions.records import AlreadyCarried, carry
 from lattice.replica import Replica
-from lattice.sybil.records import Admission, Vouch
 
 __all__ = [
     "MAX_CLIENTS",
@@ -68,11 +68,6 @@ MAX_SESSIONS_PER_CLIENT = 4
 MAX_HELD_OPS = 64
 #: ... and bytes of them (one op alone may be larger: it is one frame, already read).
 MAX_HELD_BYTES = 4 << 20
-
-
-class AlreadyCarried(ProtocolError):
-    """An ADMIT whose record is in effect already (a retry): refused, but not held
-    against the client."""
 
 
 def _size(msg: wire.Op | wire.Admit) -> int:
@@ -247,32 +242,8 @@ class ClientSession(Session):
 
     def carry(self, kind: int, record: bytes) -> _lattice.Entry:
         """Carry a client's admission record (its own) or a vouch (it is the voucher or
-        the subject) in this home peer's log, if the swarm has an admission policy."""
-        client, replica = self.conn.remote, self.node.replica
-        if replica.trust is None:
-            raise ProtocolError("this swarm has no admission policy", author=client)
-        self.node.selfcheck.require()
-        trust = replica.trust
-        now = time.monotonic()
-        quota = self.quota(now)
-        quota.check(len(record), now)  # records count as ops do (once carried)
-        if kind == Kind.ADMISSION:
-            admission = Admission.from_bytes(record)
-            if admission.key != client:
-                raise ProtocolError("an admission record of another key", author=client)
-            if trust.proved_work(client):
-                raise AlreadyCarried("this key is admitted by proof of work already", author=client)
-            quota.take(len(record), now)
-            return replica.append(admission.to_bytes(), Kind.ADMISSION)
-        vouch = Vouch.from_bytes(record)
-        if client not in (vouch.voucher, vouch.subject):
-            raise ProtocolError("a vouch the client neither gave nor received", author=client)
-        if not vouch.revokes and vouch.subject in trust.vouched(vouch.voucher):
-            raise AlreadyCarried("this vouch is in the log already", author=client)
-        if vouch.revokes and trust.revoked(vouch.subject):
-            raise AlreadyCarried("this key is revoked in the log already", author=client)
-        quota.take(len(record), now)
-        return replica.append(vouch.to_bytes(), Kind.VOUCH)
+        the subject) in this home peer's log (:func:`~lattice.net.sessions.records.carry`)."""
+        return carry(self.node, self.conn.remote, kind, record, self.quota)
 
     def wrap(self, data: bytes) -> tuple[_lattice.Entry, int]:
         """Wrap a client's op: only its own ops (signed by the key it authenticated with),

@@ -1,0 +1,115 @@
+"""The kernels a grid task names (DESIGN §12): what a worker computes, and what its result
+must look like.
+
+- ``matmul``: the float64 product of two matrices, computed with numpy (``A @ B``);
+  checked by Freivalds' check within its stated tolerance (:mod:`lattice.grid.freivalds`).
+- ``matmul-i64``: the int64 product mod 2⁶⁴, computed by the shipped Wasm state machine
+  ``statemachines/matmul.c`` (a worker runs it only once its attestation policy admits
+  the blob, DESIGN §10); checked exactly. Its request must fit the machine's I/O buffer
+  (:data:`WASM_MAX_REQUEST`: about 180 × 180 for square inputs).
+
+>>> import numpy as np
+>>> a = np.arange(4, dtype=np.int64).reshape(2, 2)
+>>> KERNELS["matmul-i64"].result_shape([a, a]), KERNELS["matmul-i64"].dtype
+((2, 2), dtype('int64'))
+>>> bool((reference("matmul-i64", [a, a]) == a @ a).all())
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lattice.errors import InvalidArgument
+
+__all__ = [
+    "KERNELS",
+    "WASM_MAX_REQUEST",
+    "WASM_MAX_RESULT",
+    "Kernel",
+    "reference",
+    "wasm_answer",
+    "wasm_request",
+]
+
+#: The matmul state machine's I/O buffer (``IO_CAP`` in statemachines/abi.h) and the
+#: largest answer it gives (``MAX_OUT``).
+WASM_MAX_REQUEST = 1 << 20
+WASM_MAX_RESULT = WASM_MAX_REQUEST // 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """A kernel's name, the dtype of its inputs and result, and whether Freivalds' check
+    applies (both kernels are matrix products)."""
+
+    name: str
+    dtype: np.dtype[np.generic]
+    wasm: bool
+    freivalds: bool = True
+
+    def check_inputs(self, inputs: Sequence[NDArray[Any]]) -> None:
+        """Raise :class:`InvalidArgument` unless ``inputs`` are two matrices this kernel
+        multiplies."""
+        if len(inputs) != 2:
+            raise InvalidArgument(f"{self.name} takes two matrices, not {len(inputs)} inputs")
+        a, b = (np.asarray(x) for x in inputs)
+        if a.dtype != self.dtype or b.dtype != self.dtype:
+            raise InvalidArgument(
+                f"{self.name} takes {self.dtype} matrices, not {a.dtype}, {b.dtype}"
+            )
+        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+            raise InvalidArgument(f"{self.name} cannot multiply {a.shape} by {b.shape}")
+        if self.wasm:
+            need = len(wasm_request(a.shape, b.shape, b"", b""))
+            request = need + 8 * (a.size + b.size)
+            if request > WASM_MAX_REQUEST or 8 * a.shape[0] * b.shape[1] > WASM_MAX_RESULT:
+                raise InvalidArgument(
+                    f"{self.name} of {a.shape} by {b.shape} exceeds the Wasm kernel's 1 MiB "
+                    "buffer (use matmul for larger matrices)"
+                )
+
+    def result_shape(self, inputs: Sequence[NDArray[Any]]) -> tuple[int, int]:
+        return (int(inputs[0].shape[0]), int(inputs[1].shape[1]))
+
+
+KERNELS: dict[str, Kernel] = {
+    "matmul": Kernel("matmul", np.dtype(np.float64), wasm=False),
+    "matmul-i64": Kernel("matmul-i64", np.dtype(np.int64), wasm=True),
+}
+
+
+def kernel(name: str) -> Kernel:
+    found = KERNELS.get(name)
+    if found is None:
+        raise InvalidArgument(f"unknown kernel {name!r} (known: {', '.join(sorted(KERNELS))})")
+    return found
+
+
+def reference(name: str, inputs: Sequence[NDArray[Any]]) -> NDArray[Any]:
+    """The kernel's result computed here with numpy (for tests, and a numeric worker)."""
+    a, b = (np.asarray(x) for x in inputs)
+    kernel(name).check_inputs([a, b])
+    with np.errstate(over="ignore"):
+        out: NDArray[Any] = a @ b
+    return out
+
+
+def wasm_request(a_shape: tuple[int, ...], b_shape: tuple[int, ...], a: bytes, b: bytes) -> bytes:
+    """The matmul state machine's request: n u32 ‖ m u32 ‖ k u32 ‖ A ‖ B (little-endian)."""
+    n, m = a_shape
+    _, k = b_shape
+    return struct.pack("<III", n, m, k) + a + b
+
+
+def wasm_answer(answer: bytes, shape: tuple[int, int]) -> NDArray[np.int64]:
+    """The product in the state machine's answer."""
+    if len(answer) != 8 * shape[0] * shape[1]:
+        raise InvalidArgument(f"the matmul kernel answered {len(answer)} bytes for {shape}")
+    return np.frombuffer(answer, dtype="<i8").reshape(shape).astype(np.int64)

@@ -1,0 +1,558 @@
+"""The owner's scheduler (DESIGN §12): tasks dispatched to admitted workers, answered by
+commit then reveal, verified, and recorded in the owner's log.
+
+A task runs in **rounds**. A round hands ``needed`` workers a fresh view each (the task's
+redundancy; BOINC-style adaptive replication runs a task on one worker alone, with
+probability 1 − 1/valid-count, once that worker has :data:`ADAPTIVE_MIN_VALID` valid
+results and no wrong one since). Each worker **commits** — a digest of its result
+sealed with its key — within the task's deadline; a worker silent at half the deadline
+gets a speculative second, and one silent at the deadline is abandoned. Once ``needed``
+commits are in, or the deadline has passed with at least one, the committed workers are
+asked to **reveal**; a commit after that is refused, so a result seen anywhere cannot be
+committed to any more, and a reveal must open its sender's own commit. Then the round's
+results are **verified**: with ``verify="freivalds"`` each by Freivalds' check (the first
+good one is the task's result), with ``verify="none"`` by a strict majority of byte-equal
+results over at least ``redundancy // 2 + 1`` votes. A wrong result lowers its worker's
+score (§11), is recorded (``WRONG``) and resets its valid count; the task goes on to a
+new round while ``retries`` allow. The verified result is a ``RESULT`` record (the
+worker's signed reveal) in the owner's log; a task that ends otherwise gets an ``END``.
+
+The scheduler is sans-I/O: its node gives it the time (:meth:`Scheduler.tick`), workers
+(:meth:`ready`, :meth:`gone`) and their ops (:meth:`take`); it calls back through each
+worker's :class:`Link` and appends through its :class:`Host`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
+
+import numpy as np
+
+from lattice import _lattice
+from lattice.errors import (
+    DecodeError,
+    InvalidArgument,
+    LatticeError,
+    LimitExceeded,
+    ResultRefused,
+    WrongResult,
+)
+from lattice.grid import arrays, records
+from lattice.grid.freivalds import prepare
+from lattice.grid.kernels import kernel
+from lattice.grid.rounds import FINAL, STATUSES, Assignment, Link, Task
+from lattice.grid.task import TaskSpec, task_of
+from lattice.identity import Identity
+from lattice.state import ops as opcodec
+
+__all__ = [
+    "ADAPTIVE_MIN_VALID",
+    "MAX_LIVE_TASKS",
+    "SPECULATE_AT",
+    "STATUSES",
+    "Host",
+    "Link",
+    "Scheduler",
+    "Task",
+]
+
+log = logging.getLogger("lattice.grid")
+
+#: Valid results (none wrong since) before a worker's tasks may run on it alone.
+ADAPTIVE_MIN_VALID = 10
+#: The fraction of its deadline after which a silent worker gets a speculative second.
+SPECULATE_AT = 0.5
+#: Tasks queued or running at once; more are refused (LimitExceeded).
+MAX_LIVE_TASKS = 4096
+#: Views of abandoned assignments remembered, so a late answer is ignored, not refused.
+MAX_ENDED_VIEWS = 65536
+
+
+class Host(Protocol):
+    """What the scheduler needs of its node."""
+
+    @property
+    def identity(self) -> Identity: ...
+
+    def append_record(self, payload: bytes) -> _lattice.Entry: ...
+
+    def frontier(self) -> Mapping[bytes, tuple[int, bytes]]: ...
+
+    def score(self, worker: bytes, event: str) -> None:
+        """Tell the reputation (§11): ``valid``, ``wrong``, ``late`` or ``refused``."""
+        ...
+
+
+class Scheduler:
+    """The owner's tasks and the workers that serve them."""
+
+    def __init__(
+        self,
+        host: Host,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host = host
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.tasks: dict[bytes, Task] = {}
+        self.queue: deque[bytes] = deque()
+        self.links: dict[Link, int] = {}  # worker link → free slots
+        self.views: dict[bytes, Assignment] = {}
+        self._ended: OrderedDict[bytes, None] = OrderedDict()
+        #: Valid results per worker since its last wrong one (adaptive replication).
+        self.valid: dict[bytes, int] = {}
+        #: Told of every task event: (task id, status, detail).
+        self.listeners: list[Callable[[bytes, str, str], None]] = []
+
+    # --- the owner's side ----------------------------------------------------------
+
+    def submit(self, spec: TaskSpec) -> Task:
+        """Record ``spec`` in the owner's log and queue it."""
+        live = sum(1 for t in self.tasks.values() if t.status not in FINAL)
+        if live >= MAX_LIVE_TASKS:
+            raise LimitExceeded(
+                f"{live} grid tasks are queued or running (at most {MAX_LIVE_TASKS})"
+            )
+        if spec.task in self.tasks:
+            raise InvalidArgument("a task with this id exists already")
+        payload = spec.to_payload()
+        self.host.append_record(payload)
+        task = self._track(spec, self.clock())
+        self._dispatch()
+        return task
+
+    def _track(self, spec: TaskSpec, now: float, detail: str = "submitted") -> Task:
+        task = self.tasks[spec.task] = Task(spec, now)
+        self._event(task, "queued", detail)
+        self.queue.append(spec.task)
+        return task
+
+    def cancel(self, task_id: bytes) -> Task:
+        """Cancel a task: queued, it never runs; running, its workers are told to stop and
+        what they send later is ignored."""
+        task = self.get(task_id)
+        if task.status in FINAL:
+            return task
+        self._end(task, "cancelled", "cancelled by its owner")
+        return task
+
+    def get(self, task_id: bytes) -> Task:
+        task = self.tasks.get(bytes(task_id))
+        if task is None:
+            raise InvalidArgument(f"no grid task {bytes(task_id).hex()[:16]}…")
+        return task
+
+    def result(self, task_id: bytes, fetch: Callable[[bytes], bytes]) -> tuple[bytes, bytes]:
+        """The verified result of a task (grid array bytes) and the worker that gave it;
+        ``fetch`` reads an entry's payload from the owner's log."""
+        task = self.get(task_id)
+        if task.result_entry is None:
+            raise InvalidArgument(f"task {task_id.hex()[:16]}… is {task.status}: no result")
+        tag, _, reveal, _ = records.decode_record(fetch(task.result_entry))
+        assert tag == records.RESULT and isinstance(reveal, bytes)
+        op = _lattice.ClientOp.from_bytes(reveal)
+        _, result = records.decode_op(op.payload)
+        return result, op.client
+
+    # --- workers -------------------------------------------------------------------
+
+    def ready(self, link: Link, slots: int) -> None:
+        """A worker can take ``slots`` more tasks at once."""
+        self.links[link] = self.links.get(link, 0) + slots
+        self._dispatch()
+
+    def gone(self, link: Link) -> None:
+        """A worker's connection ended: its assignments are lost."""
+        self.links.pop(link, None)
+        for a in [a for a in self.views.values() if a.link is link]:
+            self._abandon(a, "its worker disconnected", tell=False)
+        self.tick()
+
+    def take(self, link: Link, op: _lattice.ClientOp) -> bool:
+        """A worker's commit or reveal: True once taken (the caller acknowledges it once
+        the owner's log is durable), False if it came for a task that is over for it
+        (ignored); :class:`~lattice.errors.ResultRefused` for anything else."""
+        if op.client != link.key:
+            raise ResultRefused("a grid op signed by another key", author=link.key)
+        a = self.views.get(op.swarm)
+        if a is None:
+            if op.swarm in self._ended:
+                return False  # late: the task moved on without it
+            raise ResultRefused("no task of this worker has that view", author=link.key)
+        if a.link is not link:
+            raise ResultRefused("another worker's task", author=link.key)
+        if not op.verify():
+            raise ResultRefused("a grid op whose signature does not verify", author=link.key)
+        if op.nonce <= a.nonce:
+            raise ResultRefused(
+                "a grid op replayed (its nonce is not above the last)", author=link.key
+            )
+        try:
+            tag, body = records.decode_op(op.payload)
+        except LatticeError as exc:
+            raise ResultRefused(f"not a grid op: {exc}", author=link.key) from exc
+        task = self.tasks[a.task]
+        now = self.clock()
+        if tag == records.COMMIT:
+            if a.state != "out":
+                raise ResultRefused("this worker committed in this task already", author=link.key)
+            if task.phase != "commit":
+                raise ResultRefused(
+                    "too late to commit: the round's reveals are open", author=link.key
+                )
+            a.nonce, a.digest, a.state = op.nonce, body, "committed"
+            self._event(task, "committed", f"worker {link.key.hex()[:8]} committed")
+            self._maybe_open(task, now)
+            return True
+        if a.state != "committed" or task.phase != "reveal":
+            raise ResultRefused(
+                "a reveal before its commit was asked for (commits first, then reveals)",
+                author=link.key,
+            )
+        if records.commit_digest(a.view, link.key, body) != a.digest:
+            raise ResultRefused(
+                "the reveal does not open this worker's commit (a copied result?)",
+                author=link.key,
+            )
+        a.nonce, a.reveal, a.result, a.state = op.nonce, op.to_bytes(), body, "revealed"
+        self._retire(a)  # its worker is done with it: a slot free, a repeat ignored
+        self._event(task, "revealed", f"worker {link.key.hex()[:8]} revealed")
+        self._maybe_verify(task, now)
+        return True
+
+    # --- time ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Deadlines, speculative dispatch, timeouts, and the queue."""
+        now = self.clock()
+        for task in [t for t in self.tasks.values() if t.status not in FINAL]:
+            spec = task.spec
+            if spec.timeout and now >= task.created + spec.timeout:
+                self._end(task, "timed out", f"its timeout of {spec.timeout:g} s passed")
+                continue
+            if task.phase == "commit":
+                self._commit_deadlines(task, now)
+            elif task.phase == "reveal":
+                for a in task.live():
+                    if now >= task.opened + spec.deadline:
+                        self.host.score(a.worker, "late")
+                        self._abandon(a, "it committed but did not reveal in time")
+                self._maybe_verify(task, now)
+        self._dispatch()
+
+    def _commit_deadlines(self, task: Task, now: float) -> None:
+        spec = task.spec
+        for a in task.live():
+            if a.state == "out" and now >= a.sent + spec.deadline:
+                self.host.score(a.worker, "late")
+                self._abandon(a, f"no commit within its deadline of {spec.deadline:g} s")
+        out = [a for a in task.live() if a.state == "out"]
+        committed = [a for a in task.live() if a.state == "committed"]
+        if (
+            out
+            and not task.speculated
+            and any(now >= a.sent + SPECULATE_AT * spec.deadline for a in out)
+            and self._dispatch_to(task, 1, speculative=True)
+        ):
+            task.speculated = True
+        if task.phase != "commit":
+            return
+        if committed and (now >= task.started + spec.deadline or not out):
+            self._open(task, now)
+        elif not out and not committed:
+            self._next_round(task, "no worker committed in time", timed_out=True)
+
+    # --- rounds --------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start the first round of queued tasks, while idle workers remain."""
+        while self.queue and self._idle():
+            task = self.tasks.get(self.queue[0])
+            if task is None or task.status in FINAL or task.phase is not None:
+                self.queue.popleft()
+                continue
+            if not self._start_round(task):
+                break  # no worker fit for this task now: it keeps its place
+            self.queue.popleft()
+
+    def _idle(self) -> list[Link]:
+        return [link for link, free in self.links.items() if free > 0]
+
+    def _candidates(self, task: Task) -> list[Link]:
+        """Idle workers fit for ``task``: not in it now, never wrong on it; those it has
+        not tried first, then the freest."""
+        busy = {a.worker for a in task.live()}
+        idle = [link for link in self._idle() if link.key not in busy | task.wrong]
+        idle.sort(key=lambda link: (link.key in task.workers, -self.links[link]))
+        return idle
+
+    def _start_round(self, task: Task) -> bool:
+        now = self.clock()
+        fit = self._candidates(task)
+        if not fit:
+            return False
+        needed = self._needed(task, fit[0])
+        task.round += 1
+        task.needed, task.phase, task.started, task.speculated = needed, "commit", now, False
+        if not self._dispatch_to(task, needed):
+            task.phase = None
+            task.round -= 1
+            return False
+        return True
+
+    def _needed(self, task: Task, first: Link) -> int:
+        spec = task.spec
+        if task.round > 0:  # a later round: what is missing
+            if spec.verify == "freivalds":
+                return 1
+            return max(1, (spec.redundancy // 2 + 1) - self._best_vote(task))
+        valid = self.valid.get(first.key, 0)
+        long_record = spec.redundancy > 1 and valid >= ADAPTIVE_MIN_VALID
+        if long_record and self.rng.random() >= 1.0 / valid:
+            return 1  # replicated with probability 1/valid-count: this time on it alone
+        return spec.redundancy
+
+    def _dispatch_to(self, task: Task, count: int, speculative: bool = False) -> bool:
+        """Hand ``count`` fresh views of ``task`` to idle workers (those not in it now
+        first); whether any went out."""
+        sent = 0
+        for link in self._candidates(task)[:count]:
+            try:
+                view, genesis = task.spec.genesis(
+                    self.host.identity, self.host.frontier(), link.key
+                )
+            except LatticeError as exc:
+                self._end(task, "rejected", f"the task cannot be handed out: {exc}")
+                return False
+            a = Assignment(view, task.id, link, task.round, self.clock(), speculative)
+            self.views[view] = a
+            task.assignments[view] = a
+            task.workers.add(link.key)
+            self.links[link] -= 1
+            link.assign(view, task.spec.deadline, genesis.to_bytes())
+            sent += 1
+            what = "speculatively " if speculative else ""
+            self._event(
+                task, "dispatched", f"round {task.round}: {what}to worker {link.key.hex()[:8]}"
+            )
+        return sent > 0
+
+    def _maybe_open(self, task: Task, now: float) -> None:
+        committed = [a for a in task.live() if a.state == "committed"]
+        if task.phase == "commit" and len(committed) >= task.needed:
+            self._open(task, now)
+
+    def _open(self, task: Task, now: float) -> None:
+        """Commits are in: the committed reveal; the others are not needed."""
+        task.phase, task.opened = "reveal", now
+        for a in task.live():
+            if a.state == "out":
+                self._abandon(a, "its round has the commits it needs")
+        for a in task.live():
+            a.link.reveal_now(a.view)
+
+    def _maybe_verify(self, task: Task, now: float) -> None:
+        if task.phase != "reveal" or any(a.state == "committed" for a in task.live()):
+            return
+        revealed = [
+            a for a in task.assignments.values() if a.round == task.round and a.state == "revealed"
+        ]
+        task.phase = None
+        if not revealed:
+            self._next_round(task, "no worker revealed in time", timed_out=True)
+            return
+        if task.spec.verify == "freivalds":
+            self._verify_each(task, revealed)
+        else:
+            self._vote(task, revealed)
+
+    def _decode(self, task: Task, result: bytes) -> np.ndarray:
+        spec = task.spec
+        k = kernel(spec.kernel)
+        array = arrays.decode(result)
+        want = k.result_shape(spec.inputs)
+        if array.dtype != k.dtype or array.shape != want:
+            raise WrongResult(
+                f"a {array.shape} {array.dtype} result for a {want} {k.dtype} product"
+            )
+        return array
+
+    def _verify_each(self, task: Task, revealed: list[Assignment]) -> None:
+        if task.prepared is None:
+            task.prepared = prepare(task.spec.inputs[0], task.spec.inputs[1])
+        good: Assignment | None = None
+        for a in revealed:
+            assert a.result is not None
+            try:
+                if not task.prepared.check(self._decode(task, a.result)):
+                    raise WrongResult("fails Freivalds' check")
+            except (DecodeError, WrongResult) as exc:
+                self._wrong(task, a, str(exc))
+                continue
+            self._valid(a)
+            good = good or a
+        if good is not None:
+            self._verified(task, good)
+        else:
+            self._next_round(task, "no result passed Freivalds' check")
+
+    def _best_vote(self, task: Task) -> int:
+        counts: dict[bytes, int] = {}
+        for result in task.votes.values():
+            counts[result] = counts.get(result, 0) + 1
+        return max(counts.values(), default=0)
+
+    def _vote(self, task: Task, revealed: list[Assignment]) -> None:
+        for a in revealed:
+            assert a.result is not None
+            try:
+                self._decode(task, a.result)
+            except (DecodeError, WrongResult) as exc:
+                self._wrong(task, a, str(exc))
+                continue
+            task.votes[a.worker] = a.result
+        counts: dict[bytes, list[bytes]] = {}
+        for worker, result in task.votes.items():
+            counts.setdefault(result, []).append(worker)
+        need = task.spec.redundancy // 2 + 1
+        for result, workers in counts.items():
+            if len(workers) >= need and 2 * len(workers) > len(task.votes):
+                winner = None
+                for a in task.assignments.values():  # every round's votes, credited once
+                    if a.state == "revealed" and a.result == result:
+                        winner = winner or a
+                        self._valid(a)
+                    elif a.state == "revealed":
+                        self._wrong(task, a, "outvoted by the majority")
+                assert winner is not None
+                self._verified(task, winner)
+                return
+        self._next_round(task, "no strict majority yet")
+
+    def _next_round(self, task: Task, why: str, timed_out: bool = False) -> None:
+        task.phase = None
+        if task.retries_used >= task.spec.retries:
+            status = "timed out" if timed_out and not task.wrong else "rejected"
+            self._end(task, status, f"{why}; its {task.spec.retries} retries are used")
+            return
+        task.retries_used += 1
+        self._event(task, "queued", f"{why}: round {task.round + 1} (retry {task.retries_used})")
+        self.queue.appendleft(task.id)
+        self._dispatch()
+
+    # --- outcomes ------------------------------------------------------------------
+
+    def _valid(self, a: Assignment) -> None:
+        a.state = "valid"
+        self.valid[a.worker] = self.valid.get(a.worker, 0) + 1
+        self.host.score(a.worker, "valid")
+
+    def _wrong(self, task: Task, a: Assignment, reason: str) -> None:
+        task.wrong.add(a.worker)
+        self.valid[a.worker] = 0
+        self.host.score(a.worker, "wrong")
+        self.host.append_record(records.wrong_record(task.id, a.worker, reason))
+        a.state = "wrong"
+        self._retire(a)
+        self._event(task, "rejected result", f"worker {a.worker.hex()[:8]}: {reason}")
+
+    def _verified(self, task: Task, a: Assignment) -> None:
+        assert a.reveal is not None
+        entry = self.host.append_record(records.result_record(task.id, a.reveal))
+        task.result_entry, task.worker = entry.id, a.worker
+        self._finish(task)
+        self._event(task, "verified", f"result of worker {a.worker.hex()[:8]}")
+
+    def _end(self, task: Task, status: str, reason: str) -> None:
+        code = {v: k for k, v in records.END_STATUS.items()}[status]
+        self.host.append_record(records.end_record(task.id, code, reason))
+        task.reason = reason
+        self._finish(task)
+        self._event(task, status, reason)
+
+    def _finish(self, task: Task) -> None:
+        task.phase = None
+        for a in task.live():
+            self._abandon(a, "the task is over")
+        for a in list(task.assignments.values()):
+            self._retire(a)
+        task.prepared = None
+
+    def _abandon(self, a: Assignment, reason: str, tell: bool = True) -> None:
+        if a.state in ("out", "committed"):
+            a.state = "abandoned"
+            if tell:
+                a.link.abandon(a.view, reason)
+        self._retire(a)
+
+    def _retire(self, a: Assignment) -> None:
+        """The view is over: its worker's slot is free, a late op for it is ignored."""
+        if self.views.pop(a.view, None) is not None:
+            if a.link in self.links:
+                self.links[a.link] += 1
+            self._ended[a.view] = None
+            if len(self._ended) > MAX_ENDED_VIEWS:
+                self._ended.popitem(last=False)
+
+    def _event(self, task: Task, status: str, detail: str) -> None:
+        task.note(self.clock(), status, detail)
+        log.info("task %s: %s %s", task.id.hex()[:8], status, detail)
+        for listener in list(self.listeners):
+            listener(task.id, status, detail)
+
+    # --- after a restart -------------------------------------------------------------
+
+    def recover(self, entries: Iterable[_lattice.Entry]) -> int:
+        """Rebuild the tasks from the owner's own ``DATA`` entries (in log order): those
+        with a result or an end are done; the others are queued again. Returns how many
+        were queued."""
+        now = self.clock()
+        for e in entries:
+            payload = e.payload
+            try:
+                if opcodec.is_batch(payload):
+                    doc = opcodec.doc_of(payload)
+                    if doc is None or task_of(doc) is None:
+                        continue
+                    spec = TaskSpec.from_payload(payload)
+                    task = self.tasks[spec.task] = Task(spec, now)
+                    task.note(now, "queued", "submitted before a restart")
+                elif records.is_record(payload):
+                    self._replay(records.decode_record(payload), e.id, now)
+            except LatticeError as exc:
+                log.warning("grid entry %s passed over: %s", e.id.hex()[:8], exc)
+        queued = [t for t in self.tasks.values() if t.status not in FINAL]
+        for task in queued:
+            task.note(now, "queued", "queued again after a restart")
+            self.queue.append(task.id)
+        return len(queued)
+
+    def _replay(
+        self, record: tuple[int, bytes, int | bytes, str], entry_id: bytes, now: float
+    ) -> None:
+        tag, task_id, body, reason = record
+        task = self.tasks.get(task_id)
+        if tag == records.WRONG:
+            assert isinstance(body, bytes)
+            self.valid[body] = 0
+            if task is not None:
+                task.wrong.add(body)
+            return
+        if task is None:
+            return
+        if tag == records.RESULT:
+            assert isinstance(body, bytes)
+            worker = _lattice.ClientOp.from_bytes(body).client
+            self.valid[worker] = self.valid.get(worker, 0) + 1
+            task.result_entry, task.worker = entry_id, worker
+            task.note(now, "verified", "verified before a restart")
+        else:
+            assert isinstance(body, int)
+            task.reason = reason
+            task.note(now, records.END_STATUS[body], reason)

@@ -1,0 +1,173 @@
+"""The session with a grid worker (DESIGN §12): the owner hands it one task at a time.
+
+A worker is a guest (§8) of the owner's grid: neither a registered peer nor a client,
+admitted by §11 — its proof of work or a vouch, which it may have the owner carry first
+(``ADMIT``, as a client does). It asks for work (``WORK``: how many tasks at once), and
+gets each task as the genesis of a fresh view (``TASK``): the task's collapsed document,
+signed by the owner, and nothing else of the owner's log. It answers with client ops in
+that view: a commit, and once asked (``REVEAL``) the reveal; each is acknowledged
+(``GRID_ACK``) once the owner's log holds what it changed, or as ignored if the task moved
+on without it (``ABANDON`` says so). Anything else — an op signed by another key, for
+another worker's view, a reveal that does not open the commit, a commit after the reveals
+opened, a malformed or oversized result — is refused, counts against the worker's score,
+and ends the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from lattice import _lattice
+from lattice.errors import (
+    HandshakeRefused,
+    LatticeError,
+    NotAdmitted,
+    OverBudget,
+    ProtocolError,
+)
+from lattice.net import wire
+from lattice.net.config import Member
+from lattice.net.connection import Connection
+from lattice.net.sessions.base import NodeContext, Session, refuse
+from lattice.net.sessions.records import AlreadyCarried, carry
+
+__all__ = ["MAX_SESSIONS_PER_WORKER", "WorkerSession"]
+
+log = logging.getLogger("lattice.node")
+
+#: Connections of one worker key at once.
+MAX_SESSIONS_PER_WORKER = 1
+_TICK = 1.0
+
+
+class WorkerSession(Session):
+    """One live connection to a worker of this owner's grid (a scheduler Link)."""
+
+    role = _lattice.ROLE_WORKER
+    max_frame = wire.MAX_CLIENT_FRAME
+
+    @classmethod
+    def admit(cls, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        grid = node.config.grid
+        if node.grid is None or grid is None:
+            raise HandshakeRefused("this node owns no grid ([grid])", author=conn.remote)
+        if member is not None:
+            raise HandshakeRefused("a registered peer is not a worker", author=conn.remote)
+        if node.count(cls.role) >= grid.max_workers:
+            raise HandshakeRefused("too many workers connected", author=conn.remote)
+        if node.sessions_of(conn.remote) >= MAX_SESSIONS_PER_WORKER:
+            raise HandshakeRefused("this worker is connected already", author=conn.remote)
+        if node.reputation is not None:
+            node.reputation.admit(conn.remote)  # a graylisted worker is refused here
+
+    def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
+        super().__init__(node, conn, member)
+        self.key = conn.remote
+        self._out: deque[wire.Message] = deque()
+        self._wake = asyncio.Event()
+        self._working = False
+
+    # --- Link: what the scheduler sends ------------------------------------------------
+
+    def assign(self, view: bytes, deadline: float, genesis: bytes) -> None:
+        self._send(wire.Task(min(int(deadline * 1000), 2**32 - 1), genesis))
+
+    def reveal_now(self, view: bytes) -> None:
+        self._send(wire.Reveal(view))
+
+    def abandon(self, view: bytes, reason: str) -> None:
+        self._send(wire.Abandon(view, reason))
+
+    def _send(self, msg: wire.Message) -> None:
+        self._out.append(msg)
+        self._wake.set()
+
+    # --- the connection ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        grid = self.node.grid
+        assert grid is not None
+        writer = self.node.spawn(self._writer())
+        try:
+            while True:
+                msg = await self.conn.recv()
+                match msg:
+                    case wire.Admit(kind, record):
+                        await self._carry(kind, record)
+                    case wire.Work(slots):
+                        try:
+                            self._admitted()
+                        except NotAdmitted as exc:
+                            raise await self._cut(f"no work: {exc}", penalise=True) from exc
+                        self._working = True
+                        grid.scheduler.ready(self, slots)
+                    case wire.Op(raw):
+                        await self._answer(raw)
+                    case wire.Ping():
+                        pass
+                    case _:
+                        raise await self._cut(
+                            f"a worker may not send {type(msg).__name__} (it asks for work "
+                            "and answers its tasks, nothing else)",
+                            penalise=True,
+                        )
+        finally:
+            writer.cancel()
+            if self._working:
+                grid.scheduler.gone(self)
+
+    def _admitted(self) -> None:
+        trust = self.node.replica.trust
+        if trust is not None and not trust.admitted(self.key):
+            raise NotAdmitted(
+                f"worker {self.key.hex()[:16]}…: {trust.why(self.key)}", author=self.key
+            )
+
+    async def _carry(self, kind: int, record: bytes) -> None:
+        try:
+            entry = carry(self.node, self.key, kind, record, self.quota)
+        except LatticeError as exc:
+            retry = isinstance(exc, AlreadyCarried)  # an honest retry: not held against it
+            raise await self._cut(f"record refused: {exc}", penalise=not retry) from exc
+        await self.node.durable()
+        self.node.relay([entry])
+        self._send(wire.OpAck(entry.id, entry.seq))
+
+    async def _answer(self, raw: bytes) -> None:
+        node, grid = self.node, self.node.grid
+        assert grid is not None
+        try:
+            self._admitted()  # revoked since it connected: no more
+            op = _lattice.ClientOp.from_bytes(raw)
+            if node.reputation is not None:
+                wait = node.reputation.charge(self.key, len(raw))
+                if wait:
+                    await asyncio.sleep(wait)  # slowed: one op at a time
+            taken = grid.scheduler.take(self, op)
+        except LatticeError as exc:  # over budget: scored there already
+            penalise = not isinstance(exc, OverBudget)
+            raise await self._cut(f"grid op refused: {exc}", penalise=penalise) from exc
+        if taken:
+            await node.durable()  # what it changed is in the owner's log first
+        self._send(wire.GridAck(op.swarm, op.nonce, taken))
+
+    async def _cut(self, reason: str, penalise: bool) -> ProtocolError:
+        if penalise and self.node.reputation is not None:
+            self.node.reputation.invalid(self.key)
+        await refuse(self.conn, reason)
+        return ProtocolError(reason, author=self.key)
+
+    async def _writer(self) -> None:
+        conn = self.conn
+        with contextlib.suppress(LatticeError, OSError):
+            while not self.done.is_set():
+                while self._out:
+                    await conn.send(self._out.popleft())
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), _TICK)
+                except TimeoutError:
+                    await conn.send(wire.Ping())
