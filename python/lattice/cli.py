@@ -30,6 +30,7 @@ from rich.table import Table
 
 from lattice import __version__, _lattice
 from lattice.cli_attest import attest, machine
+from lattice.cli_grid import grid, worker
 from lattice.cli_sybil import admit, sybil_sim, vouch
 from lattice.cli_views import guest, share
 from lattice.cliutil import (
@@ -455,6 +456,8 @@ main.add_command(machine)
 main.add_command(admit)
 main.add_command(sybil_sim)
 main.add_command(vouch)
+main.add_command(grid)
+main.add_command(worker)
 
 if __name__ == "__main__":
     main()

@@ -53,14 +53,14 @@ async def local_swarm(
     grid: GridConfig | None = None,
 ) -> list[Node]:
     """``n`` nodes on loopback with fresh identities and stores under ``directory``, in a
-    line (each dials the previous one), started. For examples and tests. Like any node,
-    they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
-    guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
-    and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
-    ``[attestation]`` per node), ``admission`` their ``[admission]`` policy, ``grid`` their
-``[grid]`` (it needs ``admission``). With ``wait``
-    (the default) it returns once every node may write (it has seen a peer); without, at
-    once (a node may never connect)."""
+        line (each dials the previous one), started. For examples and tests. Like any node,
+        they serve no clients unless given ``clients`` (keys) or ``open_clients``, and no
+        guests unless ``shares`` maps doc ids to guest keys (every node shares them); ``trust``
+        and ``attestation`` are every node's ``[trust]`` and ``[attestation]`` tables (or one
+        ``[attestation]`` per node), ``admission`` their ``[admission]`` policy, ``grid`` their
+    ``[grid]`` (it needs ``admission``). With ``wait``
+        (the default) it returns once every node may write (it has seen a peer); without, at
+        once (a node may never connect)."""
     ids = list(identities) if identities is not None else [Identity.generate() for _ in range(n)]
     swarm_id = bytes(32)
     ports = free_ports(n)

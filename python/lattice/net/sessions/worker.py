@@ -10,7 +10,8 @@ that view: a commit, and once asked (``REVEAL``) the reveal; each is acknowledge
 on without it (``ABANDON`` says so). Anything else — an op signed by another key, for
 another worker's view, a reveal that does not open the commit, a commit after the reveals
 opened, a malformed or oversized result — is refused, counts against the worker's score,
-and ends the session.
+and ends the session. Its ops are not charged to a budget (the owner asked for each one it
+takes), and a graylisted worker is refused at the handshake.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from lattice.errors import (
     HandshakeRefused,
     LatticeError,
     NotAdmitted,
-    OverBudget,
     ProtocolError,
 )
 from lattice.net import wire
@@ -142,14 +142,11 @@ class WorkerSession(Session):
         try:
             self._admitted()  # revoked since it connected: no more
             op = _lattice.ClientOp.from_bytes(raw)
-            if node.reputation is not None:
-                wait = node.reputation.charge(self.key, len(raw))
-                if wait:
-                    await asyncio.sleep(wait)  # slowed: one op at a time
+            # No budget is charged: the owner asked for each op it takes (a commit per
+            # assignment, a reveal once asked), and anything else ends the session.
             taken = grid.scheduler.take(self, op)
-        except LatticeError as exc:  # over budget: scored there already
-            penalise = not isinstance(exc, OverBudget)
-            raise await self._cut(f"grid op refused: {exc}", penalise=penalise) from exc
+        except LatticeError as exc:
+            raise await self._cut(f"grid op refused: {exc}", penalise=True) from exc
         if taken:
             await node.durable()  # what it changed is in the owner's log first
         self._send(wire.GridAck(op.swarm, op.nonce, taken))
