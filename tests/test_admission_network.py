@@ -434,17 +434,58 @@ def test_a_throttled_peer_s_entries_are_taken_at_once_and_its_credit_returned_la
             for _ in range(2):
                 taker.reputation.invalid(sender.me)  # -40: throttled (1 entry/s on its link)
             assert taker.reputation.band(sender.me) == "throttled"
-            for n in range(40):
+            for n in range(20):
                 sender.append(b"paced %d" % n)
             await sender.durable()
             start = time.monotonic()
-            while taker.replica.head(sender.me) < 40 and time.monotonic() - start < 20:
+            while taker.replica.head(sender.me) < 20 and time.monotonic() - start < 20:
                 await asyncio.sleep(0.05)
-            assert taker.replica.head(sender.me) >= 40  # taken, though ~40 s of credit is due
+            assert taker.replica.head(sender.me) >= 20  # taken, though ~20 s of credit is due
             link = taker.links[sender.me]
             assert link.live and link.granted < taker.limits.credit  # its credit: held back
+            # A new link does not start afresh: its credit waits for what the old one owes.
+            await link.conn.close()
+            start = time.monotonic()
+            while taker.links.get(sender.me) in (None, link) and time.monotonic() - start < 20:
+                await asyncio.sleep(0.05)
+            again = taker.links[sender.me]
+            assert again is not link and again.granted == 0
         finally:
             for node in nodes:
                 await node.stop()
 
     asyncio.run(run())
+
+
+def test_penalised_entry_ids_are_bounded_and_forgotten_on_a_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lattice import listeners
+
+    monkeypatch.setattr(listeners, "MAX_PENALISED_IDS", 2)
+    a, b = ident(70), ident(71)
+    r = lattice.Replica(a, peers=[a.public_key, b.public_key])
+    for n in range(3):
+        r.penalise(b.public_key, bytes([n]) * 32)
+    r.penalise(b.public_key, bytes([2]) * 32)  # once per entry
+    assert r.penalties == {b.public_key: 3} and len(r._content_penalised) == 2
+    r._notify_reset()  # the commit that held them failed: they may count again
+    assert not r._content_penalised
+
+
+def test_a_throttled_peer_owes_its_pace_across_links_and_is_cut_far_beyond_it() -> None:
+    from lattice.errors import OverBudget
+    from lattice.net.reputation import MAX_PEER_HOLD, Reputation
+
+    now = [0.0]
+    rep = Reputation(None, clock=lambda: now[0])
+    peer = ident(72).public_key
+    rep.invalid(peer)
+    rep.invalid(peer)  # throttled: 1 entry/s on its link
+    assert rep.peer_hold(peer, 20, 1024) == 19.5
+    assert rep.peer_wait(peer) == 19.5  # a new link waits for what the old one owes
+    with pytest.raises(OverBudget, match="over its link's rate"):
+        rep.peer_hold(peer, int(MAX_PEER_HOLD), 1024)
+    assert rep.peer_wait(peer) == 19.5  # the refused frame cost nothing
+    now[0] = 30.0
+    assert rep.peer_wait(peer) == 0.0

@@ -236,3 +236,76 @@ def test_a_kept_branch_s_vouches_are_judged_as_if_delivered_in_every_order() -> 
         assert h["b1"].id not in delivered, order
         assert r.trust is not None and not r.trust.admitted(second.public_key), order
         assert PKS[A] in r.blocklist, order
+
+
+def _folded(where: str) -> tuple[AdmissionPolicy, dict[str, lattice.Entry]]:
+    """A forked peer A whose branch carries a vouch by V, admitted (by C's vouch) only
+    through a dependency its branch folded: from the delivered log (``where`` =
+    "delivered") or from a kept version of the branch ("kept"). B wraps the op of the
+    identity V vouched for, committed to that branch: valid everywhere."""
+    capped = AdmissionPolicy(min_bits=BITS, max_vouches=4)
+    v, s = (lattice.Identity.from_seed(bytes([0x7D, i]) + bytes(30)) for i in range(2))
+    c1 = vouch(replica(C, policy=None), v.public_key)  # registered C vouches for V
+    alpha, other = replica(A, policy=None), replica(A, policy=None)
+    a1 = alpha.append(b"one")
+    other.receive([a1])
+    if where == "delivered":  # C's vouch is in the part of A's log both branches share
+        alpha.receive([c1])
+        a2 = alpha.append(b"two")
+        other.receive([a2])
+        a3 = vouch(alpha, s.public_key, by=v)
+        h = {"c1": c1, "a1": a1, "a2": a2, "a3": a3, "a3y": other.append(b"y")}
+    else:  # … or only in a version of the branch kept as evidence elsewhere
+        a2y = other.append(b"y")
+        alpha.receive([c1])
+        a2 = alpha.append(b"two")
+        a3 = vouch(alpha, s.public_key, by=v)
+        h = {"c1": c1, "a1": a1, "a2": a2, "a3": a3, "a2y": a2y}
+    beta = replica(B, policy=None)
+    beta.receive([x for k, x in h.items() if not k.endswith("y")])
+    h["b1"] = beta.wrap_client_op(op(s, 1))
+    assert h["b1"].deps[PKS[A]][1] == a3.id
+    return capped, h
+
+
+@pytest.mark.parametrize("where", ["delivered", "kept"])
+def test_a_kept_branch_s_past_folds_what_the_branch_committed_to_in_every_order(where: str) -> None:
+    capped, h = _folded(where)
+    for order in itertools.permutations(h):
+        r = replica(D, policy=capped)
+        delivered: set[bytes] = set()
+        for name in [*order, *order, *order]:  # sent again, as requests would
+            delivered |= {e.id for e in r.receive([h[name]]).delivered}
+        assert h["b1"].id in delivered, order
+
+
+def test_a_long_kept_branch_is_judged_in_linear_work() -> None:
+    """A forked peer's other branch of k vouches, sent tip first: each kept version's past
+    is worked out once (it was a walk and fetch of the whole branch for each record)."""
+    k = 200
+    alpha, other = replica(A, policy=None), replica(A, policy=None)
+    a1 = alpha.append(b"1")
+    other.receive([a1])
+    a2y = other.append(b"y")
+    chain = [alpha.append(b"2")]
+    for i in range(k):
+        subject = lattice.Identity.from_seed(bytes([9, i]) + bytes(30)).public_key
+        chain.append(vouch(alpha, subject))
+    beta = replica(B, policy=None)
+    beta.receive([a1, *chain])
+    b1 = beta.append(b"b")
+    r = replica(D)
+    r.receive([a1, a2y, chain[0]])
+    fetched = 0
+    held = r._held_entry
+
+    def counting(entry_id: bytes) -> lattice.Entry:
+        nonlocal fetched
+        fetched += 1
+        return held(entry_id)
+
+    r._held_entry = counting  # type: ignore[method-assign]
+    result = r.receive([b1, *reversed(chain[1:])])
+    assert len(result.evidence) == k and b1.id in {e.id for e in result.delivered}
+    assert r.trust is not None and len(r.trust.vouched(PKS[A], None)) == 0  # kept only
+    assert fetched <= 2 * k, fetched

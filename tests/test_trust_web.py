@@ -141,3 +141,12 @@ def test_an_attestation_before_its_builder_s_vouch_counts_once_the_vouch_comes()
     assert policy.status(MANIFEST.output) == "pending: 0 of 1 matching attestations"
     graph.record(int(Kind.VOUCH), Vouch.create(PEER, SWARM, B.public_key).to_bytes(), 0, 1)
     assert policy.status(MANIFEST.output) == "admitted"  # kept, and tried again
+
+
+def test_an_attestation_kept_while_no_builder_is_trusted_at_all_counts_later() -> None:
+    web: set[bytes] = set()  # an empty web, and no named builder: no key is live
+    policy = Policy({}, 1, web=lambda: web)
+    with pytest.raises(AttestationError, match="no trusted builder key is valid now"):
+        policy.add(attest(MANIFEST, B))
+    web.add(B.public_key)  # B joins the web: the envelope kept is tried again
+    assert policy.status(MANIFEST.output) == "admitted"

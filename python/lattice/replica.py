@@ -466,8 +466,8 @@ class Replica(Queries, Durability, Listeners):
                 raise Blocked("author is blocklisted after a proven fork", author=author, seq=seq)
             check_evidence(self._history, e)
             self._forks.keep(e)
-            if self.trust is not None and e.kind in RECORD_KINDS:
-                self.trust.record_evidence(e, self._history, self._held_entry)
+            if self.trust is not None:
+                self.trust.keep(e, self._history, self._held_entry)
             self._batch.evidence.append(e)
             return (author, seq)
         delta = check(self._history, e)

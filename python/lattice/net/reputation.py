@@ -44,10 +44,21 @@ from lattice.sybil.scores import Scores
 if TYPE_CHECKING:
     from lattice.net.config import NodeConfig
 
-__all__ = ["MAX_BUDGETS", "MAX_CUTS", "MAX_DELAY", "SAVE_INTERVAL", "SCORES_SUFFIX", "Reputation"]
+__all__ = [
+    "MAX_BUDGETS",
+    "MAX_CUTS",
+    "MAX_DELAY",
+    "MAX_PEER_HOLD",
+    "SAVE_INTERVAL",
+    "SCORES_SUFFIX",
+    "Reputation",
+]
 
 #: Seconds an op may be held for its budget; a longer wait cuts the connection.
 MAX_DELAY = 2.0
+#: Seconds a throttled registered peer's credit may be held back; a frame that would owe
+#: more cuts its link (it was sent beyond the throttled rate, whatever its credit).
+MAX_PEER_HOLD = 30.0
 #: Identities whose buckets are kept (the least recently charged are forgotten first; a
 #: forgotten one starts again from a full bucket of its band, which its score still sets).
 MAX_BUDGETS = 4096
@@ -152,8 +163,16 @@ class Reputation:
         # The link's virtual clock: each frame is due `cost` after the last one, and a
         # link idle for a while may be ahead of it by the burst at most.
         due = max(self._peer_due.get(who, -math.inf), tick - PEER_BURST_SECONDS) + cost
+        if due - tick > MAX_PEER_HOLD:  # refused, so not charged
+            self.scores.overrun(who, now)
+            raise self._cut(who, f"throttled peer over its link's rate by {due - tick:.0f} s")
         self._peer_due[who] = due
         return max(0.0, due - tick)
+
+    def peer_wait(self, who: bytes) -> float:
+        """Seconds before a new link of the registered peer ``who`` may be given credit:
+        what its earlier links still owe (a reconnect does not reset its pace)."""
+        return max(0.0, self._peer_due.get(who, -math.inf) - self._tick())
 
     def forked(self, who: bytes) -> None:
         """``who`` is proven to have forked its log (a fraud proof came in)."""

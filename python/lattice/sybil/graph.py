@@ -58,7 +58,7 @@ from lattice.errors import (
     NotAdmitted,
     StoreError,
 )
-from lattice.sybil.past import Chain, Past, Position, branch
+from lattice.sybil.past import Folds, Past, Position
 from lattice.sybil.records import Admission, Vouch
 
 if TYPE_CHECKING:
@@ -151,8 +151,8 @@ class TrustGraph:
         self._top: dict[int, int] = {}
         # The ids of entries kept as evidence whose records were taken.
         self._kept: set[bytes] = set()
-        # What a forked author's delivered log committed to, up to a fork point.
-        self._folds: dict[tuple[int, int], tuple[list[int], dict[int, tuple[int, bytes]]]] = {}
+        # The pasts of the entries kept as evidence.
+        self._folds = Folds()
         self._bump()
 
     def _bump(self) -> None:
@@ -180,67 +180,29 @@ class TrustGraph:
                 self._vouches.setdefault(vouch.subject, []).append((position, vouch.voucher))
                 self._given.setdefault(vouch.voucher, []).append((position, vouch.subject))
 
-    def record_evidence(self, entry: _lattice.Entry, history: History, fetch: EntryById) -> bool:
-        """Take the record of a forked author's entry kept as evidence (not delivered): it
-        is judged exactly as a replica that delivered its branch judged it, from its own
-        causal past (:meth:`evidence_past`), and if it holds it is recorded at its
-        version, counting only for entries committed to that branch. Returns whether it
-        was recorded."""
+    def keep(self, entry: _lattice.Entry, history: History, fetch: EntryById) -> bool:
+        """An entry of a forked author kept as evidence (not delivered), of any kind: its
+        past is worked out (:class:`~lattice.sybil.past.Folds`), and a record in it is
+        judged there exactly as a replica that delivered its branch judged it; if it
+        holds, it is taken at its version, counting only for entries committed to that
+        branch. Returns whether a record was taken."""
+        past, tips = self._folds.past(entry, history, fetch)
         if entry.kind not in RECORD_KINDS:
             return False
+        a = history.index[entry.author]
+        chains = dict(past.chains)
+        for author in history.forks.proofs:
+            x = history.index[author]
+            if x != a and past.seqs[x] and x in self._top and x in tips:
+                chains[x] = self._folds.chain(history, author, tips[x], fetch)
+        past = Past(past.seqs, chains)
         try:
-            self._check(
-                entry.kind, entry.payload, self.evidence_past(entry, history, fetch), None, None
-            )
+            self._check(entry.kind, entry.payload, past, None, None)
         except LatticeError:
             return False
         self._kept.add(entry.id)
-        self.record(entry.kind, entry.payload, history.index[entry.author], entry.seq, entry.id)
+        self.record(entry.kind, entry.payload, a, entry.seq, entry.id)
         return True
-
-    def evidence_past(self, e: _lattice.Entry, history: History, fetch: EntryById) -> Past:
-        """The causal past of ``e``, an entry kept as evidence: what its branch of its
-        author's log committed to — the delivered log up to where the branch meets it,
-        then the branch's kept versions and ``e`` itself, their dependencies folded as a
-        replica delivering that branch folds them — and the branches it committed to of
-        every forked peer (``fetch`` gets a held entry by id)."""
-        a = history.index[e.author]
-        own = branch(history, e.author, (e.seq - 1, e.prev), fetch) if e.seq > 1 else None
-        meet = 0 if own is None else own.meet
-        seqs, tips = self._fold_delivered(history, a, meet, fetch)
-        kept = [] if own is None else sorted((fetch(i) for i in own.ids), key=lambda x: x.seq)
-        for version in [*kept, e]:
-            for peer, dep in version.deps.items():
-                x = history.index[peer]
-                if dep[0] > seqs[x]:
-                    seqs[x], tips[x] = dep[0], dep
-        seqs[a] = e.seq - 1
-        chains = {} if own is None else {a: own}
-        for author in history.forks.proofs:
-            x = history.index[author]
-            if x != a and seqs[x] and x in self._top and x in tips:
-                chains[x] = branch(history, author, tips[x], fetch)
-        return Past(seqs, chains)
-
-    def _fold_delivered(
-        self, history: History, a: int, upto: int, fetch: EntryById
-    ) -> tuple[list[int], dict[int, tuple[int, bytes]]]:
-        """What author ``a``'s delivered entries 1..``upto`` committed to: seqs by peer
-        index, and the (seq, id) named last for each (kept per fork point: forks are
-        rare, their evidence rarer)."""
-        key = (a, upto)
-        folded = self._folds.get(key)
-        if folded is None:
-            seqs = [0] * len(history.peers)
-            tips: dict[int, tuple[int, bytes]] = {}
-            log = history.logs[history.peers[a]]
-            for seq in range(1, upto + 1):
-                for peer, dep in fetch(log.id_at(seq)).deps.items():
-                    x = history.index[peer]
-                    if dep[0] > seqs[x]:
-                        seqs[x], tips[x] = dep[0], dep
-            folded = self._folds[key] = (seqs, tips)
-        return list(folded[0]), dict(folded[1])
 
     @classmethod
     def of(
@@ -287,9 +249,7 @@ class TrustGraph:
             entry = _lattice.Entry.from_bytes(data)
             self.record(kind, entry.payload, self.index[author], seq, entry.id)
         for _, _, _, _, data in store.evidence():
-            entry = _lattice.Entry.from_bytes(data)
-            if entry.kind in RECORD_KINDS:
-                self.record_evidence(entry, history, fetch)
+            self.keep(_lattice.Entry.from_bytes(data), history, fetch)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -410,9 +370,6 @@ class TrustGraph:
                 seqs[index] = s
         seqs[a] = seq - 1  # its own log before it
         chains = {}
-        own = history.peers[a]
-        if own in history.forks.proofs and a in self._top:  # only its delivered versions
-            chains[a] = Chain(seq - 1, frozenset(), history.logs[own])
         for author in history.forks.proofs:
             x = history.index[author]
             if x == a or not seqs[x] or x not in self._top:
@@ -422,7 +379,7 @@ class TrustGraph:
                 tip = dep[1]
             else:
                 tip = history.committed_id(a, x, seqs[x])
-            chains[x] = branch(history, author, (seqs[x], tip), entry)
+            chains[x] = self._folds.chain(history, author, (seqs[x], tip), entry)
         return Past(seqs, chains)
 
     def judge(

@@ -28,7 +28,7 @@ from lattice import _lattice
 if TYPE_CHECKING:
     from lattice.history import History
 
-__all__ = ["Chain", "Delivered", "Past", "Position", "branch"]
+__all__ = ["Chain", "Delivered", "Folds", "Past", "Position", "branch"]
 
 #: Where a record sits: (index of the peer whose log carries it, seq there, entry id).
 Position = tuple[int, int, bytes]
@@ -95,3 +95,108 @@ def branch(
         ids.add(entry_id)
         entry_id, seq = entry(entry_id).prev, seq - 1
     return Chain(seq, frozenset(ids), log)
+
+
+#: One kept version's place: its author's frontier after it (seqs by peer index, and the
+#: (seq, id) named last for each), the kept versions below it on its branch, and where
+#: the branch meets the delivered log.
+_Fold = tuple[list[int], dict[int, tuple[int, bytes]], frozenset[bytes], int]
+
+
+class Folds:
+    """The pasts of entries kept as evidence, each worked out once (DESIGN §5, §11).
+
+    A kept version's past is what its branch committed to: the delivered log up to where
+    the branch meets it, then the branch's kept versions up to it, their dependencies
+    folded in seq order — as a replica that delivered that branch folds them. Each kept
+    version's fold is its predecessor's plus its own dependencies, so keeping ``k``
+    versions of a branch costs O(k), and the delivered prefix is read once per fork point.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[bytes, _Fold] = {}
+        self._delivered: dict[tuple[int, int], tuple[list[int], dict[int, tuple[int, bytes]]]] = {}
+
+    def past(
+        self, e: _lattice.Entry, history: History, fetch: Callable[[bytes], _lattice.Entry]
+    ) -> tuple[Past, dict[int, tuple[int, bytes]]]:
+        """The past of ``e``, kept as evidence (its fold noted for the versions above it),
+        and the (seq, id) it committed to for each peer."""
+        seqs, tips, below, meet = self._fold(e, history, fetch)
+        a = history.index[e.author]
+        own = list(seqs)
+        own[a] = e.seq - 1
+        chains = {a: Chain(meet, below, history.logs[e.author])} if e.seq > 1 else {}
+        return Past(own, chains), tips
+
+    def chain(
+        self,
+        history: History,
+        author: bytes,
+        tip: tuple[int, bytes],
+        fetch: Callable[[bytes], _lattice.Entry],
+    ) -> Chain:
+        """:func:`branch`, from the folds when the tip is a version kept here."""
+        known = self._kept.get(tip[1])
+        if known is not None:
+            return Chain(known[3], known[2] | {tip[1]}, history.logs[author])
+        return branch(history, author, tip, fetch)
+
+    def _fold(
+        self, e: _lattice.Entry, history: History, fetch: Callable[[bytes], _lattice.Entry]
+    ) -> _Fold:
+        known = self._kept.get(e.id)
+        if known is not None:
+            return known
+        # The versions below it not worked out yet (kept before a restart, or in a batch
+        # out of order): walked down to one that is, or to the delivered log.
+        todo = [e]
+        log = history.logs[e.author]
+        while True:
+            top = todo[-1]
+            seq = top.seq - 1
+            if seq < 1 or self._kept.get(top.prev) is not None:
+                break
+            if seq <= log.head and log.id_at(seq) == top.prev:
+                break
+            todo.append(fetch(top.prev))
+        fold: _Fold | None = None
+        for version in reversed(todo):
+            fold = self._next(version, history, fetch)
+        assert fold is not None
+        return fold
+
+    def _next(
+        self, e: _lattice.Entry, history: History, fetch: Callable[[bytes], _lattice.Entry]
+    ) -> _Fold:
+        below = self._kept.get(e.prev) if e.seq > 1 else None
+        if below is not None:
+            seqs, tips = list(below[0]), dict(below[1])
+            ids, meet = below[2] | {e.prev}, below[3]
+        else:
+            meet = e.seq - 1
+            seqs, tips = self._delivered_fold(history, history.index[e.author], meet, fetch)
+            ids = frozenset()
+        for peer, dep in e.deps.items():
+            x = history.index[peer]
+            if dep[0] > seqs[x]:
+                seqs[x], tips[x] = dep[0], dep
+        fold = self._kept[e.id] = (seqs, tips, ids, meet)
+        return fold
+
+    def _delivered_fold(
+        self, history: History, a: int, upto: int, fetch: Callable[[bytes], _lattice.Entry]
+    ) -> tuple[list[int], dict[int, tuple[int, bytes]]]:
+        key = (a, upto)
+        folded = self._delivered.get(key)
+        if folded is None:
+            seqs = [0] * len(history.peers)
+            tips: dict[int, tuple[int, bytes]] = {}
+            log = history.logs[history.peers[a]]
+            for seq in range(1, upto + 1):
+                for peer, dep in fetch(log.id_at(seq)).deps.items():
+                    x = history.index[peer]
+                    if dep[0] > seqs[x]:
+                        seqs[x], tips[x] = dep[0], dep
+            folded = self._delivered[key] = (seqs, tips)
+        return list(folded[0]), dict(folded[1])

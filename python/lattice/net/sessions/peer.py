@@ -86,6 +86,8 @@ class PeerSession(Session):
         self.dropped = 0
         self.last_request = 0.0
         self.frontiers_received = 0
+        # Credit held back from a throttled peer (DESIGN §11), cancelled when the link ends.
+        self._holds: set[asyncio.TimerHandle] = set()
         self.window = 0  # the peer's first grant: no batch is larger
         self.credit_owed = 0  # credit to return, coalesced into one CREDIT
         self.synced_pending = False  # SYNCED goes out once the queue is empty
@@ -109,6 +111,9 @@ class PeerSession(Session):
 
     def ended(self) -> None:
         super().ended()
+        for held in self._holds:  # credit held back for a link that is gone
+            held.cancel()
+        self._holds.clear()
         self.node.selfcheck.peer_done(self.conn.remote)
         self.credit_event.set()
         self.queue_event.set()
@@ -154,7 +159,22 @@ class PeerSession(Session):
     async def run(self) -> None:
         limits = self.node.limits
         self.granted = limits.credit
-        self.send_soon(wire.Credit(limits.credit))
+        owed = (
+            0.0
+            if self.node.reputation is None
+            else self.node.reputation.peer_wait(self.conn.remote)
+        )
+        if owed:  # a throttled peer that reconnects gets its credit when its pace allows
+            self.granted = 0
+
+            def grant() -> None:
+                self.granted += limits.credit
+                self.credit_owed += limits.credit
+                self.queue_event.set()
+
+            self._holds.add(asyncio.get_running_loop().call_later(owed, grant))
+        else:
+            self.send_soon(wire.Credit(limits.credit))
         self.send_soon(wire.Frontier.of(self.node.replica.frontier()))
         self.node.attesting.started(self)  # a blob loaded since its handshake: MEASURED
         writer = self.node.spawn(self._writer())
@@ -242,14 +262,14 @@ class PeerSession(Session):
         self.granted -= size
         if self.granted < 0:
             raise ProtocolError("entries beyond the granted credit", author=remote)
-        own_head = node.replica.head(node.me)
-        result = node.replica.receive(entries)
         reputation, hold, firsts = node.reputation, 0.0, 0
         if reputation is not None:  # a throttled peer's credit comes back late (DESIGN §11)
-            hold = reputation.peer_hold(remote, len(entries), size)
-            if result.delivered:  # what it brought, not what its entries woke
-                frame = set(entries)
-                firsts = sum(e.to_bytes() in frame for e in result.delivered)
+            hold = reputation.peer_hold(remote, len(entries), size)  # before: it may cut
+        own_head = node.replica.head(node.me)
+        result = node.replica.receive(entries)
+        if reputation is not None and result.delivered:  # what it brought, not what it woke
+            frame = set(entries)
+            firsts = sum(e.to_bytes() in frame for e in result.delivered)
         if node.replica.head(node.me) > own_head:
             # This node's own entries coming back (a restored store catching up): the
             # client ops they wrap are wrapped already. Rare, so the scan is only then.
@@ -264,7 +284,7 @@ class PeerSession(Session):
             if reputation is not None:  # scores: first deliveries, proven forks
                 reputation.took(result, remote, firsts)
             if hold:
-                asyncio.get_running_loop().call_later(hold, give_back)
+                self._holds.add(asyncio.get_running_loop().call_later(hold, give_back))
             else:
                 give_back()
 
