@@ -177,6 +177,6 @@ class TaskFuture:
 
     def cancel(self) -> bool:
         """Cancel the task: a queued one never runs, a running one is abandoned (its late
-        results ignored). Whether it ended cancelled (False: it had ended already)."""
+        results ignored). Whether this call cancelled it (False: it had ended already)."""
         reply = self.grid.ask({"op": "grid_cancel", "task": self.task.hex()})
-        return bool(reply["task"]["status"] == "cancelled")
+        return bool(reply["cancelled"])

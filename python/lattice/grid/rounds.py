@@ -84,6 +84,8 @@ class Task:
     assignments: dict[bytes, Assignment] = dataclasses.field(default_factory=dict)
     workers: set[bytes] = dataclasses.field(default_factory=set)  # ever assigned
     wrong: set[bytes] = dataclasses.field(default_factory=set)
+    #: Workers that let this task down (late, silent, gone): not asked for it again.
+    failed: set[bytes] = dataclasses.field(default_factory=set)
     votes: dict[bytes, bytes] = dataclasses.field(default_factory=dict)  # worker → result
     speculated: bool = False
     result_entry: bytes | None = None

@@ -171,6 +171,7 @@ class Scheduler:
         """A worker's connection ended: its assignments are lost."""
         self.links.pop(link, None)
         for a in [a for a in self.views.values() if a.link is link]:
+            self.tasks[a.task].failed.add(a.worker)
             self._abandon(a, "its worker disconnected", tell=False)
         self.tick()
 
@@ -242,6 +243,7 @@ class Scheduler:
                 for a in task.live():
                     if now >= task.opened + spec.deadline:
                         self.host.score(a.worker, "late")
+                        task.failed.add(a.worker)
                         self._abandon(a, "it committed but did not reveal in time")
                 self._maybe_verify(task, now)
         self._dispatch()
@@ -251,6 +253,7 @@ class Scheduler:
         for a in task.live():
             if a.state == "out" and now >= a.sent + spec.deadline:
                 self.host.score(a.worker, "late")
+                task.failed.add(a.worker)
                 self._abandon(a, f"no commit within its deadline of {spec.deadline:g} s")
         out = [a for a in task.live() if a.state == "out"]
         committed = [a for a in task.live() if a.state == "committed"]
@@ -287,8 +290,8 @@ class Scheduler:
     def _candidates(self, task: Task) -> list[Link]:
         """Idle workers fit for ``task``: not in it now, never wrong on it; those it has
         not tried first, then the freest."""
-        busy = {a.worker for a in task.live()}
-        idle = [link for link in self._idle() if link.key not in busy | task.wrong]
+        shunned = {a.worker for a in task.live()} | task.wrong | task.failed
+        idle = [link for link in self._idle() if link.key not in shunned]
         idle.sort(key=lambda link: (link.key in task.workers, -self.links[link]))
         return idle
 
@@ -489,6 +492,9 @@ class Scheduler:
             a.state = "abandoned"
             if tell:
                 a.link.abandon(a.view, reason)
+            task = self.tasks.get(a.task)
+            if task is not None:
+                self._event(task, "abandoned", f"worker {a.worker.hex()[:8]}: {reason}")
         self._retire(a)
 
     def _retire(self, a: Assignment) -> None:

@@ -123,6 +123,7 @@ class Worker:
         behaviour: Behaviour | None = None,
         limits: Limits | None = None,
         on_event: Callable[[str], None] | None = None,
+        tap: Callable[[bytes], None] | None = None,
     ) -> None:
         self.identity = identity
         self.swarm_id = swarm_id
@@ -134,6 +135,8 @@ class Worker:
         self.behaviour = behaviour or Behaviour()
         self.limits = limits or Limits()
         self.on_event = on_event or (lambda text: log.info("%s", text))
+        #: Told every plaintext byte string received (the owner's hello, then each frame).
+        self.tap = tap
         self.stats = WorkerStats()
         self._nonce = time.time_ns()
         self._results: dict[bytes, bytes] = {}
@@ -150,14 +153,18 @@ class Worker:
             try:
                 await self._session(tasks)
             except HandshakeRefused as exc:
-                self.stats.refusals.append(str(exc))
+                self._refused(exc)
                 if "graylisted" in str(exc):
                     raise
             except (LatticeError, OSError) as exc:
-                self.stats.refusals.append(str(exc))
+                self._refused(exc)
             if tasks is not None and self.stats.reveals >= tasks:
                 return
             await asyncio.sleep(RECONNECT)
+
+    def _refused(self, exc: Exception) -> None:
+        self.stats.refusals.append(str(exc))
+        self.on_event(f"connection ended: {exc}")
 
     async def _session(self, tasks: int | None) -> None:
         conn = await dial(
@@ -167,6 +174,7 @@ class Worker:
             _lattice.ROLE_WORKER,
             self.limits,
             expect=self.owner_key,
+            tap=self.tap,
         )
         self.owner_key = conn.remote
         keepalive = asyncio.ensure_future(keep_alive(conn))
@@ -206,11 +214,10 @@ class Worker:
                     self.stats.acked += 1
                 else:
                     self.stats.ignored += 1
+                    self.on_event("an op came late: the owner ignored it")
             case wire.OpAck() | wire.Ping():
                 pass
             case wire.Refused(reason):
-                if "already" in reason:  # its admission record is in the log: fine
-                    return
                 raise ProtocolError(f"refused by the owner: {reason}", author=conn.remote)
             case _:
                 raise ProtocolError(f"unexpected {type(msg).__name__} from the owner")

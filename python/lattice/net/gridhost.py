@@ -19,6 +19,7 @@ from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import InvalidArgument, LatticeError
 from lattice.grid import arrays
+from lattice.grid.rounds import FINAL
 from lattice.grid.scheduler import Scheduler, Task
 from lattice.grid.task import TaskSpec
 from lattice.identity import Identity
@@ -149,9 +150,10 @@ class GridHost:
             return {"ok": True, "task": summary(self.scheduler.get(task_id), since)}
         if op == "grid_cancel":
             await self.node.writable(8.0)
+            live = self.scheduler.get(task_id).status not in FINAL
             task = self.scheduler.cancel(task_id)
             await self.node.durable()
-            return {"ok": True, "task": summary(task)}
+            return {"ok": True, "task": summary(task), "cancelled": live}
         result, worker = self.scheduler.result(task_id, self._payload)
         return {"ok": True, "result": result.hex(), "worker": worker.hex()}
 

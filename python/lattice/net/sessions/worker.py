@@ -129,9 +129,10 @@ class WorkerSession(Session):
     async def _carry(self, kind: int, record: bytes) -> None:
         try:
             entry = carry(self.node, self.key, kind, record, self.quota)
+        except AlreadyCarried:
+            return  # its record at every connection: in effect already, nothing to do
         except LatticeError as exc:
-            retry = isinstance(exc, AlreadyCarried)  # an honest retry: not held against it
-            raise await self._cut(f"record refused: {exc}", penalise=not retry) from exc
+            raise await self._cut(f"record refused: {exc}", penalise=True) from exc
         await self.node.durable()
         self.node.relay([entry])
         self._send(wire.OpAck(entry.id, entry.seq))
