@@ -8,6 +8,8 @@ workers are outlived by deadlines; cancellation and an owner restart keep their 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lattice.errors import TaskCancelled
-from lattice.grid.local import LocalGrid
+import lattice
+from lattice import Identity, _lattice
+from lattice.errors import ProtocolError, TaskCancelled
+from lattice.grid import arrays, records
+from lattice.grid.local import POLICY, SWARM, LocalGrid
+from lattice.grid.worker import Worker
+from lattice.net import wire
+from lattice.net.connection import Connection, Limits, dial
 from lattice.net.reputation import SCORES_SUFFIX
+from lattice.state.leaks import scan
 from lattice.sybil.scores import Scores
 
 RNG = np.random.default_rng(16)
@@ -194,3 +203,134 @@ def test_an_owner_restart_keeps_results_and_finishes_what_was_in_flight(tmp_path
         local.add_worker(("honest",))
         for p in pending:
             assert local.grid.future(p.task).result(timeout=60).shape == (24, 16)
+
+
+def _raw_worker(local: LocalGrid, n: int) -> Identity:
+    """A worker key the owner vouched for, to speak the worker role by hand."""
+    me = Identity.from_seed(bytes([0x52, n]) + bytes(30))
+    local.owner.call("vouch", subject=me.public_key.hex())
+    return me
+
+
+async def _next(conn: Connection, kind: type) -> object:
+    while True:
+        msg = await conn.recv()
+        if isinstance(msg, kind):
+            return msg
+        if isinstance(msg, wire.Refused):
+            raise ProtocolError(msg.reason)
+
+
+def test_malformed_wrong_and_oversized_answers_are_refused(tmp_path: Path) -> None:
+    with LocalGrid.start(tmp_path, []) as local:
+        me = _raw_worker(local, 1)
+        a, b = floats()
+
+        async def answer(payload: Callable[[bytes], bytes]) -> object:
+            until(lambda: local.owner.status()["grid"]["workers"] == 0)  # the last one is gone
+            local.grid.submit("matmul", a, b, redundancy=1, deadline=20)  # a task of its own
+            conn = await dial(local.address, me, SWARM, _lattice.ROLE_WORKER, Limits())
+            try:
+                await conn.send(wire.Work(1))
+                task = await _next(conn, wire.Task)
+                view = lattice.Entry.from_bytes(task.genesis).swarm  # type: ignore[attr-defined]
+                nonce = time.time_ns()
+                op = lattice.ClientOp.create(me.signing_key, view, nonce, payload(view))
+                await conn.send(wire.Op(op.to_bytes()))
+                return await _next(conn, wire.GridAck)
+            finally:
+                await conn.close()
+
+        async def run() -> None:
+            with pytest.raises(ProtocolError, match="not a grid op"):
+                await answer(lambda view: b"garbage")
+            big = bytes(records.MAX_RESULT_LEN + 1)
+            with pytest.raises(ProtocolError, match=r"not a grid op.*at most"):
+                await answer(lambda view: records.OP_MAGIC + bytes([1, records.REVEAL]) + big)
+
+        asyncio.run(run())
+        closed = " ".join(local.owner.status()["closed"])
+        assert "not a grid op" in closed
+        # A result of the wrong shape, committed and revealed in due form: WRONG.
+        local.add_worker(("honest",))
+        until(lambda: all(t["status"] == "verified" for t in local.grid.tasks()), 60)
+        wrong = _raw_worker(local, 2)
+
+        async def lie() -> None:
+            conn = await dial(local.address, wrong, SWARM, _lattice.ROLE_WORKER, Limits())
+            try:
+                await conn.send(wire.Work(1))
+                task = await _next(conn, wire.Task)
+                view = lattice.Entry.from_bytes(task.genesis).swarm  # type: ignore[attr-defined]
+                bad = arrays.encode(np.zeros((3, 3)))
+                nonce = time.time_ns()
+                for payload in (
+                    records.commit_op(view, wrong.public_key, bad),
+                    records.reveal_op(bad),
+                ):
+                    nonce += 1
+                    op = lattice.ClientOp.create(wrong.signing_key, view, nonce, payload)
+                    await conn.send(wire.Op(op.to_bytes()))
+                    if payload[5] == records.COMMIT:
+                        await _next(conn, wire.Reveal)  # asked once the commits are in
+                await _next(conn, wire.GridAck)
+            finally:
+                await conn.close()
+
+        second = local.grid.submit("matmul", a, b, redundancy=2, deadline=20)
+        asyncio.run(lie())
+        assert np.allclose(second.result(timeout=60), a @ b, rtol=1e-12)
+        assert second.poll()["wrong"] == [wrong.public_key.hex()]
+        assert any("a (3, 3) float64 result" in e for e in events(local, second.task))
+
+
+def test_a_worker_receives_nothing_of_the_owner_s_history(tmp_path: Path) -> None:
+    """Every plaintext byte a worker receives passes the §8 byte scan against the owner's
+    deep log: its secrets, its entry ids and signatures, the other workers' keys."""
+    secrets_ = [
+        b"private-history-%04d-%s" % (i, bytes(RNG.integers(97, 123, 12, dtype=np.uint8)))
+        for i in range(200)
+    ]
+    received: list[bytes] = []
+    with LocalGrid.start(tmp_path, ["honest"]) as local:
+        for secret in secrets_:
+            local.owner.append(secret)
+        me = _raw_worker(local, 3)
+        worker = Worker(me, SWARM, local.address, local.identity.public_key, tap=received.append)
+        a, b = floats()
+        futures = [local.grid.submit("matmul", a, b, redundancy=2, deadline=20) for _ in range(3)]
+
+        async def run() -> None:
+            job = asyncio.ensure_future(worker.run())
+            try:
+                while not all(f.poll()["status"] == "verified" for f in futures):
+                    await asyncio.sleep(0.1)
+            finally:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+
+        asyncio.run(run())
+        assert worker.stats.reveals >= 1 and received
+    deep = lattice.Replica(
+        local.identity,
+        peers=[local.identity.public_key],
+        swarm_id=SWARM,
+        path=tmp_path / "owner.db",
+        admission=POLICY,
+    )
+    try:
+        entries = deep.entries()
+    finally:
+        deep.close()
+    others = [w.key for w in local.workers]
+    found = scan(
+        received,
+        {
+            "history": secrets_,
+            "entry ids": [e.id for e in entries],
+            "signatures": [e.signature for e in entries],
+            "other workers' keys": others,
+        },
+    )
+    assert found == {"history": 0, "entry ids": 0, "signatures": 0, "other workers' keys": 0}

@@ -274,15 +274,23 @@ class Scheduler:
     # --- rounds --------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        """Start the first round of queued tasks, while idle workers remain."""
+        """Start the first round of queued tasks, in order, while idle workers remain; a
+        task no idle worker fits keeps its place and the ones behind it go on."""
+        for task in self.tasks.values():  # rounds short of their workers: topped up
+            if task.phase == "commit" and self._idle():
+                short = task.needed - len(task.live())
+                if short > 0:
+                    self._dispatch_to(task, short)
+        waiting: deque[bytes] = deque()
         while self.queue and self._idle():
-            task = self.tasks.get(self.queue[0])
-            if task is None or task.status in FINAL or task.phase is not None:
-                self.queue.popleft()
+            task_id = self.queue.popleft()
+            queued = self.tasks.get(task_id)
+            if queued is None or queued.status in FINAL or queued.phase is not None:
                 continue
-            if not self._start_round(task):
-                break  # no worker fit for this task now: it keeps its place
-            self.queue.popleft()
+            if not self._start_round(queued):
+                waiting.append(task_id)  # no worker fit for this one now
+        waiting.extend(self.queue)
+        self.queue = waiting
 
     def _idle(self) -> list[Link]:
         return [link for link, free in self.links.items() if free > 0]

@@ -154,6 +154,7 @@ class GridHost:
             task = self.scheduler.cancel(task_id)
             await self.node.durable()
             return {"ok": True, "task": summary(task), "cancelled": live}
+        await self.node.durable()  # its RESULT entry may still be on its way to the store
         result, worker = self.scheduler.result(task_id, self._payload)
         return {"ok": True, "result": result.hex(), "worker": worker.hex()}
 
