@@ -154,7 +154,7 @@ def decode_record(payload: bytes) -> tuple[int, bytes, int | bytes, str]:
     task, body = payload[at : at + _ID], payload[at + _ID :]
     if len(task) != _ID:
         raise Truncated("a grid record without its task id")
-    if tag != RESULT and len(body) > 1 + _ID + MAX_REASON_LEN:
+    if len(body) > {END: 1, WRONG: _ID}.get(tag, len(body)) + MAX_REASON_LEN:
         raise LimitExceeded(f"a grid record's reason is at most {MAX_REASON_LEN} bytes")
     try:
         if tag == RESULT:
