@@ -198,7 +198,68 @@ def rows(py: dict[str, dict[str, float]]) -> list[Row]:
             2 / growth,
         )
     )
-    return out + text_rows(py) + view_rows(py) + trust_rows(py) + pow_rows(py) + sybil_rows(py)
+    return (
+        out + text_rows(py) + view_rows(py) + trust_rows(py) + pow_rows(py) + sybil_rows(py)
+        + grid_rows(py)
+    )  # fmt: skip
+
+
+def grid_rows(py: dict[str, dict[str, float]]) -> list[Row]:
+    """P15: Freivalds' check against recomputing (the whole check, and one result's), and
+    tasks/s end to end at redundancy 2 against 1, one run."""
+    out: list[Row] = []
+    targets = {"float64": 20.0, "int64": 300.0}
+    for dtype, target in targets.items():
+        info = py.get(f"test_p15_freivalds[{dtype}]")
+        if info is None:
+            continue
+        sizes = sorted(int(k.split("_")[1]) for k in info if k.startswith("whole_"))
+        for n in sizes:
+            again, whole, one = info[f"recompute_{n}"], info[f"whole_{n}"], info[f"check_{n}"]
+            if n == sizes[-1]:
+                out.append(
+                    Row(
+                        "P15",
+                        f"Freivalds k=20 vs recomputing, {dtype}, n={n} "
+                        f"(recompute {again * 1e3:.0f} ms, check {whole * 1e3:.1f} ms)",
+                        f"{again / whole:.0f}×",
+                        f"≥ {target:.0f}×",
+                        again / whole / target,
+                    )
+                )
+                out.append(
+                    Row(
+                        "P15",
+                        f"… one result against rows drawn at submit, {dtype}, "
+                        f"n={n} ({one * 1e3:.1f} ms)",
+                        f"{again / one:.0f}×",
+                        f"≥ {target:.0f}×",
+                        again / one / target,
+                    )
+                )
+            else:
+                out.append(
+                    Row(
+                        "P15",
+                        f"Freivalds vs recomputing, {dtype}, n={n}",
+                        f"{again / whole:.0f}× (one result {again / one:.0f}×)",
+                        "(reported)",
+                        1.0,
+                    )
+                )
+    e2e = py.get("test_p15_end_to_end")
+    if e2e is not None:
+        one, two = e2e["tasks_per_s_1"], e2e["tasks_per_s_2"]
+        out.append(
+            Row(
+                "P15",
+                f"end to end, 4 worker processes: k=2 vs k=1 ({one:.1f} tasks/s)",
+                f"{two / one:.2f}×",
+                "≥ 0.45×",
+                two / one / 0.45,
+            )
+        )
+    return out  # fmt: skip
 
 
 def pow_rows(py: dict[str, dict[str, float]]) -> list[Row]:

@@ -334,3 +334,21 @@ def test_a_worker_receives_nothing_of_the_owner_s_history(tmp_path: Path) -> Non
         },
     )
     assert found == {"history": 0, "entry ids": 0, "signatures": 0, "other workers' keys": 0}
+
+
+def test_a_worker_admitted_by_its_own_proof_of_work(tmp_path: Path) -> None:
+    """`lattice admit --config worker.toml` makes its record; the worker has the owner
+    carry it (ADMIT) and is served, with no vouch."""
+    from click.testing import CliRunner
+
+    from lattice.cli import main
+
+    with LocalGrid.start(tmp_path, []) as local:
+        worker = local.add_worker(("honest",), vouch=False, start=False)
+        done = CliRunner().invoke(main, ["admit", "--config", str(worker.config), "--bits", "8"])
+        assert done.exit_code == 0, done.output
+        assert worker.config.with_suffix(".admission").exists()
+        worker.start()
+        local.wait_workers(1)
+        a, b = floats()
+        assert np.allclose(local.grid.submit("matmul", a, b, redundancy=1).result(60), a @ b)

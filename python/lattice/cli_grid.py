@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -178,6 +179,14 @@ def cancel(config: str, task: str) -> None:
         click.echo(f"task {task[:16]}… had ended already ({g.future(task).status()})")
 
 
+def _recorder(path: Path) -> Callable[[bytes], None]:
+    def record(data: bytes) -> None:
+        with path.open("a") as out:
+            out.write(data.hex() + "\n")
+
+    return record
+
+
 @click.group(cls=_Lattice)
 def worker() -> None:
     """Serve an owner's compute grid as a worker (DESIGN §12)."""
@@ -190,6 +199,8 @@ def worker() -> None:
 @click.option("--delay", type=float, default=0.0, hidden=True)
 @click.option("--tap", type=click.Path(dir_okay=False), default=None, hidden=True)
 @click.option("--copy-from", type=click.Path(dir_okay=False), default=None, hidden=True)
+@click.option("--received", type=click.Path(dir_okay=False), default=None,
+              help="Append each plaintext frame received here, in hex (a byte scan).")  # fmt: skip
 def run(
     config: str,
     tasks: int | None,
@@ -197,6 +208,7 @@ def run(
     delay: float,
     tap: str | None,
     copy_from: str | None,
+    received: str | None,
 ) -> None:
     """Connect to the owner in CONFIG and compute its tasks until stopped.
 
@@ -220,6 +232,7 @@ def run(
         admission=cfg.load_admission(),
         behaviour=behaviour,
         on_event=lambda text: click.echo(text, err=True),
+        tap=None if received is None else _recorder(Path(received)),
     )
     click.echo(
         f"worker {w.identity.public_key.hex()[:16]}… serving {cfg.owner[0]}:{cfg.owner[1]}",

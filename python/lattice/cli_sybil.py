@@ -48,13 +48,25 @@ def admit(config: str, bits: int, out: str | None, threads: int) -> None:
     """Make an admission record (a proof of work) for the key of a client, guest or
     worker configuration CONFIG; its home peer carries it in an ADMISSION entry."""
     import os
+    import tomllib
 
     from lattice.identity import Identity
     from lattice.net.config import load
     from lattice.sybil.records import Admission
 
-    cfg = load(config)
-    key = Identity.load(cfg.identity, password=cfg.key_password()).public_key
+    try:
+        worker = "worker" in tomllib.loads(Path(config).read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        worker = False  # load says what is wrong with it
+    if worker:  # a grid worker's file (lattice.grid.config)
+        from lattice.grid.config import load as load_worker
+
+        wcfg = load_worker(config)
+        key, swarm_id, identity = wcfg.load_identity().public_key, wcfg.swarm_id, wcfg.identity
+    else:
+        cfg = load(config)
+        key = Identity.load(cfg.identity, password=cfg.key_password()).public_key
+        swarm_id, identity = cfg.swarm_id, cfg.identity
     cores = threads or os.cpu_count() or 1
     expected = 2**bits
     console = Console(stderr=True)
@@ -77,9 +89,9 @@ def admit(config: str, bits: int, out: str | None, threads: int) -> None:
             bar.update(task, completed=min(attempts, expected))
             return True
 
-        record = Admission.make(key, cfg.swarm_id, bits, threads=threads, progress=progress)
+        record = Admission.make(key, swarm_id, bits, threads=threads, progress=progress)
         bar.update(task, completed=expected)
-    path = Path(out) if out is not None else cfg.identity.with_suffix(".admission")
+    path = Path(out) if out is not None else identity.with_suffix(".admission")
     path.write_bytes(record.to_bytes())
     click.echo(
         f"admission record for {key.hex()}: {bits} bits, nonce {record.nonce}, "

@@ -12,7 +12,9 @@ log; ``trust``: three builders build a Wasm state machine to the same bytes and 
 and it runs only once two attestations agree (a dissenting one quarantines it);
 ``attest``: node processes prove to each other what code they run inside the handshake, a
 modified build is refused for its kernel hash, and a swtpm quote is checked; ``sybil``: the
-§11 simulation's five attacks without and with the defences, and its plot. ``lattice
+§11 simulation's five attacks without and with the defences, and its plot; ``grid``: an
+owner and four worker processes, a liar caught by Freivalds' check, a copier refused, a
+straggler re-dispatched, and a byte scan of what the workers received. ``lattice
 demo`` runs every section in this order, ``lattice demo NAME`` one, ``lattice
 demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 
@@ -21,7 +23,7 @@ demo --list`` names them. Later features add their section to :data:`SECTIONS`.
 >>> summary.entries, summary.all_signatures_valid
 (80, True)
 >>> list(SECTIONS)
-['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust', 'attest', 'sybil']
+['core', 'swarm', 'attack', 'network', 'docs', 'guest', 'trust', 'attest', 'sybil', 'grid']
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from lattice.demo.attack import AttackSummary, run_attack_demo
 from lattice.demo.attest import AttestSummary, run_attest_demo
 from lattice.demo.core import DEFAULT_ROUNDS, CoreSummary, run_core_demo
 from lattice.demo.docs import DocsSummary, run_docs_demo
+from lattice.demo.grid import GridSummary, run_grid_demo
 from lattice.demo.guest import GuestSummary, run_guest_demo
 from lattice.demo.network import NetworkSummary, run_network_demo
 from lattice.demo.swarm import SwarmSummary, run_swarm_demo
@@ -51,6 +54,7 @@ __all__ = [
     "CoreSummary",
     "DemoSummary",
     "DocsSummary",
+    "GridSummary",
     "NetworkSummary",
     "Section",
     "SwarmSummary",
@@ -127,6 +131,11 @@ SECTIONS: dict[str, Section] = {
             "five Sybil attacks simulated at scale, without and with the defences; the plot",
             lambda console, o: run_sybil_demo(console),
         ),
+        Section(
+            "grid",
+            "a compute grid: four worker processes, a liar caught, a copier refused, a byte scan",
+            lambda console, o: run_grid_demo(console),
+        ),
     )
 }
 
@@ -145,6 +154,7 @@ class DemoSummary:
     trust: TrustSummary | None = None
     attest: AttestSummary | None = None
     sybil: SybilSummary | None = None
+    grid: GridSummary | None = None
     ran: tuple[str, ...] = field(default_factory=tuple)
 
     def _core(self) -> CoreSummary:
@@ -214,5 +224,6 @@ def run_demo(
         trust=get("trust", TrustSummary),  # type: ignore[arg-type]
         attest=get("attest", AttestSummary),  # type: ignore[arg-type]
         sybil=get("sybil", SybilSummary),  # type: ignore[arg-type]
+        grid=get("grid", GridSummary),  # type: ignore[arg-type]
         ran=tuple(chosen),
     )

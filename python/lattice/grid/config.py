@@ -6,8 +6,8 @@
     owner = "127.0.0.1:7000"       # the owner node's address
     owner_key = "…"                # optional: the owner's key, checked at the handshake
     slots = 1                      # tasks at once (1 to 8)
-    admission = "w1.key.admission" # optional: its proof of work (`lattice admit`); by
-                                   # default IDENTITY.admission if that file exists
+    admission = "w1.admission"     # optional: its proof of work (`lattice admit --config
+                                   # this file`); by default w1.admission beside the key
     wasm = "matmul.wasm"           # optional: the shipped integer kernel (make wasm) …
     attestations = ["matmul.att"]  # … and its attestations: run only if [trust] admits it
 
@@ -73,7 +73,7 @@ class WorkerConfig:
         """Its proof-of-work record, if it has one."""
         path = self.admission
         if path is None:
-            beside = self.identity.with_name(self.identity.name + ".admission")
+            beside = self.identity.with_suffix(".admission")  # where `lattice admit` puts it
             path = beside if beside.exists() else None
         if path is None:
             return None

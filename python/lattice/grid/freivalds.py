@@ -9,7 +9,8 @@ product (:meth:`Prepared.check`).
 
 - **int64** (the shipped Wasm kernel: ``C = A·B mod 2⁶⁴``): ``r`` ∈ {0, 1}ᵐ and exact
   arithmetic mod 2⁶⁴ (``rᵀ·C`` as sums of 32-bit halves on the float64 BLAS, exact below
-  2⁵³; the rest numpy's wrapping int64). A nonzero column ``d`` of ``A·B − C`` has
+  2⁵³, and ``(rᵀA)·B`` in 16-bit limbs on the same BLAS: numpy's own int64 products
+  do not use it). A nonzero column ``d`` of ``A·B − C`` has
   an entry ``d_i ≠ 0``, and of the two values of ``r_i`` at most one makes ``r·d``
   vanish, so the ½ bound holds in the ring too.
 - **float64** (numpy ``matmul``): ``r`` ∈ {−1, +1}ᵐ and a tolerance. An honest product
@@ -92,6 +93,23 @@ def _select_sum(rows: NDArray[Any], c: NDArray[Any]) -> NDArray[np.uint64]:
     return low + (high << np.uint64(32))  # wraps mod 2⁶⁴
 
 
+def _product(x: NDArray[Any], b: NDArray[Any]) -> NDArray[np.uint64]:
+    """``x @ b`` mod 2⁶⁴ for int64 ``x`` (a few rows) and ``b``, exactly, on the float64
+    BLAS: both split into 16-bit limbs, the ten limb products whose weight is below 2⁶⁴
+    summed (each below 2⁴⁶ over at most 2¹⁴ terms, so exact in float64)."""
+    k, n = x.shape
+    m = b.shape[1]
+    xs = np.ascontiguousarray(x).view(np.uint16).reshape(k, n, 4)  # little-endian limbs
+    bs = np.ascontiguousarray(b).view(np.uint16).reshape(n, m, 4)
+    x_limbs = [xs[:, :, i].astype(np.float64) for i in range(4)]
+    out = np.zeros((k, m), dtype=np.uint64)
+    for j in range(4):
+        b_limb = bs[:, :, j].astype(np.float64)
+        for i in range(4 - j):
+            out += (x_limbs[i] @ b_limb).astype(np.uint64) << np.uint64(16 * (i + j))
+    return out
+
+
 def _shapes(a: NDArray[Any], b: NDArray[Any]) -> None:
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise InvalidArgument(f"Freivalds' check of a product of 2-D {a.shape} · {b.shape}")
@@ -118,8 +136,7 @@ def prepare(
     shape = (m, b.shape[1])
     if a.dtype == np.int64:
         rows = rng.integers(0, 2, size=(rounds, m)).astype(np.float64)
-        with np.errstate(over="ignore"):
-            expected = (_select_sum(rows, a).view(np.int64) @ b).view(np.uint64)
+        expected = _product(_select_sum(rows, a).view(np.int64), b)
         return Prepared(rows, expected, None, shape, a.dtype)
     rows = rng.integers(0, 2, size=(rounds, m)).astype(np.float64) * 2.0 - 1.0
     expected = (rows @ a) @ b

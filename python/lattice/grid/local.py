@@ -153,9 +153,11 @@ class LocalGrid:
             raise
         return made
 
-    def add_worker(self, args: Sequence[str] = ("honest",), vouch: bool = True) -> WorkerProcess:
+    def add_worker(
+        self, args: Sequence[str] = ("honest",), vouch: bool = True, start: bool = True
+    ) -> WorkerProcess:
         """One more worker (``args``: a behaviour name, then options), vouched for by the
-        owner unless ``vouch`` is False, started."""
+        owner unless ``vouch`` is False, started unless ``start`` is False."""
         n = len(self.workers)
         name = f"w{n}"
         identity = Identity.from_seed(bytes([0x77, n]) + bytes(30))
@@ -174,7 +176,8 @@ class LocalGrid:
         behave, *rest = args or ("honest",)
         extra = ("--behave", behave, *rest)
         worker = WorkerProcess(name=name, config=config, key=identity.public_key, args=extra)
-        worker.start()
+        if start:
+            worker.start()
         self.workers.append(worker)
         return worker
 
