@@ -352,3 +352,13 @@ def test_a_worker_admitted_by_its_own_proof_of_work(tmp_path: Path) -> None:
         local.wait_workers(1)
         a, b = floats()
         assert np.allclose(local.grid.submit("matmul", a, b, redundancy=1).result(60), a @ b)
+
+
+def test_the_grid_demo_shows_each_adversary_handled(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from lattice.demo.grid import run_grid_demo
+
+    summary = run_grid_demo(Console(quiet=True), tasks=4, workdir=tmp_path)
+    assert summary.verified == summary.tasks == 4
+    assert summary.liar_caught and summary.copier_refused and summary.hits == 0
