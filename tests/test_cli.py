@@ -46,7 +46,8 @@ def test_demo_lists_its_sections() -> None:
     result = CliRunner().invoke(main, ["demo", "--list"])
     assert result.exit_code == 0, result.output
     names = [line.split()[0] for line in result.output.splitlines()]
-    sections = ["core", "swarm", "attack", "network", "docs", "guest", "trust", "attest", "sybil"]
+    sections = ["core", "swarm", "attack", "network", "docs", "guest", "trust", "attest", "sybil",
+                "grid"]  # fmt: skip
     assert names == sections == list(SECTIONS)
 
 

@@ -195,8 +195,13 @@ def test_an_owner_restart_keeps_results_and_finishes_what_was_in_flight(tmp_path
         done = local.grid.submit("matmul", a, b, redundancy=1)
         first = done.result(timeout=60)
         local.workers[0].stop()
-        pending = [local.grid.submit("matmul", *floats(), redundancy=1) for _ in range(2)]
+        slow = local.add_worker(("slow", "--delay", "30"))
+        local.wait_workers(1)
+        running = local.grid.submit("matmul", *floats(), redundancy=1)
+        until(lambda: running.status() == "dispatched")  # in flight on the slow worker
+        pending = [running, local.grid.submit("matmul", *floats(), redundancy=1)]
         local.owner.stop()
+        slow.stop()
         local.owner.start()  # the same store: its log holds the tasks and the result
         assert (local.grid.future(done.task).result(timeout=5) == first).all()
         assert [local.grid.future(p.task).status() for p in pending] == ["queued", "queued"]
@@ -362,3 +367,39 @@ def test_the_grid_demo_shows_each_adversary_handled(tmp_path: Path) -> None:
     summary = run_grid_demo(Console(quiet=True), tasks=4, workdir=tmp_path)
     assert summary.verified == summary.tasks == 4
     assert summary.liar_caught and summary.copier_refused and summary.hits == 0
+
+
+def test_the_grid_commands_submit_follow_fetch_and_cancel(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lattice.cli import main
+
+    invoke = CliRunner().invoke
+    with LocalGrid.start(tmp_path, ["honest"]) as local:
+        local.wait_workers()
+        owner = str(local.owner.config)
+        a, b = floats()
+        np.save(tmp_path / "a.npy", a)
+        np.save(tmp_path / "b.npy", b)
+        inputs = [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]
+        args = ["grid", "submit", "--config", owner, "matmul", *inputs, "--redundancy", "1",
+                "--out", str(tmp_path / "c.npy")]  # fmt: skip
+        done = invoke(main, args)
+        assert done.exit_code == 0, done.output
+        task = done.output.split()[0]
+        assert np.allclose(np.load(tmp_path / "c.npy"), a @ b)
+        listed = invoke(main, ["grid", "status", "--config", owner])
+        assert listed.exit_code == 0 and task[:16] in listed.output and "verified" in listed.output
+        out = tmp_path / "again.npy"
+        fetched = invoke(main, ["grid", "result", "--config", owner, task, "--out", str(out)])
+        assert fetched.exit_code == 0 and np.allclose(np.load(out), a @ b)
+        local.workers[0].stop()
+        queued = invoke(main, [*args[:-2], "--no-wait"])
+        assert queued.exit_code == 0
+        waiting = queued.output.split()[0]
+        cancelled = invoke(main, ["grid", "cancel", "--config", owner, waiting])
+        assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
+        refused = invoke(main, ["grid", "result", "--config", owner, waiting, "--out", str(out)])
+        assert refused.exit_code != 0 and "cancelled" in refused.output
+        bad = invoke(main, ["grid", "status", "--config", owner, "zz"])
+        assert bad.exit_code != 0 and "task id" in bad.output

@@ -115,8 +115,14 @@ def submit(
         click.echo(f"result written to {out}")
 
 
+#: How far along each status is, for the progress bar.
+_STEP = {"queued": 0, "dispatched": 1, "committed": 2, "revealed": 3}
+
+
 def _progress(task: str, status: str, events: list[tuple[str, str]]) -> Table:
-    table = Table(title=f"task {task[:16]}… — {status}", show_header=True)
+    done = len(_STEP) if status not in _STEP else _STEP[status]
+    bar = "█" * (6 * done) + "░" * (6 * (len(_STEP) - done))
+    table = Table(title=f"task {task[:16]}…  {bar}  {status}", show_header=True)
     table.add_column("event")
     table.add_column("detail")
     for what, detail in events[-12:]:
