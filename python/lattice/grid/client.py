@@ -98,7 +98,12 @@ class Grid:
 
     def future(self, task: bytes | str) -> TaskFuture:
         """The future of a task submitted before (by id, bytes or hex)."""
-        task_id = bytes.fromhex(task) if isinstance(task, str) else bytes(task)
+        try:
+            task_id = bytes.fromhex(task) if isinstance(task, str) else bytes(task)
+        except ValueError:
+            task_id = b""
+        if len(task_id) != 32:
+            raise InvalidArgument(f"a task id is 64 hex digits, not {task!r}")
         future = TaskFuture(self, task_id)
         future.status()  # InvalidArgument if the owner has no such task
         return future
