@@ -249,3 +249,36 @@ def test_at_the_deadline_the_committed_reveal_and_a_late_commit_is_ignored() -> 
     assert not s.take(late, late.op(view, records.commit_op(view, late.key, result)))  # ignored
     reveal(s, fast, fast.views()[0], result)
     assert task.status == "verified" and (late.key, "late") in host.scores
+
+
+def test_tasks_whose_result_or_tolerance_cannot_be_had_are_refused_at_submit() -> None:
+    with pytest.raises(lattice.errors.InvalidArgument, match="does not fit one reveal"):
+        TaskSpec.new("matmul", [np.ones((4096, 8)), np.ones((8, 4096))])
+    for bad in (np.full((2, 2), np.nan), np.full((2, 2), 1e160)):
+        with pytest.raises(lattice.errors.InvalidArgument, match="finite inputs"):
+            TaskSpec.new("matmul", [bad, np.eye(2)])
+
+
+def test_a_vote_is_always_replicated_even_for_a_long_valid_record() -> None:
+    s, _, _ = grid()
+    link = FakeLink(8)
+    s.valid[link.key] = 100 * ADAPTIVE_MIN_VALID
+    s.ready(link, 8)
+    a = np.eye(2)
+    for _ in range(20):
+        task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2, verify="none"))
+        assert task.needed == 2
+        s.cancel(task.id)
+
+
+def test_event_numbers_stay_absolute_when_old_events_are_dropped() -> None:
+    from lattice.grid.rounds import MAX_EVENTS, Task
+    from lattice.net.gridhost import summary
+
+    task = Task(TaskSpec.new("matmul", [np.eye(2), np.eye(2)]), created=0.0)
+    for n in range(MAX_EVENTS + 10):
+        task.note(float(n), "dispatched", f"event {n}")
+    seen = summary(task, 0)["events"]
+    task.note(999.0, "verified", "the last")
+    news = summary(task, seen)["log"]
+    assert [e["detail"] for e in news] == ["the last"]

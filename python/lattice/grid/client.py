@@ -144,7 +144,7 @@ class TaskFuture:
             )
             summary: dict[str, Any] = reply["task"]
             log = summary.pop("log", [])
-            self._seen += len(log)
+            self._seen = int(summary["events"])  # absolute: what the owner has numbered
             self._last = summary
         for event in log:
             for callback in list(self._callbacks):

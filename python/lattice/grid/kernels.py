@@ -42,6 +42,10 @@ __all__ = [
 #: largest answer it gives (``MAX_OUT``).
 WASM_MAX_REQUEST = 1 << 20
 WASM_MAX_RESULT = WASM_MAX_REQUEST // 2
+#: The largest result one reveal carries (lattice.grid.records.MAX_RESULT_LEN).
+MAX_RESULT_BYTES = (1 << 20) - 4096
+#: The largest float64 input magnitude: products and norms of larger ones overflow.
+MAX_FLOAT = 1e100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,18 @@ class Kernel:
             )
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
             raise InvalidArgument(f"{self.name} cannot multiply {a.shape} by {b.shape}")
+        if 16 + 8 * a.shape[0] * b.shape[1] > MAX_RESULT_BYTES:
+            raise InvalidArgument(
+                f"a {a.shape[0]} × {b.shape[1]} result does not fit one reveal "
+                f"({MAX_RESULT_BYTES} bytes)"
+            )
+        if self.dtype == np.float64 and not all(
+            np.isfinite(x).all() and float(np.abs(x).max(initial=0.0)) < MAX_FLOAT for x in (a, b)
+        ):
+            raise InvalidArgument(
+                f"{self.name} takes finite inputs below {MAX_FLOAT:g} in magnitude "
+                "(Freivalds' tolerance must be finite)"
+            )
         if self.wasm:
             need = len(wasm_request(a.shape, b.shape, b"", b""))
             request = need + 8 * (a.size + b.size)

@@ -92,6 +92,8 @@ class Task:
     worker: bytes | None = None  # whose result was taken
     reason: str = ""
     prepared: Prepared | None = None
+    #: Events dropped from the middle of ``events`` (the first is kept).
+    dropped: int = 0
 
     @property
     def id(self) -> bytes:
@@ -104,6 +106,7 @@ class Task:
         self.events.append((now, status, detail))
         if len(self.events) > MAX_EVENTS:
             del self.events[1]
+            self.dropped += 1  # event numbers stay absolute (grid_status since=…)
 
     def live(self) -> list[Assignment]:
         return [a for a in self.assignments.values() if a.state in ("out", "committed")]

@@ -324,7 +324,9 @@ class Scheduler:
                 return 1
             return max(1, (spec.redundancy // 2 + 1) - self._best_vote(task))
         valid = self.valid.get(first.key, 0)
-        long_record = spec.redundancy > 1 and valid >= ADAPTIVE_MIN_VALID
+        # (with a vote, one result is no majority: every task is replicated)
+        long_record = spec.verify == "freivalds" and spec.redundancy > 1
+        long_record = long_record and valid >= ADAPTIVE_MIN_VALID
         if long_record and self.rng.random() >= 1.0 / valid:
             return 1  # replicated with probability 1/valid-count: this time on it alone
         return spec.redundancy

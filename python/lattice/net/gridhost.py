@@ -66,12 +66,13 @@ def summary(task: Task, since: int | None = None) -> dict[str, Any]:
         "wrong": sorted(w.hex() for w in task.wrong),
         "worker": None if task.worker is None else task.worker.hex(),
         "reason": task.reason,
-        "events": len(task.events),
+        "events": len(task.events) + task.dropped,
     }
-    if since is not None:
+    if since is not None:  # event numbers are absolute: those dropped are not sent again
+        start = max(0, since - task.dropped) if since > 1 else max(0, since)
         out["log"] = [
             {"at": at, "status": status, "detail": detail}
-            for at, status, detail in task.events[max(0, since) :]
+            for at, status, detail in task.events[start:]
         ]
     return out
 

@@ -102,6 +102,8 @@ class WorkerSession(Session):
                             self._admitted()
                         except NotAdmitted as exc:
                             raise await self._cut(f"no work: {exc}", penalise=True) from exc
+                        if self._working:  # its slots are set once per connection
+                            raise await self._cut("a second WORK", penalise=True)
                         self._working = True
                         grid.scheduler.ready(self, slots)
                     case wire.Op(raw):
