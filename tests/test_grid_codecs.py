@@ -6,7 +6,7 @@ votes, deadlines and adaptive replication on a scripted clock."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pytest
@@ -15,19 +15,21 @@ from hypothesis import strategies as st
 
 import lattice
 from lattice import _lattice
-from lattice.errors import DecodeError, LatticeError, ResultRefused
+from lattice.errors import DecodeError, LatticeError, NotSynced, ResultRefused
 from lattice.grid import arrays, freivalds, records
 from lattice.grid.scheduler import ADAPTIVE_MIN_VALID, Scheduler
-from lattice.grid.task import TaskSpec
+from lattice.grid.task import Job, TaskSpec
 from lattice.net import wire
 
 SEEDS = {
     "array": arrays.encode(np.arange(6, dtype=np.int64).reshape(2, 3)),
     "op": records.commit_op(b"v" * 32, b"w" * 32, b"r"),
     "record": records.end_record(b"t" * 32, records.END_CANCELLED, "why"),
+    "result": records.result_record(b"t" * 32, b"reveal", [b"w" * 32]),
     "task": wire.encode(wire.Task(500, b"genesis")),
     "ack": wire.encode(wire.GridAck(b"v" * 32, 7, True)),
     "abandon": wire.encode(wire.Abandon(b"v" * 32, "over")),
+    "work": wire.encode(wire.Work(2, ("matmul", "matmul-i64"))),
 }
 
 
@@ -57,7 +59,7 @@ def test_grid_arrays_decode_canonically_or_refuse(data: bytes) -> None:
 
 
 @settings(max_examples=300)
-@given(st.one_of(mutated("op"), mutated("record")))
+@given(st.one_of(mutated("op"), mutated("record"), mutated("result")))
 def test_grid_ops_and_records_decode_or_refuse_with_a_typed_error(data: bytes) -> None:
     head = bytes([records.VERSION])
     try:
@@ -66,11 +68,11 @@ def test_grid_ops_and_records_decode_or_refuse_with_a_typed_error(data: bytes) -
     except LatticeError:
         pass
     try:
-        kind, task, value, reason = records.decode_record(data)
+        kind, task, value, reason, credited = records.decode_record(data)
     except LatticeError:
         return
     again = {
-        records.RESULT: lambda: records.result_record(task, value),  # type: ignore[arg-type]
+        records.RESULT: lambda: records.result_record(task, value, credited),  # type: ignore[arg-type]
         records.END: lambda: records.end_record(task, value, reason),  # type: ignore[arg-type]
         records.WRONG: lambda: records.wrong_record(task, value, reason),  # type: ignore[arg-type]
     }[kind]()
@@ -78,7 +80,7 @@ def test_grid_ops_and_records_decode_or_refuse_with_a_typed_error(data: bytes) -
 
 
 @settings(max_examples=300)
-@given(st.one_of(mutated("task"), mutated("ack"), mutated("abandon")))
+@given(st.one_of(mutated("task"), mutated("ack"), mutated("abandon"), mutated("work")))
 def test_the_grid_s_wire_messages_decode_canonically_or_refuse(data: bytes) -> None:
     try:
         msg = wire.decode(data)
@@ -96,9 +98,23 @@ def test_a_task_s_log_entry_and_its_genesis_are_checked() -> None:
     owner, worker, other = (lattice.Identity.generate() for _ in range(3))
     view, genesis = spec.genesis(owner, {}, worker.public_key)
     with pytest.raises(LatticeError):  # not the owner's signature
-        TaskSpec.from_genesis(worker, other.public_key, view, genesis)
+        Job.from_genesis(worker, other.public_key, view, genesis)
+    job = Job.from_genesis(worker, owner.public_key, view, genesis)
+    assert (job.view, job.kernel, job.inputs[1].shape) == (view, "matmul", (3, 2))
+    seen = job_document(worker, owner, view, genesis)
+    assert seen == {"kernel": "matmul"}  # not how the owner checks it, nor its retries
     with pytest.raises(lattice.errors.InvalidArgument, match="cannot multiply"):
         TaskSpec.new("matmul", [np.eye(3), np.eye(2)])
+
+
+def job_document(
+    worker: lattice.Identity, owner: lattice.Identity, view: bytes, genesis: _lattice.Entry
+) -> dict[str, object]:
+    from lattice.state.guest import Guest
+
+    guest = Guest(worker, owner.public_key, view)
+    guest.receive([genesis])
+    return guest.doc.map("task").to_py()
 
 
 def test_freivalds_catches_one_wrong_bit_and_passes_honest_products() -> None:
@@ -132,14 +148,17 @@ def test_freivalds_catches_one_wrong_bit_and_passes_honest_products() -> None:
 
 
 class FakeLink:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, kernels: frozenset[str] = frozenset({"matmul"})) -> None:
         self.identity = lattice.Identity.from_seed(bytes([0x5C, n]) + bytes(30))
         self.key = self.identity.public_key
+        self.kernels = kernels
         self.sent: list[tuple[str, bytes]] = []
+        self.geneses: list[bytes] = []
         self.nonce = 0
 
-    def assign(self, view: bytes, deadline: float, genesis: bytes) -> None:
+    def assign(self, view: bytes, deadline: float, genesis: Callable[[], bytes]) -> None:
         self.sent.append(("task", view))
+        self.geneses.append(genesis())
 
     def reveal_now(self, view: bytes) -> None:
         self.sent.append(("reveal", view))
@@ -160,6 +179,7 @@ class FakeHost:
         self.identity = lattice.Identity.from_seed(bytes([0x5D]) * 32)
         self.replica = lattice.Replica(self.identity, peers=[self.identity.public_key])
         self.scores: list[tuple[bytes, str]] = []
+        self.writable = True
 
     def append_record(self, payload: bytes) -> _lattice.Entry:
         return self.replica.append(payload)
@@ -282,3 +302,204 @@ def test_event_numbers_stay_absolute_when_old_events_are_dropped() -> None:
     task.note(999.0, "verified", "the last")
     news = summary(task, seen)["log"]
     assert [e["detail"] for e in news] == ["the last"]
+
+
+def test_an_owner_that_cannot_sign_decides_nothing_and_records_nothing() -> None:
+    s, host, now = grid()
+    link = FakeLink(1)
+    s.ready(link, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=1, deadline=10))
+    view = link.views()[0]
+    before = host.replica.head(host.identity.public_key)
+    host.writable = False  # e.g. restarted and not caught up with its own log
+    with pytest.raises(NotSynced):
+        answer(s, link, view, arrays.encode(a @ a))
+    with pytest.raises(NotSynced):
+        s.submit(TaskSpec.new("matmul", [a, a]))
+    with pytest.raises(NotSynced):
+        s.cancel(task.id)
+    now[0] += 100  # its deadline passes while it cannot sign: nobody is abandoned
+    s.tick()
+    assert task.status == "dispatched" and not link.views("abandon")
+    assert host.replica.head(host.identity.public_key) == before
+    assert not host.scores  # the worker is not blamed for the owner's state
+    host.writable = True
+    s.tick()
+    assert link.views("abandon") and (link.key, "late") in host.scores
+
+
+def test_reveals_wait_for_the_redundancy_s_commits_when_workers_are_short() -> None:
+    s, _, _ = grid()
+    only = FakeLink(1)
+    s.ready(only, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2, deadline=10))
+    answer(s, only, only.views()[0], arrays.encode(a @ a))
+    s.tick()
+    assert not only.views("reveal")  # one commit of two, before the deadline: no reveal
+    second = FakeLink(2)
+    s.ready(second, 1)  # the round is topped up
+    answer(s, second, second.views()[0], arrays.encode(a @ a))
+    assert only.views("reveal") and second.views("reveal")
+    assert task.status == "committed"
+
+
+def test_a_copier_that_re_signs_another_s_commit_cannot_open_it() -> None:
+    s, _, _ = grid()
+    honest, copier = FakeLink(1), FakeLink(2)
+    s.ready(honest, 1)
+    s.ready(copier, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2))
+    hv, cv = honest.views()[0], copier.views()[0]
+    good = arrays.encode(a @ a)
+    answer(s, honest, hv, good)
+    digest = records.decode_op(records.commit_op(hv, honest.key, good))[1]
+    stolen = records.OP_MAGIC + bytes([records.VERSION, records.COMMIT]) + digest
+    assert s.take(copier, copier.op(cv, stolen))  # its own signature over the honest digest
+    reveal(s, honest, hv, good)
+    with pytest.raises(ResultRefused, match="does not open"):
+        s.take(copier, copier.op(cv, records.reveal_op(good)))  # bound to view and key
+    assert task.status == "revealed" or task.status == "verified"
+
+
+def test_a_late_answer_after_cancel_is_ignored_and_an_unknown_view_refused() -> None:
+    s, _, _ = grid()
+    link = FakeLink(1)
+    s.ready(link, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=1))
+    view = link.views()[0]
+    assert s.cancel(task.id).status == "cancelled" and link.views("abandon") == [view]
+    assert not s.take(link, link.op(view, records.commit_op(view, link.key, b"x")))
+    fresh, _, _ = grid()  # the owner restarted: a view from before is no task of its
+    fresh.ready(link, 1)
+    with pytest.raises(ResultRefused, match="no task of this worker"):
+        fresh.take(link, link.op(view, records.commit_op(view, link.key, b"x")))
+
+
+def test_a_finished_task_keeps_its_summary_not_its_inputs_or_results() -> None:
+    s, _, _ = grid()
+    link = FakeLink(1)
+    s.ready(link, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=1))
+    view = link.views()[0]
+    answer(s, link, view, arrays.encode(a @ a))
+    reveal(s, link, view, arrays.encode(a @ a))
+    assert task.status == "verified"
+    assert task.spec.inputs == () and not task.assignments and task.prepared is None
+    assert task.spec.kernel == "matmul" and task.worker == link.key
+
+
+def test_only_workers_of_a_task_s_kernel_get_it() -> None:
+    s, _, _ = grid()
+    numeric = FakeLink(1)
+    wasm = FakeLink(2, frozenset({"matmul", "matmul-i64"}))
+    s.ready(numeric, 4)
+    i = np.eye(2, dtype=np.int64)
+    task = s.submit(TaskSpec.new("matmul-i64", [i, i], redundancy=1))
+    assert not numeric.views() and task.status == "queued"  # no worker of its kernel yet
+    s.ready(wasm, 1)
+    assert not numeric.views() and len(wasm.views()) == 1
+
+
+def test_any_invalid_result_resets_a_long_valid_record() -> None:
+    s, host, _ = grid(seed=3)
+    liar = FakeLink(1)
+    s.valid[liar.key] = 5 * ADAPTIVE_MIN_VALID
+    s.ready(liar, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2, retries=0))
+    view = liar.views()[0]
+    answer(s, liar, view, arrays.encode(a @ a + 1))
+    assert task.needed == 1  # on it alone: its record was long
+    reveal(s, liar, view, arrays.encode(a @ a + 1))
+    assert s.valid[liar.key] == 0 and (liar.key, "wrong") in host.scores
+    s.ready(liar, 0)
+    nxt = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2))
+    assert nxt.needed == 2  # replicated again, every time, until its record is long
+
+
+def test_a_restart_rebuilds_valid_counts_from_credited_results_and_retries_from_wrongs() -> None:
+    s, host, _ = grid()
+    links = [FakeLink(i) for i in range(3)]
+    for link in links:
+        s.ready(link, 1)
+    a = np.eye(2)
+    done = s.submit(TaskSpec.new("matmul", [a, a], redundancy=2))
+    for link in links[:2]:
+        answer(s, link, link.views()[0], arrays.encode(a @ a))
+    for link in links[:2]:
+        reveal(s, link, link.views()[0], arrays.encode(a @ a))
+    assert done.status == "verified"
+    wrong = s.submit(TaskSpec.new("matmul", [a, a], redundancy=1, retries=3))
+    liar = next(link for link in links if link.views() and link.views()[-1] in s.views)
+    view = liar.views()[-1]
+    answer(s, liar, view, arrays.encode(a @ a + 1))
+    reveal(s, liar, view, arrays.encode(a @ a + 1))
+    assert wrong.status not in ("verified", "rejected")
+    again = Scheduler(host)
+    assert again.recover(host.replica.entries(host.identity.public_key)) == 1
+    assert again.valid == s.valid  # both valid results credited, the liar's reset
+    assert again.tasks[wrong.id].retries_used == 1 and liar.key in again.tasks[wrong.id].wrong
+    assert again.tasks[done.id].spec.inputs == ()  # a finished task: its summary
+
+
+def test_float_votes_agree_within_rounding_and_not_beyond() -> None:
+    from lattice.grid.kernels import kernel
+
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((96, 200)), rng.standard_normal((200, 64))
+    k = kernel("matmul")
+    reordered = np.array([[np.sum(x[i] * y[:, j]) for j in range(64)] for i in range(96)])
+    assert k.agree([x, y], x @ y, reordered)  # another summation order
+    off = x @ y
+    off[3, 4] += 1e-9 * abs(off).max()
+    assert not k.agree([x, y], x @ y, off)
+    i64 = kernel("matmul-i64")
+    m = np.arange(4, dtype=np.int64).reshape(2, 2)
+    assert i64.agree([m, m], m @ m, m @ m) and not i64.agree([m, m], m @ m, m @ m + 1)
+
+
+def test_the_float_tolerance_grows_with_both_dimensions() -> None:
+    rng = np.random.default_rng(4)
+    tall, thin = rng.standard_normal((4000, 4)), rng.standard_normal((4, 3))
+    check = freivalds.prepare(tall, thin)
+    assert check.tolerance is not None
+    m, n = tall.shape
+    scale = freivalds.TOLERANCE_FACTOR * (n + m) * freivalds.EPSILON * np.sqrt(m)
+    want = scale * np.linalg.norm(tall) * np.linalg.norm(thin, axis=0)
+    assert np.allclose(check.tolerance, want)
+    reordered = np.array([[np.sum(tall[i] * thin[:, j]) for j in range(3)] for i in range(m)])
+    assert check.check(reordered) and check.check(tall @ thin)
+
+
+def test_a_worker_that_lets_its_messages_pile_up_is_cut() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from lattice.net.sessions.worker import MAX_OUTBOX, WorkerSession
+
+    sent: list[object] = []
+
+    class Conn:
+        remote = b"w" * 32
+
+        async def send(self, msg: object) -> None:
+            sent.append(msg)
+
+        async def close(self) -> None:
+            sent.append("closed")
+
+    async def run() -> None:
+        session = WorkerSession(SimpleNamespace(reputation=None), Conn(), None)  # type: ignore[arg-type]
+        for _ in range(MAX_OUTBOX + 5):
+            session.abandon(b"v" * 32, "over")
+        assert len(session._out) == MAX_OUTBOX  # bounded: the rest is not queued
+        await session._writer()  # it cuts the worker instead of sending the pile
+
+    asyncio.run(run())
+    assert len(sent) == 2 and isinstance(sent[0], wire.Refused) and sent[1] == "closed"
+    assert "unread" in sent[0].reason

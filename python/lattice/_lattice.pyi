@@ -107,6 +107,27 @@ def pow_search(
     True
     """
 
+def thin_select_sum(rows: Buffer, k: int, c: Buffer) -> bytes:
+    """``rows · c`` mod 2⁶⁴: ``rows`` are ``k`` rows of 0/1 bytes (``k × m``, row-major),
+    ``c`` an ``m × n`` ``uint64`` matrix; ``k × n`` little-endian ``uint64`` values.
+
+    >>> import numpy as np
+    >>> c = np.array([[1, 2], [3, 4]], dtype=np.uint64)
+    >>> np.frombuffer(thin_select_sum(bytes([1, 1]), 1, c), dtype="<u8").tolist()
+    [4, 6]
+    """
+
+def thin_product(x: Buffer, b: Buffer) -> bytes:
+    """``x · b`` mod 2⁶⁴ for ``uint64`` matrices ``x`` (``k × n``) and ``b`` (``n × p``);
+    ``k × p`` little-endian ``uint64`` values.
+
+    >>> import numpy as np
+    >>> b = np.array([[1, 2], [3, 4]], dtype=np.uint64)
+    >>> x = np.array([[2**64 - 1, 1]], dtype=np.uint64)
+    >>> np.frombuffer(thin_product(x, b), dtype="<u8").tolist()
+    [2, 2]
+    """
+
 @final
 class SigningKey:
     """An Ed25519 secret key held in Rust. Wrapped by :class:`lattice.Identity`.

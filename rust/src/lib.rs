@@ -28,6 +28,7 @@ pub mod pow;
 pub mod sign;
 pub mod synth;
 pub mod text;
+pub mod thin;
 
 #[cfg(feature = "python")]
 mod py;

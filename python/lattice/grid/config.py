@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from lattice.errors import InvalidArgument, LatticeError
 from lattice.identity import Identity
-from lattice.net.checks import Checks
+from lattice.net.checks import ConfigFile
 from lattice.net.trustconfig import TrustConfig
 from lattice.net.trustconfig import parse as parse_trust
 from lattice.state.wasm import WasmStateMachine
@@ -42,14 +41,6 @@ __all__ = ["WORKER_KEYS", "WorkerConfig", "load", "render"]
 WORKER_KEYS = frozenset(
     {"identity", "swarm_id", "owner", "owner_key", "slots", "admission", "wasm", "attestations"}
 )
-
-
-class _File(Checks):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def error(self, message: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.path}: {message}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,11 +98,8 @@ class WorkerConfig:
 def load(path: str | os.PathLike[str]) -> WorkerConfig:
     """Read and check a worker's configuration file."""
     path = Path(path)
-    f = _File(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc}") from exc
+    f = ConfigFile(path)
+    raw = f.read()
     f.known(raw, frozenset({"worker", "trust"}), "the file (its tables are [worker], [trust])")
     w = f.table(raw, "worker", "[worker]")
     f.known(w, WORKER_KEYS, "[worker]")

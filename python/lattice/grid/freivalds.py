@@ -8,20 +8,23 @@ with a ``k × m`` matrix of random rows. The owner draws them when the task is m
 product (:meth:`Prepared.check`).
 
 - **int64** (the shipped Wasm kernel: ``C = A·B mod 2⁶⁴``): ``r`` ∈ {0, 1}ᵐ and exact
-  arithmetic mod 2⁶⁴ (``rᵀ·C`` as sums of 32-bit halves on the float64 BLAS, exact below
-  2⁵³, and ``(rᵀA)·B`` in 16-bit limbs on the same BLAS: numpy's own int64 products
-  do not use it). A nonzero column ``d`` of ``A·B − C`` has
+  arithmetic mod 2⁶⁴ (``rᵀ·C`` and ``(rᵀA)·B`` in the Rust core, :mod:`lattice._lattice`
+  ``thin_*``: one pass over the big matrix on every core). A nonzero column ``d`` of ``A·B − C`` has
   an entry ``d_i ≠ 0``, and of the two values of ``r_i`` at most one makes ``r·d``
   vanish, so the ½ bound holds in the ring too.
 - **float64** (numpy ``matmul``): ``r`` ∈ {−1, +1}ᵐ and a tolerance. An honest product
   of an ``m × n`` by an ``n × p`` matrix is off by at most γₙ·|A|·|B| entrywise (γₙ ≈
   n·2⁻⁵³, whatever the summation order), and ``1ᵀ·|A|·|B_j| ≤ √m·‖A‖_F·‖B_j‖₂``, so a
   round passes when, in each column ``j``, ``|(rᵀA)B − rᵀC|_j ≤ τ_j`` with
-  ``τ_j = TOLERANCE_FACTOR · n · 2⁻⁵³ · √m · ‖A‖_F · ‖B_j‖₂`` (the factor covers the
-  product checked and the check's own rounding). **What it can miss**: a change of a
-  cell ``(i, j)`` smaller than ``τ_j`` — for random normal 2048 × 2048 inputs about
-  2·10⁻⁷ of a typical entry, the order of what an honest product computed in another
-  order may differ by; and, with probability ≤ 2⁻ᵏ, changes in several cells of one
+  ``τ_j = TOLERANCE_FACTOR · (n + m) · 2⁻⁵³ · √m · ‖A‖_F · ‖B_j‖₂``: ``n`` for the
+  product checked, ``n`` and ``m`` for the check's ``(rᵀA)·B`` and ``m`` for its
+  ``rᵀC`` (a tall ``A``, ``m ≫ n``, rounds mostly in the check), twice that to spare.
+  **What it can miss**: a change of one cell ``(i, j)`` smaller than ``τ_j`` — for
+  random normal 2048 × 2048 inputs about 2·10⁻⁷ of a typical entry, the order of what
+  an honest product computed in another order may differ by; changes in many cells of
+  one column whose sum, signed by ``r``, stays below ``τ_j`` in every round — with high
+  probability, any set of changes whose 2-norm is below about ``τ_j / 3``, since
+  ``r·d`` is then mostly that small; and, with probability ≤ 2⁻ᵏ, larger changes in one
   column that cancel in every round. A change of one cell above ``τ_j`` is caught in
   every round (``r_i = ±1`` never hides it). A result with a NaN or an infinity fails.
 
@@ -44,6 +47,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from lattice import _lattice
 from lattice.errors import InvalidArgument
 
 __all__ = ["DEFAULT_ROUNDS", "EPSILON", "TOLERANCE_FACTOR", "Prepared", "check", "prepare"]
@@ -52,16 +56,17 @@ __all__ = ["DEFAULT_ROUNDS", "EPSILON", "TOLERANCE_FACTOR", "Prepared", "check",
 DEFAULT_ROUNDS = 20
 #: The unit roundoff of float64.
 EPSILON = 2.0**-53
-#: The float64 tolerance in units of n·2⁻⁵³·√m·‖A‖_F·‖B_j‖₂: 2 for the product checked,
-#: 2 for each of the check's own two products, and 2 to spare.
-TOLERANCE_FACTOR = 8.0
+#: The float64 tolerance in units of (n + m)·2⁻⁵³·√m·‖A‖_F·‖B_j‖₂: 2 for the rounding
+#: of the product checked and the check's own products, and 2 to spare.
+TOLERANCE_FACTOR = 4.0
 _TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-    """The check of results for ``A·B``: the random rows ``r`` (``rounds × m``), what
-    ``rᵀ·A·B`` is, and for float64 the tolerance of each column."""
+    """The check of results for ``A·B``: the random rows ``r`` (``rounds × m``: for int64
+    0/1 bytes, for float64 ±1), what ``rᵀ·A·B`` is, and for float64 the tolerance of each
+    column."""
 
     rows: NDArray[Any]
     expected: NDArray[Any]
@@ -76,38 +81,29 @@ class Prepared:
             return False
         if self.tolerance is None:
             return bool(np.array_equal(_select_sum(self.rows, c), self.expected))
-        if not np.isfinite(c).all():
-            return False
-        diff = np.abs(self.rows @ c - self.expected)
-        return bool((diff <= self.tolerance).all())
+        # r_i = ±1 never hides a NaN or an infinity of C: its column's sums are NaN or
+        # infinite, and neither is within a finite tolerance.
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(self.rows @ c - self.expected)
+            return bool((diff <= self.tolerance).all())
 
 
-def _select_sum(rows: NDArray[Any], c: NDArray[Any]) -> NDArray[np.uint64]:
-    """``rows @ c`` mod 2⁶⁴ for 0/1 ``rows`` (float64) and an int64 ``c``, exactly, on the
-    float64 BLAS: ``c`` split into 32-bit halves, whose sums over at most 2¹⁴ rows stay
-    below 2⁵³ (numpy's int64 products do not use BLAS and are far slower)."""
-    m, n = c.shape
-    halves = np.ascontiguousarray(c).view(np.uint32).reshape(m, n, 2)  # little-endian
-    low = (rows @ halves[:, :, 0].astype(np.float64)).astype(np.uint64)
-    high = (rows @ halves[:, :, 1].astype(np.float64)).astype(np.uint64)
-    return low + (high << np.uint64(32))  # wraps mod 2⁶⁴
+def _select_sum(rows: NDArray[np.uint8], c: NDArray[Any]) -> NDArray[np.uint64]:
+    """``rows @ c`` mod 2⁶⁴ for 0/1 ``rows`` and an int64 ``c``, exactly (in the Rust
+    core, one pass over ``c`` on every core: numpy's int64 products use no BLAS)."""
+    k = rows.shape[0]
+    c = np.ascontiguousarray(c).view(np.uint64)
+    raw = _lattice.thin_select_sum(np.ascontiguousarray(rows).tobytes(), k, c.data)
+    return np.frombuffer(raw, dtype="<u8").reshape(k, c.shape[1])
 
 
 def _product(x: NDArray[Any], b: NDArray[Any]) -> NDArray[np.uint64]:
-    """``x @ b`` mod 2⁶⁴ for int64 ``x`` (a few rows) and ``b``, exactly, on the float64
-    BLAS: both split into 16-bit limbs, the ten limb products whose weight is below 2⁶⁴
-    summed (each below 2⁴⁶ over at most 2¹⁴ terms, so exact in float64)."""
-    k, n = x.shape
-    m = b.shape[1]
-    xs = np.ascontiguousarray(x).view(np.uint16).reshape(k, n, 4)  # little-endian limbs
-    bs = np.ascontiguousarray(b).view(np.uint16).reshape(n, m, 4)
-    x_limbs = [xs[:, :, i].astype(np.float64) for i in range(4)]
-    out = np.zeros((k, m), dtype=np.uint64)
-    for j in range(4):
-        b_limb = bs[:, :, j].astype(np.float64)
-        for i in range(4 - j):
-            out += (x_limbs[i] @ b_limb).astype(np.uint64) << np.uint64(16 * (i + j))
-    return out
+    """``x @ b`` mod 2⁶⁴ for int64 ``x`` (a few rows) and ``b``, exactly (in the Rust
+    core, one pass over ``b`` on every core)."""
+    xs = np.ascontiguousarray(x).view(np.uint64)
+    bs = np.ascontiguousarray(b).view(np.uint64)
+    raw = _lattice.thin_product(xs.data, bs.data)
+    return np.frombuffer(raw, dtype="<u8").reshape(x.shape[0], b.shape[1])
 
 
 def _shapes(a: NDArray[Any], b: NDArray[Any]) -> None:
@@ -135,14 +131,15 @@ def prepare(
     m, n = a.shape
     shape = (m, b.shape[1])
     if a.dtype == np.int64:
-        rows = rng.integers(0, 2, size=(rounds, m)).astype(np.float64)
-        expected = _product(_select_sum(rows, a).view(np.int64), b)
+        rows = rng.integers(0, 2, size=(rounds, m), dtype=np.uint8)
+        expected = _product(_select_sum(rows, a), b)
         return Prepared(rows, expected, None, shape, a.dtype)
-    rows = rng.integers(0, 2, size=(rounds, m)).astype(np.float64) * 2.0 - 1.0
-    expected = (rows @ a) @ b
+    signs = rng.integers(0, 2, size=(rounds, m)).astype(np.float64) * 2.0 - 1.0
+    expected = (signs @ a) @ b
     columns = np.sqrt(np.einsum("ij,ij->j", b, b))
-    scale = TOLERANCE_FACTOR * n * EPSILON * math.sqrt(m) * float(np.linalg.norm(a))
-    return Prepared(rows, expected, scale * columns + _TINY, shape, a.dtype)
+    norm = float(np.linalg.norm(a))
+    scale = TOLERANCE_FACTOR * (n + m) * EPSILON * math.sqrt(m) * norm
+    return Prepared(signs, expected, scale * columns + _TINY, shape, a.dtype)
 
 
 def check(

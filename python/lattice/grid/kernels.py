@@ -14,6 +14,10 @@ must look like.
 ((2, 2), dtype('int64'))
 >>> bool((reference("matmul-i64", [a, a]) == a @ a).all())
 True
+>>> f = np.random.default_rng(1).standard_normal((64, 64))
+>>> k = KERNELS["matmul"]
+>>> k.agree([f, f], f @ f, (f.T @ f.T).T), k.agree([f, f], f @ f, f @ f + 1e-6)
+(True, False)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from numpy.typing import NDArray
 from lattice.errors import InvalidArgument
 
 __all__ = [
+    "AGREE_FACTOR",
     "KERNELS",
     "WASM_MAX_REQUEST",
     "WASM_MAX_RESULT",
@@ -46,6 +51,9 @@ WASM_MAX_RESULT = WASM_MAX_REQUEST // 2
 MAX_RESULT_BYTES = (1 << 20) - 4096
 #: The largest float64 input magnitude: products and norms of larger ones overflow.
 MAX_FLOAT = 1e100
+#: Two float64 results agree within this many units of n·2⁻⁵³·‖A_i‖₂·‖B_j‖₂: 2 for the
+#: two products' rounding, and 2 to spare.
+AGREE_FACTOR = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +101,23 @@ class Kernel:
 
     def result_shape(self, inputs: Sequence[NDArray[Any]]) -> tuple[int, int]:
         return (int(inputs[0].shape[0]), int(inputs[1].shape[1]))
+
+    def agree(self, inputs: Sequence[NDArray[Any]], x: NDArray[Any], y: NDArray[Any]) -> bool:
+        """Whether two results of this kernel count as the same vote: byte-equal for the
+        deterministic int64 product; for float64, equal within what two honest products
+        summed in different orders (another BLAS, another thread count) may differ by —
+        ``|x − y|_ij ≤ AGREE_FACTOR · n · 2⁻⁵³ · ‖A_i‖₂ · ‖B_j‖₂``, since each is within
+        ``n · 2⁻⁵³ · (|A|·|B|)_ij`` of the exact product (Cauchy–Schwarz bounds that)."""
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if self.dtype != np.float64:
+            return bool(np.array_equal(x, y))
+        a, b = (np.asarray(v, dtype=np.float64) for v in inputs)
+        rows = np.sqrt(np.einsum("ij,ij->i", a, a))
+        columns = np.sqrt(np.einsum("ij,ij->j", b, b))
+        bound = AGREE_FACTOR * a.shape[1] * 2.0**-53 * np.outer(rows, columns)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return bool((np.abs(x - y) <= bound).all())  # a NaN never agrees
 
 
 KERNELS: dict[str, Kernel] = {

@@ -14,7 +14,9 @@ nothing, and a reveal must open its sender's own commit.
 The owner keeps, as ``DATA`` entries of its deep log:
 
     grid record = "LGRD" ‖ version u8 (1) ‖ tag u8 ‖ task id [32] ‖ body
-    RESULT (1): the accepted worker's REVEAL client op, signed (the result is in it)
+    RESULT (1): credited u8 ‖ worker key [32] × credited ‖ the accepted worker's REVEAL
+                client op, signed (the result is in it); credited: the other workers
+                whose results were valid too (their valid counts, after a restart)
     END (2):    status u8 (1 rejected, 2 timed out, 3 cancelled) ‖ reason (UTF-8)
     WRONG (3):  worker key [32] ‖ reason (UTF-8): a result refused as wrong
 
@@ -24,9 +26,14 @@ True
 >>> record = end_record(b"t" * 32, END_CANCELLED, "cancelled by its owner")
 >>> decode_record(record)[:3] == (END, b"t" * 32, END_CANCELLED)
 True
+>>> decode_record(result_record(b"t" * 32, b"op", [b"w" * 32])).credited == (b"w" * 32,)
+True
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from lattice import _lattice
 from lattice.errors import DecodeError, LimitExceeded, Truncated, UnknownKind, UnknownVersion
@@ -38,6 +45,7 @@ __all__ = [
     "END_CANCELLED",
     "END_REJECTED",
     "END_TIMED_OUT",
+    "MAX_CREDITED",
     "MAX_RESULT_LEN",
     "OP_MAGIC",
     "RECORD_MAGIC",
@@ -45,6 +53,7 @@ __all__ = [
     "REVEAL",
     "VERSION",
     "WRONG",
+    "Record",
     "commit_digest",
     "commit_op",
     "decode_op",
@@ -69,6 +78,19 @@ _ID = _lattice.ID_LEN
 #: one entry's payload.
 MAX_RESULT_LEN = _lattice.MAX_PAYLOAD_LEN - 4096
 MAX_REASON_LEN = 1024
+#: Other valid workers a RESULT record credits (more are not credited after a restart).
+MAX_CREDITED = 64
+
+
+class Record(NamedTuple):
+    """A decoded grid record: ``body`` is the reveal op (RESULT), the status (END) or the
+    worker key (WRONG); ``credited`` the other valid workers of a RESULT."""
+
+    tag: int
+    task: bytes
+    body: int | bytes
+    reason: str = ""
+    credited: tuple[bytes, ...] = ()
 
 
 def commit_digest(view: bytes, worker: bytes, result: bytes) -> bytes:
@@ -127,9 +149,13 @@ def _reason(reason: str) -> bytes:
     return reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
 
 
-def result_record(task: bytes, reveal: bytes) -> bytes:
-    """The owner's record of ``task``'s verified result: the worker's signed reveal."""
-    return _record(RESULT, task, reveal)
+def result_record(task: bytes, reveal: bytes, credited: Sequence[bytes] = ()) -> bytes:
+    """The owner's record of ``task``'s verified result: the worker's signed reveal, and
+    the other workers whose results were valid (the first :data:`MAX_CREDITED`)."""
+    keys = list(credited)[:MAX_CREDITED]
+    if any(len(k) != _ID for k in keys):
+        raise DecodeError("a worker key is 32 bytes")
+    return _record(RESULT, task, bytes([len(keys)]) + b"".join(keys) + reveal)
 
 
 def end_record(task: bytes, status: int, reason: str) -> bytes:
@@ -146,9 +172,9 @@ def wrong_record(task: bytes, worker: bytes, reason: str) -> bytes:
     return _record(WRONG, task, worker + _reason(reason))
 
 
-def decode_record(payload: bytes) -> tuple[int, bytes, int | bytes, str]:
-    """(RESULT, task, reveal op bytes, ""), (END, task, status, reason) or (WRONG, task,
-    worker key, reason)."""
+def decode_record(payload: bytes) -> Record:
+    """(RESULT, task, reveal op bytes, "", credited), (END, task, status, reason) or
+    (WRONG, task, worker key, reason)."""
     tag = _head(payload, RECORD_MAGIC, "grid record")
     at = len(RECORD_MAGIC) + 2
     task, body = payload[at : at + _ID], payload[at + _ID :]
@@ -158,15 +184,21 @@ def decode_record(payload: bytes) -> tuple[int, bytes, int | bytes, str]:
         raise LimitExceeded(f"a grid record's reason is at most {MAX_REASON_LEN} bytes")
     try:
         if tag == RESULT:
-            return RESULT, task, body, ""
+            if not body or body[0] > MAX_CREDITED:
+                raise DecodeError(f"a RESULT record credits 0 to {MAX_CREDITED} workers")
+            end = 1 + _ID * body[0]
+            if len(body) <= end:
+                raise Truncated("a RESULT record without its credited keys and reveal")
+            keys = tuple(body[i : i + _ID] for i in range(1, end, _ID))
+            return Record(RESULT, task, body[end:], "", keys)
         if tag == END:
             if not body or body[0] not in END_STATUS:
                 raise DecodeError("an END record's status is 1, 2 or 3")
-            return END, task, body[0], body[1:].decode()
+            return Record(END, task, body[0], body[1:].decode())
         if tag == WRONG:
             if len(body) < _ID:
                 raise Truncated("a WRONG record without its worker key")
-            return WRONG, task, body[:_ID], body[_ID:].decode()
+            return Record(WRONG, task, body[:_ID], body[_ID:].decode())
     except UnicodeDecodeError as exc:
         raise DecodeError(f"a grid record's reason is not UTF-8: {exc}") from None
     raise UnknownKind(f"grid record tag {tag} (1 result, 2 end, 3 wrong)")

@@ -11,6 +11,7 @@ and events, and its rounds' assignments — one worker's view each.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 from lattice.grid.freivalds import Prepared
@@ -38,8 +39,13 @@ class Link(Protocol):
     """One worker's connection, as the scheduler uses it."""
 
     key: bytes
+    #: The kernels it computes (its WORK named them).
+    kernels: frozenset[str]
 
-    def assign(self, view: bytes, deadline: float, genesis: bytes) -> None: ...
+    def assign(self, view: bytes, deadline: float, genesis: Callable[[], bytes]) -> None:
+        """Send the task: ``genesis()`` makes its view's entry 1 (costly: a link may call
+        it off the event loop, in order with what it sends next)."""
+        ...
 
     def reveal_now(self, view: bytes) -> None: ...
 

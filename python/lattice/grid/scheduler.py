@@ -12,18 +12,22 @@ asked to **reveal**; a commit after that is refused, so a result seen anywhere c
 committed to any more, and a reveal must open its sender's own commit. Then the round's
 results are **verified**: with ``verify="freivalds"`` each by Freivalds' check (the first
 good one is the task's result), with ``verify="none"`` by a strict majority of byte-equal
-results over at least ``redundancy // 2 + 1`` votes. A wrong result lowers its worker's
+results over at least ``redundancy // 2 + 1`` votes (equal as the kernel counts them:
+byte-equal for int64, within rounding for float64). A wrong result lowers its worker's
 score (§11), is recorded (``WRONG``) and resets its valid count; the task goes on to a
 new round while ``retries`` allow. The verified result is a ``RESULT`` record (the
 worker's signed reveal) in the owner's log; a task that ends otherwise gets an ``END``.
 
 The scheduler is sans-I/O: its node gives it the time (:meth:`Scheduler.tick`), workers
 (:meth:`ready`, :meth:`gone`) and their ops (:meth:`take`); it calls back through each
-worker's :class:`Link` and appends through its :class:`Host`.
+worker's :class:`Link` and appends through its :class:`Host`. It does nothing while its
+host cannot sign (:attr:`Host.writable`: a restarted owner not caught up with its own
+log), and writes each record before it changes what the record says.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -39,16 +43,17 @@ from lattice.errors import (
     InvalidArgument,
     LatticeError,
     LimitExceeded,
+    NotSynced,
     ResultRefused,
     WrongResult,
 )
-from lattice.grid import arrays, records
-from lattice.grid.freivalds import prepare
+from lattice.grid import arrays, records, recovery
+from lattice.grid.freivalds import Prepared, prepare
 from lattice.grid.kernels import kernel
 from lattice.grid.rounds import FINAL, STATUSES, Assignment, Link, Task
-from lattice.grid.task import TaskSpec, task_of
+from lattice.grid.task import TaskSpec
 from lattice.identity import Identity
-from lattice.state import ops as opcodec
+from lattice.state.handover import Handover
 
 __all__ = [
     "ADAPTIVE_MIN_VALID",
@@ -78,6 +83,11 @@ class Host(Protocol):
 
     @property
     def identity(self) -> Identity: ...
+
+    @property
+    def writable(self) -> bool:
+        """Whether it can sign records now."""
+        ...
 
     def append_record(self, payload: bytes) -> _lattice.Entry: ...
 
@@ -112,8 +122,11 @@ class Scheduler:
 
     # --- the owner's side ----------------------------------------------------------
 
-    def submit(self, spec: TaskSpec) -> Task:
-        """Record ``spec`` in the owner's log and queue it."""
+    def submit(
+        self, spec: TaskSpec, payload: bytes | None = None, prepared: Prepared | None = None
+    ) -> Task:
+        """Record ``spec`` in the owner's log and queue it (``payload``, ``prepared``: its
+        entry and its Freivalds rows, made beforehand off the event loop)."""
         live = sum(1 for t in self.tasks.values() if t.status not in FINAL)
         if live >= MAX_LIVE_TASKS:
             raise LimitExceeded(
@@ -121,9 +134,11 @@ class Scheduler:
             )
         if spec.task in self.tasks:
             raise InvalidArgument("a task with this id exists already")
-        payload = spec.to_payload()
-        self.host.append_record(payload)
+        if not self.host.writable:
+            raise NotSynced("the owner cannot sign yet: no task is taken")
+        self.host.append_record(spec.to_payload() if payload is None else payload)
         task = self._track(spec, self.clock())
+        task.prepared = prepared
         self._dispatch()
         return task
 
@@ -139,6 +154,8 @@ class Scheduler:
         task = self.get(task_id)
         if task.status in FINAL:
             return task
+        if not self.host.writable:
+            raise NotSynced("the owner cannot sign yet: nothing is cancelled")
         self._end(task, "cancelled", "cancelled by its owner")
         return task
 
@@ -154,9 +171,9 @@ class Scheduler:
         task = self.get(task_id)
         if task.result_entry is None:
             raise InvalidArgument(f"task {task_id.hex()[:16]}… is {task.status}: no result")
-        tag, _, reveal, _ = records.decode_record(fetch(task.result_entry))
-        assert tag == records.RESULT and isinstance(reveal, bytes)
-        op = _lattice.ClientOp.from_bytes(reveal)
+        record = records.decode_record(fetch(task.result_entry))
+        assert record.tag == records.RESULT and isinstance(record.body, bytes)
+        op = _lattice.ClientOp.from_bytes(record.body)
         _, result = records.decode_op(op.payload)
         return result, op.client
 
@@ -178,7 +195,11 @@ class Scheduler:
     def take(self, link: Link, op: _lattice.ClientOp) -> bool:
         """A worker's commit or reveal: True once taken (the caller acknowledges it once
         the owner's log is durable), False if it came for a task that is over for it
-        (ignored); :class:`~lattice.errors.ResultRefused` for anything else."""
+        (ignored); :class:`~lattice.errors.ResultRefused` for anything else, and
+        :class:`~lattice.errors.NotSynced` (the owner's, not the worker's, failing) while
+        the owner cannot sign."""
+        if not self.host.writable:
+            raise NotSynced("the owner cannot sign yet: a grid op waits")
         if op.client != link.key:
             raise ResultRefused("a grid op signed by another key", author=link.key)
         a = self.views.get(op.swarm)
@@ -201,12 +222,8 @@ class Scheduler:
         task = self.tasks[a.task]
         now = self.clock()
         if tag == records.COMMIT:
-            if a.state != "out":
+            if a.state != "out":  # (an "out" view is retired once the reveals open)
                 raise ResultRefused("this worker committed in this task already", author=link.key)
-            if task.phase != "commit":
-                raise ResultRefused(
-                    "too late to commit: the round's reveals are open", author=link.key
-                )
             a.nonce, a.digest, a.state = op.nonce, body, "committed"
             self._event(task, "committed", f"worker {link.key.hex()[:8]} committed")
             self._maybe_open(task, now)
@@ -231,6 +248,8 @@ class Scheduler:
 
     def tick(self) -> None:
         """Deadlines, speculative dispatch, timeouts, and the queue."""
+        if not self.host.writable:
+            return  # nothing is decided that it could not record
         now = self.clock()
         for task in [t for t in self.tasks.values() if t.status not in FINAL]:
             spec = task.spec
@@ -266,8 +285,8 @@ class Scheduler:
             task.speculated = True
         if task.phase != "commit":
             return
-        if committed and (now >= task.started + spec.deadline or not out):
-            self._open(task, now)
+        if committed and now >= task.started + spec.deadline:
+            self._open(task, now)  # (short of the redundancy: the round's deadline)
         elif not out and not committed:
             self._next_round(task, "no worker committed in time", timed_out=True)
 
@@ -276,6 +295,8 @@ class Scheduler:
     def _dispatch(self) -> None:
         """Start the first round of queued tasks, in order, while idle workers remain; a
         task no idle worker fits keeps its place and the ones behind it go on."""
+        if not self.host.writable:
+            return  # a recovered task waits until its owner can record what it does
         for task in self.tasks.values():  # rounds short of their workers: topped up
             if task.phase == "commit" and self._idle():
                 short = task.needed - len(task.live())
@@ -296,10 +317,11 @@ class Scheduler:
         return [link for link, free in self.links.items() if free > 0]
 
     def _candidates(self, task: Task) -> list[Link]:
-        """Idle workers fit for ``task``: not in it now, never wrong on it; those it has
-        not tried first, then the freest."""
-        shunned = {a.worker for a in task.live()} | task.wrong | task.failed
-        idle = [link for link in self._idle() if link.key not in shunned]
+        """Idle workers fit for ``task``: of its kernel, not in it now, never wrong on it
+        and without a vote in it; those it has not tried first, then the freest."""
+        shunned = {a.worker for a in task.live()} | task.wrong | task.failed | set(task.votes)
+        name = task.spec.kernel
+        idle = [link for link in self._idle() if link.key not in shunned and name in link.kernels]
         idle.sort(key=lambda link: (link.key in task.workers, -self.links[link]))
         return idle
 
@@ -336,19 +358,14 @@ class Scheduler:
         first); whether any went out."""
         sent = 0
         for link in self._candidates(task)[:count]:
-            try:
-                view, genesis = task.spec.genesis(
-                    self.host.identity, self.host.frontier(), link.key
-                )
-            except LatticeError as exc:
-                self._end(task, "rejected", f"the task cannot be handed out: {exc}")
-                return False
+            view = Handover.new(self.host.frontier(), link.key).view
             a = Assignment(view, task.id, link, task.round, self.clock(), speculative)
             self.views[view] = a
             task.assignments[view] = a
             task.workers.add(link.key)
             self.links[link] -= 1
-            link.assign(view, task.spec.deadline, genesis.to_bytes())
+            genesis = functools.partial(_genesis, task.spec, self.host.identity, view)
+            link.assign(view, task.spec.deadline, genesis)
             sent += 1
             what = "speculatively " if speculative else ""
             self._event(
@@ -399,7 +416,7 @@ class Scheduler:
     def _verify_each(self, task: Task, revealed: list[Assignment]) -> None:
         if task.prepared is None:
             task.prepared = prepare(task.spec.inputs[0], task.spec.inputs[1])
-        good: Assignment | None = None
+        good: list[Assignment] = []
         for a in revealed:
             assert a.result is not None
             try:
@@ -408,18 +425,30 @@ class Scheduler:
             except (DecodeError, WrongResult) as exc:
                 self._wrong(task, a, str(exc))
                 continue
-            self._valid(a)
-            good = good or a
-        if good is not None:
-            self._verified(task, good)
+            good.append(a)
+        if good:
+            self._verified(task, good[0], good)
         else:
             self._next_round(task, "no result passed Freivalds' check")
 
+    def _groups(self, task: Task) -> list[list[bytes]]:
+        """The task's votes, grouped by result (as its kernel counts results equal: each
+        group's first result stands for it); the workers of each group."""
+        spec = task.spec
+        k = kernel(spec.kernel)
+        groups: list[tuple[np.ndarray, list[bytes]]] = []
+        for worker, result in task.votes.items():
+            value = arrays.decode(result)
+            for first, members in groups:
+                if k.agree(spec.inputs, first, value):
+                    members.append(worker)
+                    break
+            else:
+                groups.append((value, [worker]))
+        return [members for _, members in groups]
+
     def _best_vote(self, task: Task) -> int:
-        counts: dict[bytes, int] = {}
-        for result in task.votes.values():
-            counts[result] = counts.get(result, 0) + 1
-        return max(counts.values(), default=0)
+        return max((len(g) for g in self._groups(task)), default=0)
 
     def _vote(self, task: Task, revealed: list[Assignment]) -> None:
         for a in revealed:
@@ -430,21 +459,19 @@ class Scheduler:
                 self._wrong(task, a, str(exc))
                 continue
             task.votes[a.worker] = a.result
-        counts: dict[bytes, list[bytes]] = {}
-        for worker, result in task.votes.items():
-            counts.setdefault(result, []).append(worker)
         need = task.spec.redundancy // 2 + 1
-        for result, workers in counts.items():
-            if len(workers) >= need and 2 * len(workers) > len(task.votes):
-                winner = None
-                for a in task.assignments.values():  # every round's votes, credited once
-                    if a.state == "revealed" and a.result == result:
-                        winner = winner or a
-                        self._valid(a)
-                    elif a.state == "revealed":
+        for members in self._groups(task):
+            if len(members) >= need and 2 * len(members) > len(task.votes):
+                voted = [  # every round's votes, credited once
+                    a
+                    for a in task.assignments.values()
+                    if a.state == "revealed" and a.worker in task.votes
+                ]
+                majority = [a for a in voted if a.worker in members]
+                for a in voted:
+                    if a.worker not in members:
                         self._wrong(task, a, "outvoted by the majority")
-                assert winner is not None
-                self._verified(task, winner)
+                self._verified(task, majority[0], majority)
                 return
         self._next_round(task, "no strict majority yet")
 
@@ -467,17 +494,22 @@ class Scheduler:
         self.host.score(a.worker, "valid")
 
     def _wrong(self, task: Task, a: Assignment, reason: str) -> None:
+        self.host.append_record(records.wrong_record(task.id, a.worker, reason))
         task.wrong.add(a.worker)
         self.valid[a.worker] = 0
         self.host.score(a.worker, "wrong")
-        self.host.append_record(records.wrong_record(task.id, a.worker, reason))
         a.state = "wrong"
         self._retire(a)
         self._event(task, "rejected result", f"worker {a.worker.hex()[:8]}: {reason}")
 
-    def _verified(self, task: Task, a: Assignment) -> None:
+    def _verified(self, task: Task, a: Assignment, valid: list[Assignment]) -> None:
+        """``a``'s result is the task's; every one of ``valid`` (``a`` among them) was a
+        valid result, and the record credits them all."""
         assert a.reveal is not None
-        entry = self.host.append_record(records.result_record(task.id, a.reveal))
+        others = [v.worker for v in valid if v is not a]
+        entry = self.host.append_record(records.result_record(task.id, a.reveal, others))
+        for v in valid:
+            self._valid(v)
         task.result_entry, task.worker = entry.id, a.worker
         self._finish(task)
         self._event(task, "verified", f"result of worker {a.worker.hex()[:8]}")
@@ -490,12 +522,17 @@ class Scheduler:
         self._event(task, status, reason)
 
     def _finish(self, task: Task) -> None:
+        """The task is over: its workers are told, and what it no longer needs — inputs,
+        results, votes, the check — is let go (its summary stays; the log keeps the rest)."""
         task.phase = None
         for a in task.live():
             self._abandon(a, "the task is over")
         for a in list(task.assignments.values()):
             self._retire(a)
+        task.assignments.clear()
+        task.votes.clear()
         task.prepared = None
+        task.spec = task.spec.header()
 
     def _abandon(self, a: Assignment, reason: str, tell: bool = True) -> None:
         if a.state in ("out", "committed"):
@@ -527,48 +564,12 @@ class Scheduler:
     def recover(self, entries: Iterable[_lattice.Entry]) -> int:
         """Rebuild the tasks from the owner's own ``DATA`` entries (in log order): those
         with a result or an end are done; the others are queued again. Returns how many
-        were queued."""
+        were queued (:mod:`lattice.grid.recovery`)."""
         now = self.clock()
-        for e in entries:
-            payload = e.payload
-            try:
-                if opcodec.is_batch(payload):
-                    doc = opcodec.doc_of(payload)
-                    if doc is None or task_of(doc) is None:
-                        continue
-                    spec = TaskSpec.from_payload(payload)
-                    task = self.tasks[spec.task] = Task(spec, now)
-                    task.note(now, "queued", "submitted before a restart")
-                elif records.is_record(payload):
-                    self._replay(records.decode_record(payload), e.id, now)
-            except LatticeError as exc:
-                log.warning("grid entry %s passed over: %s", e.id.hex()[:8], exc)
-        queued = [t for t in self.tasks.values() if t.status not in FINAL]
-        for task in queued:
-            task.note(now, "queued", "queued again after a restart")
-            self.queue.append(task.id)
+        queued = recovery.replay(self.tasks, self.valid, entries, now)
+        self.queue.extend(t.id for t in queued)
         return len(queued)
 
-    def _replay(
-        self, record: tuple[int, bytes, int | bytes, str], entry_id: bytes, now: float
-    ) -> None:
-        tag, task_id, body, reason = record
-        task = self.tasks.get(task_id)
-        if tag == records.WRONG:
-            assert isinstance(body, bytes)
-            self.valid[body] = 0
-            if task is not None:
-                task.wrong.add(body)
-            return
-        if task is None:
-            return
-        if tag == records.RESULT:
-            assert isinstance(body, bytes)
-            worker = _lattice.ClientOp.from_bytes(body).client
-            self.valid[worker] = self.valid.get(worker, 0) + 1
-            task.result_entry, task.worker = entry_id, worker
-            task.note(now, "verified", "verified before a restart")
-        else:
-            assert isinstance(body, int)
-            task.reason = reason
-            task.note(now, records.END_STATUS[body], reason)
+
+def _genesis(spec: TaskSpec, owner: Identity, view: bytes) -> bytes:
+    return spec.snapshot(owner, view).to_bytes()

@@ -5,18 +5,19 @@ A task is the document ``"grid:" ‖ task id`` with two maps: ``task`` (``kernel
 ``redundancy``, ``verify``, ``deadline``, ``retries``, ``timeout``) and ``inputs`` (``a``,
 ``b``: grid arrays, :mod:`lattice.grid.arrays`). The owner's log holds it as one ``DATA``
 entry, the op batch of that document (docs/format.md "Grid tasks"). Each dispatch hands a
-worker a fresh view of it: a shallow log whose entry 1 (``SNAPSHOT``, signed by the owner,
-swarm field the view id) carries its collapsed snapshot — the visible state and nothing
-of the owner's history.
+worker a fresh view of what it needs of it — ``task.kernel`` and the ``inputs``, not how
+the owner checks it or how often it retries: a shallow log whose entry 1 (``SNAPSHOT``,
+signed by the owner, swarm field the view id) carries its collapsed snapshot, the
+visible state and nothing of the owner's history. A worker reads it as a :class:`Job`.
 
 >>> import numpy as np, lattice
 >>> a = np.eye(2)
 >>> spec = TaskSpec.new("matmul", [a, a])
 >>> owner, worker = lattice.Identity.generate(), lattice.Identity.generate()
 >>> view, genesis = spec.genesis(owner, {}, worker.public_key)
->>> seen = TaskSpec.from_genesis(worker, owner.public_key, view, genesis)
->>> seen.kernel, seen.redundancy, bool((seen.inputs[0] == a).all())
-('matmul', 2, True)
+>>> job = Job.from_genesis(worker, owner.public_key, view, genesis)
+>>> job.kernel, bool((job.inputs[0] == a).all())
+('matmul', True)
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "DOC_PREFIX",
     "MAX_REDUNDANCY",
     "VERIFY_MODES",
+    "Job",
     "TaskSpec",
     "task_of",
 ]
@@ -149,16 +151,18 @@ class TaskSpec:
     def doc_id(self) -> bytes:
         return DOC_PREFIX + self.task
 
-    def ops(self) -> tuple[MapSet, ...]:
-        """The document's contents, as the ops of its one transaction."""
-        fields: dict[str, Value] = {
-            "kernel": self.kernel,
-            "redundancy": self.redundancy,
-            "verify": self.verify,
-            "deadline": self.deadline,
-            "retries": self.retries,
-            "timeout": self.timeout,
-        }
+    def ops(self, worker: bool = False) -> tuple[MapSet, ...]:
+        """The document's contents, as the ops of its one transaction (``worker``: only
+        what a worker's view holds, the kernel and the inputs)."""
+        fields: dict[str, Value] = {"kernel": self.kernel}
+        if not worker:
+            fields |= {
+                "redundancy": self.redundancy,
+                "verify": self.verify,
+                "deadline": self.deadline,
+                "retries": self.retries,
+                "timeout": self.timeout,
+            }
         return (
             *(MapSet("task", k, v) for k, v in fields.items()),
             *(
@@ -177,26 +181,32 @@ class TaskSpec:
             )
         return payload
 
-    def document(self) -> Doc:
-        """The task as a local document (what a view of it collapses)."""
+    def document(self, worker: bool = False) -> Doc:
+        """The task as a local document (``worker``: what a view of it collapses)."""
         doc = Doc(None, self.doc_id)
         with doc.transaction():
-            for op in self.ops():
+            for op in self.ops(worker):
                 doc.map(op.name)[op.key] = op.value
         return doc
+
+    def header(self) -> TaskSpec:
+        """This task without its inputs: what the owner keeps in memory of a task that is
+        over (its status and summary; its inputs stay in the log). Not a task to run."""
+        brief = object.__new__(TaskSpec)
+        for field in dataclasses.fields(self):
+            value = () if field.name == "inputs" else getattr(self, field.name)
+            object.__setattr__(brief, field.name, value)
+        return brief
 
     @classmethod
     def from_doc(cls, task: bytes, doc: Doc) -> TaskSpec:
         """The task a document holds (a typed error if it is not a task)."""
-        fields, inputs = doc.map("task").to_py(), doc.map("inputs").to_py()
+        fields = doc.map("task").to_py()
         try:
-            raw = [inputs["a"], inputs["b"]]
-            if not all(isinstance(x, bytes) for x in raw):
-                raise DecodeError("a task's inputs are grid arrays")
             return cls(
                 task,
                 str(fields["kernel"]),
-                tuple(arrays.decode(x) for x in raw if isinstance(x, bytes)),
+                _inputs(doc),
                 fields["redundancy"],  # type: ignore[arg-type]
                 str(fields["verify"]),
                 fields["deadline"],  # type: ignore[arg-type]
@@ -228,18 +238,44 @@ class TaskSpec:
     ) -> tuple[bytes, _lattice.Entry]:
         """A fresh view of this task for ``worker`` (§8: its id from a random nonce, the
         owner's frontier commitment and the worker's key) and its entry 1, the snapshot."""
-        handover = Handover.new(frontier, worker)
-        collapsed = snapshot.collapse(self.document().objects, handover.view)
+        view = Handover.new(frontier, worker).view
+        return view, self.snapshot(owner, view)
+
+    def snapshot(self, owner: Identity, view: bytes) -> _lattice.Entry:
+        """Entry 1 of the view ``view`` of this task: its collapsed snapshot, signed by
+        ``owner`` (the costly part of a dispatch: it may run off the event loop)."""
+        collapsed = snapshot.collapse(self.document(worker=True).objects, view)
         packed = snapshot.pack(collapsed.snapshot)
         if len(packed) > _lattice.MAX_PAYLOAD_LEN:
             raise LimitExceeded(f"a task whose snapshot packs to {len(packed)} bytes")
-        shallow = Replica(owner, peers=[owner.public_key], swarm_id=handover.view)
-        return handover.view, shallow.append(packed, Kind.SNAPSHOT)
+        shallow = Replica(owner, peers=[owner.public_key], swarm_id=view)
+        return shallow.append(packed, Kind.SNAPSHOT)
+
+
+def _inputs(doc: Doc) -> tuple[NDArray[Any], ...]:
+    inputs = doc.map("inputs").to_py()
+    try:
+        raw = [inputs["a"], inputs["b"]]
+    except KeyError as exc:
+        raise DecodeError(f"a task document without input {exc.args[0]!r}") from None
+    if not all(isinstance(x, bytes) for x in raw):
+        raise DecodeError("a task's inputs are grid arrays")
+    return tuple(arrays.decode(x) for x in raw if isinstance(x, bytes))
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What a worker knows of a task: its view (the only id it sees), the kernel and the
+    inputs, checked as the kernel takes them."""
+
+    view: bytes
+    kernel: str
+    inputs: tuple[NDArray[Any], ...]
 
     @classmethod
     def from_genesis(
         cls, worker: Identity, owner: bytes, view: bytes, genesis: bytes | _lattice.Entry
-    ) -> TaskSpec:
+    ) -> Job:
         """What a worker reads of the genesis it was handed: checked as any shallow log
         (owner's signature, view, kind), then its document (a typed error otherwise)."""
         guest = Guest(worker, owner, view)
@@ -248,4 +284,12 @@ class TaskSpec:
             raise result.rejected[0][1]
         if guest.seq != 1 or guest.doc.rejected:
             raise DecodeError("a task's genesis is the owner's snapshot, entry 1 of the view")
-        return cls.from_doc(view, guest.doc)  # named by its view: all a worker knows of it
+        name = guest.doc.map("task").to_py().get("kernel")
+        if not isinstance(name, str):
+            raise DecodeError("a task document without its kernel")
+        inputs = _inputs(guest.doc)
+        try:
+            kernel(name).check_inputs(inputs)
+        except InvalidArgument as exc:
+            raise DecodeError(f"not a valid task: {exc.message}") from None
+        return cls(view, name, inputs)

@@ -33,8 +33,8 @@ from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import HandshakeRefused, InvalidArgument, LatticeError, ProtocolError
 from lattice.grid import arrays, records
-from lattice.grid.kernels import kernel, reference, wasm_answer, wasm_request
-from lattice.grid.task import TaskSpec
+from lattice.grid.kernels import KERNELS, kernel, reference, wasm_answer, wasm_request
+from lattice.grid.task import Job
 from lattice.identity import Identity
 from lattice.net import wire
 from lattice.net.connection import Connection, Limits, dial, keep_alive
@@ -143,6 +143,11 @@ class Worker:
         self._jobs: dict[bytes, asyncio.Task[None]] = {}
         self._machine_lock = asyncio.Lock()
 
+    @property
+    def kernels(self) -> tuple[str, ...]:
+        """The kernels this worker computes (a Wasm one only with its machine admitted)."""
+        return tuple(k.name for k in KERNELS.values() if not k.wasm or self.machine is not None)
+
     # --- the connection --------------------------------------------------------------
 
     async def run(self, tasks: int | None = None) -> None:
@@ -181,7 +186,7 @@ class Worker:
         try:
             if self.admission is not None:
                 await conn.send(wire.Admit(int(Kind.ADMISSION), self.admission.to_bytes()))
-            await conn.send(wire.Work(self.slots))
+            await conn.send(wire.Work(self.slots, self.kernels))
             while tasks is None or self.stats.reveals < tasks:
                 await self._handle(conn, await conn.recv())
         finally:
@@ -232,7 +237,7 @@ class Worker:
 
     async def _work(self, conn: Connection, view: bytes, genesis: bytes) -> None:
         assert self.owner_key is not None
-        spec = TaskSpec.from_genesis(self.identity, self.owner_key, view, genesis)
+        spec = Job.from_genesis(self.identity, self.owner_key, view, genesis)
         b = self.behaviour
         if b.name == "silent":
             return
@@ -250,7 +255,7 @@ class Worker:
         self.stats.commits += 1
         self.on_event(f"task {view.hex()[:8]} ({spec.kernel}): committed")
 
-    async def _compute(self, spec: TaskSpec) -> NDArray[Any]:
+    async def _compute(self, spec: Job) -> NDArray[Any]:
         k = kernel(spec.kernel)
         a, b = spec.inputs
         if not k.wasm:

@@ -12,11 +12,13 @@ lattice.errors.InvalidArgument: unknown key 'colour' in [node] (did you mean 'co
 from __future__ import annotations
 
 import difflib
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from lattice.errors import InvalidArgument
 
-__all__ = ["MAX_PORT", "Checks"]
+__all__ = ["MAX_PORT", "Checks", "ConfigFile"]
 
 #: The highest TCP port.
 MAX_PORT = 65535
@@ -102,3 +104,20 @@ class Checks:
             self.known(table, allowed, here)
             out.append((here, table))
         return out
+
+
+class ConfigFile(Checks):
+    """One configuration file being read: every error names it, and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, message: str) -> InvalidArgument:
+        return InvalidArgument(f"{self.path}: {message}")
+
+    def read(self) -> dict[str, Any]:
+        """The file's TOML (:class:`InvalidArgument` if it cannot be read or parsed)."""
+        try:
+            return tomllib.loads(self.path.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidArgument(f"cannot read {self.path}: {exc}") from exc

@@ -85,7 +85,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -94,7 +93,7 @@ from typing import Any
 from lattice import _lattice
 from lattice.errors import InvalidArgument
 from lattice.net import framebudget
-from lattice.net.checks import Checks
+from lattice.net.checks import ConfigFile
 from lattice.net.connection import Limits
 from lattice.net.quota import DEFAULT_CLIENT_BYTES_PER_MINUTE, DEFAULT_CLIENT_OPS_PER_MINUTE
 from lattice.net.trustconfig import AttestationConfig, TrustConfig, parse_attestation
@@ -268,25 +267,12 @@ SHARE_KEYS = frozenset({"doc", "guests"})
 MAX_DOC_ID_LEN = 64
 
 
-class _File(Checks):
-    """One configuration file being read: every error names it, and the key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def error(self, message: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.path}: {message}")
-
-
 def load(path: str | os.PathLike[str]) -> NodeConfig:
     """Read and check a node configuration file: every table's keys, types and ranges
     (:class:`InvalidArgument` names the file and the key, with a hint for a typo)."""
     path = Path(path)
-    f = _File(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc}") from exc
+    f = ConfigFile(path)
+    raw = f.read()
     f.known(
         raw, TABLES, "the file (tables: [node], [swarm], [limits], [[shares]], [trust], "
         "[attestation], [admission])",
@@ -434,7 +420,7 @@ def load(path: str | os.PathLike[str]) -> NodeConfig:
 
 
 def _grid(
-    f: _File, raw: dict[str, Any], admission: AdmissionPolicy | None, role: str
+    f: ConfigFile, raw: dict[str, Any], admission: AdmissionPolicy | None, role: str
 ) -> GridConfig:
     table = f.table(raw, "grid", "[grid]")
     f.known(table, GRID_KEYS, "[grid]")
@@ -448,7 +434,7 @@ def _grid(
     return GridConfig(workers)
 
 
-def _admission(f: _File, raw: dict[str, Any]) -> AdmissionPolicy:
+def _admission(f: ConfigFile, raw: dict[str, Any]) -> AdmissionPolicy:
     table = f.table(raw, "admission", "[admission]")
     f.known(table, ADMISSION_KEYS, "[admission]")
     try:
@@ -457,7 +443,7 @@ def _admission(f: _File, raw: dict[str, Any]) -> AdmissionPolicy:
         raise f.error(f"[admission] {exc}") from None
 
 
-def _shares(f: _File, listed: Any) -> tuple[Share, ...]:
+def _shares(f: ConfigFile, listed: Any) -> tuple[Share, ...]:
     if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
         raise f.error("[[shares]] must be tables")
     out: list[Share] = []

@@ -11,6 +11,7 @@ wanted) → the task and its events; ``grid_list`` → every task; ``grid_result
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -19,12 +20,14 @@ from lattice import _lattice
 from lattice.entry import Kind
 from lattice.errors import InvalidArgument, LatticeError
 from lattice.grid import arrays
+from lattice.grid.freivalds import Prepared, prepare
 from lattice.grid.rounds import FINAL
 from lattice.grid.scheduler import Scheduler, Task
 from lattice.grid.task import TaskSpec
 from lattice.identity import Identity
 from lattice.net.config import NodeConfig
 from lattice.net.reputation import Reputation
+from lattice.net.selfcheck import SelfCheck
 from lattice.replica import Replica
 
 __all__ = ["GRID_OPS", "GridHost", "GridNode", "summary"]
@@ -39,6 +42,7 @@ class GridNode(Protocol):
     me: bytes
     reputation: Reputation | None
     closed_reasons: deque[str]
+    selfcheck: SelfCheck
 
     def append(self, payload: bytes, kind: Kind = ...) -> _lattice.Entry: ...
 
@@ -97,6 +101,10 @@ class GridHost:
     def identity(self) -> Identity:
         return self.node.identity
 
+    @property
+    def writable(self) -> bool:
+        return self.node.selfcheck.ready
+
     def append_record(self, payload: bytes) -> _lattice.Entry:
         return self.node.append(payload)
 
@@ -139,8 +147,9 @@ class GridHost:
         if op == "grid_list":
             return {"ok": True, "tasks": [summary(t) for t in self.scheduler.tasks.values()]}
         if op == "grid_submit":
+            spec, payload, prepared = await asyncio.to_thread(_made, req, self.identity)
             await self.node.writable(8.0)
-            task = self.scheduler.submit(_spec(req))
+            task = self.scheduler.submit(spec, payload, prepared)
             await self.node.durable()  # acknowledged once the task is in the log
             return {"ok": True, "task": task.id.hex()}
         task_id = _task_id(req)
@@ -175,6 +184,17 @@ def _task_id(req: dict[str, Any]) -> bytes:
     if len(task) != _lattice.ID_LEN:
         raise InvalidArgument("task is a task id: 64 hex digits")
     return task
+
+
+def _made(req: dict[str, Any], owner: Identity) -> tuple[TaskSpec, bytes, Prepared | None]:
+    """What a submitted task needs, made off the event loop: the spec, its entry, its
+    Freivalds rows, and a check that its worker's view fits one entry."""
+    spec = _spec(req)
+    payload = spec.to_payload()
+    spec.snapshot(owner, bytes(_lattice.ID_LEN))  # LimitExceeded now, not at dispatch
+    a, b = spec.inputs
+    prepared = prepare(a, b) if spec.verify == "freivalds" else None
+    return spec, payload, prepared
 
 
 def _spec(req: dict[str, Any]) -> TaskSpec:

@@ -205,9 +205,11 @@ class GuestAck:
 
 @dataclass(frozen=True)
 class Work:
-    """A worker can take ``slots`` more tasks at once (DESIGN §12)."""
+    """A worker can take ``slots`` more tasks at once, of the ``kernels`` it names (DESIGN
+    §12)."""
 
     slots: int
+    kernels: tuple[str, ...] = ("matmul",)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ connection that sends one.
                                     the EK certificate, DER, ≤ 4096 bytes; may be empty)
     ADMIT    17  kind u8 ‖ record   (client → home peer: an admission record, kind 20, or a
                                     vouch, kind 21, for its log: DESIGN §11; OP_ACK)
-    WORK     18  slots u8           (worker → owner: it takes this many more tasks, 1–8)
+    WORK     18  slots u8 ‖ count u8 ‖ (len u8 ‖ kernel name)*count
+                                    (worker → owner: it takes this many more tasks, 1–8,
+                                    of these kernels, 1–16 names of 1–32 ASCII bytes)
     TASK     19  deadline_ms u32 ‖ genesis
                                     (owner → worker: entry 1 of a task's view, §12)
     REVEAL   20  view [32]          (owner → worker: the commits are in; reveal)
@@ -93,10 +95,12 @@ __all__ = [
     "MAX_ENTRIES_PER_FRAME",
     "MAX_FRONTIER_FRAME",
     "MAX_FRONTIER_ITEMS",
+    "MAX_KERNEL_NAME",
     "MAX_MEASURED_LEN",
     "MAX_REASON_LEN",
     "MAX_RECORD_LEN",
     "MAX_REQUESTS",
+    "MAX_WORK_KERNELS",
     "MAX_WORK_SLOTS",
     "Abandon",
     "Activate",
@@ -145,8 +149,10 @@ MAX_REASON_LEN = 1024
 #: The record kinds an ADMIT carries (ADMISSION, VOUCH) and the longest such record.
 ADMIT_KINDS = frozenset({20, 21})
 MAX_RECORD_LEN = 256
-#: Most tasks a worker asks for at once (WORK).
+#: Most tasks a worker asks for at once (WORK), the kernels it names and their length.
 MAX_WORK_SLOTS = 8
+MAX_WORK_KERNELS = 16
+MAX_KERNEL_NAME = 32
 #: The largest frame a client may send: one ``OP`` (type byte ‖ a client op, which must
 #: fit in one entry's payload).
 MAX_CLIENT_FRAME = 1 + _lattice.MAX_PAYLOAD_LEN
@@ -174,6 +180,13 @@ _U32 = struct.Struct(">I")
 
 def _reason(reason: str) -> bytes:
     return reason.encode()[:MAX_REASON_LEN].decode(errors="ignore").encode()
+
+
+def _kernel_name(name: str) -> bytes:
+    raw = name.encode("ascii", errors="replace")
+    if not 0 < len(raw) <= MAX_KERNEL_NAME or not name.isascii() or not name.isprintable():
+        raise LimitExceeded(f"a kernel name is 1 to {MAX_KERNEL_NAME} printable ASCII bytes")
+    return raw
 
 
 def _view(view: bytes) -> bytes:
@@ -247,10 +260,15 @@ def encode(msg: Message) -> bytes:
             if kind not in ADMIT_KINDS or len(record) > MAX_RECORD_LEN:
                 raise LimitExceeded(f"an ADMIT of kind {kind} and {len(record)} bytes")
             return bytes([MessageType.ADMIT, kind]) + record
-        case Work(slots):
+        case Work(slots, kernels):
             if not 0 < slots <= MAX_WORK_SLOTS:
                 raise LimitExceeded(f"WORK for {slots} slots (1 to {MAX_WORK_SLOTS})")
-            return bytes([MessageType.WORK, slots])
+            names = [_kernel_name(k) for k in kernels]
+            if not 0 < len(names) <= MAX_WORK_KERNELS:
+                raise LimitExceeded(f"WORK names 1 to {MAX_WORK_KERNELS} kernels")
+            return bytes([MessageType.WORK, slots, len(names)]) + b"".join(
+                bytes([len(n)]) + n for n in names
+            )
         case Task(deadline_ms, genesis):
             return bytes([MessageType.TASK]) + _U32.pack(deadline_ms) + genesis
         case Reveal(view):
@@ -376,7 +394,18 @@ def decode(body: bytes) -> Message:
         slots = r.u8("slots")
         if not 0 < slots <= MAX_WORK_SLOTS:
             raise LimitExceeded(f"WORK for {slots} slots (1 to {MAX_WORK_SLOTS})")
-        msg = Work(slots)
+        count = r.u8("kernels")
+        if not 0 < count <= MAX_WORK_KERNELS:
+            raise LimitExceeded(f"WORK naming {count} kernels (1 to {MAX_WORK_KERNELS})")
+        names = []
+        for _ in range(count):
+            raw = r.take(r.u8("kernel name length"), "kernel name")
+            try:
+                names.append(raw.decode("ascii"))
+                _kernel_name(names[-1])
+            except (UnicodeDecodeError, LimitExceeded):
+                raise DecodeError("a kernel name is 1 to 32 printable ASCII bytes") from None
+        msg = Work(slots, tuple(names))
     elif kind == MessageType.TASK:
         deadline_ms = int(_U32.unpack(r.take(4, "deadline"))[0])
         genesis = r.rest()

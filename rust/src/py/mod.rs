@@ -17,6 +17,7 @@ mod noise;
 mod pow;
 mod sign;
 mod text;
+mod thin;
 
 use pyo3::prelude::*;
 
@@ -57,6 +58,7 @@ fn _lattice(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matrix::register(m)?;
     noise::register(m)?;
     pow::register(m)?;
+    thin::register(m)?;
     text::register(m)?;
     Ok(())
 }

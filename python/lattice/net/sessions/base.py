@@ -92,6 +92,8 @@ class NodeContext(Protocol):
 
     async def durable(self) -> None: ...
 
+    async def writable(self, timeout: float) -> None: ...
+
 
 class Session:
     """One live connection of one role; subclasses serve the role."""

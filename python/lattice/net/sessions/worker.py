@@ -11,7 +11,10 @@ on without it (``ABANDON`` says so). Anything else — an op signed by another k
 another worker's view, a reveal that does not open the commit, a commit after the reveals
 opened, a malformed or oversized result — is refused, counts against the worker's score,
 and ends the session. Its ops are not charged to a budget (the owner asked for each one it
-takes), and a graylisted worker is refused at the handshake.
+takes), and a graylisted worker is refused at the handshake. An op that comes while the
+owner cannot sign (a restart, not caught up) waits for it; one that waits too long ends
+the session without counting against the worker. A task's genesis is made off the event
+loop, in order with what the session sends.
 """
 
 from __future__ import annotations
@@ -20,27 +23,35 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from lattice import _lattice
 from lattice.errors import (
     HandshakeRefused,
     LatticeError,
     NotAdmitted,
+    NotSynced,
     ProtocolError,
 )
+from lattice.grid.kernels import KERNELS
 from lattice.net import wire
 from lattice.net.config import Member
 from lattice.net.connection import Connection
 from lattice.net.sessions.base import NodeContext, Session, refuse
 from lattice.net.sessions.records import AlreadyCarried, carry
 
-__all__ = ["MAX_SESSIONS_PER_WORKER", "WorkerSession"]
+__all__ = ["MAX_OUTBOX", "MAX_SESSIONS_PER_WORKER", "WorkerSession"]
 
 log = logging.getLogger("lattice.node")
 
 #: Connections of one worker key at once.
 MAX_SESSIONS_PER_WORKER = 1
+#: Messages waiting to be sent to one worker; a worker that lets more pile up is cut.
+MAX_OUTBOX = 256
+#: Seconds a worker's op waits for an owner that cannot sign yet.
+WRITABLE_WAIT = 8.0
 _TICK = 1.0
+_Outgoing = wire.Message | tuple[int, Callable[[], bytes]]
 
 
 class WorkerSession(Session):
@@ -66,14 +77,16 @@ class WorkerSession(Session):
     def __init__(self, node: NodeContext, conn: Connection, member: Member | None) -> None:
         super().__init__(node, conn, member)
         self.key = conn.remote
-        self._out: deque[wire.Message] = deque()
+        self._out: deque[_Outgoing] = deque()
         self._wake = asyncio.Event()
         self._working = False
+        self._overflow = False
+        self.kernels: frozenset[str] = frozenset()
 
     # --- Link: what the scheduler sends ------------------------------------------------
 
-    def assign(self, view: bytes, deadline: float, genesis: bytes) -> None:
-        self._send(wire.Task(min(int(deadline * 1000), 2**32 - 1), genesis))
+    def assign(self, view: bytes, deadline: float, genesis: Callable[[], bytes]) -> None:
+        self._send((min(int(deadline * 1000), 2**32 - 1), genesis))
 
     def reveal_now(self, view: bytes) -> None:
         self._send(wire.Reveal(view))
@@ -81,8 +94,11 @@ class WorkerSession(Session):
     def abandon(self, view: bytes, reason: str) -> None:
         self._send(wire.Abandon(view, reason))
 
-    def _send(self, msg: wire.Message) -> None:
-        self._out.append(msg)
+    def _send(self, msg: _Outgoing) -> None:
+        if len(self._out) >= MAX_OUTBOX:
+            self._overflow = True  # it does not read what it is sent: the writer cuts it
+        else:
+            self._out.append(msg)
         self._wake.set()
 
     # --- the connection ------------------------------------------------------------------
@@ -97,13 +113,19 @@ class WorkerSession(Session):
                 match msg:
                     case wire.Admit(kind, record):
                         await self._carry(kind, record)
-                    case wire.Work(slots):
+                    case wire.Work(slots, kernels):
                         try:
                             self._admitted()
                         except NotAdmitted as exc:
                             raise await self._cut(f"no work: {exc}", penalise=True) from exc
                         if self._working:  # its slots are set once per connection
                             raise await self._cut("a second WORK", penalise=True)
+                        self.kernels = frozenset(kernels) & KERNELS.keys()
+                        if not self.kernels:
+                            raise await self._cut(
+                                f"a WORK for no kernel this owner knows ({', '.join(kernels)})",
+                                penalise=False,
+                            )
                         self._working = True
                         grid.scheduler.ready(self, slots)
                     case wire.Op(raw):
@@ -143,6 +165,10 @@ class WorkerSession(Session):
         node, grid = self.node, self.node.grid
         assert grid is not None
         try:
+            await node.writable(WRITABLE_WAIT)  # an owner that cannot sign takes nothing
+        except NotSynced as exc:  # the owner's failing, not the worker's
+            raise await self._cut(f"the owner cannot take grid ops now: {exc}", False) from exc
+        try:
             self._admitted()  # revoked since it connected: no more
             op = _lattice.ClientOp.from_bytes(raw)
             # No budget is charged: the owner asked for each op it takes (a commit per
@@ -164,8 +190,19 @@ class WorkerSession(Session):
         conn = self.conn
         with contextlib.suppress(LatticeError, OSError):
             while not self.done.is_set():
-                while self._out:
-                    await conn.send(self._out.popleft())
+                while self._out and not self._overflow:
+                    msg = self._out.popleft()
+                    if isinstance(msg, tuple):  # a task: its genesis made off the loop
+                        deadline_ms, genesis = msg
+                        try:
+                            msg = wire.Task(deadline_ms, await asyncio.to_thread(genesis))
+                        except LatticeError as exc:  # the owner's failing: its deadline
+                            log.error("a grid task's view could not be made: %s", exc)
+                            continue  # passes, and another worker gets the task
+                    await conn.send(msg)
+                if self._overflow:
+                    await self._cut(f"more than {MAX_OUTBOX} messages unread", penalise=True)
+                    return
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), _TICK)
