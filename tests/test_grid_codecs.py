@@ -503,3 +503,13 @@ def test_a_worker_that_lets_its_messages_pile_up_is_cut() -> None:
     asyncio.run(run())
     assert len(sent) == 2 and isinstance(sent[0], wire.Refused) and sent[1] == "closed"
     assert "unread" in sent[0].reason
+
+
+def test_freivalds_takes_unaligned_int64_results_as_decoded_from_bytes() -> None:
+    a = np.arange(36, dtype=np.int64).reshape(6, 6)
+    c = a @ a
+    raw = b"x" + c.tobytes()  # a result inside a longer byte string, at an odd offset
+    unaligned = np.frombuffer(raw, dtype=np.int64, offset=1).reshape(6, 6)
+    assert not unaligned.flags.aligned
+    check = freivalds.prepare(a, a)
+    assert check.check(unaligned) and not check.check(unaligned + 1)

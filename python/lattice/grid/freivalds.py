@@ -88,11 +88,17 @@ class Prepared:
             return bool((diff <= self.tolerance).all())
 
 
+def _words(x: NDArray[Any]) -> NDArray[np.uint64]:
+    """``x`` as C-contiguous, 8-byte-aligned ``uint64`` (a copy only if it is not: a
+    result decoded from bytes may start anywhere)."""
+    return np.require(x, requirements=["C", "A"]).view(np.uint64)
+
+
 def _select_sum(rows: NDArray[np.uint8], c: NDArray[Any]) -> NDArray[np.uint64]:
     """``rows @ c`` mod 2⁶⁴ for 0/1 ``rows`` and an int64 ``c``, exactly (in the Rust
     core, one pass over ``c`` on every core: numpy's int64 products use no BLAS)."""
     k = rows.shape[0]
-    c = np.ascontiguousarray(c).view(np.uint64)
+    c = _words(c)
     raw = _lattice.thin_select_sum(np.ascontiguousarray(rows).tobytes(), k, c.data)
     return np.frombuffer(raw, dtype="<u8").reshape(k, c.shape[1])
 
@@ -100,8 +106,7 @@ def _select_sum(rows: NDArray[np.uint8], c: NDArray[Any]) -> NDArray[np.uint64]:
 def _product(x: NDArray[Any], b: NDArray[Any]) -> NDArray[np.uint64]:
     """``x @ b`` mod 2⁶⁴ for int64 ``x`` (a few rows) and ``b``, exactly (in the Rust
     core, one pass over ``b`` on every core)."""
-    xs = np.ascontiguousarray(x).view(np.uint64)
-    bs = np.ascontiguousarray(b).view(np.uint64)
+    xs, bs = _words(x), _words(b)
     raw = _lattice.thin_product(xs.data, bs.data)
     return np.frombuffer(raw, dtype="<u8").reshape(x.shape[0], b.shape[1])
 

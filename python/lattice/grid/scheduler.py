@@ -11,7 +11,7 @@ commits are in, or the deadline has passed with at least one, the committed work
 asked to **reveal**; a commit after that is refused, so a result seen anywhere cannot be
 committed to any more, and a reveal must open its sender's own commit. Then the round's
 results are **verified**: with ``verify="freivalds"`` each by Freivalds' check (the first
-good one is the task's result), with ``verify="none"`` by a strict majority of byte-equal
+good one is the task's result), with ``verify="none"`` by a strict majority of equal
 results over at least ``redundancy // 2 + 1`` votes (equal as the kernel counts them:
 byte-equal for int64, within rounding for float64). A wrong result lowers its worker's
 score (§11), is recorded (``WRONG``) and resets its valid count; the task goes on to a

@@ -68,7 +68,8 @@ MAX_DEADLINE = 24 * 3600.0
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 100
 #: "freivalds": each result checked (and the redundancy's majority not needed);
-#: "none": a strict majority of byte-equal redundant results.
+#: "none": a strict majority of equal redundant results (byte-equal for int64, within
+#: rounding for float64: lattice.grid.kernels.Kernel.agree).
 VERIFY_MODES = ("freivalds", "none")
 
 
