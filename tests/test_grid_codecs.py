@@ -274,7 +274,7 @@ def test_at_the_deadline_the_committed_reveal_and_a_late_commit_is_ignored() -> 
 def test_tasks_whose_result_or_tolerance_cannot_be_had_are_refused_at_submit() -> None:
     with pytest.raises(lattice.errors.InvalidArgument, match="does not fit one reveal"):
         TaskSpec.new("matmul", [np.ones((4096, 8)), np.ones((8, 4096))])
-    for bad in (np.full((2, 2), np.nan), np.full((2, 2), 1e160)):
+    for bad in (np.full((2, 2), np.nan), np.full((2, 2), 1e160), np.full((2, 2), 1e-170)):
         with pytest.raises(lattice.errors.InvalidArgument, match="finite inputs"):
             TaskSpec.new("matmul", [bad, np.eye(2)])
 
@@ -494,7 +494,8 @@ def test_a_worker_that_lets_its_messages_pile_up_is_cut() -> None:
             sent.append("closed")
 
     async def run() -> None:
-        session = WorkerSession(SimpleNamespace(reputation=None), Conn(), None)  # type: ignore[arg-type]
+        node = SimpleNamespace(reputation=None, grid=SimpleNamespace(scheduler=None))
+        session = WorkerSession(node, Conn(), None)  # type: ignore[arg-type]
         for _ in range(MAX_OUTBOX + 5):
             session.abandon(b"v" * 32, "over")
         assert len(session._out) == MAX_OUTBOX  # bounded: the rest is not queued
@@ -513,3 +514,41 @@ def test_freivalds_takes_unaligned_int64_results_as_decoded_from_bytes() -> None
     assert not unaligned.flags.aligned
     check = freivalds.prepare(a, a)
     assert check.check(unaligned) and not check.check(unaligned + 1)
+
+
+def test_a_float_vote_joins_a_group_only_if_it_agrees_with_every_member() -> None:
+    s, _, _ = grid()
+    one = np.ones((1, 1))
+    task = s.submit(TaskSpec.new("matmul", [one, one], redundancy=3, verify="none"))
+    ulp = 2.0**-52  # two honest 1 × 1 products may differ by 4 · 1 · 2⁻⁵³ = 2 ulp here
+    middle, low, high = 1.0 + ulp, 1.0, 1.0 + 3 * ulp  # low ~ middle ~ high, low ≁ high
+    workers = [bytes([n]) * 32 for n in (1, 2, 3)]
+    for worker, value in zip(workers, (middle, low, high), strict=True):
+        task.votes[worker] = arrays.encode(np.full((1, 1), value))
+    # Not one group through the middle result: low and high do not agree.
+    assert s._groups(task) == [[workers[0], workers[1]], [workers[2]]]
+
+
+def test_a_check_that_fails_on_the_owner_s_side_queues_the_task_again() -> None:
+    s, host, _ = grid()
+    link = FakeLink(1)
+    s.ready(link, 1)
+    a = np.eye(2)
+    task = s.submit(TaskSpec.new("matmul", [a, a], redundancy=1))
+
+    class Broken:
+        def check(self, c: np.ndarray) -> bool:
+            raise lattice.errors.InvalidArgument("the owner's check broke")
+
+    task.prepared = Broken()  # type: ignore[assignment]
+    view = link.views()[0]
+    answer(s, link, view, arrays.encode(a @ a))
+    reveal(s, link, view, arrays.encode(a @ a))  # taken: the worker did nothing wrong
+    assert any("could not be checked" in detail for _, _, detail in task.events)
+    assert task.status == "dispatched" and len(link.views()) == 2  # not stuck: round 2
+    assert not task.wrong and (link.key, "wrong") not in host.scores
+    task.prepared = None  # the check works again: the next round verifies it
+    view = link.views()[-1]
+    answer(s, link, view, arrays.encode(a @ a))
+    reveal(s, link, view, arrays.encode(a @ a))
+    assert task.status == "verified"

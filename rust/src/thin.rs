@@ -19,6 +19,8 @@ use thiserror::Error;
 
 /// Rows of the big matrix in one band (one task of the parallel pass).
 pub const BAND_ROWS: usize = 256;
+/// The most values a result may hold (`k` × columns: 2 GiB).
+pub const MAX_RESULT_VALUES: usize = 1 << 28;
 /// Rows of the big matrix one sweep over the accumulators folds in at once.
 const SWEEP: usize = 4;
 
@@ -37,9 +39,24 @@ pub enum ThinError {
         /// The columns it should have.
         cols: usize,
     },
+    /// The result would hold more than [`MAX_RESULT_VALUES`] values.
+    #[error("a result of {rows} × {cols} values (at most {MAX_RESULT_VALUES})")]
+    TooLarge {
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+    },
     /// A selection row holds something other than 0 or 1.
     #[error("selection rows hold 0 or 1, not {0}")]
     NotBinary(u8),
+}
+
+fn result(rows: usize, cols: usize) -> Result<(), ThinError> {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= MAX_RESULT_VALUES => Ok(()),
+        _ => Err(ThinError::TooLarge { rows, cols }),
+    }
 }
 
 fn shape(what: &'static str, len: usize, rows: usize, cols: usize) -> Result<(), ThinError> {
@@ -132,6 +149,7 @@ pub fn select_sum(
 ) -> Result<Vec<u64>, ThinError> {
     shape("the selection", rows.len(), k, m)?;
     shape("the matrix", c.len(), m, n)?;
+    result(k, n)?;
     if let Some(&bad) = rows.iter().find(|&&r| r > 1) {
         return Err(ThinError::NotBinary(bad));
     }
@@ -149,6 +167,7 @@ pub fn thin_product(
 ) -> Result<Vec<u64>, ThinError> {
     shape("the rows", x.len(), k, n)?;
     shape("the matrix", b.len(), n, p)?;
+    result(k, p)?;
     Ok(banded(x, k, b, n, p))
 }
 
@@ -200,6 +219,14 @@ mod tests {
         assert!(matches!(
             select_sum(&[1], 1, &[1], usize::MAX, 2),
             Err(ThinError::Shape { .. })
+        ));
+        assert!(matches!(
+            select_sum(&[], 1 << 62, &[], 0, 4),
+            Err(ThinError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            thin_product(&[], 1 << 40, &[], 0, 1 << 40),
+            Err(ThinError::TooLarge { .. })
         ));
     }
 }

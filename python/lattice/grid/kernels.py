@@ -49,8 +49,10 @@ WASM_MAX_REQUEST = 1 << 20
 WASM_MAX_RESULT = WASM_MAX_REQUEST // 2
 #: The largest result one reveal carries (lattice.grid.records.MAX_RESULT_LEN).
 MAX_RESULT_BYTES = (1 << 20) - 4096
-#: The largest float64 input magnitude: products and norms of larger ones overflow.
+#: The float64 input magnitudes: products and norms of larger ones overflow, and of
+#: smaller nonzero ones underflow (a tolerance of zero would refuse honest results).
 MAX_FLOAT = 1e100
+MIN_FLOAT = 1e-100
 #: Two float64 results agree within this many units of n·2⁻⁵³·‖A_i‖₂·‖B_j‖₂: 2 for the
 #: two products' rounding, and 2 to spare.
 AGREE_FACTOR = 4.0
@@ -83,12 +85,10 @@ class Kernel:
                 f"a {a.shape[0]} × {b.shape[1]} result does not fit one reveal "
                 f"({MAX_RESULT_BYTES} bytes)"
             )
-        if self.dtype == np.float64 and not all(
-            np.isfinite(x).all() and float(np.abs(x).max(initial=0.0)) < MAX_FLOAT for x in (a, b)
-        ):
+        if self.dtype == np.float64 and not all(_in_range(x) for x in (a, b)):
             raise InvalidArgument(
-                f"{self.name} takes finite inputs below {MAX_FLOAT:g} in magnitude "
-                "(Freivalds' tolerance must be finite)"
+                f"{self.name} takes finite inputs, each 0 or of magnitude {MIN_FLOAT:g} to "
+                f"{MAX_FLOAT:g} (Freivalds' tolerance must neither overflow nor vanish)"
             )
         if self.wasm:
             need = len(wasm_request(a.shape, b.shape, b"", b""))
@@ -118,6 +118,14 @@ class Kernel:
         bound = AGREE_FACTOR * a.shape[1] * 2.0**-53 * np.outer(rows, columns)
         with np.errstate(invalid="ignore", over="ignore"):
             return bool((np.abs(x - y) <= bound).all())  # a NaN never agrees
+
+
+def _in_range(x: NDArray[Any]) -> bool:
+    magnitude = np.abs(x)
+    if not np.isfinite(magnitude).all():
+        return False
+    nonzero = magnitude[magnitude != 0]
+    return nonzero.size == 0 or bool(nonzero.min() >= MIN_FLOAT and nonzero.max() < MAX_FLOAT)
 
 
 KERNELS: dict[str, Kernel] = {

@@ -17,7 +17,7 @@ from typing import Protocol
 from lattice.grid.freivalds import Prepared
 from lattice.grid.task import TaskSpec
 
-__all__ = ["FINAL", "MAX_EVENTS", "STATUSES", "Assignment", "Link", "Task"]
+__all__ = ["FINAL", "FINISHED_EVENTS", "MAX_EVENTS", "STATUSES", "Assignment", "Link", "Task"]
 
 #: A task's statuses, in the order a task moves through them, and how it ends.
 STATUSES = (
@@ -31,8 +31,9 @@ STATUSES = (
     "cancelled",
 )
 FINAL = frozenset({"verified", "rejected", "timed out", "cancelled"})
-#: Events kept per task (the first and the latest).
+#: Events kept per task (the first and the latest), and once it is over.
 MAX_EVENTS = 256
+FINISHED_EVENTS = 32
 
 
 class Link(Protocol):
@@ -113,6 +114,13 @@ class Task:
         if len(self.events) > MAX_EVENTS:
             del self.events[1]
             self.dropped += 1  # event numbers stay absolute (grid_status since=…)
+
+    def trim(self, keep: int) -> None:
+        """Keep the first event and the last ``keep`` (a finished task's summary)."""
+        extra = len(self.events) - 1 - keep
+        if extra > 0:
+            del self.events[1 : 1 + extra]
+            self.dropped += extra
 
     def live(self) -> list[Assignment]:
         return [a for a in self.assignments.values() if a.state in ("out", "committed")]

@@ -50,7 +50,7 @@ from lattice.errors import (
 from lattice.grid import arrays, records, recovery
 from lattice.grid.freivalds import Prepared, prepare
 from lattice.grid.kernels import kernel
-from lattice.grid.rounds import FINAL, STATUSES, Assignment, Link, Task
+from lattice.grid.rounds import FINAL, FINISHED_EVENTS, STATUSES, Assignment, Link, Task
 from lattice.grid.task import TaskSpec
 from lattice.identity import Identity
 from lattice.state.handover import Handover
@@ -111,6 +111,8 @@ class Scheduler:
         self.clock = clock
         self.rng = rng or random.Random()
         self.tasks: dict[bytes, Task] = {}
+        #: The tasks queued or running (what each tick looks at), in submission order.
+        self.live: dict[bytes, Task] = {}
         self.queue: deque[bytes] = deque()
         self.links: dict[Link, int] = {}  # worker link → free slots
         self.views: dict[bytes, Assignment] = {}
@@ -127,7 +129,7 @@ class Scheduler:
     ) -> Task:
         """Record ``spec`` in the owner's log and queue it (``payload``, ``prepared``: its
         entry and its Freivalds rows, made beforehand off the event loop)."""
-        live = sum(1 for t in self.tasks.values() if t.status not in FINAL)
+        live = len(self.live)
         if live >= MAX_LIVE_TASKS:
             raise LimitExceeded(
                 f"{live} grid tasks are queued or running (at most {MAX_LIVE_TASKS})"
@@ -143,7 +145,7 @@ class Scheduler:
         return task
 
     def _track(self, spec: TaskSpec, now: float, detail: str = "submitted") -> Task:
-        task = self.tasks[spec.task] = Task(spec, now)
+        task = self.tasks[spec.task] = self.live[spec.task] = Task(spec, now)
         self._event(task, "queued", detail)
         self.queue.append(spec.task)
         return task
@@ -251,7 +253,7 @@ class Scheduler:
         if not self.host.writable:
             return  # nothing is decided that it could not record
         now = self.clock()
-        for task in [t for t in self.tasks.values() if t.status not in FINAL]:
+        for task in list(self.live.values()):
             spec = task.spec
             if spec.timeout and now >= task.created + spec.timeout:
                 self._end(task, "timed out", f"its timeout of {spec.timeout:g} s passed")
@@ -297,7 +299,7 @@ class Scheduler:
         task no idle worker fits keeps its place and the ones behind it go on."""
         if not self.host.writable:
             return  # a recovered task waits until its owner can record what it does
-        for task in self.tasks.values():  # rounds short of their workers: topped up
+        for task in list(self.live.values()):  # rounds short of their workers: topped up
             if task.phase == "commit" and self._idle():
                 short = task.needed - len(task.live())
                 if short > 0:
@@ -397,10 +399,17 @@ class Scheduler:
         if not revealed:
             self._next_round(task, "no worker revealed in time", timed_out=True)
             return
-        if task.spec.verify == "freivalds":
-            self._verify_each(task, revealed)
-        else:
-            self._vote(task, revealed)
+        try:
+            if task.spec.verify == "freivalds":
+                self._verify_each(task, revealed)
+            else:
+                self._vote(task, revealed)
+        except LatticeError as exc:  # the owner's failing, not the workers': try again
+            log.error("task %s could not be verified: %s", task.id.hex()[:8], exc)
+            if task.status not in FINAL and task.id not in self.queue:
+                self._event(task, "queued", f"its results could not be checked here: {exc}")
+                self.queue.appendleft(task.id)
+                self._dispatch()
 
     def _decode(self, task: Task, result: bytes) -> np.ndarray:
         spec = task.spec
@@ -432,20 +441,27 @@ class Scheduler:
             self._next_round(task, "no result passed Freivalds' check")
 
     def _groups(self, task: Task) -> list[list[bytes]]:
-        """The task's votes, grouped by result (as its kernel counts results equal: each
-        group's first result stands for it); the workers of each group."""
+        """The task's votes, grouped by result as its kernel counts results equal: a vote
+        joins a group only if it agrees with every member (float agreement is not
+        transitive); the workers of each group, the one agreeing with most votes first."""
         spec = task.spec
         k = kernel(spec.kernel)
-        groups: list[tuple[np.ndarray, list[bytes]]] = []
-        for worker, result in task.votes.items():
-            value = arrays.decode(result)
-            for first, members in groups:
-                if k.agree(spec.inputs, first, value):
-                    members.append(worker)
+        votes = [(worker, arrays.decode(result)) for worker, result in task.votes.items()]
+        groups: list[list[int]] = []
+        for i, (_, value) in enumerate(votes):
+            for members in groups:
+                if all(k.agree(spec.inputs, votes[j][1], value) for j in members):
+                    members.append(i)
                     break
             else:
-                groups.append((value, [worker]))
-        return [members for _, members in groups]
+                groups.append([i])
+        ranked = []
+        for members in groups:
+            agreeing = {
+                i: sum(k.agree(spec.inputs, votes[i][1], v) for _, v in votes) for i in members
+            }
+            ranked.append([votes[i][0] for i in sorted(members, key=lambda i: -agreeing[i])])
+        return ranked
 
     def _best_vote(self, task: Task) -> int:
         return max((len(g) for g in self._groups(task)), default=0)
@@ -467,7 +483,10 @@ class Scheduler:
                     for a in task.assignments.values()
                     if a.state == "revealed" and a.worker in task.votes
                 ]
-                majority = [a for a in voted if a.worker in members]
+                majority = sorted(
+                    (a for a in voted if a.worker in members),
+                    key=lambda a: members.index(a.worker),  # the most agreed-with first
+                )
                 for a in voted:
                     if a.worker not in members:
                         self._wrong(task, a, "outvoted by the majority")
@@ -533,6 +552,7 @@ class Scheduler:
         task.votes.clear()
         task.prepared = None
         task.spec = task.spec.header()
+        self.live.pop(task.id, None)
 
     def _abandon(self, a: Assignment, reason: str, tell: bool = True) -> None:
         if a.state in ("out", "committed"):
@@ -555,6 +575,8 @@ class Scheduler:
 
     def _event(self, task: Task, status: str, detail: str) -> None:
         task.note(self.clock(), status, detail)
+        if status in FINAL:
+            task.trim(FINISHED_EVENTS)  # a finished task's summary stays small
         log.info("task %s: %s %s", task.id.hex()[:8], status, detail)
         for listener in list(self.listeners):
             listener(task.id, status, detail)
@@ -567,6 +589,7 @@ class Scheduler:
         were queued (:mod:`lattice.grid.recovery`)."""
         now = self.clock()
         queued = recovery.replay(self.tasks, self.valid, entries, now)
+        self.live.update((t.id, t) for t in queued)
         self.queue.extend(t.id for t in queued)
         return len(queued)
 

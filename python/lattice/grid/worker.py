@@ -146,7 +146,9 @@ class Worker:
     @property
     def kernels(self) -> tuple[str, ...]:
         """The kernels this worker computes (a Wasm one only with its machine admitted)."""
-        return tuple(k.name for k in KERNELS.values() if not k.wasm or self.machine is not None)
+        return tuple(
+            sorted(k.name for k in KERNELS.values() if not k.wasm or self.machine is not None)
+        )
 
     # --- the connection --------------------------------------------------------------
 

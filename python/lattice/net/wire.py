@@ -35,7 +35,8 @@ connection that sends one.
                                     vouch, kind 21, for its log: DESIGN §11; OP_ACK)
     WORK     18  slots u8 ‖ count u8 ‖ (len u8 ‖ kernel name)*count
                                     (worker → owner: it takes this many more tasks, 1–8,
-                                    of these kernels, 1–16 names of 1–32 ASCII bytes)
+                                    of these kernels: 1–16 names of 1–32 printable ASCII
+                                    bytes, each once, in sorted order)
     TASK     19  deadline_ms u32 ‖ genesis
                                     (owner → worker: entry 1 of a task's view, §12)
     REVEAL   20  view [32]          (owner → worker: the commits are in; reveal)
@@ -263,6 +264,8 @@ def encode(msg: Message) -> bytes:
         case Work(slots, kernels):
             if not 0 < slots <= MAX_WORK_SLOTS:
                 raise LimitExceeded(f"WORK for {slots} slots (1 to {MAX_WORK_SLOTS})")
+            if isinstance(kernels, str) or list(kernels) != sorted(set(kernels)):
+                raise LimitExceeded("WORK names its kernels once each, in sorted order")
             names = [_kernel_name(k) for k in kernels]
             if not 0 < len(names) <= MAX_WORK_KERNELS:
                 raise LimitExceeded(f"WORK names 1 to {MAX_WORK_KERNELS} kernels")
@@ -405,6 +408,8 @@ def decode(body: bytes) -> Message:
                 _kernel_name(names[-1])
             except (UnicodeDecodeError, LimitExceeded):
                 raise DecodeError("a kernel name is 1 to 32 printable ASCII bytes") from None
+        if names != sorted(set(names)):
+            raise DecodeError("WORK names its kernels once each, in sorted order")
         msg = Work(slots, tuple(names))
     elif kind == MessageType.TASK:
         deadline_ms = int(_U32.unpack(r.take(4, "deadline"))[0])

@@ -20,18 +20,19 @@ loop, in order with what the session sends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
 
 from lattice import _lattice
 from lattice.errors import (
+    DecodeError,
     HandshakeRefused,
     LatticeError,
     NotAdmitted,
     NotSynced,
     ProtocolError,
+    ResultRefused,
 )
 from lattice.grid.kernels import KERNELS
 from lattice.net import wire
@@ -51,7 +52,10 @@ MAX_OUTBOX = 256
 #: Seconds a worker's op waits for an owner that cannot sign yet.
 WRITABLE_WAIT = 8.0
 _TICK = 1.0
-_Outgoing = wire.Message | tuple[int, Callable[[], bytes]]
+_Outgoing = wire.Message | tuple[bytes, int, Callable[[], bytes]]
+#: What a worker is blamed for: a refused op, bytes that are not one, a revoked admission
+#: (anything else that goes wrong while its op is taken is the owner's failing).
+_WORKER_FAULTS = (ResultRefused, DecodeError, NotAdmitted)
 
 
 class WorkerSession(Session):
@@ -86,7 +90,7 @@ class WorkerSession(Session):
     # --- Link: what the scheduler sends ------------------------------------------------
 
     def assign(self, view: bytes, deadline: float, genesis: Callable[[], bytes]) -> None:
-        self._send((min(int(deadline * 1000), 2**32 - 1), genesis))
+        self._send((view, min(int(deadline * 1000), 2**32 - 1), genesis))
 
     def reveal_now(self, view: bytes) -> None:
         self._send(wire.Reveal(view))
@@ -174,8 +178,11 @@ class WorkerSession(Session):
             # No budget is charged: the owner asked for each op it takes (a commit per
             # assignment, a reveal once asked), and anything else ends the session.
             taken = grid.scheduler.take(self, op)
-        except LatticeError as exc:
+        except _WORKER_FAULTS as exc:
             raise await self._cut(f"grid op refused: {exc}", penalise=True) from exc
+        except LatticeError as exc:  # the owner's failing: the worker is not blamed
+            log.error("a grid op could not be taken: %s", exc)
+            raise await self._cut(f"the owner could not take the grid op: {exc}", False) from exc
         if taken:
             await node.durable()  # what it changed is in the owner's log first
         self._send(wire.GridAck(op.swarm, op.nonce, taken))
@@ -187,24 +194,38 @@ class WorkerSession(Session):
         return ProtocolError(reason, author=self.key)
 
     async def _writer(self) -> None:
-        conn = self.conn
-        with contextlib.suppress(LatticeError, OSError):
-            while not self.done.is_set():
-                while self._out and not self._overflow:
-                    msg = self._out.popleft()
-                    if isinstance(msg, tuple):  # a task: its genesis made off the loop
-                        deadline_ms, genesis = msg
-                        try:
-                            msg = wire.Task(deadline_ms, await asyncio.to_thread(genesis))
-                        except LatticeError as exc:  # the owner's failing: its deadline
-                            log.error("a grid task's view could not be made: %s", exc)
-                            continue  # passes, and another worker gets the task
-                    await conn.send(msg)
-                if self._overflow:
-                    await self._cut(f"more than {MAX_OUTBOX} messages unread", penalise=True)
-                    return
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), _TICK)
-                except TimeoutError:
-                    await conn.send(wire.Ping())
+        try:
+            await self._write()
+        except (LatticeError, OSError):
+            pass  # the connection is gone: the reader ends the session
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the owner's failing: the session ends, nobody blamed
+            log.exception("a worker session's writer failed")
+            await self._cut(f"the owner failed: {type(exc).__name__}", penalise=False)
+
+    async def _write(self) -> None:
+        conn, grid = self.conn, self.node.grid
+        assert grid is not None
+        while not self.done.is_set():
+            while self._out and not self._overflow:
+                msg = self._out.popleft()
+                if isinstance(msg, tuple):  # a task: its genesis made off the loop
+                    view, deadline_ms, genesis = msg
+                    if view not in grid.scheduler.views:
+                        continue  # over before it was sent (its ABANDON follows)
+                    try:
+                        msg = wire.Task(deadline_ms, await asyncio.to_thread(genesis))
+                    except LatticeError as exc:  # the owner's failing: end, blame nobody
+                        log.error("a grid task's view could not be made: %s", exc)
+                        await self._cut("the owner could not make a task's view", False)
+                        return
+                await conn.send(msg)
+            if self._overflow:
+                await self._cut(f"more than {MAX_OUTBOX} messages unread", penalise=True)
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), _TICK)
+            except TimeoutError:
+                await conn.send(wire.Ping())
