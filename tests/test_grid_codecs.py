@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import lattice
 from lattice import _lattice
 from lattice.errors import DecodeError, LatticeError, NotSynced, ResultRefused
-from lattice.grid import arrays, freivalds, records
+from lattice.grid import arrays, freivalds, records, verdicts
 from lattice.grid.rounds import Task
 from lattice.grid.scheduler import ADAPTIVE_MIN_VALID, Scheduler
 from lattice.grid.task import Job, TaskSpec
@@ -538,7 +538,7 @@ def test_a_float_vote_joins_a_group_only_if_it_agrees_with_every_member() -> Non
     for worker, value in zip(workers, (middle, low, high), strict=True):
         task.votes[worker] = arrays.encode(np.full((1, 1), value))
     # Not one group through the middle result: low and high do not agree.
-    assert s._groups(task) == [[workers[0], workers[1]], [workers[2]]]
+    assert verdicts.groups(task.spec, task.votes) == [[workers[0], workers[1]], [workers[2]]]
 
 
 def test_a_check_that_fails_on_the_owner_s_side_queues_the_task_again() -> None:
@@ -560,3 +560,40 @@ def test_a_check_that_fails_on_the_owner_s_side_queues_the_task_again() -> None:
     view = link.views()[-1]
     honestly(s, link, view, a @ a)
     assert task.status == "verified"
+
+
+def test_a_late_follower_is_not_sent_the_first_event_again() -> None:
+    from lattice.grid.rounds import Task
+    from lattice.net.gridhost import summary
+
+    task = Task(TaskSpec.new("matmul", [np.eye(2), np.eye(2)]), created=0.0)
+    for n in range(100):
+        task.note(float(n), "dispatched", f"event {n}")
+    task.trim(10)  # a finished task keeps its first event and its last ten
+    assert [e["detail"] for e in summary(task, 5)["log"]][:1] == ["event 90"]
+    assert [e["detail"] for e in summary(task, 0)["log"]][:2] == ["event 0", "event 90"]
+    assert [e["detail"] for e in summary(task, 99)["log"]] == ["event 99"]
+
+
+def test_a_task_the_owner_could_not_send_is_not_held_against_the_worker() -> None:
+    s, host, link, task = one_worker()
+    view = link.views()[0]
+    s.unsent(link, view, "its view could not be made")
+    assert link.key not in task.failed and not host.scores
+    assert len(link.views()) == 2  # topped up: the same worker gets a fresh view
+
+
+def test_an_owner_side_check_failure_ends_the_task_after_a_few_tries() -> None:
+    from lattice.grid.scheduler import MAX_OWNER_FAILURES
+
+    s, _, link, task = one_worker()
+
+    class Broken:
+        def check(self, c: np.ndarray) -> bool:
+            raise ValueError("numpy broke")  # not even a LatticeError
+
+    for _ in range(MAX_OWNER_FAILURES + 1):
+        task.prepared = Broken()  # type: ignore[assignment]
+        honestly(s, link, link.views()[-1], np.eye(2))
+    assert task.status == "rejected" and "could not be checked" in task.reason
+    assert not task.wrong

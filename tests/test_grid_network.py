@@ -308,8 +308,10 @@ def test_a_worker_receives_nothing_of_the_owner_s_history(tmp_path: Path) -> Non
 
         async def run() -> None:
             job = asyncio.ensure_future(worker.run())
+            end = time.monotonic() + 120
             try:
                 while not all(f.poll()["status"] == "verified" for f in futures):
+                    assert time.monotonic() < end, [f.poll() for f in futures]
                     await asyncio.sleep(0.1)
             finally:
                 job.cancel()

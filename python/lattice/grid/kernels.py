@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -108,16 +108,28 @@ class Kernel:
         summed in different orders (another BLAS, another thread count) may differ by —
         ``|x − y|_ij ≤ AGREE_FACTOR · n · 2⁻⁵³ · ‖A_i‖₂ · ‖B_j‖₂``, since each is within
         ``n · 2⁻⁵³ · (|A|·|B|)_ij`` of the exact product (Cauchy–Schwarz bounds that)."""
-        if x.shape != y.shape or x.dtype != y.dtype:
-            return False
+        return self.agreement(inputs)(x, y)
+
+    def agreement(
+        self, inputs: Sequence[NDArray[Any]]
+    ) -> Callable[[NDArray[Any], NDArray[Any]], bool]:
+        """:meth:`agree` for these inputs, its bound worked out once."""
         if self.dtype != np.float64:
-            return bool(np.array_equal(x, y))
+            return lambda x, y: (
+                x.shape == y.shape and x.dtype == y.dtype and bool(np.array_equal(x, y))
+            )
         a, b = (np.asarray(v, dtype=np.float64) for v in inputs)
         rows = np.sqrt(np.einsum("ij,ij->i", a, a))
         columns = np.sqrt(np.einsum("ij,ij->j", b, b))
         bound = AGREE_FACTOR * a.shape[1] * 2.0**-53 * np.outer(rows, columns)
-        with np.errstate(invalid="ignore", over="ignore"):
-            return bool((np.abs(x - y) <= bound).all())  # a NaN never agrees
+
+        def same(x: NDArray[Any], y: NDArray[Any]) -> bool:
+            if x.shape != y.shape or x.dtype != y.dtype:
+                return False
+            with np.errstate(invalid="ignore", over="ignore"):
+                return bool((np.abs(x - y) <= bound).all())  # a NaN never agrees
+
+        return same
 
 
 def _in_range(x: NDArray[Any]) -> bool:

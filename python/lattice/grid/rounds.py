@@ -73,6 +73,12 @@ class Assignment:
     def worker(self) -> bytes:
         return self.link.key
 
+    @property
+    def reveal_result(self) -> bytes:
+        """The result it revealed (only once revealed)."""
+        assert self.result is not None
+        return self.result
+
 
 @dataclasses.dataclass
 class Task:
@@ -101,6 +107,8 @@ class Task:
     prepared: Prepared | None = None
     #: Events dropped from the middle of ``events`` (the first is kept).
     dropped: int = 0
+    #: Rounds run again because the owner could not check their results.
+    owner_failures: int = 0
 
     @property
     def id(self) -> bytes:

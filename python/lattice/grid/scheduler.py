@@ -35,21 +35,16 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
-import numpy as np
-
 from lattice import _lattice
 from lattice.errors import (
-    DecodeError,
     InvalidArgument,
     LatticeError,
     LimitExceeded,
     NotSynced,
     ResultRefused,
-    WrongResult,
 )
-from lattice.grid import arrays, records, recovery
+from lattice.grid import records, recovery, verdicts
 from lattice.grid.freivalds import Prepared, prepare
-from lattice.grid.kernels import kernel
 from lattice.grid.rounds import FINAL, FINISHED_EVENTS, STATUSES, Assignment, Link, Task
 from lattice.grid.task import TaskSpec
 from lattice.identity import Identity
@@ -74,6 +69,8 @@ ADAPTIVE_MIN_VALID = 10
 SPECULATE_AT = 0.5
 #: Tasks queued or running at once; more are refused (LimitExceeded).
 MAX_LIVE_TASKS = 4096
+#: Times a task's round is run again because its check failed on the owner's side.
+MAX_OWNER_FAILURES = 3
 #: Views of abandoned assignments remembered, so a late answer is ignored, not refused.
 MAX_ENDED_VIEWS = 65536
 
@@ -193,6 +190,15 @@ class Scheduler:
             self.tasks[a.task].failed.add(a.worker)
             self._abandon(a, "its worker disconnected", tell=False)
         self.tick()
+
+    def unsent(self, link: Link, view: bytes, reason: str) -> None:
+        """The owner could not send ``link`` the task of ``view``: that assignment is over,
+        its worker not blamed (nor shunned for the task), and the round topped up."""
+        a = self.views.get(view)
+        if a is None or a.link is not link:
+            return
+        self._abandon(a, reason, tell=False)
+        self._dispatch()
 
     def take(self, link: Link, op: _lattice.ClientOp) -> bool:
         """A worker's commit or reveal: True once taken (the caller acknowledges it once
@@ -399,89 +405,71 @@ class Scheduler:
         if not revealed:
             self._next_round(task, "no worker revealed in time", timed_out=True)
             return
-        try:
-            if task.spec.verify == "freivalds":
-                self._verify_each(task, revealed)
-            else:
-                self._vote(task, revealed)
-        except LatticeError as exc:  # the owner's failing, not the workers': try again
-            log.error("task %s could not be verified: %s", task.id.hex()[:8], exc)
-            if task.status not in FINAL and task.id not in self.queue:
-                self._event(task, "queued", f"its results could not be checked here: {exc}")
-                self.queue.appendleft(task.id)
-                self._dispatch()
+        if task.spec.verify == "freivalds":
+            self._verify_each(task, revealed)
+        else:
+            self._vote(task, revealed)
 
-    def _decode(self, task: Task, result: bytes) -> np.ndarray:
-        spec = task.spec
-        k = kernel(spec.kernel)
-        array = arrays.decode(result)
-        want = k.result_shape(spec.inputs)
-        if array.dtype != k.dtype or array.shape != want:
-            raise WrongResult(
-                f"a {array.shape} {array.dtype} result for a {want} {k.dtype} product"
-            )
-        return array
+    def _owner_failed(self, task: Task, exc: Exception) -> None:
+        """A check failed on the owner's side, not for a worker's result: the round is
+        run again (no retry charged, nobody blamed), at most :data:`MAX_OWNER_FAILURES`
+        times."""
+        log.error("task %s could not be checked: %s", task.id.hex()[:8], exc)
+        task.owner_failures += 1
+        why = f"its results could not be checked here ({type(exc).__name__}: {exc})"
+        if task.owner_failures > MAX_OWNER_FAILURES:
+            self._end(task, "rejected", why)
+            return
+        self._event(task, "queued", why)
+        if task.id not in self.queue:
+            self.queue.appendleft(task.id)
+        self._dispatch()
 
     def _verify_each(self, task: Task, revealed: list[Assignment]) -> None:
-        if task.prepared is None:
-            task.prepared = prepare(task.spec.inputs[0], task.spec.inputs[1])
-        good: list[Assignment] = []
-        for a in revealed:
-            assert a.result is not None
-            try:
-                if not task.prepared.check(self._decode(task, a.result)):
-                    raise WrongResult("fails Freivalds' check")
-            except (DecodeError, WrongResult) as exc:
-                self._wrong(task, a, str(exc))
-                continue
-            good.append(a)
+        try:
+            if task.prepared is None:
+                task.prepared = prepare(task.spec.inputs[0], task.spec.inputs[1])
+            faults = verdicts.freivalds(
+                task.spec, task.prepared, [a.reveal_result for a in revealed]
+            )
+        except Exception as exc:  # the owner's failing, whatever it is: nobody blamed
+            self._owner_failed(task, exc)
+            return
+        good = [a for a, why in zip(revealed, faults, strict=True) if why is None]
+        for a, why in zip(revealed, faults, strict=True):
+            if why is not None:
+                self._wrong(task, a, why)
         if good:
             self._verified(task, good[0], good)
         else:
             self._next_round(task, "no result passed Freivalds' check")
 
-    def _groups(self, task: Task) -> list[list[bytes]]:
-        """The task's votes, grouped by result as its kernel counts results equal: a vote
-        joins a group only if it agrees with every member (float agreement is not
-        transitive); the workers of each group, the one agreeing with most votes first."""
-        spec = task.spec
-        k = kernel(spec.kernel)
-        votes = [(worker, arrays.decode(result)) for worker, result in task.votes.items()]
-        groups: list[list[int]] = []
-        for i, (_, value) in enumerate(votes):
-            for members in groups:
-                if all(k.agree(spec.inputs, votes[j][1], value) for j in members):
-                    members.append(i)
-                    break
-            else:
-                groups.append([i])
-        ranked = []
-        for members in groups:
-            agreeing = {
-                i: sum(k.agree(spec.inputs, votes[i][1], v) for _, v in votes) for i in members
-            }
-            ranked.append([votes[i][0] for i in sorted(members, key=lambda i: -agreeing[i])])
-        return ranked
-
     def _best_vote(self, task: Task) -> int:
-        return max((len(g) for g in self._groups(task)), default=0)
+        return max((len(g) for g in verdicts.groups(task.spec, task.votes)), default=0)
 
     def _vote(self, task: Task, revealed: list[Assignment]) -> None:
-        for a in revealed:
-            assert a.result is not None
-            try:
-                self._decode(task, a.result)
-            except (DecodeError, WrongResult) as exc:
-                self._wrong(task, a, str(exc))
-                continue
-            task.votes[a.worker] = a.result
-        need = task.spec.redundancy // 2 + 1
-        for members in self._groups(task):
-            if len(members) >= need and 2 * len(members) > len(task.votes):
+        spec = task.spec
+        try:
+            faults = [verdicts.fault(spec, a.reveal_result) for a in revealed]
+            votes = dict(task.votes)
+            for a, why in zip(revealed, faults, strict=True):
+                if why is None:
+                    votes[a.worker] = a.reveal_result
+            found = verdicts.groups(spec, votes)
+        except Exception as exc:  # the owner's failing, whatever it is: nobody blamed
+            self._owner_failed(task, exc)
+            return
+        for a, why in zip(revealed, faults, strict=True):
+            if why is not None:
+                self._wrong(task, a, why)
+        task.votes = votes
+        need = spec.redundancy // 2 + 1
+        for members in found:
+            if len(members) >= need and 2 * len(members) > len(votes):
                 voted = [  # every round's votes, credited once
                     a
                     for a in task.assignments.values()
-                    if a.state == "revealed" and a.worker in task.votes
+                    if a.state == "revealed" and a.worker in votes
                 ]
                 majority = sorted(
                     (a for a in voted if a.worker in members),

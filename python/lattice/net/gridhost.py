@@ -73,7 +73,7 @@ def summary(task: Task, since: int | None = None) -> dict[str, Any]:
         "events": len(task.events) + task.dropped,
     }
     if since is not None:  # event numbers are absolute: those dropped are not sent again
-        start = max(0, since - task.dropped) if since > 1 else max(0, since)
+        start = 0 if since <= 0 else max(1, since - task.dropped)
         out["log"] = [
             {"at": at, "status": status, "detail": detail}
             for at, status, detail in task.events[start:]

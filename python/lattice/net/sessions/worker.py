@@ -196,8 +196,9 @@ class WorkerSession(Session):
     async def _writer(self) -> None:
         try:
             await self._write()
-        except (LatticeError, OSError):
-            pass  # the connection is gone: the reader ends the session
+        except (LatticeError, OSError) as exc:  # gone, or it stopped reading: ended
+            if not self.conn.closed:
+                await self._cut(f"could not send: {exc}", penalise=False)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the owner's failing: the session ends, nobody blamed
@@ -216,10 +217,10 @@ class WorkerSession(Session):
                         continue  # over before it was sent (its ABANDON follows)
                     try:
                         msg = wire.Task(deadline_ms, await asyncio.to_thread(genesis))
-                    except LatticeError as exc:  # the owner's failing: end, blame nobody
+                    except LatticeError as exc:  # the owner's failing: that task, not this
                         log.error("a grid task's view could not be made: %s", exc)
-                        await self._cut("the owner could not make a task's view", False)
-                        return
+                        grid.scheduler.unsent(self, view, f"its view could not be made: {exc}")
+                        continue
                 await conn.send(msg)
             if self._overflow:
                 await self._cut(f"more than {MAX_OUTBOX} messages unread", penalise=True)
